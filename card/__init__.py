@@ -1,0 +1,3 @@
+"""card package."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""cdr package."""
+
+__all__: list[str] = []

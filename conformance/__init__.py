@@ -1,0 +1,3 @@
+"""conformance package."""
+
+__all__: list[str] = []

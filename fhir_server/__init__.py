@@ -1,0 +1,3 @@
+"""fhir_server package."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""hl7_listener package."""
+
+__all__: list[str] = []
