@@ -85,6 +85,7 @@ class LookupReport:
     results: tuple[RightsResult, ...]
     started_at: datetime
     elapsed_ms: float
+    warnings: tuple[Warning, ...] = ()  # about the identity asked for (provisional number…)
 
     @property
     def found(self) -> tuple[RightsResult, ...]:
