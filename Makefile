@@ -1,0 +1,56 @@
+# CDR Gateway — `make run` starts the whole system on its embedded defaults,
+# `make test` sets up a fresh machine and runs every check and test.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PACKAGES := rights mapping regimes fhir_server hl7_listener card conformance cdr
+
+# Debian packages later parts need (card tests: pcscd + virtual reader; portal: chromium;
+# load tests: wrk). Installed with apt when running as root and missing.
+DEBIAN_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig chromium wrk
+
+.PHONY: help install system-deps run check test bench clean
+
+help:
+	@echo "make run     start the gateway with the embedded regime sandbox"
+	@echo "make test    set up everything (venv, packages) then run make check and the tests"
+	@echo "make check   ruff format --check, ruff check, mypy --strict, import-linter"
+	@echo "make bench   run the benchmarks and print the ratios (see BENCHMARKS.md)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "system packages: all present"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  echo "installing system packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+	    || { echo "apt-get failed for:$$missing" >&2; exit 1; }; \
+	else echo "note: not root; missing system packages:$$missing (needed by card/portal tests only)"; fi
+
+run: install
+	$(BIN)/cdr serve
+
+check: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: install system-deps check
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,130 @@
+"""The composition root: the only place adapters are chosen and wired together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import httpx
+from starlette.applications import Starlette
+
+from cdr.clock import SystemClock
+from cdr.service import LookupService
+from cdr.settings import Settings
+from cdr.storage import Database, SqlLookupStore
+from regimes.cnam import CnamGateway
+from regimes.msa import MsaGateway
+from regimes.registry import GatewayRegistry
+from regimes.sandbox.app import create_app as create_sandbox_app
+from regimes.sandbox.faults import FaultBook
+from regimes.sandbox.population import Population, build_population
+from regimes.sandbox.wire import cnam as cnam_wire
+from regimes.sandbox.wire import msa as msa_wire
+from regimes.sandbox.wire import slm as slm_wire
+from regimes.sandbox.wire import special as special_wire
+from regimes.slm import SlmGateway
+from regimes.special import SpecialGateway
+from rights.catalogue import RegimeCatalogue, default_catalogue
+from rights.lookup import RightsLookup
+from rights.model import Requester
+from rights.resilience import ResiliencePolicy
+
+__all__ = ["Gateway", "build_gateway", "build_population_for", "build_sandbox"]
+
+
+@dataclass
+class Gateway:
+    """Everything an entry point needs, built once per process."""
+
+    settings: Settings
+    catalogue: RegimeCatalogue
+    database: Database
+    store: SqlLookupStore
+    lookup: RightsLookup
+    service: LookupService
+    registry: GatewayRegistry
+    http: httpx.AsyncClient
+    clock: SystemClock
+
+    @property
+    def default_requester(self) -> Requester:
+        return Requester(finess=self.settings.requester_finess, label="CDR Gateway")
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        self.database.dispose()
+
+
+def policy_from(settings: Settings) -> ResiliencePolicy:
+    return ResiliencePolicy(
+        timeout_s=settings.regime_timeout_s,
+        max_attempts=settings.regime_max_attempts,
+        backoff_s=settings.regime_backoff_s,
+        breaker_failures=settings.breaker_failures,
+        breaker_reset_s=settings.breaker_reset_s,
+        cache_ttl_s=settings.cache_ttl_s,
+        cache_size=settings.cache_size,
+    )
+
+
+def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    # The lookup use case owns the time budget; the client's own timeout is only a backstop.
+    limits = httpx.Limits(
+        max_connections=settings.http_pool_size,
+        max_keepalive_connections=settings.http_pool_size,
+    )
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.regime_timeout_s + 1), limits=limits, trust_env=False
+    )
+
+
+def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
+    catalogue = default_catalogue()
+    database = Database(settings.effective_database_url)
+    if migrate:
+        database.migrate()
+    store = SqlLookupStore(database.engine)
+    http = build_http_client(settings)
+    base_url = settings.effective_regimes_url
+    registry = GatewayRegistry()
+    registry.add(CnamGateway(http, base_url))
+    registry.add(MsaGateway(http, base_url))
+    registry.add(SlmGateway(http, base_url))
+    registry.add(SpecialGateway(http, base_url))
+    clock = SystemClock()
+    lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
+    return Gateway(
+        settings=settings,
+        catalogue=catalogue,
+        database=database,
+        store=store,
+        lookup=lookup,
+        service=LookupService(lookup, store),
+        registry=registry,
+        http=http,
+        clock=clock,
+    )
+
+
+def build_population_for(settings: Settings, catalogue: RegimeCatalogue, today: date) -> Population:
+    return build_population(
+        catalogue, seed=settings.sandbox_seed, today=today, per_regime=settings.sandbox_per_regime
+    )
+
+
+def build_sandbox(settings: Settings, *, today: date | None = None) -> Starlette:
+    """The embedded regime sandbox app, with its population and the configured faults."""
+    catalogue = default_catalogue()
+    population = build_population_for(settings, catalogue, today or SystemClock().today())
+    faults = FaultBook.from_config(settings.sandbox_faults, catalogue.codes)
+    return create_sandbox_app(
+        catalogue,
+        population,
+        faults,
+        families={
+            "cnam": cnam_wire.routes,
+            "msa": msa_wire.routes,
+            "slm": slm_wire.routes,
+            "special": special_wire.routes,
+        },
+    )

@@ -1,0 +1,148 @@
+"""The ``cdr`` command line.
+
+Exit codes: 0 done; 1 the regimes could not answer (every regime failed) or a runtime failure;
+2 bad input or configuration (the message names the field and the check that failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from importlib.metadata import version as package_version
+from typing import Any
+
+from pydantic import ValidationError
+
+from cdr.settings import Settings
+from rights.errors import CdrError, ConfigError, IdentifierKeyError, InputError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cdr",
+        description="CDR Gateway: AMO rights lookups over HL7 v2 and FHIR R4, "
+        "with an embedded regime sandbox.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the gateway (HTTP, and the sandbox by default)")
+    serve.add_argument("--http-port", type=int, help="HTTP port (default 8080, CDR_HTTP_PORT)")
+    serve.add_argument("--mllp-port", type=int, help="MLLP port (default 2575, CDR_MLLP_PORT)")
+    serve.add_argument(
+        "--sandbox-port", type=int, help="embedded sandbox port (default 8090, CDR_SANDBOX_PORT)"
+    )
+
+    sandbox = sub.add_parser("sandbox", help="the embedded regime sandbox")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
+    sb_serve = sandbox_sub.add_parser("serve", help="run the sandbox alone")
+    sb_serve.add_argument("--port", type=int, help="port (default 8090, CDR_SANDBOX_PORT)")
+    sb_list = sandbox_sub.add_parser("list", help="list the synthetic beneficiaries")
+    sb_list.add_argument("--json", action="store_true", help="machine-readable output")
+    sb_list.add_argument("--scenario", metavar="TAG", help="only members tagged TAG")
+    sb_list.add_argument("--regime", metavar="CODE", help="only members of regime CODE")
+
+    lookup = sub.add_parser("lookup", help="look up a patient's AMO rights")
+    lookup.add_argument("--nir", required=True, help="NIR or NIA, 13 or 15 characters")
+    lookup.add_argument("--birth-date", metavar="YYYY-MM-DD", help="birth date (lunar allowed)")
+    lookup.add_argument("--rang", default="1", help="rang de naissance (default 1)")
+    lookup.add_argument("--regime", metavar="CODE", help="regime code (default: discovery)")
+    lookup.add_argument("--date", metavar="YYYY-MM-DD", help="date of care (default today)")
+    lookup.add_argument("--finess", help="requesting structure (default CDR_REQUESTER_FINESS)")
+    lookup.add_argument("--rpps", help="requesting professional's RPPS")
+    lookup.add_argument("--json", action="store_true", help="machine-readable output")
+
+    regimes = sub.add_parser("regimes", help="the regime catalogue with live health")
+    regimes.add_argument("--json", action="store_true", help="machine-readable output")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply the schema migrations")
+    return parser
+
+
+def _version() -> str:
+    try:
+        return f"cdr-gateway {package_version('cdr-gateway')}"
+    except Exception:  # not installed as a distribution (running from a source tree)
+        return "cdr-gateway (source)"
+
+
+def _settings(overrides: dict[str, Any]) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        fields = ", ".join(
+            "CDR_" + "_".join(str(p) for p in err["loc"]).upper() + f" ({err['msg']})"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {fields}") from exc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except InputError as exc:
+        where = f"{exc.location}: " if exc.location else ""
+        check = getattr(exc, "check", None)
+        suffix = f" [{check} check failed]" if check else ""
+        if isinstance(exc, IdentifierKeyError):
+            suffix = f" [key check failed, expected key {exc.expected_key}]"
+        print(f"cdr: error: {where}{exc.message}{suffix}", file=sys.stderr)
+        return EXIT_INPUT
+    except ConfigError as exc:
+        print(f"cdr: configuration error: {exc.message}", file=sys.stderr)
+        return EXIT_INPUT
+    except CdrError as exc:
+        print(f"cdr: error: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    # Imported here so that `cdr --help` stays fast and cannot fail on an adapter import.
+    from cdr import commands
+
+    if args.command == "serve":
+        settings = _settings(
+            {
+                "http_port": args.http_port,
+                "mllp_port": args.mllp_port,
+                "sandbox_port": args.sandbox_port,
+            }
+        )
+        return commands.serve(settings)
+    if args.command == "sandbox":
+        if args.sandbox_command == "serve":
+            return commands.sandbox_serve(_settings({"sandbox_port": args.port}))
+        return commands.sandbox_list(
+            _settings({}), as_json=args.json, scenario=args.scenario, regime=args.regime
+        )
+    if args.command == "lookup":
+        settings = _settings({"requester_finess": args.finess})
+        return asyncio.run(commands.lookup(settings, args))
+    if args.command == "regimes":
+        return asyncio.run(commands.regimes(_settings({}), as_json=args.json))
+    if args.command == "db":
+        return commands.db_upgrade(_settings({}))
+    raise AssertionError(args.command)  # argparse refuses unknown commands
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

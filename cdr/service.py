@@ -1,0 +1,31 @@
+"""The application service every entry point calls: look up rights, then persist the lookup."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from rights.lookup import RightsLookup
+from rights.model import RightsQuery
+from rights.ports import LookupStore
+from rights.result import LookupReport
+
+__all__ = ["LookupService", "StoredReport"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    lookup_id: str
+    report: LookupReport
+
+
+class LookupService:
+    def __init__(self, lookup: RightsLookup, store: LookupStore) -> None:
+        self.lookup = lookup
+        self._store = store
+
+    async def run(self, query: RightsQuery) -> StoredReport:
+        report = await self.lookup.lookup(query)
+        # The database driver blocks: keep it off the event loop.
+        lookup_id = await asyncio.to_thread(self._store.save, report)
+        return StoredReport(lookup_id, report)

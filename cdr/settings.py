@@ -1,0 +1,69 @@
+"""All configuration in one place: ``CDR_*`` environment variables (and a ``.env`` file).
+
+Nested values use ``__``, e.g. ``CDR_SANDBOX_FAULTS='{"msa": {"latency_ms": 200}}'``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CDR_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="where the SQLite database and files live")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/cdr.sqlite3"
+    )
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535)
+    mllp_host: str = "127.0.0.1"
+    mllp_port: int = Field(2575, ge=0, le=65535)
+
+    # The regime backend: the embedded sandbox by default, or any base URL speaking our wires.
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = Field(8090, ge=0, le=65535)
+    regimes_url: str | None = Field(
+        None, description="base URL of the regime services; default the embedded sandbox"
+    )
+    sandbox_seed: int = 20091
+    sandbox_per_regime: int = Field(20, ge=0, le=100_000)
+    sandbox_faults: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    # Who the gateway says it is when no person asks (unattended HL7 / FHIR flows).
+    requester_finess: str = "750712184"
+
+    regime_timeout_s: float = Field(3.0, gt=0)
+    regime_max_attempts: int = Field(3, ge=1, le=10)
+    regime_backoff_s: float = Field(0.05, ge=0)
+    breaker_failures: int = Field(5, ge=1)
+    breaker_reset_s: float = Field(30.0, gt=0)
+    cache_ttl_s: float = Field(300.0, ge=0)
+    cache_size: int = Field(10_000, ge=0)
+    http_pool_size: int = Field(100, ge=1)
+
+    @field_validator("regimes_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'cdr.sqlite3').as_posix()}"
+
+    @property
+    def effective_regimes_url(self) -> str:
+        return self.regimes_url or f"http://{self.sandbox_host}:{self.sandbox_port}"
+
+    @property
+    def uses_embedded_sandbox(self) -> bool:
+        return self.regimes_url is None
