@@ -188,15 +188,15 @@ async def regimes(settings: Settings, *, as_json: bool) -> int:
             ["Code", "Regime", "Régime codes", "Caisse/centre", "Wire", "AT/MP", "Health"],
             [
                 [
-                    r["code"],
-                    r["label"],
-                    ",".join(r["grand_regimes"]),
-                    f"{r['example_caisse']}/{r['example_centre']}",
-                    r["family"],
-                    "yes" if r["returns_atmp"] else "no",
-                    "up" if r["up"] else "DOWN",
+                    r.code,
+                    r.label,
+                    ",".join(r.grand_regimes),
+                    f"{r.example_caisse}/{r.example_centre}",
+                    r.family,
+                    "yes" if r.returns_atmp else "no",
+                    "up" if up else "DOWN",
                 ]
-                for r in rows
+                for r, up in zip(catalogue, health, strict=True)
             ],
         )
     )

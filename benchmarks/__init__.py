@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`; each compares against a named peer in the same run."""

@@ -1,0 +1,60 @@
+"""The msa gateway: posts a SOAP envelope over HTTP and hands the answer to the codec."""
+
+from __future__ import annotations
+
+import httpx
+
+from regimes.http import check_status, send
+from regimes.msa.codec import SOAP_ACTION, build_request, fault_error, parse_response, read_fault
+from rights.catalogue import Regime
+from rights.model import RegimeRights, Requester, RightsQuery
+
+__all__ = ["MsaGateway"]
+
+
+def _requester_headers(requester: Requester) -> dict[str, str]:
+    headers = {"X-CDR-Requester-Finess": requester.finess}
+    if requester.rpps:
+        headers["X-CDR-Requester-Rpps"] = requester.rpps
+    return headers
+
+
+class MsaGateway:
+    """``RegimeGateway`` for the regimes of the msa family (docs/wire/msa.md).
+
+    Timeouts and retries belong to the lookup use case, which owns the budget.
+    """
+
+    family = "msa"
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+
+    async def fetch(self, regime: Regime, query: RightsQuery) -> RegimeRights | None:
+        request = self._client.build_request(
+            "POST",
+            f"{self._base_url}/regimes/{regime.code}/ws/ConsultationDroits",
+            content=build_request(query),
+            headers={
+                "Content-Type": "text/xml; charset=utf-8",
+                "SOAPAction": SOAP_ACTION,
+                **_requester_headers(query.requester),
+            },
+        )
+        response = await send(self._client, request, regime.code)
+        if response.status_code >= 500:
+            # SOAP 1.1 §6.2 sends every fault with HTTP 500, a Client fault too: the fault code,
+            # not the status, says whether the request was refused or the regime is in trouble.
+            fault = read_fault(response.content)
+            if fault is not None:
+                raise fault_error(fault, regime.code)
+        check_status(response, regime.code)
+        return parse_response(response.content, regime.code)
+
+    async def health(self, regime: Regime) -> bool:
+        try:
+            response = await self._client.get(f"{self._base_url}/regimes/{regime.code}/health")
+        except (httpx.HTTPError, httpx.InvalidURL):
+            return False
+        return response.status_code == 200

@@ -1,0 +1,107 @@
+"""Running an ASGI app under uvicorn: in a background thread (embedded sandbox, tests) or in the
+foreground (``cdr sandbox serve``).
+
+Port 0 asks the system for a free port; the bound port is read back from the listening socket,
+so parallel test runs never collide.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from rights.errors import ConfigError
+
+__all__ = ["RunningServer", "serve", "start_in_thread"]
+
+_GRACE_S = 2
+
+
+def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+    # log_config=None leaves logging to the embedding program; no websockets are served, and
+    # not loading them keeps their import-time deprecation warnings out of strict test runs.
+    # Injected timeouts hold requests for up to hang_s: shutdown must not wait for them.
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        log_config=None,
+        access_log=False,
+        ws="none",
+        lifespan="auto",
+        timeout_graceful_shutdown=_GRACE_S,
+    )
+
+
+@dataclass
+class RunningServer:
+    """A uvicorn server running in its own thread with its own event loop."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+    host: str
+    port: int
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the server to finish its requests and exit; wait for the thread."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_in_thread(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, startup_timeout: float = 10.0
+) -> RunningServer:
+    """Start ``app`` on ``host:port`` in a daemon thread; return once it accepts connections."""
+    server = uvicorn.Server(_config(app, host, port))
+
+    def run() -> None:
+        # uvicorn exits with SystemExit when it cannot bind; the caller sees the thread end.
+        try:
+            server.run()
+        except SystemExit:
+            return
+
+    thread = threading.Thread(target=run, name=f"uvicorn-{host}:{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive():
+            raise ConfigError(f"server could not start on {host}:{port} (see the log)")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(startup_timeout)
+            raise ConfigError(f"server did not start on {host}:{port} within {startup_timeout}s")
+        thread.join(0.005)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    return RunningServer(server=server, thread=thread, host=host, port=int(bound))
+
+
+async def serve(app: ASGIApp, host: str, port: int) -> None:
+    """Serve ``app`` in the current event loop until interrupted (SIGINT/SIGTERM)."""
+    await uvicorn.Server(_config(app, host, port)).serve()

@@ -1,0 +1,92 @@
+"""The slm gateway: the only I/O of the slm family, around the pure ``codec``."""
+
+from __future__ import annotations
+
+import httpx
+
+from regimes.http import check_status, send
+from regimes.slm import codec
+from rights.catalogue import Regime
+from rights.errors import RegimeRejected
+from rights.model import RegimeRights, Requester, RightsQuery
+
+__all__ = ["SlmGateway", "requester_headers"]
+
+
+def requester_headers(requester: Requester) -> dict[str, str]:
+    """Who asks, as the regime services expect it on every request."""
+    headers = {"X-CDR-Requester-Finess": requester.finess}
+    if requester.rpps:
+        headers["X-CDR-Requester-Rpps"] = requester.rpps
+    return headers
+
+
+class SlmGateway:
+    """``RegimeGateway`` for MGEN, MGP, INTERIALE, MAGE, CAMIEG and MAEE.
+
+    Timeouts and retries are the lookup use case's business: the injected client is used as is.
+    """
+
+    family = "slm"
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+
+    async def fetch(self, regime: Regime, query: RightsQuery) -> RegimeRights | None:
+        request = self._client.build_request(
+            "GET",
+            self._base_url + codec.droits_path(regime.code, query),
+            params=codec.query_to_params(query),
+            headers={"Accept": "application/json", **requester_headers(query.requester)},
+        )
+        response = await send(self._client, request, regime.code)
+        if _is_unknown_person(response, regime.code):
+            return None
+        _check_refusal(response, regime.code)
+        check_status(response, regime.code)
+        if response.status_code != 200:
+            raise RegimeRejected(
+                f"{regime.code}: unexpected HTTP {response.status_code}", regime=regime.code
+            )
+        payload = codec.decode_json(response.content, regime.code)
+        return codec.payload_to_rights(payload, regime.code)
+
+    async def health(self, regime: Regime) -> bool:
+        try:
+            response = await self._client.get(f"{self._base_url}/regimes/{regime.code}/health")
+        except Exception:  # a probe reports failure, whatever it is; it never raises
+            return False
+        return response.status_code == 200
+
+
+def _is_unknown_person(response: httpx.Response, regime: str) -> bool:
+    """True for the insurer's "unknown beneficiary" 404; any other 404 means a wrong URL."""
+    if response.status_code != 404:
+        return False
+    if not codec.is_problem(response.headers.get("content-type")):
+        raise RegimeRejected(
+            f"{regime}: HTTP 404 without the unknown-beneficiary problem (wrong URL?)",
+            regime=regime,
+        )
+    problem = codec.decode_json(response.content, regime)
+    if codec.is_unknown_person(problem):
+        return True
+    raise RegimeRejected(f"{regime}: HTTP 404: {codec.problem_summary(problem)}", regime=regime)
+
+
+def _check_refusal(response: httpx.Response, regime: str) -> None:
+    """A 4xx problem document names the refused parameter: put it in the error message."""
+    status = response.status_code
+    # 408 and 429 are transient: regimes.http.check_status maps them.
+    transient = status in (408, 429)
+    if (
+        400 <= status < 500
+        and not transient
+        and codec.is_problem(response.headers.get("content-type"))
+    ):
+        problem = codec.decode_json(response.content, regime)
+        raise RegimeRejected(
+            f"{regime}: request refused, HTTP {status}: {codec.problem_summary(problem)}",
+            regime=regime,
+        )

@@ -1,0 +1,40 @@
+"""Fixtures shared by the integration and end-to-end tests: a real sandbox on port 0."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from cdr.bootstrap import Gateway, build_gateway, build_sandbox
+from cdr.clock import SystemClock
+from cdr.settings import Settings
+from regimes.sandbox.server import RunningServer, start_in_thread
+
+
+def gateway_settings(url: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "regimes_url": url,
+        "data_dir": data_dir,
+        "regime_timeout_s": 5.0,
+        "regime_backoff_s": 0.01,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[RunningServer]:
+    """The embedded regime sandbox over a real socket, built exactly as `cdr serve` builds it."""
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    server = start_in_thread(build_sandbox(settings, today=SystemClock().today()))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def gateway(sandbox: RunningServer, tmp_path: Path) -> AsyncIterator[Gateway]:
+    built = build_gateway(gateway_settings(sandbox.url, tmp_path))
+    yield built
+    await built.aclose()

@@ -1,0 +1,135 @@
+"""The `cdr` command line against the real sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from cdr.cli import main
+from tests.e2e.test_scenarios import POPULATION
+
+OPEN = next(m for m in POPULATION.members if m.regime == "msa" and "open" in m.scenarios)
+
+
+@pytest.fixture
+def env(sandbox, tmp_path, monkeypatch):
+    monkeypatch.setenv("CDR_REGIMES_URL", sandbox.url)
+    monkeypatch.setenv("CDR_DATA_DIR", str(tmp_path))
+    return {"CDR_REGIMES_URL": sandbox.url, "CDR_DATA_DIR": str(tmp_path)}
+
+
+def test_lookup_prints_a_table_of_rights(env, capsys):
+    assert main(["lookup", "--nir", OPEN.nir, "--birth-date", OPEN.birth_date]) == 0
+    out = capsys.readouterr().out
+    assert "MSA: rights IN FORCE" in out
+    assert OPEN.family_name in out
+    assert "Organisation" in out and "AMO" in out
+    assert out.count("\n") > 20  # the 17-regime table and the rights block
+
+
+def test_lookup_json_is_stable_machine_output(env, capsys):
+    code = main(
+        ["lookup", "--nir", OPEN.nir, "--regime", "msa", "--date", OPEN.date_of_care.isoformat(),
+         "--json"]
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["schema"] == 1
+    assert data["query"]["mode"] == "validation"
+    assert data["outcome"] == "complete"
+    [result] = data["results"]
+    assert result["regime"] == "msa" and result["status"] == "found" and result["in_force"]
+    rights = result["rights"]
+    assert rights["beneficiary"]["family_name"] == OPEN.family_name
+    assert rights["organisation"]["regime_code"] == "02"
+    assert rights["amo"][0]["period"]["start"]
+    assert data["lookup_id"]
+
+
+@pytest.mark.parametrize(
+    ("nir", "expected"),
+    [
+        ("12345", "13 characters"),
+        ("1850575056123A0", "key must be two digits"),
+        ("1851375056123", "month"),
+    ],
+)
+def test_invalid_nir_exits_2_with_the_failed_check(env, capsys, nir, expected):
+    assert main(["lookup", "--nir", nir]) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    assert "nir:" in err
+
+
+def test_wrong_key_names_the_expected_key(env, capsys):
+    wrong = OPEN.nir[:13] + f"{(int(OPEN.nir[13:]) % 97) + 1:02d}"
+    assert main(["lookup", "--nir", wrong]) == 2
+    assert f"expected key {OPEN.nir[13:]}" in capsys.readouterr().err
+
+
+def test_unknown_regime_lists_the_valid_ones(env, capsys):
+    assert main(["lookup", "--nir", OPEN.nir, "--regime", "cpam"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown regime 'cpam'" in err and "cnam" in err and "senat" in err
+
+
+def test_bad_date_names_the_option(env, capsys):
+    assert main(["lookup", "--nir", OPEN.nir, "--date", "24/11/2026"]) == 2
+    assert "--date" in capsys.readouterr().err
+
+
+def test_no_regime_answering_exits_1_with_a_hint(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CDR_REGIMES_URL", raising=False)
+    monkeypatch.setenv("CDR_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CDR_SANDBOX_PORT", "9")  # nothing listens there
+    monkeypatch.setenv("CDR_REGIME_MAX_ATTEMPTS", "1")
+    assert main(["lookup", "--nir", OPEN.nir, "--regime", "msa"]) == 1
+    assert "make run" in capsys.readouterr().err
+
+
+def test_sandbox_list_json_has_the_fixed_fields(capsys):
+    assert main(["sandbox", "list", "--json", "--scenario", "c2s"]) == 0
+    members = json.loads(capsys.readouterr().out)
+    assert members
+    for member in members:
+        assert {"nir", "birth_date", "rang", "regime", "scenarios"} <= member.keys()
+        assert "c2s" in member["scenarios"]
+
+
+def test_sandbox_list_unknown_tag(capsys):
+    assert main(["sandbox", "list", "--scenario", "nope"]) == 2
+    assert "tags:" in capsys.readouterr().err
+
+
+def test_regimes_shows_live_health(env, sandbox, capsys):
+    httpx.put(f"{sandbox.url}/admin/faults/senat", json={"down": True}).raise_for_status()
+    try:
+        assert main(["regimes", "--json"]) == 0
+    finally:
+        httpx.delete(f"{sandbox.url}/admin/faults").raise_for_status()
+    data = json.loads(capsys.readouterr().out)
+    health = {r["code"]: r["up"] for r in data["regimes"]}
+    assert len(health) == 17
+    assert health["senat"] is False
+    assert health["cnam"] is True
+    atmp = {r["code"] for r in data["regimes"] if r["returns_atmp"]}
+    assert atmp == {"cnam", "msa"}
+
+
+def test_cdr_is_a_real_command(env):
+    """The installed console script, in its own process."""
+    process = subprocess.run(
+        [sys.executable, "-m", "cdr.cli", "lookup", "--nir", OPEN.nir, "--regime", "msa", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    assert json.loads(process.stdout)["results"][0]["status"] == "found"
