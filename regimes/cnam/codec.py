@@ -41,6 +41,12 @@ STATUS_UNKNOWN = "INCONNU"
 
 _DAY = re.compile(r"[0-9]{8}")
 _ACCIDENT_NUMBER = re.compile(r"[0-9]{9}")
+# Vitale group 101: régime 2 digits, caisse 3, centre 4 (domain.md §2); CDRi 03.05/03.07/03.10.
+_REGIME_CODE = re.compile(r"[0-9]{2}")
+_CAISSE = re.compile(r"[0-9]{3}")
+_CENTRE = re.compile(r"[0-9]{4}")
+_TM_CODE = re.compile(r"[0-9]{1,2}")
+_SITUATION_CODE = re.compile(r"1|2|3|10")
 
 
 def _wire_day(day: date) -> str:
@@ -85,6 +91,12 @@ class _Block:
 
     def optional_text(self, key: str) -> str | None:
         return None if self._data.get(key) is None else self.text(key)
+
+    def code(self, key: str, pattern: re.Pattern[str]) -> str:
+        value = self.text(key)
+        if not pattern.fullmatch(value):
+            raise self.error(key, f"{value!r} does not match {pattern.pattern}")
+        return value
 
     def texts(self, key: str) -> tuple[str, ...]:
         value = self._get(key)
@@ -165,15 +177,15 @@ def parse_response(payload: bytes, regime: str) -> RegimeRights | None:
         organisation=_organisation(organisation, regime),
         amo=tuple(_amo_period(b) for b in organisation.blocks("periodesDroits")),
         situations=tuple(
-            Situation(code=b.text("codeSituation"), period=_period(b))
+            Situation(code=b.code("codeSituation", _SITUATION_CODE), period=_period(b))
             for b in root.blocks("situations")
         ),
         exonerations=tuple(
-            Exoneration(code=b.text("codeEtm"), period=_period(b))
+            Exoneration(code=b.code("codeEtm", _TM_CODE), period=_period(b))
             for b in root.blocks("exonerations")
         ),
         modulations=tuple(
-            Exoneration(code=b.text("codeMtm"), period=_period(b))
+            Exoneration(code=b.code("codeMtm", _TM_CODE), period=_period(b))
             for b in root.blocks("modulations")
         ),
         medecin_traitant=_medecin_traitant(root.optional_block("medecinTraitant")),
@@ -191,10 +203,8 @@ def _period(holder: _Block) -> Period:
 
 
 def _birth_date(block: _Block) -> str:
-    value = block.text("dateNaissance")
     # Not checked as a calendar date: lunar dates (day or month 00) are valid birth dates.
-    if not _DAY.fullmatch(value):
-        raise block.error("dateNaissance", f"expected YYYYMMDD, got {value!r}")
+    value = block.code("dateNaissance", _DAY)
     return f"{value[:4]}-{value[4:6]}-{value[6:]}"
 
 
@@ -226,9 +236,9 @@ def _ouvrant_droit(block: _Block) -> OuvrantDroit:
 
 def _organisation(block: _Block, regime: str) -> ManagingOrganisation:
     return ManagingOrganisation(
-        regime_code=block.text("codeRegime"),
-        caisse=block.text("caisse"),
-        centre=block.text("centre"),
+        regime_code=block.code("codeRegime", _REGIME_CODE),
+        caisse=block.code("caisse", _CAISSE),
+        centre=block.code("centre", _CENTRE),
         code_gestion=block.text("codeGestion"),
         cdr_regime=regime,
     )
@@ -254,12 +264,11 @@ def _default_at_organisation(block: _Block | None) -> str | None:
 
 
 def _accident(block: _Block) -> AccidentDeclaration:
-    number = block.text("numero")
     # The key is the domain's to judge (rights.identifiers); the wire only promises 9 digits.
-    if not _ACCIDENT_NUMBER.fullmatch(number):
-        raise block.error("numero", f"expected 8 digits and a key, got {number!r}")
     return AccidentDeclaration(
-        number=number, organisation=block.text("organisme"), period=_period(block)
+        number=block.code("numero", _ACCIDENT_NUMBER),
+        organisation=block.text("organisme"),
+        period=_period(block),
     )
 
 

@@ -53,6 +53,12 @@ CODE_UNKNOWN = "01"
 _DAY = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
 _ACCIDENT_NUMBER = re.compile(r"[0-9]{9}")
 _RANG = re.compile(r"[0-9]{1,3}")
+# Vitale group 101: régime 2 digits, caisse 3, centre 4 (domain.md §2); CDRi 03.05/03.07/03.10.
+_REGIME_CODE = re.compile(r"[0-9]{2}")
+_CAISSE = re.compile(r"[0-9]{3}")
+_CENTRE = re.compile(r"[0-9]{4}")
+_TM_CODE = re.compile(r"[0-9]{1,2}")
+_SITUATION_CODE = re.compile(r"1|2|3|10")
 _FORBIDDEN_DECLARATIONS = ("<!DOCTYPE", "<!ENTITY")
 
 
@@ -91,7 +97,8 @@ def _body_content(payload: bytes, regime: str) -> ET.Element:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _rejected(regime, f"not UTF-8 ({exc})") from exc
-    if any(marker in text.upper() for marker in _FORBIDDEN_DECLARATIONS):
+    # XML keywords are case-sensitive: any other spelling is a parse error anyway.
+    if any(marker in text for marker in _FORBIDDEN_DECLARATIONS):
         raise _rejected(regime, "DOCTYPE and entity declarations are refused")
     try:
         root = ET.fromstring(payload)
@@ -182,6 +189,12 @@ class _Node:
             raise self.error(name, "missing")
         return value
 
+    def code(self, name: str, pattern: re.Pattern[str]) -> str:
+        value = self.text(name)
+        if not pattern.fullmatch(value):
+            raise self.error(name, f"{value!r} does not match {pattern.pattern}")
+        return value
+
     def texts(self, container: str, name: str) -> tuple[str, ...]:
         """The texts of ``container/name`` elements; an absent container holds none."""
         holder = self.optional_child(container)
@@ -256,15 +269,15 @@ def parse_response(payload: bytes, regime: str) -> RegimeRights | None:
             for n in answer.items("droitsAmo", "periodeDroits")
         ),
         situations=tuple(
-            Situation(code=n.text("codeSituation"), period=_period(n))
+            Situation(code=n.code("codeSituation", _SITUATION_CODE), period=_period(n))
             for n in answer.items("situationsParticulieres", "situation")
         ),
         exonerations=tuple(
-            Exoneration(code=n.text("codeEtm"), period=_period(n))
+            Exoneration(code=n.code("codeEtm", _TM_CODE), period=_period(n))
             for n in answer.items("exonerations", "exoneration")
         ),
         modulations=tuple(
-            Exoneration(code=n.text("codeMtm"), period=_period(n))
+            Exoneration(code=n.code("codeMtm", _TM_CODE), period=_period(n))
             for n in answer.items("modulations", "modulation")
         ),
         medecin_traitant=_medecin_traitant(answer.optional_child("medecinTraitant")),
@@ -315,9 +328,9 @@ def _ouvrant_droit(node: _Node) -> OuvrantDroit:
 
 def _organisation(node: _Node, regime: str) -> ManagingOrganisation:
     return ManagingOrganisation(
-        regime_code=node.text("codeRegime"),
-        caisse=node.text("caisse"),
-        centre=node.text("centre"),
+        regime_code=node.code("codeRegime", _REGIME_CODE),
+        caisse=node.code("caisse", _CAISSE),
+        centre=node.code("centre", _CENTRE),
         code_gestion=node.text("codeGestion"),
         cdr_regime=regime,
     )
@@ -335,10 +348,9 @@ def _medecin_traitant(node: _Node | None) -> MedecinTraitant | None:
 
 
 def _accident(node: _Node) -> AccidentDeclaration:
-    number = node.text("numeroAccident")
     # The key is the domain's to judge (rights.identifiers); the wire only promises 9 digits.
-    if not _ACCIDENT_NUMBER.fullmatch(number):
-        raise node.error("numeroAccident", f"expected 8 digits and a key, got {number!r}")
     return AccidentDeclaration(
-        number=number, organisation=node.text("organisme"), period=_period(node)
+        number=node.code("numeroAccident", _ACCIDENT_NUMBER),
+        organisation=node.text("organisme"),
+        period=_period(node),
     )

@@ -96,7 +96,7 @@ def _read_request(body: bytes) -> _Consultation:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _ClientFault("REQUETE_INVALIDE", "", "UTF-8 attendu") from exc
-    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise _ClientFault("REQUETE_INVALIDE", "", "DOCTYPE et entités refusés")
     try:
         root = ET.fromstring(body)

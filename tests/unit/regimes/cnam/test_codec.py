@@ -124,6 +124,8 @@ MALFORMED = {
     "malformed_short_accident_number.json": "accidentsTravail[0].numero",
     "malformed_unknown_qualite.json": "beneficiaire.qualite",
     "malformed_reversed_period.json": "situations[0].periode.dateFin: 2024-12-31 is before",
+    "malformed_short_caisse.json": "organisme.caisse: '75' does not match",
+    "malformed_situation_code.json": "situations[0].codeSituation: '4' does not match",
 }
 
 OTHERS = {

@@ -122,6 +122,8 @@ MALFORMED = {
     "malformed_impossible_period.xml": "droitsAmo/periodeDroits[1]/dateDebut",
     "malformed_rang_zero.xml": "beneficiaire/rangNaissance",
     "malformed_reversed_period.xml": "periodeDroits[1]/dateFin: 2024-12-31 is before",
+    "malformed_short_centre.xml": "organismeGestionnaire/centre: '000' does not match",
+    "malformed_situation_code.xml": "situation[1]/codeSituation: '11' does not match",
     "malformed_entity_declaration.xml": "DOCTYPE and entity declarations are refused",
     "malformed_latin1.xml": "not UTF-8",
 }
