@@ -77,7 +77,7 @@ async def _discovery(url: str, data_dir: Path, rounds: int, seq_rounds: int) -> 
         for _ in range(seq_rounds):
             t0 = time.perf_counter()
             for regime in gateway.catalogue:
-                await gateway.registry.get(regime.family).fetch(
+                await gateway.registry.get(regime.code).fetch(
                     regime, replace(query, regime=regime.code)
                 )
             sequential.append((time.perf_counter() - t0) * 1000)

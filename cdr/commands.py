@@ -58,7 +58,7 @@ async def _serve(settings: Settings) -> int:
 
     async def regimes_ready() -> bool:
         regime = gateway.catalogue.get("cnam")
-        return await gateway.registry.get(regime.family).health(regime)
+        return await gateway.registry.get(regime.code).health(regime)
 
     app = create_app({"database": database_ready, "regimes": regimes_ready})
     servers.append(_uvicorn(app, settings.http_host, settings.http_port))
@@ -161,9 +161,7 @@ async def regimes(settings: Settings, *, as_json: bool) -> int:
     gateway = build_gateway(settings, migrate=False)
     try:
         catalogue = gateway.catalogue
-        health = await asyncio.gather(
-            *(gateway.registry.get(r.family).health(r) for r in catalogue)
-        )
+        health = await asyncio.gather(*(gateway.registry.get(r.code).health(r) for r in catalogue))
     finally:
         await gateway.aclose()
     rows = [

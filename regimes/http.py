@@ -13,8 +13,9 @@ from contextlib import contextmanager
 import httpx
 
 from rights.errors import RegimeRejected, RegimeTimeout, RegimeUnavailable
+from rights.model import Requester
 
-__all__ = ["check_status", "map_transport_errors", "send"]
+__all__ = ["check_status", "map_transport_errors", "probe_health", "requester_headers", "send"]
 
 
 @contextmanager
@@ -51,3 +52,20 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, regime: str) -
     """Send ``request``, reading the whole body, with failures mapped to ``RegimeError``."""
     with map_transport_errors(regime):
         return await client.send(request)
+
+
+def requester_headers(requester: Requester) -> dict[str, str]:
+    """Who asks, as every regime service expects it on each request."""
+    headers = {"X-CDR-Requester-Finess": requester.finess}
+    if requester.rpps:
+        headers["X-CDR-Requester-Rpps"] = requester.rpps
+    return headers
+
+
+async def probe_health(client: httpx.AsyncClient, base_url: str, regime: str) -> bool:
+    """``GET {base_url}/regimes/{regime}/health``: True on 200, False on any failure."""
+    try:
+        response = await client.get(f"{base_url}/regimes/{regime}/health")
+    except Exception:  # a probe reports failure, whatever it is
+        return False
+    return response.status_code == 200

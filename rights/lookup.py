@@ -39,7 +39,11 @@ class _Attempts:
 
 
 class RightsLookup:
-    """Answers a ``RightsQuery`` with a ``LookupReport``; never raises for a regime's fault."""
+    """Answers a ``RightsQuery`` with a ``LookupReport``; never raises for a regime's fault.
+
+    ``gateways`` maps each regime code to the gateway of its service: one per regime, since
+    each regime is its own service (host, certificate, connection pool).
+    """
 
     def __init__(
         self,
@@ -50,9 +54,9 @@ class RightsLookup:
         *,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        missing = sorted(catalogue.families - set(gateways))
+        missing = [code for code in catalogue.codes if code not in gateways]
         if missing:
-            raise ConfigError(f"no regime gateway for wire families: {', '.join(missing)}")
+            raise ConfigError(f"no regime gateway for regimes: {', '.join(missing)}")
         self.catalogue = catalogue
         self.policy = policy or ResiliencePolicy()
         self._gateways = dict(gateways)
@@ -150,7 +154,7 @@ class RightsLookup:
     async def _fetch_with_retries(
         self, regime: Regime, query: RightsQuery, attempts: _Attempts
     ) -> RegimeRights | None:
-        gateway = self._gateways[regime.family]
+        gateway = self._gateways[regime.code]
         while True:
             attempts.count += 1
             try:

@@ -5,19 +5,12 @@ from __future__ import annotations
 import httpx
 
 from regimes.cnam.codec import build_request, error_message, parse_response
-from regimes.http import check_status, send
+from regimes.http import check_status, probe_health, requester_headers, send
 from rights.catalogue import Regime
 from rights.errors import RegimeRejected
-from rights.model import RegimeRights, Requester, RightsQuery
+from rights.model import RegimeRights, RightsQuery
 
 __all__ = ["CnamGateway"]
-
-
-def _requester_headers(requester: Requester) -> dict[str, str]:
-    headers = {"X-CDR-Requester-Finess": requester.finess}
-    if requester.rpps:
-        headers["X-CDR-Requester-Rpps"] = requester.rpps
-    return headers
 
 
 class CnamGateway:
@@ -40,7 +33,7 @@ class CnamGateway:
             headers={
                 "Content-Type": "application/json",
                 "Accept": "application/json",
-                **_requester_headers(query.requester),
+                **requester_headers(query.requester),
             },
         )
         response = await send(self._client, request, regime.code)
@@ -51,8 +44,4 @@ class CnamGateway:
         return parse_response(response.content, regime.code)
 
     async def health(self, regime: Regime) -> bool:
-        try:
-            response = await self._client.get(f"{self._base_url}/regimes/{regime.code}/health")
-        except (httpx.HTTPError, httpx.InvalidURL):
-            return False
-        return response.status_code == 200
+        return await probe_health(self._client, self._base_url, regime.code)

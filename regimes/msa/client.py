@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import httpx
 
-from regimes.http import check_status, send
+from regimes.http import check_status, probe_health, requester_headers, send
 from regimes.msa.codec import SOAP_ACTION, build_request, fault_error, parse_response, read_fault
 from rights.catalogue import Regime
-from rights.model import RegimeRights, Requester, RightsQuery
+from rights.model import RegimeRights, RightsQuery
 
 __all__ = ["MsaGateway"]
-
-
-def _requester_headers(requester: Requester) -> dict[str, str]:
-    headers = {"X-CDR-Requester-Finess": requester.finess}
-    if requester.rpps:
-        headers["X-CDR-Requester-Rpps"] = requester.rpps
-    return headers
 
 
 class MsaGateway:
@@ -39,7 +32,7 @@ class MsaGateway:
             headers={
                 "Content-Type": "text/xml; charset=utf-8",
                 "SOAPAction": SOAP_ACTION,
-                **_requester_headers(query.requester),
+                **requester_headers(query.requester),
             },
         )
         response = await send(self._client, request, regime.code)
@@ -53,8 +46,4 @@ class MsaGateway:
         return parse_response(response.content, regime.code)
 
     async def health(self, regime: Regime) -> bool:
-        try:
-            response = await self._client.get(f"{self._base_url}/regimes/{regime.code}/health")
-        except (httpx.HTTPError, httpx.InvalidURL):
-            return False
-        return response.status_code == 200
+        return await probe_health(self._client, self._base_url, regime.code)

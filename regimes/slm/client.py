@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import httpx
 
-from regimes.http import check_status, send
+from regimes.http import check_status, probe_health, requester_headers, send
 from regimes.slm import codec
 from rights.catalogue import Regime
 from rights.errors import RegimeRejected
-from rights.model import RegimeRights, Requester, RightsQuery
+from rights.model import RegimeRights, RightsQuery
 
-__all__ = ["SlmGateway", "requester_headers"]
-
-
-def requester_headers(requester: Requester) -> dict[str, str]:
-    """Who asks, as the regime services expect it on every request."""
-    headers = {"X-CDR-Requester-Finess": requester.finess}
-    if requester.rpps:
-        headers["X-CDR-Requester-Rpps"] = requester.rpps
-    return headers
+__all__ = ["SlmGateway"]
 
 
 class SlmGateway:
@@ -53,11 +45,7 @@ class SlmGateway:
         return codec.payload_to_rights(payload, regime.code)
 
     async def health(self, regime: Regime) -> bool:
-        try:
-            response = await self._client.get(f"{self._base_url}/regimes/{regime.code}/health")
-        except Exception:  # a probe reports failure, whatever it is; it never raises
-            return False
-        return response.status_code == 200
+        return await probe_health(self._client, self._base_url, regime.code)
 
 
 def _is_unknown_person(response: httpx.Response, regime: str) -> bool:

@@ -42,8 +42,9 @@ def make(behaviours=None, *, policy=None, delay=0.0):
     async def fake_sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
+    by_regime = {r.code: gateways[r.family] for r in CATALOGUE}
     lookup = RightsLookup(
-        CATALOGUE, gateways, clock, policy or ResiliencePolicy(), sleep=fake_sleep
+        CATALOGUE, by_regime, clock, policy or ResiliencePolicy(), sleep=fake_sleep
     )
     return lookup, gateways, clock, sleeps
 
@@ -192,6 +193,7 @@ async def test_a_failed_trial_reopens_the_breaker():
     assert lookup.breaker_states()["cnam"] is BreakerState.OPEN
 
 
-def test_every_family_needs_a_gateway():
-    with pytest.raises(ConfigError, match="special"):
-        RightsLookup(CATALOGUE, {f: FakeGateway(f, {}) for f in FAMILIES[:3]}, FakeClock())
+def test_every_regime_needs_a_gateway():
+    gateways = {r.code: FakeGateway(r.family, {}) for r in CATALOGUE if r.code != "senat"}
+    with pytest.raises(ConfigError, match="senat"):
+        RightsLookup(CATALOGUE, gateways, FakeClock())
