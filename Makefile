@@ -21,7 +21,7 @@ help:
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]" --config-settings editable_mode=compat
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any
 
@@ -32,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
         description="CDR Gateway: AMO rights lookups over HL7 v2 and FHIR R4, "
         "with an embedded regime sandbox.",
     )
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action="version", version=f"cdr-gateway {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the gateway (HTTP, and the sandbox by default)")
@@ -70,11 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _version() -> str:
+def version() -> str:
+    """The version, declared once in pyproject.toml."""
     try:
-        return f"cdr-gateway {package_version('cdr-gateway')}"
-    except Exception:  # not installed as a distribution (running from a source tree)
-        return "cdr-gateway (source)"
+        return package_version("cdr-gateway")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+source"
 
 
 def _settings(overrides: dict[str, Any]) -> Settings:

@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 
 from cdr.bootstrap import build_gateway, build_population_for, build_sandbox
-from cdr.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
+from cdr.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json, version
 from cdr.clock import SystemClock
 from cdr.render import format_nir, lookup_table, table
 from cdr.report_json import report_to_dict
@@ -27,6 +27,12 @@ __all__ = ["db_upgrade", "lookup", "regimes", "sandbox_list", "sandbox_serve", "
 log = logging.getLogger("cdr")
 
 
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # Alembic narrates every migration step at INFO; the start-up banner is enough.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def _uvicorn(app: Any, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     return uvicorn.Server(config)
@@ -35,7 +41,7 @@ def _uvicorn(app: Any, host: str, port: int) -> uvicorn.Server:
 def serve(settings: Settings) -> int:
     """Run the whole system: the embedded sandbox (unless CDR_REGIMES_URL is set) and the HTTP
     API, in one process."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _logging()
     return asyncio.run(_serve(settings))
 
 
@@ -60,7 +66,7 @@ async def _serve(settings: Settings) -> int:
         regime = gateway.catalogue.get("cnam")
         return await gateway.registry.get(regime.code).health(regime)
 
-    app = create_app({"database": database_ready, "regimes": regimes_ready})
+    app = create_app({"database": database_ready, "regimes": regimes_ready}, version=version())
     servers.append(_uvicorn(app, settings.http_host, settings.http_port))
     log.info(
         "gateway HTTP     http://%s:%d  (/healthz, /readyz)", settings.http_host, settings.http_port
@@ -77,7 +83,7 @@ async def _serve(settings: Settings) -> int:
 
 
 def sandbox_serve(settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _logging()
     app = build_sandbox(settings)
     log.info("regime sandbox   http://%s:%d", settings.sandbox_host, settings.sandbox_port)
     asyncio.run(_uvicorn(app, settings.sandbox_host, settings.sandbox_port).serve())

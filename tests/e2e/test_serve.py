@@ -1,0 +1,83 @@
+"""`cdr serve` as a user starts it: a real process with the sandbox alongside, then `cdr lookup`
+from another process against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.e2e.test_scenarios import POPULATION
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, process: subprocess.Popen[str], deadline_s: float = 30) -> dict:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            response = httpx.get(url, timeout=1)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url} not ready within {deadline_s} s")
+
+
+def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
+    http_port, sandbox_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "CDR_DATA_DIR": str(tmp_path),
+        "CDR_SANDBOX_PORT": str(sandbox_port),
+        "CDR_HTTP_PORT": str(http_port),
+    }
+    env.pop("CDR_REGIMES_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cdr.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = _wait_ready(f"http://127.0.0.1:{http_port}/readyz", server)
+        assert ready["checks"] == {"database": True, "regimes": True}
+        member = next(m for m in POPULATION.members if "c2s" in m.scenarios)
+        lookup = subprocess.run(
+            [sys.executable, "-m", "cdr.cli", "lookup", "--nir", member.nir, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert lookup.returncode == 0, lookup.stderr
+        report = json.loads(lookup.stdout)
+        found = [r for r in report["results"] if r["status"] == "found"]
+        assert [r["regime"] for r in found] == [member.regime]
+        assert found[0]["rights"]["situations"][0]["kind"] == "c2s"
+        assert (tmp_path / "cdr.sqlite3").exists()
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=15)
+        finally:
+            if server.poll() is None:
+                server.kill()
+        out, err = server.communicate()
+    assert server.returncode == 0, err
+    assert "Traceback" not in err
+    assert f"127.0.0.1:{http_port}" in err + out
