@@ -1,0 +1,328 @@
+"""A lean HTTP/1.1 transport for httpx: asyncio streams and the llhttp parser (``httptools``).
+
+httpx's default transport (httpcore over anyio, parsing with h11) spends about a millisecond of
+CPU per request on loopback, which dominated regime discovery; the adapters keep their
+``httpx.AsyncClient`` and the composition root passes ``transport=FastTransport()``.
+
+Scope: plain HTTP/1.1 over TCP or TLS to absolute http/https URLs; no proxies, no HTTP/2, no
+upgrades, no response streaming (the whole body is read before the response is returned).
+Failures are raised as the httpx exceptions httpcore would raise, so ``regimes/http.py`` maps
+them unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections import deque
+from contextlib import suppress
+
+import httptools
+import httpx
+
+__all__ = ["FastTransport"]
+
+_READ_SIZE = 65536
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
+
+
+class _StaleConnection(Exception):
+    """A reused idle connection failed before any response byte: the server had closed it."""
+
+
+class _Connection:
+    __slots__ = ("idle_since", "reader", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.idle_since = 0.0
+
+    def usable(self, now: float, expiry: float) -> bool:
+        # Anything that arrived while idle (EOF, or an unsolicited "408" before a close) means
+        # the server is done with this connection; StreamReader has no public peek, hence _buffer.
+        return now - self.idle_since < expiry and not (
+            self.reader.at_eof() or self.reader._buffer  # type: ignore[attr-defined]
+        )
+
+    def abort(self) -> None:
+        self.writer.transport.abort()
+
+    async def aclose(self) -> None:
+        self.writer.close()
+        # A peer that reset the connection makes wait_closed raise; it is closed either way.
+        with suppress(OSError):
+            await self.writer.wait_closed()
+
+
+class _Pool:
+    """The connections to one origin; ``slots`` bounds how many are open at once."""
+
+    def __init__(self, max_connections: int) -> None:
+        self.slots = asyncio.Semaphore(max_connections)
+        self.idle: deque[_Connection] = deque()
+        self.connections: set[_Connection] = set()
+
+    def take_idle(self, expiry: float) -> _Connection | None:
+        now = time.monotonic()
+        while self.idle and not self.idle[0].usable(now, expiry):
+            self.discard(self.idle.popleft())
+        while self.idle:
+            conn = self.idle.pop()  # LIFO: the most recently used is the least likely stale
+            if conn.usable(now, expiry):
+                return conn
+            self.discard(conn)
+        return None
+
+    def discard(self, conn: _Connection) -> None:
+        self.connections.discard(conn)
+        conn.abort()
+
+
+class _ResponseReader:
+    """``httptools`` parser callbacks collecting one final (non-1xx) response."""
+
+    def __init__(self, head_request: bool) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.head_request = head_request
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.headers_done = False
+        self.complete = False
+        self.keep_alive = False
+        self.trailing = False  # bytes after the response: the connection is out of step
+
+    def on_message_begin(self) -> None:
+        self.trailing = self.complete
+
+    def on_status(self, status: bytes) -> None:
+        self.reason += status
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.headers_done:  # chunked trailers are dropped, as h11 does
+            self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+        # RFC 9110 §9.3.2: a response to HEAD has no body whatever its Content-Length says.
+        if self.head_request and self.parser.get_status_code() >= 200:
+            self.finish()
+
+    def on_body(self, body: bytes) -> None:
+        if self.complete:
+            self.trailing = True
+        else:
+            self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.complete:
+            return
+        if self.parser.get_status_code() < 200:
+            # RFC 9110 §15.2: interim 1xx responses precede the final one; skip them.
+            self.reason, self.headers, self.headers_done = b"", [], False
+            return
+        self.finish()
+
+    def finish(self) -> None:
+        self.complete = True
+        # llhttp resets its flags once the message is done: ask while they still hold.
+        self.keep_alive = self.parser.should_keep_alive()
+
+    def ends_at_close(self) -> bool:
+        # RFC 9112 §6.3 rule 8: without Content-Length or Transfer-Encoding, the body runs
+        # until the server closes the connection.
+        return self.headers_done and not any(
+            name.lower() in _FRAMING_HEADERS for name, _ in self.headers
+        )
+
+    def response(self) -> httpx.Response:
+        version = self.parser.get_http_version()
+        return httpx.Response(
+            self.parser.get_status_code(),
+            headers=self.headers,
+            content=b"".join(self.body),
+            extensions={
+                "http_version": f"HTTP/{version}".encode("ascii"),
+                "reason_phrase": self.reason,
+            },
+        )
+
+
+def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
+    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
+    has_host = framed = False
+    for name, value in request.headers.raw:
+        lowered = name.lower()
+        if lowered in _FRAMING_HEADERS:
+            framed = True  # replaced below: the body is fully read, its length is known
+            continue
+        if b"\r" in name or b"\n" in name or b"\r" in value or b"\n" in value:
+            raise httpx.LocalProtocolError(f"illegal header {name!r}", request=request)
+        has_host = has_host or lowered == b"host"
+        lines.append(b"%s: %s" % (name, value))
+    if not has_host:
+        lines.append(b"Host: " + request.url.netloc)
+    if body or framed:
+        lines.append(b"Content-Length: %d" % len(body))
+    lines += (b"", body)
+    return b"\r\n".join(lines)
+
+
+class FastTransport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 with a keep-alive pool per (scheme, host, port); at most ``max_connections``
+    open per origin; idle connections are dropped after ``keepalive_expiry`` seconds."""
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        ssl_context: ssl.SSLContext | None = None,
+        keepalive_expiry: float = 5.0,
+    ) -> None:
+        self._max_connections = max_connections
+        self._ssl_context = ssl_context
+        self._keepalive_expiry = keepalive_expiry
+        self._pools: dict[tuple[str, str, int], _Pool] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in _DEFAULT_PORTS or not url.host:
+            raise httpx.UnsupportedProtocol(f"cannot send to {url!r}", request=request)
+        origin = (url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])
+        timeouts = request.extensions.get("timeout", {})
+        payload = _request_bytes(request, await request.aread())
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = self._pools[origin] = _Pool(self._max_connections)
+        try:
+            # Arming a timer is a measurable share of the per-request CPU: only when we may wait.
+            async with asyncio.timeout(timeouts.get("pool") if pool.slots.locked() else None):
+                await pool.slots.acquire()
+        except TimeoutError as exc:
+            raise httpx.PoolTimeout("no free connection in time", request=request) from exc
+        try:
+            conn = pool.take_idle(self._keepalive_expiry)
+            if conn is not None:
+                with suppress(_StaleConnection):
+                    return await self._send(pool, conn, payload, request, reused=True)
+            conn = await self._connect(origin, timeouts.get("connect"), request)
+            pool.connections.add(conn)
+            return await self._send(pool, conn, payload, request, reused=False)
+        finally:
+            pool.slots.release()
+
+    async def aclose(self) -> None:
+        pools, self._pools = self._pools, {}
+        conns = [conn for pool in pools.values() for conn in pool.connections]
+        for pool in pools.values():
+            pool.idle.clear()
+            pool.connections.clear()
+        await asyncio.gather(*(conn.aclose() for conn in conns))
+
+    async def _connect(
+        self, origin: tuple[str, str, int], timeout: float | None, request: httpx.Request
+    ) -> _Connection:
+        scheme, host, port = origin
+        context = None
+        if scheme == "https":
+            if self._ssl_context is None:
+                self._ssl_context = ssl.create_default_context()
+                self._ssl_context.set_alpn_protocols(["http/1.1"])
+            context = self._ssl_context
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
+                    host, port, ssl=context, server_hostname=host if context else None
+                )
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(f"connecting to {host}:{port}", request=request) from exc
+        except OSError as exc:  # refused, unreachable, DNS (gaierror), TLS handshake
+            raise httpx.ConnectError(_describe(exc), request=request) from exc
+        return _Connection(reader, writer)
+
+    async def _send(
+        self,
+        pool: _Pool,
+        conn: _Connection,
+        payload: bytes,
+        request: httpx.Request,
+        *,
+        reused: bool,
+    ) -> httpx.Response:
+        try:
+            parsed = await self._exchange(conn, payload, request, reused=reused)
+        except BaseException:
+            # Failed or cancelled midway: the connection's state is unknown, never reuse it.
+            pool.discard(conn)
+            raise
+        if parsed.keep_alive and not parsed.trailing:
+            conn.idle_since = time.monotonic()
+            pool.idle.append(conn)
+        else:
+            pool.connections.discard(conn)
+            conn.writer.close()
+        return parsed.response()
+
+    async def _exchange(
+        self, conn: _Connection, payload: bytes, request: httpx.Request, *, reused: bool
+    ) -> _ResponseReader:
+        timeouts = request.extensions.get("timeout", {})
+        try:
+            conn.writer.write(payload)
+            # drain() only waits when the socket did not take everything (buffered bytes remain).
+            pending = conn.writer.transport.get_write_buffer_size()
+            async with asyncio.timeout(timeouts.get("write") if pending else None):
+                await conn.writer.drain()
+        except TimeoutError as exc:
+            raise httpx.WriteTimeout("timed out sending the request", request=request) from exc
+        except OSError as exc:
+            if reused:
+                raise _StaleConnection from exc
+            raise httpx.WriteError(_describe(exc), request=request) from exc
+
+        parsed = _ResponseReader(request.method == "HEAD")
+        received = False
+        try:
+            while not parsed.complete:
+                async with asyncio.timeout(timeouts.get("read")):
+                    data = await conn.reader.read(_READ_SIZE)
+                if data:
+                    received = True
+                    parsed.parser.feed_data(data)
+                elif parsed.ends_at_close():
+                    parsed.complete = True  # keep_alive stays False
+                elif received:
+                    raise httpx.RemoteProtocolError(
+                        "peer closed connection without sending complete message body",
+                        request=request,
+                    )
+                elif reused:
+                    raise _StaleConnection
+                else:
+                    raise httpx.RemoteProtocolError(
+                        "Server disconnected without sending a response.", request=request
+                    )
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout("timed out waiting for the response", request=request) from exc
+        except OSError as exc:
+            if reused and not received:
+                raise _StaleConnection from exc
+            raise httpx.ReadError(_describe(exc), request=request) from exc
+        except httptools.HttpParserUpgrade as exc:
+            raise httpx.RemoteProtocolError(
+                "protocol upgrade not supported", request=request
+            ) from exc
+        except httptools.HttpParserError as exc:
+            if not parsed.complete:
+                raise httpx.RemoteProtocolError(
+                    f"malformed response: {exc}", request=request
+                ) from exc
+            parsed.trailing = True  # junk after a complete response
+        return parsed
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
