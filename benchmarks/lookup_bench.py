@@ -171,6 +171,9 @@ async def _throughput(
         await plain.aclose()
         await fast.aclose()
     gw, peer, peer_fast = (median(rates[k]) for k in ("gateway", "httpx", "httpx-fast"))
+    # Rounds are interleaved; a ratio per round cancels what the machine did meanwhile.
+    ratio = median([g / p for g, p in zip(rates["gateway"], rates["httpx"], strict=True)])
+    ratio_fast = median([g / p for g, p in zip(rates["gateway"], rates["httpx-fast"], strict=True)])
     show(
         f"Single-regime lookups (cnam), {concurrency} concurrent, sandbox latency 0",
         [
@@ -186,8 +189,11 @@ async def _throughput(
                 "peer: bare httpx loop, FastTransport",
                 f"{peer_fast:,.0f} requests/s  (rounds: {_rates(rates['httpx-fast'])})",
             ),
-            ("gateway / bare httpx", f"{gw / peer:.2f} x  (target >= 0.70)"),
-            ("gateway / bare httpx on FastTransport", f"{gw / peer_fast:.2f} x  (target >= 0.70)"),
+            ("gateway / bare httpx", f"{ratio:.2f} x  (median of per-round ratios; >= 0.70)"),
+            (
+                "gateway / bare httpx on FastTransport",
+                f"{ratio_fast:.2f} x  (median of per-round ratios; >= 0.70)",
+            ),
         ],
     )
 
@@ -197,7 +203,7 @@ def _rates(rates: list[float]) -> str:
 
 
 def run_throughput(
-    sandbox: SandboxProcess, *, concurrency: int = 64, seconds: float = 3.0, rounds: int = 3
+    sandbox: SandboxProcess, *, concurrency: int = 64, seconds: float = 2.0, rounds: int = 5
 ) -> None:
     sandbox.reset_faults()
     with tempfile.TemporaryDirectory() as tmp:

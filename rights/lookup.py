@@ -85,7 +85,11 @@ class RightsLookup:
         regimes = self.regimes_for(query)
         started_at = self._clock.now()
         t0 = self._clock.monotonic()
-        results = await asyncio.gather(*(self._ask(regime, query) for regime in regimes))
+        if len(regimes) == 1:
+            # A validation query: no fan-out, so no task to create and schedule.
+            results = [await self._ask(regimes[0], query)]
+        else:
+            results = await asyncio.gather(*(self._ask(regime, query) for regime in regimes))
         return LookupReport(
             query=query,
             results=tuple(results),
