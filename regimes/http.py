@@ -2,7 +2,8 @@
 
 Adapters call ``send`` instead of the client directly, so that a foreign exception never leaves
 ``regimes/``: connection refused/reset and 5xx become ``RegimeUnavailable`` (transient),
-timeouts ``RegimeTimeout`` (transient), other 4xx ``RegimeRejected``.
+timeouts ``RegimeTimeout`` (transient), other 4xx ``RegimeRejected``. Each gateway extends
+``HttpGateway``, which holds the injected client and base URL and probes health.
 """
 
 from __future__ import annotations
@@ -12,10 +13,19 @@ from contextlib import contextmanager
 
 import httpx
 
+from rights.catalogue import Regime
 from rights.errors import RegimeRejected, RegimeTimeout, RegimeUnavailable
 from rights.model import Requester
 
-__all__ = ["check_status", "map_transport_errors", "probe_health", "requester_headers", "send"]
+__all__ = [
+    "HttpGateway",
+    "check_status",
+    "expect_200",
+    "map_transport_errors",
+    "probe_health",
+    "requester_headers",
+    "send",
+]
 
 
 @contextmanager
@@ -48,6 +58,13 @@ def check_status(response: httpx.Response, regime: str, *, allowed: tuple[int, .
     raise RegimeRejected(f"{regime}: request refused, HTTP {status}: {snippet}", regime=regime)
 
 
+def expect_200(response: httpx.Response, regime: str) -> None:
+    """``check_status``, then refuse any other success too, for a wire whose answer is a 200."""
+    check_status(response, regime)
+    if response.status_code != 200:
+        raise RegimeRejected(f"{regime}: unexpected HTTP {response.status_code}", regime=regime)
+
+
 async def send(client: httpx.AsyncClient, request: httpx.Request, regime: str) -> httpx.Response:
     """Send ``request``, reading the whole body, with failures mapped to ``RegimeError``."""
     with map_transport_errors(regime):
@@ -69,3 +86,19 @@ async def probe_health(client: httpx.AsyncClient, base_url: str, regime: str) ->
     except Exception:  # a probe reports failure, whatever it is
         return False
     return response.status_code == 200
+
+
+class HttpGateway:
+    """What the ``RegimeGateway`` of every wire family holds: the injected client, the base URL of
+    the regime services, and the health probe.
+
+    Timeouts and retries belong to the lookup use case, which owns the budget: the injected client
+    is used as is.
+    """
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+
+    async def health(self, regime: Regime) -> bool:
+        return await probe_health(self._client, self._base_url, regime.code)

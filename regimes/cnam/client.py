@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
-
 from regimes.cnam.codec import build_request, error_message, parse_response
-from regimes.http import check_status, probe_health, requester_headers, send
+from regimes.http import HttpGateway, check_status, requester_headers, send
 from rights.catalogue import Regime
 from rights.errors import RegimeRejected
 from rights.model import RegimeRights, RightsQuery
@@ -13,17 +11,10 @@ from rights.model import RegimeRights, RightsQuery
 __all__ = ["CnamGateway"]
 
 
-class CnamGateway:
-    """``RegimeGateway`` for the regimes of the cnam family (docs/wire/cnam.md).
-
-    Timeouts and retries belong to the lookup use case, which owns the budget.
-    """
+class CnamGateway(HttpGateway):
+    """``RegimeGateway`` for the regimes of the cnam family (docs/wire/cnam.md)."""
 
     family = "cnam"
-
-    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
-        self._client = client
-        self._base_url = base_url.rstrip("/")
 
     async def fetch(self, regime: Regime, query: RightsQuery) -> RegimeRights | None:
         request = self._client.build_request(
@@ -42,6 +33,3 @@ class CnamGateway:
             raise RegimeRejected(error_message(response.content, regime.code), regime=regime.code)
         check_status(response, regime.code)
         return parse_response(response.content, regime.code)
-
-    async def health(self, regime: Regime) -> bool:
-        return await probe_health(self._client, self._base_url, regime.code)

@@ -12,17 +12,17 @@ import re
 from collections.abc import Mapping
 from datetime import date
 
+from regimes import cdri
+from regimes.payload import ACCIDENT_NUMBER, SITUATION_CODE, TM_CODE
 from rights.errors import RegimeRejected
 from rights.model import (
     AccidentDeclaration,
     AmoPeriod,
     Beneficiary,
     Exoneration,
-    ManagingOrganisation,
     MedecinTraitant,
     OuvrantDroit,
     Period,
-    Qualite,
     RegimeRights,
     RightsQuery,
     Situation,
@@ -40,13 +40,6 @@ STATUS_FOUND = "TROUVE"
 STATUS_UNKNOWN = "INCONNU"
 
 _DAY = re.compile(r"[0-9]{8}")
-_ACCIDENT_NUMBER = re.compile(r"[0-9]{9}")
-# Vitale group 101: régime 2 digits, caisse 3, centre 4 (domain.md §2); CDRi 03.05/03.07/03.10.
-_REGIME_CODE = re.compile(r"[0-9]{2}")
-_CAISSE = re.compile(r"[0-9]{3}")
-_CENTRE = re.compile(r"[0-9]{4}")
-_TM_CODE = re.compile(r"[0-9]{1,2}")
-_SITUATION_CODE = re.compile(r"1|2|3|10")
 
 
 def _wire_day(day: date) -> str:
@@ -174,18 +167,18 @@ def parse_response(payload: bytes, regime: str) -> RegimeRights | None:
     return RegimeRights(
         beneficiary=_beneficiary(root.block("beneficiaire")),
         ouvrant_droit=_ouvrant_droit(root.block("assure")),
-        organisation=_organisation(organisation, regime),
+        organisation=cdri.organisation(organisation, regime),
         amo=tuple(_amo_period(b) for b in organisation.blocks("periodesDroits")),
         situations=tuple(
-            Situation(code=b.code("codeSituation", _SITUATION_CODE), period=_period(b))
+            Situation(code=b.code("codeSituation", SITUATION_CODE), period=_period(b))
             for b in root.blocks("situations")
         ),
         exonerations=tuple(
-            Exoneration(code=b.code("codeEtm", _TM_CODE), period=_period(b))
+            Exoneration(code=b.code("codeEtm", TM_CODE), period=_period(b))
             for b in root.blocks("exonerations")
         ),
         modulations=tuple(
-            Exoneration(code=b.code("codeMtm", _TM_CODE), period=_period(b))
+            Exoneration(code=b.code("codeMtm", TM_CODE), period=_period(b))
             for b in root.blocks("modulations")
         ),
         medecin_traitant=_medecin_traitant(root.optional_block("medecinTraitant")),
@@ -195,11 +188,7 @@ def parse_response(payload: bytes, regime: str) -> RegimeRights | None:
 
 
 def _period(holder: _Block) -> Period:
-    block = holder.block("periode")
-    start, end = block.day("dateDebut"), block.optional_day("dateFin")
-    if end is not None and end < start:
-        raise block.error("dateFin", f"{end} is before dateDebut {start}")
-    return Period(start=start, end=end)
+    return cdri.period(holder.block("periode"))
 
 
 def _birth_date(block: _Block) -> str:
@@ -209,9 +198,7 @@ def _birth_date(block: _Block) -> str:
 
 
 def _beneficiary(block: _Block) -> Beneficiary:
-    qualite = block.text("qualite")
-    if qualite not in {q.value for q in Qualite}:
-        raise block.error("qualite", f"expected a code 00-09, got {qualite!r}")
+    qualite = cdri.qualite(block)
     rang = block.integer("rangNaissance")
     if rang < 1:
         raise block.error("rangNaissance", f"expected 1 or more, got {rang}")
@@ -220,7 +207,7 @@ def _beneficiary(block: _Block) -> Beneficiary:
         given_names=block.texts("prenoms"),
         birth_date=_birth_date(block),
         rang=rang,
-        qualite=Qualite(qualite),
+        qualite=qualite,
         nir=block.optional_text("nirCertifie"),
         usual_name=block.optional_text("nomUsuel"),
     )
@@ -231,16 +218,6 @@ def _ouvrant_droit(block: _Block) -> OuvrantDroit:
         family_name=block.text("nomFamille"),
         given_names=block.texts("prenoms"),
         nir=block.text("nir"),
-    )
-
-
-def _organisation(block: _Block, regime: str) -> ManagingOrganisation:
-    return ManagingOrganisation(
-        regime_code=block.code("codeRegime", _REGIME_CODE),
-        caisse=block.code("caisse", _CAISSE),
-        centre=block.code("centre", _CENTRE),
-        code_gestion=block.text("codeGestion"),
-        cdr_regime=regime,
     )
 
 
@@ -266,7 +243,7 @@ def _default_at_organisation(block: _Block | None) -> str | None:
 def _accident(block: _Block) -> AccidentDeclaration:
     # The key is the domain's to judge (rights.identifiers); the wire only promises 9 digits.
     return AccidentDeclaration(
-        number=block.code("numero", _ACCIDENT_NUMBER),
+        number=block.code("numero", ACCIDENT_NUMBER),
         organisation=block.text("organisme"),
         period=_period(block),
     )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
-
-from regimes.http import check_status, probe_health, requester_headers, send
+from regimes.http import HttpGateway, check_status, requester_headers, send
 from regimes.msa.codec import SOAP_ACTION, build_request, fault_error, parse_response, read_fault
 from rights.catalogue import Regime
 from rights.model import RegimeRights, RightsQuery
@@ -12,17 +10,10 @@ from rights.model import RegimeRights, RightsQuery
 __all__ = ["MsaGateway"]
 
 
-class MsaGateway:
-    """``RegimeGateway`` for the regimes of the msa family (docs/wire/msa.md).
-
-    Timeouts and retries belong to the lookup use case, which owns the budget.
-    """
+class MsaGateway(HttpGateway):
+    """``RegimeGateway`` for the regimes of the msa family (docs/wire/msa.md)."""
 
     family = "msa"
-
-    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
-        self._client = client
-        self._base_url = base_url.rstrip("/")
 
     async def fetch(self, regime: Regime, query: RightsQuery) -> RegimeRights | None:
         request = self._client.build_request(
@@ -44,6 +35,3 @@ class MsaGateway:
                 raise fault_error(fault, regime.code)
         check_status(response, regime.code)
         return parse_response(response.content, regime.code)
-
-    async def health(self, regime: Regime) -> bool:
-        return await probe_health(self._client, self._base_url, regime.code)

@@ -14,17 +14,16 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import date
 
+from regimes import cdri
+from regimes.payload import ACCIDENT_NUMBER, SITUATION_CODE, TM_CODE
 from rights.errors import RegimeError, RegimeRejected, RegimeUnavailable
 from rights.model import (
     AccidentDeclaration,
     AmoPeriod,
     Beneficiary,
     Exoneration,
-    ManagingOrganisation,
     MedecinTraitant,
     OuvrantDroit,
-    Period,
-    Qualite,
     RegimeRights,
     RightsQuery,
     Situation,
@@ -51,14 +50,7 @@ CODE_FOUND = "00"
 CODE_UNKNOWN = "01"
 
 _DAY = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
-_ACCIDENT_NUMBER = re.compile(r"[0-9]{9}")
 _RANG = re.compile(r"[0-9]{1,3}")
-# Vitale group 101: régime 2 digits, caisse 3, centre 4 (domain.md §2); CDRi 03.05/03.07/03.10.
-_REGIME_CODE = re.compile(r"[0-9]{2}")
-_CAISSE = re.compile(r"[0-9]{3}")
-_CENTRE = re.compile(r"[0-9]{4}")
-_TM_CODE = re.compile(r"[0-9]{1,2}")
-_SITUATION_CODE = re.compile(r"1|2|3|10")
 _FORBIDDEN_DECLARATIONS = ("<!DOCTYPE", "<!ENTITY")
 
 
@@ -263,34 +255,27 @@ def parse_response(payload: bytes, regime: str) -> RegimeRights | None:
     return RegimeRights(
         beneficiary=_beneficiary(answer.child("beneficiaire")),
         ouvrant_droit=_ouvrant_droit(answer.child("ouvrantDroit")),
-        organisation=_organisation(answer.child("organismeGestionnaire"), regime),
+        organisation=cdri.organisation(answer.child("organismeGestionnaire"), regime),
         amo=tuple(
-            AmoPeriod(period=_period(n), nature_pj=n.text("naturePieceJustificative"))
+            AmoPeriod(period=cdri.period(n), nature_pj=n.text("naturePieceJustificative"))
             for n in answer.items("droitsAmo", "periodeDroits")
         ),
         situations=tuple(
-            Situation(code=n.code("codeSituation", _SITUATION_CODE), period=_period(n))
+            Situation(code=n.code("codeSituation", SITUATION_CODE), period=cdri.period(n))
             for n in answer.items("situationsParticulieres", "situation")
         ),
         exonerations=tuple(
-            Exoneration(code=n.code("codeEtm", _TM_CODE), period=_period(n))
+            Exoneration(code=n.code("codeEtm", TM_CODE), period=cdri.period(n))
             for n in answer.items("exonerations", "exoneration")
         ),
         modulations=tuple(
-            Exoneration(code=n.code("codeMtm", _TM_CODE), period=_period(n))
+            Exoneration(code=n.code("codeMtm", TM_CODE), period=cdri.period(n))
             for n in answer.items("modulations", "modulation")
         ),
         medecin_traitant=_medecin_traitant(answer.optional_child("medecinTraitant")),
         default_at_organisation=None if atmp is None else atmp.optional_text("organismeParDefaut"),
         accidents=() if atmp is None else tuple(_accident(n) for n in atmp.children("accident")),
     )
-
-
-def _period(node: _Node) -> Period:
-    start, end = node.day("dateDebut"), node.optional_day("dateFin")
-    if end is not None and end < start:
-        raise node.error("dateFin", f"{end} is before dateDebut {start}")
-    return Period(start=start, end=end)
 
 
 def _birth_date(node: _Node) -> str:
@@ -304,15 +289,13 @@ def _birth_date(node: _Node) -> str:
 
 
 def _beneficiary(node: _Node) -> Beneficiary:
-    qualite = node.text("qualite")
-    if qualite not in {q.value for q in Qualite}:
-        raise node.error("qualite", f"expected a code 00-09, got {qualite!r}")
+    qualite = cdri.qualite(node)
     return Beneficiary(
         family_name=node.text("nomFamille"),
         given_names=node.texts("prenoms", "prenom"),
         birth_date=_birth_date(node),
         rang=node.rang("rangNaissance"),
-        qualite=Qualite(qualite),
+        qualite=qualite,
         nir=node.optional_text("nirCertifie"),
         usual_name=node.optional_text("nomUsuel"),
     )
@@ -326,16 +309,6 @@ def _ouvrant_droit(node: _Node) -> OuvrantDroit:
     )
 
 
-def _organisation(node: _Node, regime: str) -> ManagingOrganisation:
-    return ManagingOrganisation(
-        regime_code=node.code("codeRegime", _REGIME_CODE),
-        caisse=node.code("caisse", _CAISSE),
-        centre=node.code("centre", _CENTRE),
-        code_gestion=node.text("codeGestion"),
-        cdr_regime=regime,
-    )
-
-
 def _medecin_traitant(node: _Node | None) -> MedecinTraitant | None:
     if node is None:
         return None
@@ -343,14 +316,14 @@ def _medecin_traitant(node: _Node | None) -> MedecinTraitant | None:
         family_name=node.text("nom"),
         given_name=node.text("prenom"),
         identifier=node.text("identifiant"),
-        period=_period(node),
+        period=cdri.period(node),
     )
 
 
 def _accident(node: _Node) -> AccidentDeclaration:
     # The key is the domain's to judge (rights.identifiers); the wire only promises 9 digits.
     return AccidentDeclaration(
-        number=node.code("numeroAccident", _ACCIDENT_NUMBER),
+        number=node.code("numeroAccident", ACCIDENT_NUMBER),
         organisation=node.text("organisme"),
-        period=_period(node),
+        period=cdri.period(node),
     )

@@ -8,13 +8,23 @@ an unknown person is a 404 RFC 9457 problem whose ``type`` is ``UNKNOWN_PERSON_T
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
-from datetime import date
 from urllib.parse import quote
 
-from rights.errors import RegimeRejected
+from regimes.payload import (
+    CAISSE,
+    CENTRE,
+    CODE_GESTION,
+    ISO_DAY,
+    NATURE_PJ,
+    NIR,
+    REGIME_CODE,
+    TM_CODE,
+    JsonObject,
+    Malformed,
+    decode_json,
+    malformed_as_rejected,
+)
 from rights.model import (
     AmoPeriod,
     Beneficiary,
@@ -23,7 +33,6 @@ from rights.model import (
     MedecinTraitant,
     OuvrantDroit,
     Period,
-    Qualite,
     RegimeRights,
     RightsQuery,
     Situation,
@@ -44,18 +53,8 @@ __all__ = [
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 UNKNOWN_PERSON_TYPE = "urn:cdr:sandbox:slm:probleme:beneficiaire-inconnu"
 
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# NIR, NIA, MIG, NNP and MSA numbers share one layout; only Corsica puts letters in it.
-_NIR = re.compile(r"[0-9]{5}(?:[0-9][0-9]|2A|2B)[0-9]{6}(?:[0-9][0-9])?")
 _C2S_CODES = frozenset({"1", "2", "3"})
 _AME_CODE = "10"
-
-
-class _Malformed(Exception):
-    """Internal: the answer breaks the format at ``where``; becomes ``RegimeRejected``."""
-
-    def __init__(self, where: str, reason: str) -> None:
-        super().__init__(f"{where}: {reason}")
 
 
 # ---------------------------------------------------------------- request
@@ -76,14 +75,6 @@ def query_to_params(query: RightsQuery) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- answers
-
-
-def decode_json(body: bytes, regime: str) -> object:
-    """The JSON document in ``body``; an unreadable body is a refusal, not an outage."""
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RegimeRejected(f"{regime}: answer is not JSON ({exc})", regime=regime) from exc
 
 
 def is_problem(content_type: str | None) -> bool:
@@ -118,14 +109,11 @@ def payload_to_rights(payload: object, regime: str) -> RegimeRights:
     Raises ``RegimeRejected`` naming the faulty field when the answer breaks the format.
     Unknown ``couvertures`` types are skipped: insurers may add types (the format is v2.x).
     """
-    try:
-        root = _Obj(payload, "$")
-        return _rights(root, regime)
-    except _Malformed as exc:
-        raise RegimeRejected(f"{regime}: malformed slm answer at {exc}", regime=regime) from exc
+    with malformed_as_rejected(regime, "slm"):
+        return _rights(JsonObject(payload, "$"), regime)
 
 
-def _rights(root: _Obj, regime: str) -> RegimeRights:
+def _rights(root: JsonObject, regime: str) -> RegimeRights:
     amo: list[AmoPeriod] = []
     situations: list[Situation] = []
     exonerations: list[Exoneration] = []
@@ -133,22 +121,20 @@ def _rights(root: _Obj, regime: str) -> RegimeRights:
     for entry in root.objects("couvertures"):
         kind = entry.text("type")
         if kind == "AMO":
-            nature = entry.code("naturePieceJustificative", r"[0-9A-Z]{1,2}")
-            amo.append(AmoPeriod(period=entry.period("periode"), nature_pj=nature))
+            nature = entry.code("naturePieceJustificative", NATURE_PJ)
+            amo.append(AmoPeriod(period=_period(entry), nature_pj=nature))
         elif kind == "C2S":
             code = entry.text("code")
             if code not in _C2S_CODES:
-                raise _Malformed(entry.where("code"), f"C2S situation must be 1, 2 or 3: {code!r}")
-            situations.append(Situation(code=code, period=entry.period("periode")))
+                raise Malformed(entry.where("code"), f"C2S situation must be 1, 2 or 3: {code!r}")
+            situations.append(Situation(code=code, period=_period(entry)))
         elif kind == "AME":
             code = entry.optional_text("code") or _AME_CODE
             if code != _AME_CODE:
-                raise _Malformed(entry.where("code"), f"AME situation must be 10: {code!r}")
-            situations.append(Situation(code=code, period=entry.period("periode")))
+                raise Malformed(entry.where("code"), f"AME situation must be 10: {code!r}")
+            situations.append(Situation(code=code, period=_period(entry)))
         elif kind in ("EXO", "MOD"):
-            item = Exoneration(
-                code=entry.code("code", r"[0-9]{1,2}"), period=entry.period("periode")
-            )
+            item = Exoneration(code=entry.code("code", TM_CODE), period=_period(entry))
             (exonerations if kind == "EXO" else modulations).append(item)
     return RegimeRights(
         beneficiary=_beneficiary(root.obj("beneficiaire")),
@@ -162,143 +148,51 @@ def _rights(root: _Obj, regime: str) -> RegimeRights:
     )
 
 
-def _beneficiary(block: _Obj) -> Beneficiary:
-    qualite = block.obj("qualite").text("code")
-    try:
-        parsed = Qualite(qualite)
-    except ValueError:
-        raise _Malformed(block.where("qualite.code"), f"not a qualité 00-09: {qualite!r}") from None
+def _beneficiary(block: JsonObject) -> Beneficiary:
+    qualite = block.obj("qualite").qualite("code")
     rang = block.integer("rangNaissance")
     if rang < 1:
-        raise _Malformed(block.where("rangNaissance"), f"rang must be 1 or more: {rang}")
+        raise Malformed(block.where("rangNaissance"), f"rang must be 1 or more: {rang}")
     return Beneficiary(
         family_name=block.filled("nom"),
-        given_names=block.names("prenoms"),
+        given_names=block.texts("prenoms"),
         # Lunar dates (day or month out of range) are legal: checked for shape only.
-        birth_date=block.code("dateNaissance", _ISO_DAY.pattern),
+        birth_date=block.code("dateNaissance", ISO_DAY),
         rang=rang,
-        qualite=parsed,
-        nir=block.optional_code("nirCertifie", _NIR.pattern),
+        qualite=qualite,
+        nir=block.optional_code("nirCertifie", NIR),
         usual_name=block.optional_text("nomUsage"),
     )
 
 
-def _ouvrant_droit(block: _Obj) -> OuvrantDroit:
+def _ouvrant_droit(block: JsonObject) -> OuvrantDroit:
     return OuvrantDroit(
         family_name=block.filled("nom"),
-        given_names=block.names("prenoms"),
-        nir=block.code("nir", _NIR.pattern),
+        given_names=block.texts("prenoms"),
+        nir=block.code("nir", NIR),
     )
 
 
-def _organisation(block: _Obj, regime: str) -> ManagingOrganisation:
+def _organisation(block: JsonObject, regime: str) -> ManagingOrganisation:
     return ManagingOrganisation(
-        regime_code=block.code("regime", r"[0-9]{2}"),
-        caisse=block.code("caisse", r"[0-9]{3}"),
-        centre=block.code("centre", r"[0-9]{4}"),
-        code_gestion=block.code("codeGestion", r"[0-9A-Z]{1,3}"),
+        regime_code=block.code("regime", REGIME_CODE),
+        caisse=block.code("caisse", CAISSE),
+        centre=block.code("centre", CENTRE),
+        code_gestion=block.code("codeGestion", CODE_GESTION),
         cdr_regime=regime,
     )
 
 
-def _medecin(block: _Obj | None) -> MedecinTraitant | None:
+def _medecin(block: JsonObject | None) -> MedecinTraitant | None:
     if block is None:
         return None
     return MedecinTraitant(
         family_name=block.filled("nom"),
         given_name=block.text("prenom"),
         identifier=block.filled("identifiant"),
-        period=block.period("periode"),
+        period=_period(block),
     )
 
 
-class _Obj:
-    """A JSON object being read, with its path for error messages."""
-
-    def __init__(self, value: object, path: str) -> None:
-        if not isinstance(value, dict):
-            raise _Malformed(path, f"expected an object, got {_kind(value)}")
-        self._data: dict[str, object] = value
-        self._path = path
-
-    def where(self, key: str) -> str:
-        return f"{self._path}.{key}"
-
-    def _get(self, key: str) -> object:
-        if key not in self._data:
-            raise _Malformed(self.where(key), "missing")
-        return self._data[key]
-
-    def text(self, key: str) -> str:
-        value = self._get(key)
-        if not isinstance(value, str):
-            raise _Malformed(self.where(key), f"expected a string, got {_kind(value)}")
-        return value
-
-    def optional_text(self, key: str) -> str | None:
-        return None if self._data.get(key) is None else self.text(key)
-
-    def filled(self, key: str) -> str:
-        value = self.text(key)
-        if not value.strip():
-            raise _Malformed(self.where(key), "empty")
-        return value
-
-    def code(self, key: str, pattern: str) -> str:
-        value = self.text(key)
-        if not re.fullmatch(pattern, value):
-            raise _Malformed(self.where(key), f"{value!r} does not match {pattern}")
-        return value
-
-    def optional_code(self, key: str, pattern: str) -> str | None:
-        return None if self._data.get(key) is None else self.code(key, pattern)
-
-    def names(self, key: str) -> tuple[str, ...]:
-        value = self._get(key)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise _Malformed(self.where(key), f"expected a list of strings, got {_kind(value)}")
-        return tuple(str(v) for v in value)
-
-    def integer(self, key: str) -> int:
-        value = self._get(key)
-        # JSON true is a Python int: refuse it explicitly.
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise _Malformed(self.where(key), f"expected an integer, got {_kind(value)}")
-        return value
-
-    def obj(self, key: str) -> _Obj:
-        return _Obj(self._get(key), self.where(key))
-
-    def optional_obj(self, key: str) -> _Obj | None:
-        return None if self._data.get(key) is None else self.obj(key)
-
-    def objects(self, key: str) -> list[_Obj]:
-        value = self._get(key)
-        if not isinstance(value, list):
-            raise _Malformed(self.where(key), f"expected a list, got {_kind(value)}")
-        return [_Obj(item, f"{self.where(key)}[{i}]") for i, item in enumerate(value)]
-
-    def day(self, key: str) -> date:
-        value = self.text(key)
-        try:
-            # fromisoformat alone also takes 20240101 and week dates; the format says YYYY-MM-DD.
-            if _ISO_DAY.fullmatch(value):
-                return date.fromisoformat(value)
-        except ValueError:
-            pass
-        raise _Malformed(self.where(key), f"not a date YYYY-MM-DD: {value!r}")
-
-    def optional_day(self, key: str) -> date | None:
-        return None if self._data.get(key) is None else self.day(key)
-
-    def period(self, key: str) -> Period:
-        block = self.obj(key)
-        start = block.day("debut")
-        end = block.optional_day("fin")
-        if end is not None and end < start:
-            raise _Malformed(block.where("fin"), f"period ends ({end}) before it starts ({start})")
-        return Period(start=start, end=end)
-
-
-def _kind(value: object) -> str:
-    return "null" if value is None else type(value).__name__
+def _period(holder: JsonObject) -> Period:
+    return holder.obj("periode").period("debut", "fin")

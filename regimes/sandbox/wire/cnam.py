@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from regimes.sandbox.directory import Directory
+from regimes.sandbox.wire.common import BadRequest, Endpoint, family_routes
 from rights.catalogue import Regime
 from rights.errors import IdentifierError
 from rights.identifiers import parse_nir
@@ -30,15 +31,14 @@ _DAY = re.compile(r"[0-9]{8}")
 
 def routes(regimes: Sequence[Regime], directory: Directory) -> list[BaseRoute]:
     """``POST /regimes/{code}/cdri/v1/consultations`` for each cnam-family regime given."""
-    return [
-        Route(
-            f"/regimes/{regime.code}/cdri/v1/consultations",
-            _consultation(regime.code, directory),
-            methods=["POST"],
-        )
-        for regime in regimes
-        if regime.family == "cnam"
-    ]
+    return family_routes(
+        regimes,
+        directory,
+        _consultation,
+        family="cnam",
+        method="POST",
+        path="/regimes/{code}/cdri/v1/consultations",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,19 +49,13 @@ class _Consultation:
     reference_day: str
 
 
-class _BadRequest(Exception):
-    def __init__(self, code: str, field: str, label: str) -> None:
-        super().__init__(label)
-        self.code = code
-        self.field = field
-        self.label = label
+def _consultation(regime: Regime, directory: Directory) -> Endpoint:
+    code = regime.code
 
-
-def _consultation(code: str, directory: Directory) -> Callable[[Request], Awaitable[Response]]:
     async def consult(request: Request) -> Response:
         try:
             consultation = _read_request(await request.body())
-        except _BadRequest as bad:
+        except BadRequest as bad:
             error = {"code": bad.code, "libelle": bad.label, "champ": bad.field}
             return JSONResponse({"erreur": error}, status_code=400)
         rights = directory.find(code, consultation.nir, consultation.birth_date, consultation.rang)
@@ -76,19 +70,19 @@ def _read_request(body: bytes) -> _Consultation:
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise _BadRequest("REQUETE_INVALIDE", "", f"le corps n'est pas du JSON ({exc})") from exc
+        raise BadRequest("REQUETE_INVALIDE", "", f"le corps n'est pas du JSON ({exc})") from exc
     if not isinstance(data, dict):
-        raise _BadRequest("REQUETE_INVALIDE", "", "le corps doit être un objet JSON")
+        raise BadRequest("REQUETE_INVALIDE", "", "le corps doit être un objet JSON")
     identification = data.get("identification")
     if not isinstance(identification, dict):
-        raise _BadRequest("REQUETE_INVALIDE", "identification", "objet attendu")
+        raise BadRequest("REQUETE_INVALIDE", "identification", "objet attendu")
     nir = identification.get("nir")
     if not isinstance(nir, str):
-        raise _BadRequest("REQUETE_INVALIDE", "identification.nir", "chaîne attendue")
+        raise BadRequest("REQUETE_INVALIDE", "identification.nir", "chaîne attendue")
     try:
         checked = parse_nir(nir)
     except IdentifierError as exc:
-        raise _BadRequest("NIR_INVALIDE", "identification.nir", exc.message) from exc
+        raise BadRequest("NIR_INVALIDE", "identification.nir", exc.message) from exc
     return _Consultation(
         nir=checked.value,
         birth_date=_birth_date(identification.get("dateNaissance")),
@@ -102,7 +96,7 @@ def _birth_date(value: object) -> str | None:
         return None
     # Lunar birth dates (day or month 00) are legal: only the shape is checked.
     if not isinstance(value, str) or not _DAY.fullmatch(value):
-        raise _BadRequest("REQUETE_INVALIDE", "identification.dateNaissance", "AAAAMMJJ attendu")
+        raise BadRequest("REQUETE_INVALIDE", "identification.dateNaissance", "AAAAMMJJ attendu")
     return f"{value[:4]}-{value[4:6]}-{value[6:]}"
 
 
@@ -110,18 +104,18 @@ def _rang(value: object) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise _BadRequest("REQUETE_INVALIDE", "identification.rangNaissance", "entier >= 1 attendu")
+        raise BadRequest("REQUETE_INVALIDE", "identification.rangNaissance", "entier >= 1 attendu")
     return value
 
 
 def _reference_day(value: object) -> str:
     field = "dateReference"
     if not isinstance(value, str) or not _DAY.fullmatch(value):
-        raise _BadRequest("REQUETE_INVALIDE", field, "date AAAAMMJJ attendue")
+        raise BadRequest("REQUETE_INVALIDE", field, "date AAAAMMJJ attendue")
     try:
         date(int(value[:4]), int(value[4:6]), int(value[6:]))
     except ValueError as exc:
-        raise _BadRequest("REQUETE_INVALIDE", field, f"date inexistante ({exc})") from exc
+        raise BadRequest("REQUETE_INVALIDE", field, f"date inexistante ({exc})") from exc
     return value
 
 

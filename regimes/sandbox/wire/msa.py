@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from regimes.sandbox.directory import Directory
+from regimes.sandbox.wire.common import BadRequest, Endpoint, family_routes
 from rights.catalogue import Regime
 from rights.errors import IdentifierError
 from rights.identifiers import parse_nir
@@ -35,15 +36,14 @@ _CONTENT_TYPE = "text/xml; charset=utf-8"
 
 def routes(regimes: Sequence[Regime], directory: Directory) -> list[BaseRoute]:
     """``POST /regimes/{code}/ws/ConsultationDroits`` for each msa-family regime given."""
-    return [
-        Route(
-            f"/regimes/{regime.code}/ws/ConsultationDroits",
-            _consultation(regime.code, directory),
-            methods=["POST"],
-        )
-        for regime in regimes
-        if regime.family == "msa"
-    ]
+    return family_routes(
+        regimes,
+        directory,
+        _consultation,
+        family="msa",
+        method="POST",
+        path="/regimes/{code}/ws/ConsultationDroits",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +54,14 @@ class _Consultation:
     day_of_care: str
 
 
-class _ClientFault(Exception):
-    def __init__(self, code: str, field: str, label: str) -> None:
-        super().__init__(label)
-        self.code = code
-        self.field = field
-        self.label = label
+def _consultation(regime: Regime, directory: Directory) -> Endpoint:
+    code = regime.code
 
-
-def _consultation(code: str, directory: Directory) -> Callable[[Request], Awaitable[Response]]:
     async def consult(request: Request) -> Response:
         try:
             _check_headers(request)
             consultation = _read_request(await request.body())
-        except _ClientFault as fault:
+        except BadRequest as fault:
             # SOAP 1.1 §6.2: a fault travels with HTTP 500, whoever is at fault.
             return _xml(_fault_envelope(fault), status_code=500)
         rights = directory.find(code, consultation.nir, consultation.birth_date, consultation.rang)
@@ -84,39 +78,39 @@ def _xml(envelope: ET.Element, status_code: int = 200) -> Response:
 def _check_headers(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "text/xml":
-        raise _ClientFault("CONTENT_TYPE", "Content-Type", "text/xml attendu (SOAP 1.1)")
+        raise BadRequest("CONTENT_TYPE", "Content-Type", "text/xml attendu (SOAP 1.1)")
     # SOAP 1.1 §6.1.1: the value is a URI, usually quoted.
     action = request.headers.get("soapaction")
     if action is None or action.strip().strip('"') != _ACTION:
-        raise _ClientFault("SOAP_ACTION", "SOAPAction", f'"{_ACTION}" attendu')
+        raise BadRequest("SOAP_ACTION", "SOAPAction", f'"{_ACTION}" attendu')
 
 
 def _read_request(body: bytes) -> _Consultation:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _ClientFault("REQUETE_INVALIDE", "", "UTF-8 attendu") from exc
+        raise BadRequest("REQUETE_INVALIDE", "", "UTF-8 attendu") from exc
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
-        raise _ClientFault("REQUETE_INVALIDE", "", "DOCTYPE et entités refusés")
+        raise BadRequest("REQUETE_INVALIDE", "", "DOCTYPE et entités refusés")
     try:
         root = ET.fromstring(body)
     except ET.ParseError as exc:
-        raise _ClientFault("REQUETE_INVALIDE", "", f"XML mal formé ({exc})") from exc
+        raise BadRequest("REQUETE_INVALIDE", "", f"XML mal formé ({exc})") from exc
     demand = root.find(f"{{{_SOAP}}}Body/{{{_MSA}}}demandeConsultationDroits")
     if root.tag != f"{{{_SOAP}}}Envelope" or demand is None:
-        raise _ClientFault(
+        raise BadRequest(
             "REQUETE_INVALIDE", "", "soap:Envelope/soap:Body/demandeConsultationDroits"
         )
     identification = demand.find(f"{{{_MSA}}}identification")
     if identification is None:
-        raise _ClientFault("REQUETE_INVALIDE", "identification", "élément manquant")
+        raise BadRequest("REQUETE_INVALIDE", "identification", "élément manquant")
     nir = _text(identification, "nir")
     if nir is None:
-        raise _ClientFault("REQUETE_INVALIDE", "identification/nir", "élément manquant")
+        raise BadRequest("REQUETE_INVALIDE", "identification/nir", "élément manquant")
     try:
         checked = parse_nir(nir)
     except IdentifierError as exc:
-        raise _ClientFault("NIR_INVALIDE", "identification/nir", exc.message) from exc
+        raise BadRequest("NIR_INVALIDE", "identification/nir", exc.message) from exc
     return _Consultation(
         nir=checked.value,
         birth_date=_birth_date(_text(identification, "dateNaissance")),
@@ -136,7 +130,7 @@ def _birth_date(value: str | None) -> str | None:
     # Lunar birth dates (day or month 00) are legal: only the shape is checked.
     match = _DAY.fullmatch(value)
     if match is None:
-        raise _ClientFault("REQUETE_INVALIDE", "identification/dateNaissance", "JJ/MM/AAAA")
+        raise BadRequest("REQUETE_INVALIDE", "identification/dateNaissance", "JJ/MM/AAAA")
     day, month, year = match.groups()
     return f"{year}-{month}-{day}"
 
@@ -145,19 +139,19 @@ def _rang(value: str | None) -> int | None:
     if value is None:
         return None
     if not _RANG.fullmatch(value) or int(value) < 1:
-        raise _ClientFault("REQUETE_INVALIDE", "identification/rangNaissance", "entier >= 1")
+        raise BadRequest("REQUETE_INVALIDE", "identification/rangNaissance", "entier >= 1")
     return int(value)
 
 
 def _day_of_care(value: str | None) -> str:
     match = None if value is None else _DAY.fullmatch(value)
     if value is None or match is None:
-        raise _ClientFault("REQUETE_INVALIDE", "dateSoins", "date JJ/MM/AAAA attendue")
+        raise BadRequest("REQUETE_INVALIDE", "dateSoins", "date JJ/MM/AAAA attendue")
     day, month, year = (int(part) for part in match.groups())
     try:
         date(year, month, day)
     except ValueError as exc:
-        raise _ClientFault("REQUETE_INVALIDE", "dateSoins", f"date inexistante ({exc})") from exc
+        raise BadRequest("REQUETE_INVALIDE", "dateSoins", f"date inexistante ({exc})") from exc
     return value
 
 
@@ -173,7 +167,7 @@ def _envelope() -> tuple[ET.Element, ET.Element]:
     return envelope, _sub(envelope, "soap:Body")
 
 
-def _fault_envelope(fault: _ClientFault) -> ET.Element:
+def _fault_envelope(fault: BadRequest) -> ET.Element:
     envelope, body = _envelope()
     element = _sub(body, "soap:Fault")
     # SOAP 1.1 §4.4: faultcode, faultstring and detail are unqualified.

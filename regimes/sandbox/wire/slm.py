@@ -8,15 +8,16 @@ answers camelCase JSON; an unknown person and a bad request are RFC 9457 problem
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from regimes.sandbox.directory import Directory
+from regimes.sandbox.wire.common import ISO_DAY, Endpoint, family_routes, iso_day
 from rights.catalogue import Regime
 from rights.errors import IdentifierError
 from rights.identifiers import parse_nir
@@ -35,22 +36,20 @@ PROBLEM_UNKNOWN_PERSON = "urn:cdr:sandbox:slm:probleme:beneficiaire-inconnu"
 PROBLEM_BAD_REQUEST = "urn:cdr:sandbox:slm:probleme:requete-invalide"
 
 _PROBLEM = "application/problem+json"
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _RANG = re.compile(r"[1-9][0-9]?")
 
 
 def routes(regimes: Sequence[Regime], directory: Directory) -> list[BaseRoute]:
     """One rights resource per slm regime; regimes of other families are left to their wire."""
-    return [
-        Route(
-            f"/regimes/{regime.code}/slm/v2/beneficiaires/{{nir}}/droits",
-            _droits_endpoint(regime, directory),
-            methods=["GET"],
-            name=f"slm-droits-{regime.code}",
-        )
-        for regime in regimes
-        if regime.family == "slm"
-    ]
+    return family_routes(
+        regimes,
+        directory,
+        _droits_endpoint,
+        family="slm",
+        method="GET",
+        path="/regimes/{code}/slm/v2/beneficiaires/{{nir}}/droits",
+        name="slm-droits-{code}",
+    )
 
 
 class _BadParameter(Exception):
@@ -60,9 +59,7 @@ class _BadParameter(Exception):
         self.reason = reason
 
 
-def _droits_endpoint(
-    regime: Regime, directory: Directory
-) -> Callable[[Request], Awaitable[Response]]:
+def _droits_endpoint(regime: Regime, directory: Directory) -> Endpoint:
     async def droits(request: Request) -> Response:
         try:
             nir = _nir(request.path_params["nir"])
@@ -97,7 +94,7 @@ def _birth_date(text: str | None) -> str | None:
     # Lunar birth dates (day or month 00, 31 February) are legal: shape only.
     if text is None:
         return None
-    if not _ISO_DAY.fullmatch(text):
+    if not ISO_DAY.fullmatch(text):
         raise _BadParameter("dateNaissance", f"attendu AAAA-MM-JJ, reçu {text!r}")
     return text
 
@@ -113,12 +110,10 @@ def _rang(text: str | None) -> int | None:
 def _date_of_care(text: str | None) -> date:
     if text is None:
         raise _BadParameter("dateSoins", "paramètre obligatoire")
-    try:
-        if _ISO_DAY.fullmatch(text):
-            return date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise _BadParameter("dateSoins", f"attendu une date AAAA-MM-JJ, reçu {text!r}")
+    day = iso_day(text)
+    if day is None:
+        raise _BadParameter("dateSoins", f"attendu une date AAAA-MM-JJ, reçu {text!r}")
+    return day
 
 
 def _bad_request(exc: _BadParameter) -> Response:

@@ -10,16 +10,16 @@ adapter is ``regimes.special``.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from regimes.sandbox.directory import Directory
+from regimes.sandbox.wire.common import ISO_DAY, BadRequest, Endpoint, family_routes, iso_day
 from rights.catalogue import Regime
 from rights.errors import IdentifierError
 from rights.identifiers import parse_nir
@@ -30,39 +30,26 @@ __all__ = ["CONTRACT_REGIMES", "rights_to_payload", "routes"]
 # Only the CPRP SNCF keeps a "contrat particulier" (reference/domain.md §4.7).
 CONTRACT_REGIMES = frozenset({"cprpf"})
 
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
 
 def routes(regimes: Sequence[Regime], directory: Directory) -> list[BaseRoute]:
     """One rights endpoint per special regime; regimes of other families are left to their wire."""
-    return [
-        Route(
-            f"/regimes/{regime.code}/droits",
-            _droits_endpoint(regime, directory),
-            methods=["POST"],
-            name=f"special-droits-{regime.code}",
-        )
-        for regime in regimes
-        if regime.family == "special"
-    ]
+    return family_routes(
+        regimes,
+        directory,
+        _droits_endpoint,
+        family="special",
+        method="POST",
+        path="/regimes/{code}/droits",
+        name="special-droits-{code}",
+    )
 
 
-class _BadField(Exception):
-    def __init__(self, error: str, field: str, message: str) -> None:
-        super().__init__(message)
-        self.error = error
-        self.field = field
-        self.message = message
-
-
-def _droits_endpoint(
-    regime: Regime, directory: Directory
-) -> Callable[[Request], Awaitable[Response]]:
+def _droits_endpoint(regime: Regime, directory: Directory) -> Endpoint:
     async def droits(request: Request) -> Response:
         try:
             fields = _request_fields(await request.body())
-        except _BadField as exc:
-            body = {"erreur": exc.error, "message": exc.message, "champ": exc.field}
+        except BadRequest as exc:
+            body = {"erreur": exc.code, "message": exc.label, "champ": exc.field}
             return JSONResponse(body, status_code=422)
         nir, birth_date, rang, date_of_care = fields
         rights = directory.find(regime.code, nir, birth_date, rang)
@@ -83,9 +70,9 @@ def _request_fields(raw: bytes) -> tuple[str, str | None, int | None, date]:
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise _BadField("CORPS_INVALIDE", "", "le corps doit être un objet JSON") from None
+        raise BadRequest("CORPS_INVALIDE", "", "le corps doit être un objet JSON") from None
     if not isinstance(body, dict):
-        raise _BadField("CORPS_INVALIDE", "", "le corps doit être un objet JSON")
+        raise BadRequest("CORPS_INVALIDE", "", "le corps doit être un objet JSON")
     return (
         _nir(body.get("nir")),
         _birth_date(body.get("date_naissance")),
@@ -96,19 +83,19 @@ def _request_fields(raw: bytes) -> tuple[str, str | None, int | None, date]:
 
 def _nir(value: object) -> str:
     if not isinstance(value, str):
-        raise _BadField("NIR_ABSENT", "nir", "nir est obligatoire (chaîne de 13 ou 15 caractères)")
+        raise BadRequest("NIR_ABSENT", "nir", "nir est obligatoire (chaîne de 13 ou 15 caractères)")
     try:
         return parse_nir(value).value
     except IdentifierError as exc:
-        raise _BadField("NIR_INVALIDE", "nir", exc.message) from exc
+        raise BadRequest("NIR_INVALIDE", "nir", exc.message) from exc
 
 
 def _birth_date(value: object) -> str | None:
     # Lunar birth dates (day or month 00, 31 February) are legal: shape only.
     if value is None:
         return None
-    if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
-        raise _BadField(
+    if not isinstance(value, str) or not ISO_DAY.fullmatch(value):
+        raise BadRequest(
             "DATE_NAISSANCE_INVALIDE", "date_naissance", f"attendu AAAA-MM-JJ, reçu {value!r}"
         )
     return value
@@ -118,19 +105,17 @@ def _rang(value: object) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 99:
-        raise _BadField("RANG_INVALIDE", "rang", f"attendu un entier de 1 à 99, reçu {value!r}")
+        raise BadRequest("RANG_INVALIDE", "rang", f"attendu un entier de 1 à 99, reçu {value!r}")
     return value
 
 
 def _date_of_care(value: object) -> date:
     if value is None:
-        raise _BadField("DATE_SOINS_ABSENTE", "date_soins", "date_soins est obligatoire")
-    try:
-        if isinstance(value, str) and _ISO_DAY.fullmatch(value):
-            return date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise _BadField("DATE_SOINS_INVALIDE", "date_soins", f"attendu AAAA-MM-JJ, reçu {value!r}")
+        raise BadRequest("DATE_SOINS_ABSENTE", "date_soins", "date_soins est obligatoire")
+    day = iso_day(value)
+    if day is None:
+        raise BadRequest("DATE_SOINS_INVALIDE", "date_soins", f"attendu AAAA-MM-JJ, reçu {value!r}")
+    return day
 
 
 def rights_to_payload(rights: RegimeRights, regime: Regime, date_of_care: date) -> dict[str, Any]:

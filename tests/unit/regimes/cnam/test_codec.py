@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -25,8 +24,9 @@ from rights.model import (
     RightsQuery,
     Situation,
 )
+from tests.unit.regimes.helpers import Fixtures
 
-FIXTURES = Path(__file__).parents[3] / "fixtures" / "regimes" / "cnam"
+FIXTURES = Fixtures("cnam")
 
 QUERY = RightsQuery(
     nir=parse_nir("180057505604226"),
@@ -136,41 +136,37 @@ OTHERS = {
 }
 
 
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
 def test_every_fixture_file_is_exercised():
-    on_disk = {path.name for path in FIXTURES.iterdir()}
+    on_disk = {path.name for path in FIXTURES.path.iterdir()}
     assert on_disk == set(FOUND) | set(MALFORMED) | OTHERS
 
 
 @pytest.mark.parametrize("name", sorted(FOUND), ids=str)
 def test_found_answer_parses_to_the_rights(name):
-    assert parse_response(fixture_bytes(name), "cnam") == FOUND[name]
+    assert parse_response(FIXTURES.read(name), "cnam") == FOUND[name]
 
 
 def test_catalogue_code_becomes_the_cdr_regime():
-    rights = parse_response(fixture_bytes("found_minimal.json"), "cnam-test")
+    rights = parse_response(FIXTURES.read("found_minimal.json"), "cnam-test")
     assert rights is not None
     assert rights.organisation.cdr_regime == "cnam-test"
 
 
 def test_unknown_person_is_none():
-    assert parse_response(fixture_bytes("unknown.json"), "cnam") is None
+    assert parse_response(FIXTURES.read("unknown.json"), "cnam") is None
 
 
 @pytest.mark.parametrize("name", sorted(MALFORMED), ids=str)
 def test_malformed_answer_is_rejected_naming_the_fault(name):
     with pytest.raises(RegimeRejected) as caught:
-        parse_response(fixture_bytes(name), "cnam")
+        parse_response(FIXTURES.read(name), "cnam")
     assert caught.value.regime == "cnam"
     assert MALFORMED[name] in caught.value.message
     assert not caught.value.transient
 
 
 def test_request_is_the_committed_request():
-    assert json.loads(build_request(QUERY)) == json.loads(fixture_bytes("request.json"))
+    assert json.loads(build_request(QUERY)) == json.loads(FIXTURES.read("request.json"))
 
 
 def test_request_without_birth_date_sends_identification_by_nir_and_rang():
@@ -184,7 +180,7 @@ def test_lunar_birth_date_is_sent_as_on_the_card():
 
 
 def test_coded_error_body_gives_code_field_and_label():
-    message = error_message(fixture_bytes("error_400_nir_invalide.json"), "cnam")
+    message = error_message(FIXTURES.read("error_400_nir_invalide.json"), "cnam")
     assert message == (
         "cnam: request refused (NIR_INVALIDE at identification.nir): "
         "NIR key 99 is wrong: expected 26"
@@ -192,5 +188,5 @@ def test_coded_error_body_gives_code_field_and_label():
 
 
 def test_unreadable_error_body_still_gives_a_message():
-    message = error_message(fixture_bytes("garbage.json"), "cnam")
+    message = error_message(FIXTURES.read("garbage.json"), "cnam")
     assert message.startswith("cnam: request refused (HTTP 400): <html>")

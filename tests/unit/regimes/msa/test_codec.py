@@ -3,7 +3,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -31,8 +30,9 @@ from rights.model import (
     RightsQuery,
     Situation,
 )
+from tests.unit.regimes.helpers import Fixtures
 
-FIXTURES = Path(__file__).parents[3] / "fixtures" / "regimes" / "msa"
+FIXTURES = Fixtures("msa")
 
 QUERY = RightsQuery(
     nir=parse_nir("168024700100502"),
@@ -143,33 +143,29 @@ FAULTS = {
 OTHERS = {"request.xml", "unknown.xml"}
 
 
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
 def canonical(payload: bytes) -> str:
     # C14N 2.0 without the indentation: what a SOAP peer reads, whatever the layout.
     return ET.canonicalize(payload.decode("utf-8"), strip_text=True)
 
 
 def test_every_fixture_file_is_exercised():
-    on_disk = {path.name for path in FIXTURES.iterdir()}
+    on_disk = {path.name for path in FIXTURES.path.iterdir()}
     assert on_disk == set(FOUND) | set(MALFORMED) | set(FAULTS) | OTHERS
 
 
 @pytest.mark.parametrize("name", sorted(FOUND), ids=str)
 def test_found_answer_parses_to_the_rights(name):
-    assert parse_response(fixture_bytes(name), "msa") == FOUND[name]
+    assert parse_response(FIXTURES.read(name), "msa") == FOUND[name]
 
 
 def test_unknown_person_is_none():
-    assert parse_response(fixture_bytes("unknown.xml"), "msa") is None
+    assert parse_response(FIXTURES.read("unknown.xml"), "msa") is None
 
 
 @pytest.mark.parametrize("name", sorted(MALFORMED), ids=str)
 def test_malformed_answer_is_rejected_naming_the_fault(name):
     with pytest.raises(RegimeRejected) as caught:
-        parse_response(fixture_bytes(name), "msa")
+        parse_response(FIXTURES.read(name), "msa")
     assert caught.value.regime == "msa"
     assert MALFORMED[name] in caught.value.message
     assert not caught.value.transient
@@ -177,12 +173,12 @@ def test_malformed_answer_is_rejected_naming_the_fault(name):
 
 @pytest.mark.parametrize("name", sorted(FAULTS), ids=str)
 def test_fault_is_read_with_its_detail(name):
-    assert read_fault(fixture_bytes(name)) == FAULTS[name]
+    assert read_fault(FIXTURES.read(name)) == FAULTS[name]
 
 
 @pytest.mark.parametrize("name", ["found_full.xml", "unknown.xml", "garbage.xml"], ids=str)
 def test_anything_but_a_fault_reads_as_no_fault(name):
-    assert read_fault(fixture_bytes(name)) is None
+    assert read_fault(FIXTURES.read(name)) is None
 
 
 def test_client_fault_is_a_rejection_naming_the_regime_code():
@@ -214,11 +210,11 @@ def test_other_faults_are_the_caller_s(code):
 )
 def test_a_fault_where_an_answer_was_expected_raises_its_error(name, error):
     with pytest.raises(error):
-        parse_response(fixture_bytes(name), "msa")
+        parse_response(FIXTURES.read(name), "msa")
 
 
 def test_request_is_the_committed_request():
-    assert canonical(build_request(QUERY)) == canonical(fixture_bytes("request.xml"))
+    assert canonical(build_request(QUERY)) == canonical(FIXTURES.read("request.xml"))
 
 
 def test_request_keeps_the_spec_prefixes():

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +21,9 @@ from rights.model import (
     RightsQuery,
     Situation,
 )
+from tests.unit.regimes.helpers import Fixtures
 
-FIXTURES = Path(__file__).parents[3] / "fixtures" / "regimes" / "slm"
+FIXTURES = Fixtures("slm")
 
 # What found_full.json holds, block by block.
 FULL = RegimeRights(
@@ -65,19 +64,9 @@ QUERY = RightsQuery(
 )
 
 
-def load(name: str) -> object:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-def fixture_names(pattern: str) -> list[str]:
-    names = sorted(p.name for p in FIXTURES.glob(pattern))
-    assert names, f"no fixture matches {pattern}"
-    return names
-
-
-@pytest.mark.parametrize("name", fixture_names("found_*.json"), ids=str)
+@pytest.mark.parametrize("name", FIXTURES.names("found_*.json"), ids=str)
 def test_every_found_answer_parses_without_atmp(name):
-    rights = codec.payload_to_rights(load(name), "interiale")
+    rights = codec.payload_to_rights(FIXTURES.load(name), "interiale")
     assert rights.organisation.cdr_regime == "interiale"
     assert rights.amo
     assert rights.accidents == ()
@@ -86,11 +75,11 @@ def test_every_found_answer_parses_without_atmp(name):
 
 
 def test_full_answer_fills_every_block():
-    assert codec.payload_to_rights(load("found_full.json"), "mgen") == FULL
+    assert codec.payload_to_rights(FIXTURES.load("found_full.json"), "mgen") == FULL
 
 
 def test_minimal_answer_keeps_the_lunar_birth_date_and_leaves_options_empty():
-    rights = codec.payload_to_rights(load("found_minimal.json"), "maee")
+    rights = codec.payload_to_rights(FIXTURES.load("found_minimal.json"), "maee")
     assert rights.beneficiary == Beneficiary(
         family_name="OKAFOR",
         given_names=("Chidi",),
@@ -107,53 +96,37 @@ def test_minimal_answer_keeps_the_lunar_birth_date_and_leaves_options_empty():
 
 
 def test_types_this_adapter_does_not_know_are_skipped_never_read_as_atmp():
-    rights = codec.payload_to_rights(load("found_foreign_types.json"), "interiale")
+    rights = codec.payload_to_rights(FIXTURES.load("found_foreign_types.json"), "interiale")
     assert rights.amo == (AmoPeriod(Period(date(2012, 9, 1), date(2025, 12, 31)), "2"),)
     assert rights.accidents == ()
     assert rights.ouvrant_droit.nir == "190112B03304515"
     assert rights.beneficiary.rang == 2
 
 
-@pytest.mark.parametrize("name", fixture_names("malformed_*.json"), ids=str)
+@pytest.mark.parametrize("name", FIXTURES.names("malformed_*.json"), ids=str)
 def test_malformed_answer_is_rejected_naming_the_field(name):
     with pytest.raises(RegimeRejected) as caught:
-        codec.payload_to_rights(load(name), "mgen")
+        codec.payload_to_rights(FIXTURES.load(name), "mgen")
     assert caught.value.regime == "mgen"
     assert "malformed slm answer at $" in caught.value.message
 
 
 def test_rejection_names_the_path_of_the_fault():
     with pytest.raises(RegimeRejected, match=r"\$\.couvertures\[0\]\.periode\.debut"):
-        codec.payload_to_rights(load("malformed_impossible_date.json"), "mgen")
+        codec.payload_to_rights(FIXTURES.load("malformed_impossible_date.json"), "mgen")
     with pytest.raises(RegimeRejected, match=r"\$\.organisme: missing"):
-        codec.payload_to_rights(load("malformed_missing_organisme.json"), "mgen")
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"<html><body>502 Bad Gateway</body></html>",
-        b'{"beneficiaire": {"nom": "LEROY"',
-        "é".encode("latin-1"),
-        b"",
-    ],
-    ids=["html", "truncated", "latin-1", "empty"],
-)
-def test_a_body_that_is_not_json_is_rejected(body):
-    with pytest.raises(RegimeRejected, match="not JSON") as caught:
-        codec.decode_json(body, "mgp")
-    assert caught.value.regime == "mgp"
+        codec.payload_to_rights(FIXTURES.load("malformed_missing_organisme.json"), "mgen")
 
 
 def test_only_the_unknown_beneficiary_problem_means_unknown_person():
-    assert codec.is_unknown_person(load("unknown_person.json"))
-    assert not codec.is_unknown_person(load("error_other_404.json"))
-    assert not codec.is_unknown_person(load("error_bad_request.json"))
+    assert codec.is_unknown_person(FIXTURES.load("unknown_person.json"))
+    assert not codec.is_unknown_person(FIXTURES.load("error_other_404.json"))
+    assert not codec.is_unknown_person(FIXTURES.load("error_bad_request.json"))
     assert not codec.is_unknown_person(["urn:cdr:sandbox:slm:probleme:beneficiaire-inconnu"])
 
 
 def test_problem_summary_gives_title_detail_and_code():
-    summary = codec.problem_summary(load("error_bad_request.json"))
+    summary = codec.problem_summary(FIXTURES.load("error_bad_request.json"))
     assert summary.startswith("Requête invalide: Paramètre dateSoins invalide")
     assert summary.endswith("(SLM-400-01)")
     assert codec.problem_summary("oops") == "no problem details"
@@ -176,7 +149,7 @@ def test_is_problem_reads_the_media_type(content_type, expected):
 
 
 def test_request_matches_the_committed_request_fixture():
-    expected = load("request.json")
+    expected = FIXTURES.load("request.json")
     assert isinstance(expected, dict)
     assert codec.droits_path("mgen", QUERY) == expected["path"]
     assert codec.query_to_params(QUERY) == expected["params"]

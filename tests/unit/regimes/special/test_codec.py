@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -24,8 +22,9 @@ from rights.model import (
     Situation,
     SncfContract,
 )
+from tests.unit.regimes.helpers import Fixtures
 
-FIXTURES = Path(__file__).parents[3] / "fixtures" / "regimes" / "special"
+FIXTURES = Fixtures("special")
 
 # What found_full.json holds: the spouse of a CPRP SNCF agent.
 FULL = RegimeRights(
@@ -61,19 +60,9 @@ QUERY = RightsQuery(
 )
 
 
-def load(name: str) -> object:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-def fixture_names(pattern: str) -> list[str]:
-    names = sorted(p.name for p in FIXTURES.glob(pattern))
-    assert names, f"no fixture matches {pattern}"
-    return names
-
-
-@pytest.mark.parametrize("name", fixture_names("found_*.json"), ids=str)
+@pytest.mark.parametrize("name", FIXTURES.names("found_*.json"), ids=str)
 def test_every_found_answer_parses_without_atmp(name):
-    rights = codec.payload_to_rights(load(name), "enim")
+    rights = codec.payload_to_rights(FIXTURES.load(name), "enim")
     assert rights is not None
     assert rights.organisation.cdr_regime == "enim"
     assert rights.amo
@@ -82,11 +71,11 @@ def test_every_found_answer_parses_without_atmp(name):
 
 
 def test_full_answer_fills_every_block_with_the_sncf_contract():
-    assert codec.payload_to_rights(load("found_full.json"), "cprpf") == FULL
+    assert codec.payload_to_rights(FIXTURES.load("found_full.json"), "cprpf") == FULL
 
 
 def test_minimal_answer_keeps_the_lunar_birth_date_and_leaves_options_empty():
-    rights = codec.payload_to_rights(load("found_minimal.json"), "cnmss")
+    rights = codec.payload_to_rights(FIXTURES.load("found_minimal.json"), "cnmss")
     assert rights is not None
     assert rights.beneficiary == Beneficiary(
         family_name="LAMBERT",
@@ -105,7 +94,7 @@ def test_minimal_answer_keeps_the_lunar_birth_date_and_leaves_options_empty():
 
 
 def test_explicit_nulls_read_as_absent():
-    rights = codec.payload_to_rights(load("found_explicit_nulls.json"), "ccas-ratp")
+    rights = codec.payload_to_rights(FIXTURES.load("found_explicit_nulls.json"), "ccas-ratp")
     assert rights is not None
     assert rights.beneficiary.nir is None
     assert rights.beneficiary.usual_name is None
@@ -118,37 +107,26 @@ def test_explicit_nulls_read_as_absent():
 
 
 def test_not_found_is_none():
-    assert codec.payload_to_rights(load("unknown_person.json"), "cnmss") is None
+    assert codec.payload_to_rights(FIXTURES.load("unknown_person.json"), "cnmss") is None
 
 
-@pytest.mark.parametrize("name", fixture_names("malformed_*.json"), ids=str)
+@pytest.mark.parametrize("name", FIXTURES.names("malformed_*.json"), ids=str)
 def test_malformed_answer_is_rejected_naming_the_field(name):
     with pytest.raises(RegimeRejected) as caught:
-        codec.payload_to_rights(load(name), "cprpf")
+        codec.payload_to_rights(FIXTURES.load(name), "cprpf")
     assert caught.value.regime == "cprpf"
     assert "malformed special answer at $" in caught.value.message
 
 
 def test_rejection_names_the_path_of_the_fault():
     with pytest.raises(RegimeRejected, match=r"\$\.periodes\[0\]\.date_debut: not a date"):
-        codec.payload_to_rights(load("malformed_impossible_date.json"), "cnmss")
+        codec.payload_to_rights(FIXTURES.load("malformed_impossible_date.json"), "cnmss")
     with pytest.raises(RegimeRejected, match=r"\$\.contrat_complements\[0\]: not 22-25"):
-        codec.payload_to_rights(load("malformed_contract_complement.json"), "cprpf")
-
-
-@pytest.mark.parametrize(
-    "body",
-    [b"<html><body>Service Unavailable</body></html>", b'{"trouve": tru', b"\xff\xfe", b""],
-    ids=["html", "truncated", "not-utf-8", "empty"],
-)
-def test_a_body_that_is_not_json_is_rejected(body):
-    with pytest.raises(RegimeRejected, match="not JSON") as caught:
-        codec.decode_json(body, "senat")
-    assert caught.value.regime == "senat"
+        codec.payload_to_rights(FIXTURES.load("malformed_contract_complement.json"), "cprpf")
 
 
 def test_error_summary_gives_the_error_code_and_message():
-    assert codec.error_summary(load("error_422.json")) == (
+    assert codec.error_summary(FIXTURES.load("error_422.json")) == (
         "DATE_SOINS_INVALIDE: attendu AAAA-MM-JJ, reçu '02/03/2026'"
     )
     assert codec.error_summary([]) == "no error details"
@@ -156,7 +134,7 @@ def test_error_summary_gives_the_error_code_and_message():
 
 
 def test_request_matches_the_committed_request_fixture():
-    expected = load("request.json")
+    expected = FIXTURES.load("request.json")
     assert isinstance(expected, dict)
     assert codec.droits_path("cprpf") == expected["path"]
     assert codec.query_to_body(QUERY) == expected["body"]

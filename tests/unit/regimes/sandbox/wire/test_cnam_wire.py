@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from starlette.applications import Starlette
 from starlette.routing import Route
 
 from regimes.cnam import CnamGateway
@@ -19,43 +16,27 @@ from regimes.sandbox.wire import cnam as wire
 from rights.catalogue import default_catalogue
 from rights.errors import RegimeRejected
 from rights.identifiers import parse_nir
-from rights.model import AccidentDeclaration, RegimeRights
 from tests.unit.regimes.cnam.test_codec import FULL, QUERY
-from tests.unit.regimes.sandbox.wire.wire_fakes import FakeDirectory, periods, regime_rights
+from tests.unit.regimes.sandbox.wire.wire_fakes import (
+    BASE_URL,
+    FakeDirectory,
+    Holding,
+    regime_rights,
+    serving,
+    with_atmp,
+)
 
 CATALOGUE = default_catalogue()
 REGIME = CATALOGUE.get("cnam")
-BASE_URL = "http://sandbox"
 CONSULTATIONS = "/regimes/cnam/cdri/v1/consultations"
 IDENTIFICATION: dict[str, object] = {"nir": "180057505604226", "rangNaissance": 1}
 VALID: dict[str, object] = {"identification": IDENTIFICATION, "dateReference": "20250301"}
 
-_nine_digits = st.from_regex(r"[0-9]{9}", fullmatch=True)
 
-
-def with_atmp(rights: st.SearchStrategy[RegimeRights]) -> st.SearchStrategy[RegimeRights]:
-    """Rights as cnam and msa return them: with a default AT organisation and accidents."""
-    accidents = st.lists(
-        st.builds(AccidentDeclaration, _nine_digits, _nine_digits, periods()), max_size=2
-    ).map(tuple)
-    return st.builds(
-        lambda held, organisation, declared: replace(
-            held, default_at_organisation=organisation, accidents=declared
-        ),
-        rights,
-        st.none() | _nine_digits,
-        accidents,
-    )
-
-
-@asynccontextmanager
-async def sandbox(
+def sandbox(
     directory: Directory, regimes=tuple(CATALOGUE)
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=wire.routes(list(regimes), directory))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-        yield client
+) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    return serving(wire.routes(list(regimes), directory))
 
 
 async def test_the_adapter_gets_back_exactly_what_the_directory_holds():
@@ -174,16 +155,6 @@ async def test_only_post_is_served():
     async with sandbox(FakeDirectory(("cnam", FULL))) as client:
         response = await client.get(CONSULTATIONS)
     assert response.status_code == 405
-
-
-class Holding:
-    """A directory that knows one person, whatever number is asked."""
-
-    def __init__(self, rights: RegimeRights) -> None:
-        self.rights = rights
-
-    def find(self, regime: str, nir: str, birth_date: str | None, rang: int | None) -> RegimeRights:
-        return self.rights
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import astuple, replace
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
-from starlette.applications import Starlette
 from starlette.routing import Route
 
 from regimes.msa import MsaGateway
@@ -22,12 +21,17 @@ from rights.errors import RegimeRejected
 from rights.identifiers import parse_nir
 from rights.model import RegimeRights
 from tests.unit.regimes.msa.test_codec import FULL, QUERY
-from tests.unit.regimes.sandbox.wire.test_cnam_wire import Holding, with_atmp
-from tests.unit.regimes.sandbox.wire.wire_fakes import FakeDirectory, regime_rights
+from tests.unit.regimes.sandbox.wire.wire_fakes import (
+    BASE_URL,
+    FakeDirectory,
+    Holding,
+    regime_rights,
+    serving,
+    with_atmp,
+)
 
 CATALOGUE = default_catalogue()
 REGIME = CATALOGUE.get("msa")
-BASE_URL = "http://sandbox"
 CONSULTATION = "/regimes/msa/ws/ConsultationDroits"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 MSA = "urn:cdr-gateway:msa:consultation-droits:1"
@@ -44,14 +48,10 @@ def envelope(identification: str = IDENTIFICATION, day_of_care: str = DAY_OF_CAR
     ).encode()
 
 
-@asynccontextmanager
-async def sandbox(
+def sandbox(
     directory: Directory, regimes=tuple(CATALOGUE)
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=wire.routes(list(regimes), directory))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-        yield client
+) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    return serving(wire.routes(list(regimes), directory))
 
 
 async def test_the_adapter_gets_back_exactly_what_the_directory_holds():

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import date
 
 import httpx
 import pytest
 from hypothesis import given
-from starlette.applications import Starlette
 from starlette.routing import Route
 
 from regimes.sandbox.wire import slm as wire
@@ -20,21 +18,21 @@ from rights.catalogue import default_catalogue
 from rights.errors import RegimeRejected
 from rights.identifiers import parse_nir
 from rights.model import AccidentDeclaration, Period, SncfContract
-from tests.unit.regimes.sandbox.wire.wire_fakes import FakeDirectory, regime_rights
+from tests.unit.regimes.sandbox.wire.wire_fakes import (
+    BASE_URL,
+    FakeDirectory,
+    regime_rights,
+    serving,
+)
 from tests.unit.regimes.slm.test_codec import FULL, QUERY
 
 CATALOGUE = default_catalogue()
 SLM_CODES = [r.code for r in CATALOGUE if r.family == "slm"]
-BASE_URL = "http://sandbox"
 DROITS = "/regimes/mgen/slm/v2/beneficiaires/212036748204521/droits"
 
 
-@asynccontextmanager
-async def sandbox(directory: FakeDirectory) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=wire.routes(list(CATALOGUE), directory))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-        yield client
+def sandbox(directory: FakeDirectory) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    return serving(wire.routes(list(CATALOGUE), directory))
 
 
 async def test_the_adapter_gets_back_exactly_what_the_directory_holds():

@@ -1,14 +1,21 @@
-"""A hand-written sandbox ``Directory`` and Hypothesis strategies for ``RegimeRights``, shared by
-the wire round-trip tests."""
+"""Hand-written sandbox directories, Hypothesis strategies for ``RegimeRights`` and an ASGI client
+of a wire module's routes, shared by the wire round-trip tests."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import date, timedelta
 
+import httpx
 from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from rights.identifiers import nir_key
 from rights.model import (
+    AccidentDeclaration,
     AmoPeriod,
     Beneficiary,
     Exoneration,
@@ -38,6 +45,27 @@ class FakeDirectory:
             if code == regime and nir in (rights.beneficiary.nir, rights.ouvrant_droit.nir):
                 return rights
         return None
+
+
+class Holding:
+    """A directory that knows one person, whatever number is asked."""
+
+    def __init__(self, rights: RegimeRights) -> None:
+        self.rights = rights
+
+    def find(self, regime: str, nir: str, birth_date: str | None, rang: int | None) -> RegimeRights:
+        return self.rights
+
+
+BASE_URL = "http://sandbox"
+
+
+@asynccontextmanager
+async def serving(routes: list[BaseRoute]) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app serving ``routes`` alone, over ASGI: no socket."""
+    transport = httpx.ASGITransport(app=Starlette(routes=routes))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        yield client
 
 
 def periods() -> st.SearchStrategy[Period]:
@@ -109,4 +137,22 @@ def regime_rights(cdr_regime: str, *, sncf: bool = False) -> st.SearchStrategy[R
         medecin_traitant=st.none()
         | st.builds(MedecinTraitant, names(), names(), codes(r"[0-9]{9}|[0-9]{11}"), periods()),
         sncf_contract=contract if sncf else st.none(),
+    )
+
+
+_nine_digits = st.from_regex(r"[0-9]{9}", fullmatch=True)
+
+
+def with_atmp(rights: st.SearchStrategy[RegimeRights]) -> st.SearchStrategy[RegimeRights]:
+    """Rights as cnam and msa return them: with a default AT organisation and accidents."""
+    accidents = st.lists(
+        st.builds(AccidentDeclaration, _nine_digits, _nine_digits, periods()), max_size=2
+    ).map(tuple)
+    return st.builds(
+        lambda held, organisation, declared: replace(
+            held, default_at_organisation=organisation, accidents=declared
+        ),
+        rights,
+        st.none() | _nine_digits,
+        accidents,
     )
