@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 from typing import Any
 
@@ -19,6 +20,7 @@ from cdr.settings import Settings
 from cdr.storage import Database
 from fhir_server.app import create_app
 from rights.catalogue import default_catalogue
+from rights.errors import ConfigError
 from rights.model import Requester
 from rights.queries import build_query, parse_date_of_care
 
@@ -38,6 +40,16 @@ def _uvicorn(app: Any, host: str, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+def _listen(host: str, port: int, setting: str) -> socket.socket:
+    """Bind before starting, so that a busy port is a clear error naming the setting."""
+    try:
+        return socket.create_server((host, port), reuse_port=False)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({setting}): {exc.strerror or exc}"
+        ) from exc
+
+
 def serve(settings: Settings) -> int:
     """Run the whole system: the embedded sandbox (unless CDR_REGIMES_URL is set) and the HTTP
     API, in one process."""
@@ -46,10 +58,16 @@ def serve(settings: Settings) -> int:
 
 
 async def _serve(settings: Settings) -> int:
-    servers: list[uvicorn.Server] = []
+    servers: list[tuple[uvicorn.Server, socket.socket]] = []
     if settings.uses_embedded_sandbox:
+        sandbox_socket = _listen(
+            settings.sandbox_host, settings.sandbox_port, "CDR_SANDBOX_PORT / --sandbox-port"
+        )
         servers.append(
-            _uvicorn(build_sandbox(settings), settings.sandbox_host, settings.sandbox_port)
+            (
+                _uvicorn(build_sandbox(settings), settings.sandbox_host, settings.sandbox_port),
+                sandbox_socket,
+            )
         )
         log.info(
             "regime sandbox   http://%s:%d  (17 regimes, seed %d)",
@@ -67,7 +85,8 @@ async def _serve(settings: Settings) -> int:
         return await gateway.registry.get(regime.code).health(regime)
 
     app = create_app({"database": database_ready, "regimes": regimes_ready}, version=version())
-    servers.append(_uvicorn(app, settings.http_host, settings.http_port))
+    http_socket = _listen(settings.http_host, settings.http_port, "CDR_HTTP_PORT / --http-port")
+    servers.append((_uvicorn(app, settings.http_host, settings.http_port), http_socket))
     log.info(
         "gateway HTTP     http://%s:%d  (/healthz, /readyz)", settings.http_host, settings.http_port
     )
@@ -76,7 +95,7 @@ async def _serve(settings: Settings) -> int:
     )
     log.info("try: cdr sandbox list, then cdr lookup --nir <NIR>   (Ctrl-C stops)")
     try:
-        await asyncio.gather(*(s.serve() for s in servers))
+        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
     finally:
         await gateway.aclose()
     return EXIT_OK
@@ -84,9 +103,10 @@ async def _serve(settings: Settings) -> int:
 
 def sandbox_serve(settings: Settings) -> int:
     _logging()
+    sock = _listen(settings.sandbox_host, settings.sandbox_port, "CDR_SANDBOX_PORT / --port")
     app = build_sandbox(settings)
     log.info("regime sandbox   http://%s:%d", settings.sandbox_host, settings.sandbox_port)
-    asyncio.run(_uvicorn(app, settings.sandbox_host, settings.sandbox_port).serve())
+    asyncio.run(_uvicorn(app, settings.sandbox_host, settings.sandbox_port).serve(sockets=[sock]))
     return EXIT_OK
 
 

@@ -91,6 +91,14 @@ class RegimeCatalogue:
                     return regime
         return None
 
+    def route_organisation(self, number: str) -> Regime | None:
+        """Route a managing-organisation number as IN1-3 or Vitale group 101 carry it:
+        régime (2) + caisse (3) + centre (4), spaces allowed ("01 751 0000")."""
+        digits = "".join(number.split())
+        if len(digits) != 9 or not digits.isdigit():
+            return None
+        return self.route(digits[:2], digits[5:])
+
     def serving(self, kind: NirKind) -> tuple[Regime, ...]:
         """The regimes discovery asks for a number of this kind."""
         return tuple(r for r in self._regimes if r.serves(kind))

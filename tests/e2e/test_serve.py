@@ -81,3 +81,41 @@ def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
     assert server.returncode == 0, err
     assert "Traceback" not in err
     assert f"127.0.0.1:{http_port}" in err + out
+
+
+def test_a_busy_port_is_a_clear_error_not_a_traceback(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {
+            **os.environ,
+            "CDR_DATA_DIR": str(tmp_path),
+            "CDR_SANDBOX_PORT": str(_free_port()),
+            "CDR_HTTP_PORT": str(port),
+        }
+        process = subprocess.run(
+            [sys.executable, "-m", "cdr.cli", "serve"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert process.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port} (CDR_HTTP_PORT / --http-port)" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_invalid_setting_names_the_variable(tmp_path):
+    process = subprocess.run(
+        [sys.executable, "-m", "cdr.cli", "lookup", "--nir", "1850575056123"],
+        env={**os.environ, "CDR_DATA_DIR": str(tmp_path), "CDR_REGIME_TIMEOUT_S": "soon"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert process.returncode == 2
+    assert "CDR_REGIME_TIMEOUT_S" in process.stderr
+    assert "Traceback" not in process.stderr

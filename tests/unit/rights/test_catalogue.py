@@ -85,3 +85,22 @@ def test_invalid_catalogue_is_a_config_error():
     )
     with pytest.raises(ConfigError, match="twice"):
         RegimeCatalogue.from_toml(text)
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        ("017510000", "cnam"),
+        ("01 751 0000", "cnam"),
+        ("024710000", "msa"),
+        ("995930604", "interiale"),
+        ("997510505", "mage"),
+        ("999390603", "camieg"),
+        ("997510999", None),  # régime 99 with a centre no CDR regime uses
+        ("09123", None),
+        ("0175100AB", None),
+    ],
+)
+def test_routing_from_an_organisation_number(number, expected):
+    regime = default_catalogue().route_organisation(number)
+    assert (regime.code if regime else None) == expected
