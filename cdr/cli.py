@@ -101,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, IdentifierKeyError):
             suffix = f" [key check failed, expected key {exc.expected_key}]"
         print(f"cdr: error: {where}{exc.message}{suffix}", file=sys.stderr)
+        if getattr(args, "json", False):
+            # Machine consumers read stdout: give them the same facts, structured.
+            print_json({"error": _input_error_json(exc)})
         return EXIT_INPUT
     except ConfigError as exc:
         print(f"cdr: configuration error: {exc.message}", file=sys.stderr)
@@ -110,6 +113,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _input_error_json(exc: InputError) -> dict[str, Any]:
+    error: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "location": exc.location,
+        "message": exc.message,
+    }
+    check = getattr(exc, "check", None)
+    if check:
+        error["check"] = check
+    if isinstance(exc, IdentifierKeyError):
+        error["expected_key"] = exc.expected_key
+    return error
 
 
 def _dispatch(args: argparse.Namespace) -> int:

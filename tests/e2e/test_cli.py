@@ -72,6 +72,15 @@ def test_wrong_key_names_the_expected_key(env, capsys):
     assert f"expected key {OPEN.nir[13:]}" in capsys.readouterr().err
 
 
+def test_json_mode_reports_input_errors_as_json(env, capsys):
+    wrong = OPEN.nir[:13] + f"{(int(OPEN.nir[13:]) % 97) + 1:02d}"
+    assert main(["lookup", "--nir", wrong, "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["check"] == "key"
+    assert error["expected_key"] == OPEN.nir[13:]
+    assert error["location"] == "nir"
+
+
 def test_unknown_regime_lists_the_valid_ones(env, capsys):
     assert main(["lookup", "--nir", OPEN.nir, "--regime", "cpam"]) == 2
     err = capsys.readouterr().err
