@@ -11,7 +11,8 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     │   │   ├── IdentifierFormatError
     │   │   └── IdentifierKeyError      carries ``expected_key``
     │   ├── UnknownRegimeError          carries ``valid_codes``
-    │   └── QueryError                  a field of a rights query is unusable
+    │   ├── QueryError                  a field of a rights query is unusable
+    │   └── ResourceError               a submitted FHIR resource; carries every ``Fault`` found
     ├── RegimeError                     a regime could not answer; carries ``regime``
     │   ├── RegimeUnavailable           refused, reset, 5xx, circuit open (transient)
     │   ├── RegimeTimeout               no answer within the budget (transient)
@@ -22,9 +23,13 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 __all__ = [
     "CdrError",
     "ConfigError",
+    "Fault",
     "IdentifierError",
     "IdentifierFormatError",
     "IdentifierKeyError",
@@ -35,6 +40,7 @@ __all__ = [
     "RegimeRejected",
     "RegimeTimeout",
     "RegimeUnavailable",
+    "ResourceError",
     "StorageError",
     "UnknownRegimeError",
 ]
@@ -93,6 +99,25 @@ class UnknownRegimeError(InputError):
 
 class QueryError(InputError):
     """A field of a rights query is missing or malformed (birth date, rang, date of care)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One fault in a submitted resource: ``expression`` is its FHIRPath, ``check`` what failed
+    (``required``, ``value``, ``format``, ``length``, ``key``, ``month``, ``department`` …)."""
+
+    expression: str
+    message: str
+    check: str = "value"
+
+
+class ResourceError(InputError):
+    """A submitted resource is unusable; ``faults`` lists every fault found, not just the first."""
+
+    def __init__(self, faults: Sequence[Fault]) -> None:
+        summary = "; ".join(f"{f.expression}: {f.message}" for f in faults)
+        super().__init__(summary, location=faults[0].expression if faults else "")
+        self.faults = tuple(faults)
 
 
 class RegimeError(CdrError):
