@@ -14,6 +14,10 @@ from cdr.clock import SystemClock
 from cdr.service import LookupService
 from cdr.settings import Settings
 from cdr.storage import Database, SqlLookupStore
+from cdr.storage.fhir_store import SqlFhirStore
+from fhir_server.search_params import index_entries
+from fhir_server.submit import SubmitService
+from mapping.codesystems import all_conformance_resources
 from regimes.cnam import CnamGateway
 from regimes.msa import MsaGateway
 from regimes.registry import GatewayRegistry
@@ -29,11 +33,19 @@ from regimes.special import SpecialGateway
 from regimes.transport import FastTransport
 from rights.catalogue import RegimeCatalogue, default_catalogue
 from rights.lookup import RightsLookup
-from rights.model import Requester
+from rights.model import Requester, RightsQuery
 from rights.ports import RegimeGateway
 from rights.resilience import ResiliencePolicy
+from rights.result import LookupReport
 
-__all__ = ["Gateway", "build_gateway", "build_population_for", "build_sandbox"]
+__all__ = [
+    "Gateway",
+    "build_gateway",
+    "build_population_for",
+    "build_sandbox",
+    "build_submit_service",
+    "publish_conformance",
+]
 
 
 @dataclass
@@ -49,6 +61,7 @@ class Gateway:
     registry: GatewayRegistry
     http_clients: list[httpx.AsyncClient]
     clock: SystemClock
+    fhir_store: SqlFhirStore
 
     @property
     def default_requester(self) -> Requester:
@@ -122,7 +135,32 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
         registry=registry,
         http_clients=clients,
         clock=clock,
+        fhir_store=SqlFhirStore(database.engine),
     )
+
+
+def build_submit_service(gateway: Gateway) -> SubmitService:
+    """`$submit` wired to the lookup service, the FHIR store and the clock."""
+
+    async def run_lookup(query: RightsQuery) -> LookupReport:
+        return (await gateway.service.run(query)).report
+
+    return SubmitService(
+        catalogue=gateway.catalogue,
+        store=gateway.fhir_store,
+        run_lookup=run_lookup,
+        now=gateway.clock.now,
+        today=gateway.clock.today,
+        default_requester=gateway.default_requester,
+        base_url=gateway.settings.effective_fhir_base_url,
+    )
+
+
+def publish_conformance(gateway: Gateway) -> None:
+    """Our CodeSystems and StructureDefinitions, readable under /fhir like any resource."""
+    now = gateway.clock.now()
+    for resource in all_conformance_resources():
+        gateway.fhir_store.upsert(resource, index_entries(resource), now)
 
 
 def build_population_for(settings: Settings, catalogue: RegimeCatalogue, today: date) -> Population:

@@ -11,7 +11,13 @@ from typing import Any
 
 import uvicorn
 
-from cdr.bootstrap import build_gateway, build_population_for, build_sandbox
+from cdr.bootstrap import (
+    build_gateway,
+    build_population_for,
+    build_sandbox,
+    build_submit_service,
+    publish_conformance,
+)
 from cdr.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json, version
 from cdr.clock import SystemClock
 from cdr.render import format_nir, lookup_table, table
@@ -84,20 +90,27 @@ async def _serve(settings: Settings) -> int:
         regime = gateway.catalogue.get("cnam")
         return await gateway.registry.get(regime.code).health(regime)
 
-    app = create_app({"database": database_ready, "regimes": regimes_ready}, version=version())
+    await asyncio.to_thread(publish_conformance, gateway)
+    app = create_app(
+        {"database": database_ready, "regimes": regimes_ready},
+        version=version(),
+        store=gateway.fhir_store,
+        submit=build_submit_service(gateway),
+        base_url=settings.effective_fhir_base_url,
+        max_body_bytes=settings.fhir_max_body_bytes,
+        on_shutdown=gateway.aclose,
+    )
     http_socket = _listen(settings.http_host, settings.http_port, "CDR_HTTP_PORT / --http-port")
     servers.append((_uvicorn(app, settings.http_host, settings.http_port), http_socket))
     log.info(
-        "gateway HTTP     http://%s:%d  (/healthz, /readyz)", settings.http_host, settings.http_port
+        "FHIR API         %s  (metadata, CoverageEligibilityRequest/$submit)",
+        settings.effective_fhir_base_url,
     )
     log.info(
         "database         %s", gateway.database.engine.url.render_as_string(hide_password=True)
     )
     log.info("try: cdr sandbox list, then cdr lookup --nir <NIR>   (Ctrl-C stops)")
-    try:
-        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
-    finally:
-        await gateway.aclose()
+    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
     return EXIT_OK
 
 

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     mllp_host: str = "127.0.0.1"
     mllp_port: int = Field(2575, ge=0, le=65535)
 
+    fhir_base_url: str | None = Field(
+        None, description="public base URL of the FHIR API; default http://<host>:<port>/fhir"
+    )
+    fhir_max_body_bytes: int = Field(1_048_576, ge=1024)
+
     # The regime backend: the embedded sandbox by default, or any base URL speaking our wires.
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(8090, ge=0, le=65535)
@@ -59,6 +64,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'cdr.sqlite3').as_posix()}"
+
+    @property
+    def effective_fhir_base_url(self) -> str:
+        return (self.fhir_base_url or f"http://{self.http_host}:{self.http_port}/fhir").rstrip("/")
 
     @property
     def effective_regimes_url(self) -> str:

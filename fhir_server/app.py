@@ -1,19 +1,122 @@
-"""The gateway's HTTP application. For now: liveness and readiness; the FHIR API comes next."""
+"""The gateway's HTTP application: the FHIR R4 API under ``/fhir``, liveness and readiness.
+
+Every failure leaves as an OperationOutcome with the right status (``outcome.py``); nothing
+else turns errors into replies.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fhir_server.capability import capability_statement
+from fhir_server.errors import FhirRequestError
+from fhir_server.formats import check_content_type, response_media_type
+from fhir_server.outcome import error_status_and_outcome
+from fhir_server.search import parse_search, searchset
+from fhir_server.search_params import SEARCH_PARAMS
+from fhir_server.store import FhirStore, StoredResource
+from fhir_server.submit import SubmitService
 
 __all__ = ["ReadyCheck", "create_app"]
 
 ReadyCheck = Callable[[], Awaitable[bool]]
+log = logging.getLogger("cdr.http")
 
 
-def create_app(ready_checks: Mapping[str, ReadyCheck], *, version: str = "") -> FastAPI:
-    app = FastAPI(title="CDR Gateway", version=version, docs_url=None, redoc_url=None)
+def _fhir_response(
+    request: Request, body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    media = getattr(request.state, "media_type", "application/fhir+json")
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        status_code=status,
+        media_type=f"{media}; charset=utf-8",
+        headers=headers,
+    )
+
+
+def _version_headers(stored: StoredResource) -> dict[str, str]:
+    return {
+        "ETag": f'W/"{stored.version_id}"',
+        "Last-Modified": format_datetime(stored.last_updated.astimezone(UTC), usegmt=True),
+    }
+
+
+def create_app(
+    ready_checks: Mapping[str, ReadyCheck],
+    *,
+    version: str,
+    store: FhirStore | None = None,
+    submit: SubmitService | None = None,
+    base_url: str = "http://127.0.0.1:8080/fhir",
+    max_body_bytes: int = 1_048_576,
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Regime connections belong to this server's event loop: close them in it.
+        if on_shutdown is not None:
+            await on_shutdown()
+
+    app = FastAPI(
+        title="CDR Gateway",
+        version=version,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+
+    def fail(request: Request, exc: Exception) -> Response:
+        correlation_id = getattr(request.state, "correlation_id", uuid.uuid4().hex)
+        status, outcome = error_status_and_outcome(exc, correlation_id)
+        if status >= 500:
+            log.error(
+                "request failed",
+                exc_info=exc,
+                extra={"correlation_id": correlation_id, "path": request.url.path},
+            )
+        return _fhir_response(request, outcome, status, {"X-Correlation-ID": correlation_id})
+
+    @app.middleware("http")
+    async def correlate(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        correlation_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        request.state.correlation_id = correlation_id
+        request.state.media_type = "application/fhir+json"
+        try:
+            if request.url.path.startswith("/fhir"):
+                request.state.media_type = response_media_type(
+                    request.headers.get("accept"), request.query_params.get("_format")
+                )
+            response = await call_next(request)
+        except Exception as exc:  # the edge: every error becomes an OperationOutcome
+            return fail(request, exc)
+        response.headers["X-Correlation-ID"] = correlation_id
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
+        message = {
+            404: f"no such endpoint: {request.method} {request.url.path}",
+            405: f"method {request.method} is not allowed on {request.url.path}",
+        }.get(exc.status_code, str(exc.detail))
+        return fail(request, FhirRequestError(exc.status_code, code, message))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -28,4 +131,75 @@ def create_app(ready_checks: Mapping[str, ReadyCheck], *, version: str = "") -> 
             status_code=200 if ready else 503,
         )
 
+    if store is None or submit is None:
+        return app
+
+    @app.get("/fhir/metadata")
+    async def metadata(request: Request) -> Response:
+        statement = capability_statement(base_url=base_url, version=version, date=datetime.now(UTC))
+        return _fhir_response(request, statement)
+
+    @app.post("/fhir/CoverageEligibilityRequest/$submit")
+    async def submit_request(request: Request) -> Response:
+        body = await _json_body(request, max_body_bytes)
+        result = await submit.submit(body)
+        location = f"{base_url}/CoverageEligibilityResponse/{result.response_id}"
+        return _fhir_response(request, result.body, 200, {"Location": location})
+
+    @app.get("/fhir/{resource_type}/{resource_id}")
+    async def read(request: Request, resource_type: str, resource_id: str) -> Response:
+        _known_type(resource_type)
+        stored = await asyncio.to_thread(store.read, resource_type, resource_id)
+        if stored is None:
+            raise FhirRequestError(
+                404, "not-found", f"{resource_type}/{resource_id} does not exist"
+            )
+        headers = _version_headers(stored)
+        if request.headers.get("if-none-match") == headers["ETag"]:
+            return Response(status_code=304, headers=headers)
+        return _fhir_response(request, stored.resource, 200, headers)
+
+    @app.get("/fhir/{resource_type}")
+    async def search(request: Request, resource_type: str) -> Response:
+        _known_type(resource_type)
+        params = list(request.query_params.multi_items())
+        criteria, count, offset = parse_search(resource_type, params)
+        total, page = await asyncio.to_thread(
+            store.search, resource_type, criteria, count=count, offset=offset
+        )
+        return _fhir_response(
+            request, searchset(resource_type, base_url, params, total, page, count, offset)
+        )
+
     return app
+
+
+def _known_type(resource_type: str) -> None:
+    if resource_type not in SEARCH_PARAMS:
+        raise FhirRequestError(
+            404,
+            "not-supported",
+            f"resource type {resource_type!r} is not served here; served: "
+            f"{', '.join(SEARCH_PARAMS)}",
+        )
+
+
+async def _json_body(request: Request, limit: int) -> dict[str, Any]:
+    check_content_type(request.headers.get("content-type"))
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise FhirRequestError(413, "too-long", f"body of {declared} bytes exceeds {limit} bytes")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise FhirRequestError(413, "too-long", f"body exceeds {limit} bytes")
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FhirRequestError(
+            400, "structure", f"body is not valid JSON: {exc}", location="$"
+        ) from None
+    if not isinstance(body, dict):
+        raise FhirRequestError(400, "structure", "body must be a JSON object (a resource)")
+    return body

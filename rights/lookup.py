@@ -100,7 +100,12 @@ class RightsLookup:
 
     async def _ask(self, regime: Regime, query: RightsQuery) -> RightsResult:
         key = CacheKey(
-            regime.code, query.nir.value, query.birth_date, query.rang, query.date_of_care
+            regime.code,
+            query.nir.value,
+            query.birth_date,
+            query.rang,
+            query.date_of_care,
+            query.requester.finess,
         )
         cached = self.cache.get(key)
         if cached is not None:

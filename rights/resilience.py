@@ -88,11 +88,15 @@ class CircuitBreaker:
 
 @dataclass(frozen=True, slots=True)
 class CacheKey:
+    """What makes two questions the same. The requester is part of it: a regime may refuse one
+    structure what it answers another (eligibility), so an answer is never shared across them."""
+
     regime: str
     nir: str
     birth_date: str | None
     rang: int
     date_of_care: date
+    requester_finess: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["lookup_results", "lookups", "metadata"]
+__all__ = ["fhir_resources", "fhir_search_index", "lookup_results", "lookups", "metadata"]
 
 metadata = MetaData()
 
@@ -59,4 +59,27 @@ lookup_results = Table(
     Column("detail", Text, nullable=False),
     Column("rights", JSON),
     Index("ix_lookup_results_lookup_id", "lookup_id"),
+)
+
+fhir_resources = Table(
+    "fhir_resources",
+    metadata,
+    Column("resource_type", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("version_id", Integer, nullable=False),
+    Column("last_updated", DateTime(timezone=True), nullable=False),
+    Column("content", Text, nullable=False),
+)
+
+fhir_search_index = Table(
+    "fhir_search_index",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resource_type", String(64), nullable=False),
+    Column("resource_id", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("system", String(255)),
+    Column("value", String(255), nullable=False),
+    Index("ix_fhir_search", "resource_type", "param", "value"),
+    Index("ix_fhir_search_resource", "resource_type", "resource_id"),
 )

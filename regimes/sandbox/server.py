@@ -35,6 +35,9 @@ def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
         access_log=False,
         ws="none",
         lifespan="auto",
+        # The stdlib loop in threads: with uvloop, a transport of a finished exchange can still
+        # be open when the thread's loop closes, which strict test runs report (follow-up noted).
+        loop="asyncio",
         timeout_graceful_shutdown=_GRACE_S,
     )
 

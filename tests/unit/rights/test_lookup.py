@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from rights.catalogue import default_catalogue
 from rights.errors import ConfigError, RegimeRejected, RegimeTimeout, RegimeUnavailable
 from rights.lookup import RightsLookup
+from rights.model import Requester
 from rights.resilience import BreakerState, ResiliencePolicy
 from rights.result import RegimeStatus
 from tests.unit.rights.fakes import FakeClock, FakeGateway, InFlight, query, rights_for
@@ -147,6 +149,15 @@ async def test_cache_hits_within_ttl_and_key_includes_date_of_care():
     third = (await lookup.lookup(query("cnam"))).results[0]
     assert not third.from_cache
     assert lookup.cache.hits == 1
+
+
+async def test_cache_is_not_shared_between_requesters():
+    lookup, gateways, _, _ = make({"cnam": found}, policy=ResiliencePolicy(cache_ttl_s=60))
+    await lookup.lookup(query("cnam"))
+    other = replace(query("cnam"), requester=Requester(finess="2A0000014"))
+    result = (await lookup.lookup(other)).results[0]
+    assert not result.from_cache
+    assert gateways["cnam"].calls == ["cnam", "cnam"]
 
 
 async def test_errors_are_never_cached():

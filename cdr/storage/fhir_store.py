@@ -1,0 +1,176 @@
+"""``FhirStore`` on SQL: resources as JSON text, plus a search index table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from cdr.storage.tables import fhir_resources, fhir_search_index
+from fhir_server.store import Criterion, IndexEntry, StoredResource
+from rights.errors import StorageError
+
+__all__ = ["SqlFhirStore"]
+
+
+def _content_without_meta(resource: dict[str, Any]) -> str:
+    body = {k: v for k, v in resource.items() if k != "meta"}
+    meta = {
+        k: v for k, v in resource.get("meta", {}).items() if k not in ("versionId", "lastUpdated")
+    }
+    if meta:
+        body["meta"] = meta
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _stored(content: str, version_id: int, last_updated: datetime) -> StoredResource:
+    if last_updated.tzinfo is None:  # SQLite hands back naive datetimes: they were stored in UTC
+        last_updated = last_updated.replace(tzinfo=UTC)
+    resource = json.loads(content)
+    meta = dict(resource.get("meta", {}))
+    meta["versionId"] = str(version_id)
+    meta["lastUpdated"] = last_updated.isoformat().replace("+00:00", "Z")
+    resource["meta"] = meta
+    return StoredResource(resource, version_id, last_updated)
+
+
+class SqlFhirStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def upsert(
+        self, resource: dict[str, Any], index: Sequence[IndexEntry], now: datetime
+    ) -> StoredResource:
+        resource_type, resource_id = resource["resourceType"], resource["id"]
+        content = _content_without_meta(resource)
+        key = and_(
+            fhir_resources.c.resource_type == resource_type, fhir_resources.c.id == resource_id
+        )
+        try:
+            with self._engine.begin() as connection:
+                row = connection.execute(
+                    select(
+                        fhir_resources.c.version_id,
+                        fhir_resources.c.content,
+                        fhir_resources.c.last_updated,
+                    ).where(key)
+                ).first()
+                if row is not None and row.content == content:
+                    return _stored(content, row.version_id, row.last_updated)
+                version = 1 if row is None else row.version_id + 1
+                if row is None:
+                    connection.execute(
+                        insert(fhir_resources).values(
+                            resource_type=resource_type,
+                            id=resource_id,
+                            version_id=version,
+                            last_updated=now,
+                            content=content,
+                        )
+                    )
+                else:
+                    connection.execute(
+                        update(fhir_resources)
+                        .where(key)
+                        .values(version_id=version, last_updated=now, content=content)
+                    )
+                connection.execute(
+                    delete(fhir_search_index).where(
+                        fhir_search_index.c.resource_type == resource_type,
+                        fhir_search_index.c.resource_id == resource_id,
+                    )
+                )
+                rows = [
+                    {
+                        "resource_type": resource_type,
+                        "resource_id": resource_id,
+                        "param": e.param,
+                        "system": e.system,
+                        "value": e.value[:255],
+                    }
+                    for e in index
+                ]
+                if rows:
+                    connection.execute(insert(fhir_search_index), rows)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot store {resource_type}/{resource_id}: {exc}") from exc
+        return _stored(content, version, now)
+
+    def read(self, resource_type: str, resource_id: str) -> StoredResource | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(
+                    fhir_resources.c.content,
+                    fhir_resources.c.version_id,
+                    fhir_resources.c.last_updated,
+                ).where(
+                    fhir_resources.c.resource_type == resource_type,
+                    fhir_resources.c.id == resource_id,
+                )
+            ).first()
+        return None if row is None else _stored(row.content, row.version_id, row.last_updated)
+
+    def search(
+        self, resource_type: str, criteria: Sequence[Criterion], *, count: int, offset: int
+    ) -> tuple[int, list[StoredResource]]:
+        where = [fhir_resources.c.resource_type == resource_type]
+        where += [_matches(resource_type, c) for c in criteria]
+        with self._engine.connect() as connection:
+            total = connection.execute(
+                select(func.count()).select_from(fhir_resources).where(*where)
+            ).scalar_one()
+            rows = connection.execute(
+                select(
+                    fhir_resources.c.content,
+                    fhir_resources.c.version_id,
+                    fhir_resources.c.last_updated,
+                )
+                .where(*where)
+                .order_by(fhir_resources.c.last_updated.desc(), fhir_resources.c.id)
+                .limit(count)
+                .offset(offset)
+            ).all()
+        return int(total), [_stored(r.content, r.version_id, r.last_updated) for r in rows]
+
+
+def _matches(resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
+    idx = fhir_search_index.c
+    alternatives: list[ColumnElement[bool]] = []
+    for value in criterion.values:
+        if criterion.kind == "date":
+            op = {
+                "eq": idx.value.startswith(value, autoescape=True),
+                "ge": idx.value >= value,
+                "gt": idx.value > value,
+                "le": or_(idx.value <= value, idx.value.startswith(value, autoescape=True)),
+                "lt": idx.value < value,
+            }[criterion.prefix]
+            alternatives.append(op)
+        elif criterion.kind == "token" and criterion.system is not None:
+            system_match = (
+                idx.system.is_(None) if criterion.system == "" else idx.system == criterion.system
+            )
+            alternatives.append(and_(system_match, idx.value == value) if value else system_match)
+        else:
+            alternatives.append(idx.value == value)
+    return exists().where(
+        idx.resource_type == resource_type,
+        idx.resource_id == fhir_resources.c.id,
+        idx.param == criterion.param,
+        or_(*alternatives),
+    )

@@ -1,0 +1,63 @@
+"""The CapabilityStatement: exactly what this server supports, built from the same tables the
+routes use, so that it cannot drift from the behaviour."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fhir_server.search_params import SEARCH_PARAMS
+from mapping.fhir_common import CANONICAL, FHIR_VERSION
+
+__all__ = ["capability_statement"]
+
+_SUBMIT = "http://hl7.org/fhir/OperationDefinition/CoverageEligibilityRequest-submit"
+
+
+def capability_statement(*, base_url: str, version: str, date: datetime) -> dict[str, Any]:
+    resources = []
+    for resource_type, params in SEARCH_PARAMS.items():
+        entry: dict[str, Any] = {
+            "type": resource_type,
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "versioning": "versioned",
+            "readHistory": False,
+            "updateCreate": False,
+            "searchParam": [
+                {"name": p.name, "type": p.kind, "documentation": p.documentation}
+                for p in params.values()
+            ],
+        }
+        if resource_type == "CoverageEligibilityRequest":
+            entry["operation"] = [{"name": "submit", "definition": _SUBMIT}]
+        resources.append(entry)
+    return {
+        "resourceType": "CapabilityStatement",
+        "id": "cdr-gateway",
+        "url": f"{CANONICAL}/CapabilityStatement/cdr-gateway",
+        "name": "CdrGateway",
+        "title": "CDR Gateway FHIR API",
+        "status": "active",
+        "date": date.isoformat(),
+        "publisher": "CDR Gateway",
+        "kind": "instance",
+        "software": {"name": "CDR Gateway", "version": version},
+        "implementation": {
+            "description": "AMO rights lookups for French health establishments",
+            "url": base_url,
+        },
+        "fhirVersion": FHIR_VERSION,
+        "format": ["application/fhir+json", "json", "application/json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": (
+                    "Searches accept _count (default 20, max 100) and answer searchset Bundles "
+                    "with total and self/next links. Unknown search parameters are refused "
+                    "with 400."
+                ),
+                "resource": resources,
+                "operation": [{"name": "submit", "definition": _SUBMIT}],
+            }
+        ],
+    }

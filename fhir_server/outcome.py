@@ -1,0 +1,65 @@
+"""The edge where errors become OperationOutcome resources with the right HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir_server.errors import FhirRequestError
+from rights.errors import (
+    CdrError,
+    IdentifierError,
+    InputError,
+    ResourceError,
+    StorageError,
+    UnknownRegimeError,
+)
+
+__all__ = ["error_status_and_outcome", "operation_outcome"]
+
+# Fault.check → issue type (http://hl7.org/fhir/valueset-issue-type.html).
+_ISSUE_TYPE = {
+    "required": "required",
+    "reference": "not-found",
+    "structure": "structure",
+    "code": "code-invalid",
+}
+
+
+def _issue(
+    code: str, diagnostics: str, expression: str = "", severity: str = "error"
+) -> dict[str, Any]:
+    issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
+    if expression:
+        issue["expression"] = [expression]
+    return issue
+
+
+def operation_outcome(issues: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"resourceType": "OperationOutcome", "issue": issues}
+
+
+def error_status_and_outcome(exc: Exception, correlation_id: str) -> tuple[int, dict[str, Any]]:
+    """HTTP status and OperationOutcome for any exception reaching the edge."""
+    if isinstance(exc, ResourceError):
+        issues = [
+            _issue(_ISSUE_TYPE.get(f.check, "value"), f"{f.message} [{f.check}]", f.expression)
+            for f in exc.faults
+        ]
+        return 400, operation_outcome(issues)
+    if isinstance(exc, FhirRequestError):
+        return exc.status, operation_outcome([_issue(exc.code, exc.message, exc.location)])
+    if isinstance(exc, IdentifierError | UnknownRegimeError | InputError):
+        check = getattr(exc, "check", "value")
+        return 400, operation_outcome([_issue("value", f"{exc.message} [{check}]", exc.location)])
+    if isinstance(exc, StorageError):
+        return 503, operation_outcome(
+            [_issue("transient", f"storage unavailable; correlation id {correlation_id}")]
+        )
+    if isinstance(exc, CdrError):
+        return 500, operation_outcome(
+            [_issue("exception", f"{exc.message}; correlation id {correlation_id}")]
+        )
+    # Never a stack trace on the wire: the log holds it under the same correlation id.
+    return 500, operation_outcome(
+        [_issue("exception", f"internal error; correlation id {correlation_id}")]
+    )

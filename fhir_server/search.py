@@ -1,0 +1,130 @@
+"""Turning search query parameters into store criteria, and results into a searchset Bundle."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from fhir_server.errors import FhirRequestError
+from fhir_server.search_params import SEARCH_PARAMS, normalise_instant
+from fhir_server.store import Criterion, StoredResource
+
+__all__ = ["DEFAULT_COUNT", "MAX_COUNT", "parse_search", "searchset"]
+
+DEFAULT_COUNT = 20
+MAX_COUNT = 100
+_CONTROL = {"_count", "_offset", "_format"}
+_DATE = re.compile(r"(eq|ge|gt|le|lt)?(\d{4}(-\d{2}(-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?)")
+
+
+def _bad(message: str, location: str) -> FhirRequestError:
+    return FhirRequestError(400, "invalid", message, location=location)
+
+
+def _int(params: Sequence[tuple[str, str]], name: str, default: int) -> int:
+    values = [v for k, v in params if k == name]
+    if not values:
+        return default
+    try:
+        number = int(values[-1])
+    except ValueError:
+        raise _bad(f"{name} must be a whole number, got {values[-1]!r}", name) from None
+    if number < 0:
+        raise _bad(f"{name} must not be negative", name)
+    return number
+
+
+def parse_search(
+    resource_type: str, params: Sequence[tuple[str, str]]
+) -> tuple[list[Criterion], int, int]:
+    """Criteria, count and offset for a search; 400 naming any parameter we do not support."""
+    supported = SEARCH_PARAMS[resource_type]
+    criteria: list[Criterion] = []
+    for name, raw in params:
+        if name in _CONTROL:
+            continue
+        param = supported.get(name)
+        if param is None:
+            raise _bad(
+                f"search parameter {name!r} is not supported on {resource_type}; supported: "
+                f"{', '.join(supported)}, _count",
+                name,
+            )
+        values = [v for v in raw.split(",") if v]
+        if not values:
+            raise _bad(f"search parameter {name!r} has no value", name)
+        criteria += _criteria(resource_type, param.name, param.kind, values)
+    count = min(_int(params, "_count", DEFAULT_COUNT), MAX_COUNT)
+    return criteria, count, _int(params, "_offset", 0)
+
+
+def _criteria(resource_type: str, name: str, kind: str, values: list[str]) -> list[Criterion]:
+    if kind == "reference":
+        target = {"request": "CoverageEligibilityRequest", "payor": "Organization"}.get(
+            name, "Patient"
+        )
+        refs = tuple(v if "/" in v else f"{target}/{v}" for v in values)
+        return [Criterion(name, "reference", refs)]
+    if kind == "date":
+        out = []
+        for value in values:
+            match = _DATE.fullmatch(value)
+            if match is None:
+                raise _bad(f"{name}: {value!r} is not a FHIR date with an optional prefix", name)
+            out.append(
+                Criterion(
+                    name,
+                    "date",
+                    (normalise_instant(match.group(2)),),
+                    prefix=match.group(1) or "eq",
+                )
+            )
+        return out
+    by_system: dict[str | None, list[str]] = {}
+    for value in values:
+        if "|" in value:
+            system, _, code = value.partition("|")
+            by_system.setdefault(system, []).append(code)
+        else:
+            by_system.setdefault(None, []).append(value)
+    return [
+        Criterion(name, "token", tuple(codes), system=system) for system, codes in by_system.items()
+    ]
+
+
+def searchset(
+    resource_type: str,
+    base_url: str,
+    params: Sequence[tuple[str, str]],
+    total: int,
+    page: list[StoredResource],
+    count: int,
+    offset: int,
+) -> dict[str, Any]:
+    kept = [(k, v) for k, v in params if k not in ("_count", "_offset")]
+
+    def link(relation: str, at: int) -> dict[str, str]:
+        query = urlencode([*kept, ("_count", str(count)), ("_offset", str(at))])
+        return {"relation": relation, "url": f"{base_url}/{resource_type}?{query}"}
+
+    links = [link("self", offset)]
+    if offset + count < total:
+        links.append(link("next", offset + count))
+    if offset > 0:
+        links.append(link("previous", max(offset - count, 0)))
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": links,
+        "entry": [
+            {
+                "fullUrl": f"{base_url}/{resource_type}/{s.resource['id']}",
+                "resource": s.resource,
+                "search": {"mode": "match"},
+            }
+            for s in page
+        ],
+    }

@@ -1,0 +1,115 @@
+"""What each resource type can be searched by, and the index values a resource yields."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fhir_server.store import IndexEntry
+
+__all__ = ["SEARCH_PARAMS", "SearchParam", "index_entries", "normalise_instant"]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    name: str
+    kind: str  # token | reference | date
+    documentation: str
+
+
+def _params(*items: tuple[str, str, str]) -> dict[str, SearchParam]:
+    return {name: SearchParam(name, kind, doc) for name, kind, doc in items}
+
+
+SEARCH_PARAMS: Mapping[str, Mapping[str, SearchParam]] = {
+    "CoverageEligibilityResponse": _params(
+        ("_id", "token", "logical id"),
+        ("request", "reference", "the CoverageEligibilityRequest answered"),
+        ("patient", "reference", "the patient"),
+        ("created", "date", "creation instant (eq, ge, gt, le, lt)"),
+        ("outcome", "token", "queued | complete | error | partial"),
+        ("status", "token", "active | cancelled | draft | entered-in-error"),
+    ),
+    "CoverageEligibilityRequest": _params(
+        ("_id", "token", "logical id"),
+        ("patient", "reference", "the patient"),
+        ("created", "date", "creation instant"),
+        ("status", "token", "request status"),
+    ),
+    "Coverage": _params(
+        ("_id", "token", "logical id"),
+        ("beneficiary", "reference", "the covered patient"),
+        ("patient", "reference", "the covered patient (same as beneficiary)"),
+        ("payor", "reference", "the paying organisation (caisse)"),
+        ("status", "token", "active | cancelled | draft | entered-in-error"),
+        ("identifier", "token", "system|value, e.g. an AT/MP number"),
+    ),
+    "Patient": _params(
+        ("_id", "token", "logical id"),
+        ("identifier", "token", "system|value, e.g. urn:oid:1.2.250.1.213.1.4.8|<NIR>"),
+        ("birthdate", "date", "date of birth"),
+    ),
+    "Organization": _params(
+        ("_id", "token", "logical id"),
+        ("identifier", "token", "system|value, e.g. an organisation number"),
+    ),
+    "Practitioner": _params(
+        ("_id", "token", "logical id"), ("identifier", "token", "system|value")
+    ),
+    "CodeSystem": _params(("_id", "token", "logical id"), ("url", "token", "canonical URL")),
+    "StructureDefinition": _params(
+        ("_id", "token", "logical id"), ("url", "token", "canonical URL")
+    ),
+}
+
+
+def normalise_instant(text: str) -> str:
+    """A FHIR date/dateTime/instant as UTC text that sorts and prefixes correctly."""
+    if len(text) <= 10:  # a date (YYYY, YYYY-MM or YYYY-MM-DD): no time zone to apply
+        return text
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _reference(value: Any) -> Iterator[str]:
+    if isinstance(value, dict) and isinstance(value.get("reference"), str):
+        yield value["reference"]
+
+
+def _identifiers(resource: Mapping[str, Any]) -> Iterator[IndexEntry]:
+    for identifier in resource.get("identifier", []) or []:
+        if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
+            yield IndexEntry("identifier", identifier["value"], identifier.get("system"))
+
+
+def index_entries(resource: Mapping[str, Any]) -> list[IndexEntry]:
+    """The search index of ``resource`` for the parameters its type supports."""
+    kind = resource.get("resourceType")
+    entries = [IndexEntry("_id", str(resource.get("id")))]
+    if "status" in resource:
+        entries.append(IndexEntry("status", str(resource["status"])))
+    if kind in ("CoverageEligibilityResponse", "CoverageEligibilityRequest"):
+        entries += [IndexEntry("patient", r) for r in _reference(resource.get("patient"))]
+        if isinstance(resource.get("created"), str):
+            entries.append(IndexEntry("created", normalise_instant(resource["created"])))
+        if kind == "CoverageEligibilityResponse":
+            entries += [IndexEntry("request", r) for r in _reference(resource.get("request"))]
+            if "outcome" in resource:
+                entries.append(IndexEntry("outcome", str(resource["outcome"])))
+    elif kind == "Coverage":
+        for ref in _reference(resource.get("beneficiary")):
+            entries += [IndexEntry("beneficiary", ref), IndexEntry("patient", ref)]
+        for payor in resource.get("payor", []) or []:
+            entries += [IndexEntry("payor", r) for r in _reference(payor)]
+        entries += list(_identifiers(resource))
+    elif kind in ("Patient", "Organization", "Practitioner"):
+        entries += list(_identifiers(resource))
+        if kind == "Patient" and isinstance(resource.get("birthDate"), str):
+            entries.append(IndexEntry("birthdate", resource["birthDate"]))
+    elif kind in ("CodeSystem", "StructureDefinition") and isinstance(resource.get("url"), str):
+        entries.append(IndexEntry("url", resource["url"]))
+    return entries

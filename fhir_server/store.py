@@ -1,0 +1,59 @@
+"""The FHIR server's storage port, implemented by ``cdr.storage.fhir_store``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+__all__ = ["Criterion", "FhirStore", "IndexEntry", "StoredResource"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    resource: dict[str, Any]  # with meta.versionId and meta.lastUpdated set
+    version_id: int
+    last_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One searchable value of a resource: tokens keep their system; references and dates
+    have none."""
+
+    param: str
+    value: str
+    system: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One search condition. ``values`` are OR-ed; criteria are AND-ed.
+
+    kind ``token``: match value, and system when ``system`` is not None ("" = no system);
+    kind ``reference``: exact value (``Patient/123``); kind ``date``: ``prefix`` eq/ge/gt/le/lt
+    on the ISO text.
+    """
+
+    param: str
+    kind: str
+    values: tuple[str, ...]
+    system: str | None = None
+    prefix: str = "eq"
+
+
+class FhirStore(Protocol):
+    def upsert(
+        self, resource: dict[str, Any], index: Sequence[IndexEntry], now: datetime
+    ) -> StoredResource:
+        """Create or replace by (resourceType, id). A new version only when the content changed."""
+        ...
+
+    def read(self, resource_type: str, resource_id: str) -> StoredResource | None: ...
+
+    def search(
+        self, resource_type: str, criteria: Sequence[Criterion], *, count: int, offset: int
+    ) -> tuple[int, list[StoredResource]]:
+        """Total matches and one page of them, most recently updated first."""
+        ...

@@ -1,0 +1,114 @@
+"""`$submit`: a CoverageEligibilityRequest in, a CoverageEligibilityResponse (and the resources
+it points to) out, everything persisted (IHE ITI-124: the server persists the CER and the
+response references it)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from fhir_server.search_params import index_entries
+from fhir_server.store import FhirStore
+from mapping.cer_to_query import EligibilityAsk, submit_body_to_ask
+from mapping.rights_to_fhir import EligibilityAnswer, patient_id, report_to_fhir
+from rights.catalogue import RegimeCatalogue
+from rights.model import Requester, RightsQuery
+from rights.result import LookupReport
+
+__all__ = ["SubmitResult", "SubmitService"]
+
+RunLookup = Callable[[RightsQuery], Awaitable[LookupReport]]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    body: dict[str, Any]  # the CERsp, or a Bundle of type collection for a Bundle input
+    response_id: str
+
+
+class SubmitService:
+    def __init__(
+        self,
+        *,
+        catalogue: RegimeCatalogue,
+        store: FhirStore,
+        run_lookup: RunLookup,
+        now: Callable[[], datetime],
+        today: Callable[[], date],
+        default_requester: Requester,
+        base_url: str,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self._catalogue = catalogue
+        self._store = store
+        self._run_lookup = run_lookup
+        self._now = now
+        self._today = today
+        self._requester = default_requester
+        self._base_url = base_url.rstrip("/")
+        self._new_id = new_id
+
+    async def submit(self, body: Mapping[str, Any]) -> SubmitResult:
+        ask = submit_body_to_ask(
+            body,
+            catalogue=self._catalogue,
+            today=self._today(),
+            default_requester=self._requester,
+        )
+        query = ask.query
+        cer = self._request_to_store(ask, patient_id(query.nir.value, query.birth_date, query.rang))
+        report = await self._run_lookup(query)
+        response_id = self._new_id()
+        answer = report_to_fhir(
+            report,
+            catalogue=self._catalogue,
+            response_id=response_id,
+            request_reference=f"CoverageEligibilityRequest/{cer['id']}",
+            created=self._now(),
+            purposes=ask.purposes,
+            submitted_patient=ask.patient,
+        )
+        stored = await asyncio.to_thread(self._persist, cer, answer)
+        if not ask.is_bundle:
+            return SubmitResult(stored[0], response_id)
+        return SubmitResult(self._collection(stored), response_id)
+
+    def _request_to_store(self, ask: EligibilityAsk, our_patient_id: str) -> dict[str, Any]:
+        cer = copy.deepcopy(ask.cer)
+        cer["id"] = self._new_id()
+        cer.pop("meta", None)
+        # Point at the Patient we keep (one per identity), so that searches by patient work.
+        cer["patient"] = {"reference": f"Patient/{our_patient_id}"}
+        return cer
+
+    def _persist(self, cer: dict[str, Any], answer: EligibilityAnswer) -> list[dict[str, Any]]:
+        now = self._now()
+        resources = [
+            answer.response,
+            answer.patient,
+            *answer.coverages,
+            *answer.organizations,
+            *answer.practitioners,
+            cer,
+        ]
+        return [self._store.upsert(r, index_entries(r), now).resource for r in resources]
+
+    def _collection(self, resources: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "resourceType": "Bundle",
+            "id": self._new_id(),
+            "type": "collection",
+            "timestamp": self._now().isoformat(),
+            "entry": [
+                {
+                    "fullUrl": f"{self._base_url}/{r['resourceType']}/{r['id']}",
+                    "resource": r,
+                }
+                for r in resources
+            ],
+        }

@@ -1,0 +1,333 @@
+"""The FHIR API over real HTTP: the gateway app under uvicorn on port 0, the sandbox behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cdr.bootstrap import build_gateway, build_submit_service, publish_conformance
+from fhir_server.app import create_app
+from regimes.sandbox.population import Member
+from regimes.sandbox.server import RunningServer, start_in_thread
+from tests.conftest import gateway_settings
+from tests.e2e.test_scenarios import ALL_TAGS, POPULATION
+from tests.unit.mapping.fhir_schema import assert_valid
+
+NIR_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
+FHIR_JSON = "application/fhir+json"
+
+
+@pytest.fixture(scope="module")
+def fhir(sandbox: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = gateway_settings(
+        sandbox.url, tmp_path_factory.mktemp("fhir"), fhir_max_body_bytes=4096
+    )
+    gateway = build_gateway(settings)
+    publish_conformance(gateway)
+    server = start_in_thread(
+        create_app(
+            {},
+            version="test",
+            store=gateway.fhir_store,
+            submit=build_submit_service(gateway),
+            base_url="http://testserver/fhir",
+            max_body_bytes=4096,
+        )
+    )
+    yield f"{server.url}/fhir"
+    server.stop()
+    gateway.database.dispose()
+
+
+def cer_for(
+    member: Member, *, purpose: str = "validation", regime: str | None = "member"
+) -> dict[str, Any]:
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": "p1",
+        "identifier": [{"system": NIR_SYSTEM, "value": member.nir}],
+        "name": [{"family": member.family_name, "given": [member.given_name]}],
+        "birthDate": member.birth_date,
+    }
+    if member.rang != 1:
+        patient["extension"] = [
+            {
+                "url": "https://cdr-gateway.example.org/fhir/StructureDefinition/cdr-rang",
+                "valuePositiveInt": member.rang,
+            }
+        ]
+    cer: dict[str, Any] = {
+        "resourceType": "CoverageEligibilityRequest",
+        "contained": [patient],
+        "status": "active",
+        "purpose": [purpose],
+        "patient": {"reference": "#p1"},
+        "created": "2026-11-24T10:00:00+01:00",
+        "insurer": {"display": "CDR"},
+        "servicedDate": member.date_of_care.isoformat(),
+    }
+    code = member.regime if regime == "member" else regime
+    if code and purpose == "validation":
+        cer["contained"].append(
+            {
+                "resourceType": "Coverage",
+                "id": "c1",
+                "status": "active",
+                "beneficiary": {"reference": "#p1"},
+                "payor": [{"display": code}],
+                "class": [
+                    {
+                        "type": {
+                            "coding": [
+                                {
+                                    "system": "https://cdr-gateway.example.org/fhir/CodeSystem/cdr-coverage-class",
+                                    "code": "cdr-regime",
+                                }
+                            ]
+                        },
+                        "value": code,
+                    }
+                ],
+            }
+        )
+        cer["insurance"] = [{"focal": True, "coverage": {"reference": "#c1"}}]
+    return cer
+
+
+def post(url: str, body: Any, **headers: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}/CoverageEligibilityRequest/$submit",
+        json=body,
+        headers={"Content-Type": FHIR_JSON, **headers},
+        timeout=30,
+    )
+
+
+def first(tag: str) -> Member:
+    return next(m for m in POPULATION.members if tag in m.scenarios)
+
+
+def test_metadata_is_a_truthful_capability_statement(fhir):
+    response = httpx.get(f"{fhir}/metadata")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(FHIR_JSON)
+    statement = response.json()
+    assert_valid(statement)
+    assert statement["fhirVersion"] == "4.0.1"
+    rest = statement["rest"][0]
+    types = {r["type"]: r for r in rest["resource"]}
+    assert {"CoverageEligibilityResponse", "Coverage", "Patient"} <= types.keys()
+    assert {p["name"] for p in types["Coverage"]["searchParam"]} >= {
+        "beneficiary", "patient", "payor", "status"
+    }  # fmt: skip
+    assert rest["operation"][0]["name"] == "submit"
+
+
+def test_submit_returns_a_valid_response_with_its_coverage_and_persists_it(fhir):
+    member = first("c2s")
+    response = post(fhir, cer_for(member))
+    assert response.status_code == 200, response.text
+    cersp = response.json()
+    assert_valid(cersp)
+    assert cersp["resourceType"] == "CoverageEligibilityResponse"
+    assert cersp["outcome"] == "complete"
+    assert response.headers["Location"].endswith(f"/CoverageEligibilityResponse/{cersp['id']}")
+    inforce = [i for i in cersp["insurance"] if i.get("inforce")]
+    assert inforce
+    coverage_ref = inforce[0]["coverage"]["reference"]
+    coverage = httpx.get(f"{fhir}/{coverage_ref}")
+    assert coverage.status_code == 200
+    assert_valid(coverage.json())
+    assert coverage.headers["ETag"].startswith('W/"')
+    assert "Last-Modified" in coverage.headers
+    stored = httpx.get(f"{fhir}/CoverageEligibilityResponse/{cersp['id']}").json()
+    assert stored["outcome"] == "complete"
+    request_ref = cersp["request"]["reference"]
+    assert httpx.get(f"{fhir}/{request_ref}").status_code == 200
+    found = httpx.get(f"{fhir}/CoverageEligibilityResponse", params={"request": request_ref})
+    assert found.json()["total"] == 1
+
+
+def test_repeating_a_lookup_does_not_duplicate_patient_or_coverage(fhir):
+    member = first("etm")
+    one = post(fhir, cer_for(member)).json()
+    two = post(fhir, cer_for(member)).json()
+    assert one["patient"] == two["patient"]
+    assert [i["coverage"] for i in one["insurance"]] == [i["coverage"] for i in two["insurance"]]
+    patients = httpx.get(f"{fhir}/Patient", params={"identifier": f"{NIR_SYSTEM}|{member.nir}"})
+    assert patients.json()["total"] == 1
+    coverages = httpx.get(f"{fhir}/Coverage", params={"beneficiary": one["patient"]["reference"]})
+    assert coverages.json()["total"] == len(one["insurance"])
+
+
+def test_etag_if_none_match_gives_304(fhir):
+    cersp = post(fhir, cer_for(first("open"))).json()
+    url = f"{fhir}/{cersp['patient']['reference']}"
+    etag = httpx.get(url).headers["ETag"]
+    assert httpx.get(url, headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_a_bundle_input_gets_a_collection_bundle(fhir):
+    member = first("open")
+    cer = cer_for(member)
+    patient = cer["contained"].pop(0)
+    cer["patient"] = {"reference": "urn:uuid:8c5a0c5e-7d1b-4d2e-9a55-1f0f8a0b7c11"}
+    cer["contained"][0]["beneficiary"] = cer["patient"]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": "urn:uuid:0f0b5a1e-2c1d-4f6a-8e0b-0e5d1c2b3a49", "resource": cer},
+            {"fullUrl": "urn:uuid:8c5a0c5e-7d1b-4d2e-9a55-1f0f8a0b7c11", "resource": patient},
+        ],
+    }
+    response = post(fhir, bundle)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["resourceType"] == "Bundle" and body["type"] == "collection"
+    kinds = [e["resource"]["resourceType"] for e in body["entry"]]
+    assert kinds[0] == "CoverageEligibilityResponse"
+    assert "Patient" in kinds
+    for entry in body["entry"]:
+        assert_valid(entry["resource"])
+
+
+@pytest.mark.parametrize("tag", ALL_TAGS)
+def test_every_scenario_over_http_emits_valid_resources(fhir, tag):
+    member = first(tag)
+    purpose = "discovery" if tag in ("unknown", "rejected-invoice") else "validation"
+    response = post(fhir, cer_for(member, purpose=purpose))
+    assert response.status_code == 200, response.text
+    cersp = response.json()
+    assert_valid(cersp)
+    for insurance in cersp.get("insurance", []):
+        coverage = httpx.get(f"{fhir}/{insurance['coverage']['reference']}")
+        assert coverage.status_code == 200
+        assert_valid(coverage.json())
+    patient = httpx.get(f"{fhir}/{cersp['patient']['reference']}")
+    assert_valid(patient.json())
+    if tag == "unknown":
+        assert not cersp.get("insurance")
+        assert cersp.get("error")
+
+
+# --- bad input: every failure is an OperationOutcome with the right status ------------------
+
+
+def outcome(response: httpx.Response, status: int) -> list[dict[str, Any]]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert_valid(body)
+    assert "Traceback" not in response.text
+    return body["issue"]
+
+
+def test_malformed_json_is_400(fhir):
+    response = httpx.post(
+        f"{fhir}/CoverageEligibilityRequest/$submit",
+        content=b'{"resourceType": ',
+        headers={"Content-Type": FHIR_JSON},
+    )
+    assert "not valid JSON" in outcome(response, 400)[0]["diagnostics"]
+
+
+def test_wrong_resource_type_is_400(fhir):
+    issues = outcome(post(fhir, {"resourceType": "Patient"}), 400)
+    assert any("resourceType" in e for i in issues for e in i.get("expression", []))
+
+
+def test_missing_required_elements_give_one_issue_each(fhir):
+    body = {"resourceType": "CoverageEligibilityRequest"}
+    issues = outcome(post(fhir, body), 400)
+    expressions = {e for i in issues for e in i.get("expression", [])}
+    for element in ("status", "purpose", "patient", "created", "insurer"):
+        assert f"CoverageEligibilityRequest.{element}" in expressions
+    assert all(i["code"] == "required" for i in issues)
+
+
+def test_invalid_nir_names_the_identifier_and_the_check(fhir):
+    member = first("open")
+    cer = cer_for(member)
+    wrong = member.nir[:13] + f"{(int(member.nir[13:]) % 97) + 1:02d}"
+    cer["contained"][0]["identifier"][0]["value"] = wrong
+    issues = outcome(post(fhir, cer), 400)
+    assert any("identifier" in e for i in issues for e in i.get("expression", []))
+    assert any(f"expected {member.nir[13:]}" in i["diagnostics"] for i in issues)
+    assert any("[key]" in i["diagnostics"] for i in issues)
+
+
+def test_unknown_id_and_unknown_type_are_404(fhir):
+    outcome(httpx.get(f"{fhir}/Coverage/does-not-exist"), 404)
+    outcome(httpx.get(f"{fhir}/Claim/1"), 404)
+
+
+def test_method_not_allowed_is_405(fhir):
+    outcome(httpx.delete(f"{fhir}/Patient/x"), 405)
+
+
+def test_body_over_the_limit_is_413(fhir):
+    body = {"resourceType": "CoverageEligibilityRequest", "text": {"div": "x" * 5000}}
+    outcome(post(fhir, body), 413)
+
+
+def test_xml_is_refused_with_406_and_415(fhir):
+    outcome(httpx.get(f"{fhir}/metadata", headers={"Accept": "application/fhir+xml"}), 406)
+    outcome(httpx.get(f"{fhir}/metadata", params={"_format": "xml"}), 406)
+    response = httpx.post(
+        f"{fhir}/CoverageEligibilityRequest/$submit",
+        content=b"<CoverageEligibilityRequest/>",
+        headers={"Content-Type": "application/fhir+xml"},
+    )
+    outcome(response, 415)
+
+
+def test_application_json_is_accepted_and_echoed(fhir):
+    response = httpx.get(f"{fhir}/metadata", headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+
+
+def test_unknown_search_parameter_is_400(fhir):
+    issues = outcome(httpx.get(f"{fhir}/Coverage", params={"colour": "blue"}), 400)
+    assert "not supported" in issues[0]["diagnostics"]
+
+
+def test_search_paging_has_total_and_links(fhir):
+    for tag in ("open", "closed", "future"):
+        post(fhir, cer_for(first(tag)))
+    page = httpx.get(f"{fhir}/CoverageEligibilityResponse", params={"_count": "1"}).json()
+    assert page["type"] == "searchset"
+    assert page["total"] >= 3
+    assert len(page["entry"]) == 1
+    relations = {link["relation"] for link in page["link"]}
+    assert {"self", "next"} <= relations
+    assert_valid(page)
+
+
+def test_conformance_resources_are_published(fhir):
+    systems = httpx.get(f"{fhir}/CodeSystem").json()
+    assert systems["total"] >= 3
+    for entry in systems["entry"]:
+        assert_valid(entry["resource"])
+
+
+def test_unexpected_failure_is_500_with_a_correlation_id(tmp_path: Path):
+    class BrokenStore:
+        def read(self, *args):
+            raise RuntimeError("disk on fire")
+
+    app = create_app({}, version="t", store=BrokenStore(), submit=object())  # type: ignore[arg-type]
+    server = start_in_thread(app)
+    try:
+        response = httpx.get(f"{server.url}/fhir/Patient/x")
+    finally:
+        server.stop()
+    issues = outcome(response, 500)
+    correlation = response.headers["X-Correlation-ID"]
+    assert correlation in issues[0]["diagnostics"]
+    assert "disk on fire" not in response.text

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cdr.storage.fhir_store import SqlFhirStore
+from fhir_server.search import parse_search
+from fhir_server.search_params import index_entries
+from tests.unit.cdr.test_storage import database  # noqa: F401  (fixture: SQLite and PostgreSQL)
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+NIR = "urn:oid:1.2.250.1.213.1.4.8"
+
+
+@pytest.fixture
+def store(database):  # noqa: F811
+    database.migrate()
+    return SqlFhirStore(database.engine)
+
+
+def put(store, resource, at=T0):
+    return store.upsert(resource, index_entries(resource), at)
+
+
+def patient(pid, nir, birth="1980-01-02"):
+    return {
+        "resourceType": "Patient",
+        "id": pid,
+        "identifier": [{"system": NIR, "value": nir}],
+        "birthDate": birth,
+    }
+
+
+def test_versions_only_change_when_the_content_does(store):
+    first = put(store, patient("p1", "185057505612345"))
+    same = put(store, patient("p1", "185057505612345"), T0 + timedelta(hours=1))
+    changed = put(store, patient("p1", "185057505612399"), T0 + timedelta(hours=2))
+    assert (first.version_id, same.version_id, changed.version_id) == (1, 1, 2)
+    read = store.read("Patient", "p1")
+    assert read is not None
+    assert read.resource["meta"]["versionId"] == "2"
+    assert read.resource["identifier"][0]["value"] == "185057505612399"
+    assert read.last_updated == T0 + timedelta(hours=2)
+    assert store.read("Patient", "nope") is None
+
+
+def search(store, resource_type, **params):
+    criteria, count, offset = parse_search(resource_type, list(params.items()))
+    return store.search(resource_type, criteria, count=count, offset=offset)
+
+
+def test_token_search_with_and_without_system(store):
+    put(store, patient("p1", "185057505612345"))
+    put(store, patient("p2", "285057505612345"))
+    assert search(store, "Patient", identifier=f"{NIR}|185057505612345")[0] == 1
+    assert search(store, "Patient", identifier="285057505612345")[0] == 1
+    assert search(store, "Patient", identifier="other|285057505612345")[0] == 0
+    assert search(store, "Patient", identifier="185057505612345,285057505612345")[0] == 2
+
+
+def test_reference_and_date_search(store):
+    for i, hour in enumerate((8, 10, 12)):
+        put(
+            store,
+            {
+                "resourceType": "CoverageEligibilityResponse",
+                "id": f"r{i}",
+                "status": "active",
+                "patient": {"reference": "Patient/p1" if i < 2 else "Patient/p2"},
+                "request": {"reference": f"CoverageEligibilityRequest/q{i}"},
+                "created": f"2026-11-24T{hour:02d}:00:00+01:00",
+                "outcome": "complete",
+            },
+        )
+    assert search(store, "CoverageEligibilityResponse", patient="p1")[0] == 2
+    assert search(store, "CoverageEligibilityResponse", patient="Patient/p2")[0] == 1
+    assert search(store, "CoverageEligibilityResponse", request="q0")[0] == 1
+    assert search(store, "CoverageEligibilityResponse", created="ge2026-11-24T09:00:00Z")[0] == 2
+    assert search(store, "CoverageEligibilityResponse", created="2026-11-24")[0] == 3
+    assert search(store, "CoverageEligibilityResponse", created="lt2026-11-24")[0] == 0
+    total, page = search(store, "CoverageEligibilityResponse", _count="2")
+    assert total == 3 and len(page) == 2

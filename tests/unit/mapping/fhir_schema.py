@@ -1,0 +1,92 @@
+"""The official FHIR R4 JSON schema, loaded once, and checks that a resource both validates
+against it and parses with the ``fhir.resources`` R4B models.
+
+The schema lives in the shared folder beside the clone (``../shared/fhir-r4/fhir.schema.json``);
+``CDR_FHIR_SCHEMA`` points elsewhere. Without it the tests fail: a schema check that silently
+skips proves nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT6
+
+from mapping.fhir_common import FHIR_VERSION
+
+__all__ = ["assert_valid", "schema_errors"]
+
+_BESIDE_CLONE = (
+    Path(__file__).resolve().parents[3].parent / "shared" / "fhir-r4" / "fhir.schema.json"
+)
+
+
+def _schema_path() -> Path:
+    candidates = [_BESIDE_CLONE]
+    override = os.environ.get("CDR_FHIR_SCHEMA")
+    if override:
+        candidates.append(Path(override))
+    for path in candidates:
+        if path.is_file():
+            return path
+    pytest.fail(
+        "the official FHIR R4 JSON schema is missing: expected "
+        + " or ".join(str(p) for p in candidates)
+        + " (set CDR_FHIR_SCHEMA to fhir.schema.json)",
+        pytrace=False,
+    )
+
+
+@functools.cache
+def _registry() -> tuple[str, Registry[Any]]:
+    schema = json.loads(_schema_path().read_text(encoding="utf-8"))
+    uri = str(schema.get("id") or "urn:fhir-r4-schema")
+    resource = Resource.from_contents(schema, default_specification=DRAFT6)
+    return uri, Registry().with_resource(uri, resource)
+
+
+@functools.cache
+def _validator(resource_type: str) -> jsonschema.Draft6Validator:
+    # One resource against its own definition: the top-level oneOf over 146 types is slow.
+    uri, registry = _registry()
+    return jsonschema.Draft6Validator(
+        {"$ref": f"{uri}#/definitions/{resource_type}"}, registry=registry
+    )
+
+
+def _schema_erratum(error: jsonschema.ValidationError) -> bool:
+    # The published R4 schema's FHIRVersion enum stops at 4.0.0: it refuses "4.0.1", the very
+    # version R4 is. Only that value, only in a fhirVersion element, is let through.
+    path = list(error.absolute_path)
+    return (
+        error.validator == "enum"
+        and error.instance == FHIR_VERSION
+        and "fhirVersion" in [p for p in path if isinstance(p, str)][-1:]
+    )
+
+
+def schema_errors(resource: Mapping[str, Any]) -> list[str]:
+    """Every schema violation in ``resource``, as ``path: message``."""
+    validator = _validator(str(resource["resourceType"]))
+    return [
+        f"{'/'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}"
+        for error in validator.iter_errors(resource)
+        if not _schema_erratum(error)
+    ]
+
+
+def assert_valid(resource: Mapping[str, Any]) -> None:
+    """The resource validates against the R4 schema and parses with the R4B models."""
+    errors = schema_errors(resource)
+    assert not errors, f"{resource['resourceType']}/{resource.get('id')}: " + "; ".join(errors)
+    model = get_fhir_model_class(str(resource["resourceType"]))
+    model.model_validate(dict(resource))
