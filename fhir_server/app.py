@@ -142,6 +142,11 @@ def create_app(
     @app.post("/fhir/CoverageEligibilityRequest/$submit")
     async def submit_request(request: Request) -> Response:
         body = await _json_body(request, max_body_bytes)
+        if "respond-async" in request.headers.get("prefer", "").lower():
+            result = await submit.submit_async(body)
+            location = f"{base_url}/CoverageEligibilityResponse/{result.response_id}"
+            # RFC 7240 + FHIR async pattern: 202, and where to poll.
+            return _fhir_response(request, result.body, 202, {"Content-Location": location})
         result = await submit.submit(body)
         location = f"{base_url}/CoverageEligibilityResponse/{result.response_id}"
         return _fhir_response(request, result.body, 200, {"Location": location})

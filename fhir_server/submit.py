@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -15,12 +16,20 @@ from typing import Any
 from fhir_server.search_params import index_entries
 from fhir_server.store import FhirStore
 from mapping.cer_to_query import EligibilityAsk, submit_body_to_ask
-from mapping.rights_to_fhir import EligibilityAnswer, patient_id, report_to_fhir
+from mapping.rights_to_fhir import (
+    EligibilityAnswer,
+    gateway_organization,
+    patient_id,
+    pending_response,
+    report_to_fhir,
+)
 from rights.catalogue import RegimeCatalogue
 from rights.model import Requester, RightsQuery
 from rights.result import LookupReport
 
 __all__ = ["SubmitResult", "SubmitService"]
+
+log = logging.getLogger("cdr.fhir")
 
 RunLookup = Callable[[RightsQuery], Awaitable[LookupReport]]
 
@@ -52,8 +61,50 @@ class SubmitService:
         self._requester = default_requester
         self._base_url = base_url.rstrip("/")
         self._new_id = new_id
+        self._background: set[asyncio.Task[None]] = set()
 
     async def submit(self, body: Mapping[str, Any]) -> SubmitResult:
+        ask, cer = self._check(body)
+        response_id = self._new_id()
+        stored = await self._answer(ask, cer, response_id)
+        if not ask.is_bundle:
+            return SubmitResult(stored[0], response_id)
+        return SubmitResult(self._collection(stored), response_id)
+
+    async def submit_async(self, body: Mapping[str, Any]) -> SubmitResult:
+        """`Prefer: respond-async`: check the request now, answer ``queued`` at once, and let
+        the lookup complete the same CoverageEligibilityResponse in the background."""
+        ask, cer = self._check(body)
+        response_id = self._new_id()
+        queued = pending_response(
+            response_id=response_id,
+            request_reference=f"CoverageEligibilityRequest/{cer['id']}",
+            patient_reference=cer["patient"]["reference"],
+            created=self._now(),
+            purposes=ask.purposes,
+        )
+        stored = await asyncio.to_thread(self._persist_all, [queued, gateway_organization(), cer])
+        task = asyncio.create_task(self._complete(ask, cer, response_id, queued))
+        # Keep a reference: the event loop holds only weak ones to running tasks.
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return SubmitResult(stored[0], response_id)
+
+    async def _complete(
+        self, ask: EligibilityAsk, cer: dict[str, Any], response_id: str, queued: dict[str, Any]
+    ) -> None:
+        try:
+            await self._answer(ask, cer, response_id)
+        except Exception:
+            log.exception("asynchronous lookup %s failed", response_id)
+            failed = {
+                **queued,
+                "outcome": "error",
+                "disposition": "The lookup failed; submit the request again.",
+            }
+            await asyncio.to_thread(self._persist_all, [failed])
+
+    def _check(self, body: Mapping[str, Any]) -> tuple[EligibilityAsk, dict[str, Any]]:
         ask = submit_body_to_ask(
             body,
             catalogue=self._catalogue,
@@ -61,9 +112,14 @@ class SubmitService:
             default_requester=self._requester,
         )
         query = ask.query
-        cer = self._request_to_store(ask, patient_id(query.nir.value, query.birth_date, query.rang))
-        report = await self._run_lookup(query)
-        response_id = self._new_id()
+        return ask, self._request_to_store(
+            ask, patient_id(query.nir.value, query.birth_date, query.rang)
+        )
+
+    async def _answer(
+        self, ask: EligibilityAsk, cer: dict[str, Any], response_id: str
+    ) -> list[dict[str, Any]]:
+        report = await self._run_lookup(ask.query)
         answer = report_to_fhir(
             report,
             catalogue=self._catalogue,
@@ -73,10 +129,7 @@ class SubmitService:
             purposes=ask.purposes,
             submitted_patient=ask.patient,
         )
-        stored = await asyncio.to_thread(self._persist, cer, answer)
-        if not ask.is_bundle:
-            return SubmitResult(stored[0], response_id)
-        return SubmitResult(self._collection(stored), response_id)
+        return await asyncio.to_thread(self._persist, cer, answer)
 
     def _request_to_store(self, ask: EligibilityAsk, our_patient_id: str) -> dict[str, Any]:
         cer = copy.deepcopy(ask.cer)
@@ -87,15 +140,19 @@ class SubmitService:
         return cer
 
     def _persist(self, cer: dict[str, Any], answer: EligibilityAnswer) -> list[dict[str, Any]]:
+        return self._persist_all(
+            [
+                answer.response,
+                answer.patient,
+                *answer.coverages,
+                *answer.organizations,
+                *answer.practitioners,
+                cer,
+            ]
+        )
+
+    def _persist_all(self, resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
         now = self._now()
-        resources = [
-            answer.response,
-            answer.patient,
-            *answer.coverages,
-            *answer.organizations,
-            *answer.practitioners,
-            cer,
-        ]
         return [self._store.upsert(r, index_entries(r), now).resource for r in resources]
 
     def _collection(self, resources: list[dict[str, Any]]) -> dict[str, Any]:

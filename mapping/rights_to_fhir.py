@@ -33,6 +33,7 @@ __all__ = [
     "coverage_id",
     "gateway_organization",
     "patient_id",
+    "pending_response",
     "report_to_fhir",
 ]
 
@@ -143,3 +144,31 @@ def _insurance(entry: CoverageEntry, report: LookupReport, *, with_items: bool) 
     if with_items and entry.benefits:
         out["item"] = list(entry.benefits)
     return out
+
+
+def pending_response(
+    *,
+    response_id: str,
+    request_reference: str,
+    patient_reference: str,
+    created: datetime,
+    purposes: tuple[str, ...],
+    outcome: str = "queued",
+    disposition_text: str = "Lookup queued: poll this CoverageEligibilityResponse.",
+) -> dict[str, Any]:
+    """The response of an asynchronous `$submit` before its lookup is done (IHE ITI-124:
+    outcome ``queued``), or after the lookup itself failed (outcome ``error``)."""
+    if created.tzinfo is None:
+        raise ValueError("created must be timezone-aware")
+    return {
+        "resourceType": "CoverageEligibilityResponse",
+        "id": response_id,
+        "status": "active",
+        "purpose": list(purposes),
+        "patient": {"reference": patient_reference},
+        "created": created.isoformat(),
+        "request": {"reference": request_reference},
+        "outcome": outcome,
+        "disposition": disposition_text,
+        "insurer": reference("Organization", GATEWAY_ORGANIZATION_ID),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -331,3 +332,40 @@ def test_unexpected_failure_is_500_with_a_correlation_id(tmp_path: Path):
     correlation = response.headers["X-Correlation-ID"]
     assert correlation in issues[0]["diagnostics"]
     assert "disk on fire" not in response.text
+
+
+def test_respond_async_queues_then_completes(fhir, sandbox):
+    member = first("medecin-traitant")
+    httpx.put(
+        f"{sandbox.url}/admin/faults/{member.regime}", json={"latency_ms": 400}
+    ).raise_for_status()
+    try:
+        response = post(fhir, cer_for(member), Prefer="respond-async")
+        assert response.status_code == 202, response.text
+        queued = response.json()
+        assert_valid(queued)
+        assert queued["outcome"] == "queued"
+        location = response.headers["Content-Location"]
+        assert location.endswith(f"/CoverageEligibilityResponse/{queued['id']}")
+        url = f"{fhir}/CoverageEligibilityResponse/{queued['id']}"
+        first_poll = httpx.get(url).json()
+        assert first_poll["outcome"] == "queued"
+        deadline = time.monotonic() + 20
+        while True:
+            polled = httpx.get(url).json()
+            if polled["outcome"] != "queued" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    finally:
+        httpx.delete(f"{sandbox.url}/admin/faults").raise_for_status()
+    assert polled["outcome"] == "complete"
+    assert_valid(polled)
+    assert any(i.get("inforce") for i in polled["insurance"])
+    assert polled["request"] == queued["request"]
+
+
+def test_respond_async_still_checks_the_request_at_once(fhir):
+    issues = outcome(
+        post(fhir, {"resourceType": "CoverageEligibilityRequest"}, Prefer="respond-async"), 400
+    )
+    assert len(issues) == 5
