@@ -24,8 +24,9 @@ FHIR_JSON = "application/fhir+json"
 
 @pytest.fixture(scope="module")
 def fhir(sandbox: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # No answer cache: every $submit really asks the sandbox (faults apply, async is observable).
     settings = gateway_settings(
-        sandbox.url, tmp_path_factory.mktemp("fhir"), fhir_max_body_bytes=4096
+        sandbox.url, tmp_path_factory.mktemp("fhir"), fhir_max_body_bytes=4096, cache_ttl_s=0
     )
     gateway = build_gateway(settings)
     publish_conformance(gateway)
@@ -337,7 +338,7 @@ def test_unexpected_failure_is_500_with_a_correlation_id(tmp_path: Path):
 def test_respond_async_queues_then_completes(fhir, sandbox):
     member = first("medecin-traitant")
     httpx.put(
-        f"{sandbox.url}/admin/faults/{member.regime}", json={"latency_ms": 400}
+        f"{sandbox.url}/admin/faults/{member.regime}", json={"latency_ms": 1000}
     ).raise_for_status()
     try:
         response = post(fhir, cer_for(member), Prefer="respond-async")
