@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rights.lookup import RightsLookup
@@ -20,12 +21,20 @@ class StoredReport:
 
 
 class LookupService:
-    def __init__(self, lookup: RightsLookup, store: LookupStore) -> None:
+    def __init__(
+        self,
+        lookup: RightsLookup,
+        store: LookupStore,
+        observe: Callable[[LookupReport], None] | None = None,
+    ) -> None:
         self.lookup = lookup
         self._store = store
+        self._observe = observe
 
     async def run(self, query: RightsQuery) -> StoredReport:
         report = await self.lookup.lookup(query)
+        if self._observe is not None:
+            self._observe(report)
         # The database driver blocks: keep it off the event loop.
         lookup_id = await asyncio.to_thread(self._store.save, report)
         return StoredReport(lookup_id, report)

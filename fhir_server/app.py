@@ -9,18 +9,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fhir_server.capability import capability_statement
+from fhir_server.context import correlation_id
 from fhir_server.errors import FhirRequestError
 from fhir_server.formats import check_content_type, response_media_type
 from fhir_server.outcome import error_status_and_outcome
@@ -28,11 +32,71 @@ from fhir_server.search import parse_search, searchset
 from fhir_server.search_params import SEARCH_PARAMS
 from fhir_server.store import FhirStore, StoredResource
 from fhir_server.submit import SubmitService
+from rights.errors import CdrError
 
 __all__ = ["ReadyCheck", "create_app"]
 
 ReadyCheck = Callable[[], Awaitable[bool]]
+ObserveHttp = Callable[[str, str, int, float], None]
 log = logging.getLogger("cdr.http")
+
+
+class _EdgeMiddleware:
+    """Pure ASGI (no per-request copy): correlation id in and out, format negotiation for
+    /fhir, HTTP metrics, and the last line of defence that turns any unexpected exception into
+    an OperationOutcome 500 instead of a stack trace."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        fail: Callable[[Request, Exception], Response],
+        observe_http: ObserveHttp | None,
+    ) -> None:
+        self.app = app
+        self.fail = fail
+        self.observe_http = observe_http
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        cid = headers.get("x-request-id") or uuid.uuid4().hex
+        token = correlation_id.set(cid)
+        state = scope.setdefault("state", {})
+        state["media_type"] = "application/fhir+json"
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                extra = [(b"x-correlation-id", cid.encode())]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        try:
+            if scope["path"].startswith("/fhir"):
+                query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+                state["media_type"] = response_media_type(
+                    headers.get("accept"), query.get("_format")
+                )
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if response_started:
+                raise
+            response = self.fail(Request(scope), exc)
+            await response(scope, receive, send_with_id)
+        finally:
+            correlation_id.reset(token)
+            if self.observe_http is not None:
+                route = scope.get("route")
+                template = getattr(route, "path", "unmatched")
+                self.observe_http(scope["method"], template, status, time.perf_counter() - started)
 
 
 def _fhir_response(
@@ -63,6 +127,8 @@ def create_app(
     base_url: str = "http://127.0.0.1:8080/fhir",
     max_body_bytes: int = 1_048_576,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    metrics: Callable[[], str] | None = None,
+    observe_http: ObserveHttp | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -81,33 +147,17 @@ def create_app(
     )
 
     def fail(request: Request, exc: Exception) -> Response:
-        correlation_id = getattr(request.state, "correlation_id", uuid.uuid4().hex)
-        status, outcome = error_status_and_outcome(exc, correlation_id)
+        cid = correlation_id.get() or uuid.uuid4().hex
+        status, outcome = error_status_and_outcome(exc, cid)
         if status >= 500:
-            log.error(
-                "request failed",
-                exc_info=exc,
-                extra={"correlation_id": correlation_id, "path": request.url.path},
-            )
-        return _fhir_response(request, outcome, status, {"X-Correlation-ID": correlation_id})
+            log.error("request failed", exc_info=exc, extra={"path": request.url.path})
+        return _fhir_response(request, outcome, status)
 
-    @app.middleware("http")
-    async def correlate(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        correlation_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-        request.state.correlation_id = correlation_id
-        request.state.media_type = "application/fhir+json"
-        try:
-            if request.url.path.startswith("/fhir"):
-                request.state.media_type = response_media_type(
-                    request.headers.get("accept"), request.query_params.get("_format")
-                )
-            response = await call_next(request)
-        except Exception as exc:  # the edge: every error becomes an OperationOutcome
-            return fail(request, exc)
-        response.headers["X-Correlation-ID"] = correlation_id
-        return response
+    app.add_middleware(_EdgeMiddleware, fail=fail, observe_http=observe_http)
+
+    @app.exception_handler(CdrError)
+    async def known_error(request: Request, exc: CdrError) -> Response:
+        return fail(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -130,6 +180,13 @@ def create_app(
             {"status": "ready" if ready else "not-ready", "checks": checks},
             status_code=200 if ready else 503,
         )
+
+    if metrics is not None:
+        render_metrics = metrics
+
+        @app.get("/metrics")
+        async def prometheus() -> Response:
+            return Response(render_metrics(), media_type="text/plain; version=0.0.4")
 
     if store is None or submit is None:
         return app
