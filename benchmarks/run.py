@@ -9,6 +9,7 @@ import argparse
 import platform
 from datetime import UTC, datetime
 
+from benchmarks.fhir_bench import run_fhir
 from benchmarks.harness import sandbox_process
 from benchmarks.identifier_bench import run_identifiers
 from benchmarks.lookup_bench import run_discovery, run_throughput
@@ -25,9 +26,11 @@ def main() -> None:
         if args.quick:
             run_discovery(sandbox, rounds=3, seq_rounds=1)
             run_throughput(sandbox, concurrency=8, seconds=0.3, rounds=1)
+            run_fhir(sandbox, quick=True)
         else:
             run_discovery(sandbox)
             run_throughput(sandbox)
+            run_fhir(sandbox)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import httpx
 from starlette.applications import Starlette
@@ -44,6 +44,7 @@ __all__ = [
     "build_population_for",
     "build_sandbox",
     "build_submit_service",
+    "prepare_storage",
     "publish_conformance",
 ]
 
@@ -158,9 +159,24 @@ def build_submit_service(gateway: Gateway) -> SubmitService:
 
 def publish_conformance(gateway: Gateway) -> None:
     """Our CodeSystems and StructureDefinitions, readable under /fhir like any resource."""
-    now = gateway.clock.now()
+    _publish(gateway.fhir_store, gateway.clock.now())
+
+
+def prepare_storage(settings: Settings) -> str:
+    """Migrate and publish the conformance resources once, before worker processes start (they
+    build their gateway with ``migrate=False``); returns the database URL without password."""
+    database = Database(settings.effective_database_url)
+    try:
+        database.migrate()
+        _publish(SqlFhirStore(database.engine), SystemClock().now())
+        return database.engine.url.render_as_string(hide_password=True)
+    finally:
+        database.dispose()
+
+
+def _publish(store: SqlFhirStore, now: datetime) -> None:
     for resource in all_conformance_resources():
-        gateway.fhir_store.upsert(resource, index_entries(resource), now)
+        store.upsert(resource, index_entries(resource), now)
 
 
 def build_population_for(settings: Settings, catalogue: RegimeCatalogue, today: date) -> Population:

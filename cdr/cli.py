@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--sandbox-port", type=int, help="embedded sandbox port (default 8090, CDR_SANDBOX_PORT)"
     )
+    serve.add_argument("--workers", type=int, help="HTTP worker processes (default 1, CDR_WORKERS)")
 
     sandbox = sub.add_parser("sandbox", help="the embedded regime sandbox")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
@@ -139,6 +140,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 "http_port": args.http_port,
                 "mllp_port": args.mllp_port,
                 "sandbox_port": args.sandbox_port,
+                "workers": args.workers,
             }
         )
         return commands.serve(settings)

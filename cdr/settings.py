@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535)
     mllp_host: str = "127.0.0.1"
     mllp_port: int = Field(2575, ge=0, le=65535)
+    # Worker processes serving the HTTP API; above 1 the parent only migrates, runs the embedded
+    # sandbox and supervises (`cdr serve --workers N`).
+    workers: int = Field(1, ge=1, le=64)
 
     fhir_base_url: str | None = Field(
         None, description="public base URL of the FHIR API; default http://<host>:<port>/fhir"

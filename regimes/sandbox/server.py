@@ -7,6 +7,7 @@ so parallel test runs never collide.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -78,15 +79,24 @@ class RunningServer:
 
 
 def start_in_thread(
-    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, startup_timeout: float = 10.0
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    sock: socket.socket | None = None,
+    startup_timeout: float = 10.0,
 ) -> RunningServer:
-    """Start ``app`` on ``host:port`` in a daemon thread; return once it accepts connections."""
+    """Start ``app`` on ``host:port`` in a daemon thread; return once it accepts connections.
+
+    ``sock``, already bound, is served instead: a caller that bound it first has already turned
+    a busy port into a clear error.
+    """
     server = uvicorn.Server(_config(app, host, port))
 
     def run() -> None:
         # uvicorn exits with SystemExit when it cannot bind; the caller sees the thread end.
         try:
-            server.run()
+            server.run(sockets=None if sock is None else [sock])
         except SystemExit:
             return
 

@@ -1,0 +1,50 @@
+"""The gateway's HTTP application, wired from a Gateway; and its factory for uvicorn workers.
+
+`cdr serve --workers N` runs ``create_gateway_app`` in each of N worker processes
+(``uvicorn.run("cdr.asgi:create_gateway_app", factory=True, workers=N)``). The parent process has
+already migrated the database, published the conformance resources and started the embedded
+sandbox; it hands its command-line options down as ``CDR_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+
+from cdr.bootstrap import Gateway, build_gateway, build_submit_service
+from cdr.cli import version
+from cdr.settings import Settings
+from fhir_server.app import create_app
+
+__all__ = ["FACTORY", "create_gateway_app", "gateway_http_app"]
+
+FACTORY = "cdr.asgi:create_gateway_app"
+
+
+def gateway_http_app(gateway: Gateway) -> FastAPI:
+    """The FHIR API and health endpoints over ``gateway``; closing the app closes the gateway."""
+
+    async def database_ready() -> bool:
+        return await asyncio.to_thread(gateway.database.ping)
+
+    async def regimes_ready() -> bool:
+        regime = gateway.catalogue.get("cnam")
+        return await gateway.registry.get(regime.code).health(regime)
+
+    settings = gateway.settings
+    return create_app(
+        {"database": database_ready, "regimes": regimes_ready},
+        version=version(),
+        store=gateway.fhir_store,
+        submit=build_submit_service(gateway),
+        base_url=settings.effective_fhir_base_url,
+        max_body_bytes=settings.fhir_max_body_bytes,
+        on_shutdown=gateway.aclose,
+    )
+
+
+def create_gateway_app() -> FastAPI:
+    """One worker's app: settings from the environment, no migration (the parent ran it)."""
+    settings = Settings()  # type: ignore[call-arg]  # every field from CDR_* variables
+    return gateway_http_app(build_gateway(settings, migrate=False))

@@ -1,0 +1,137 @@
+"""`cdr serve --workers 2` as a user starts it: the parent migrates and runs the sandbox, two
+uvicorn workers serve the FHIR API; a $submit goes through; Ctrl-C stops everything cleanly.
+
+On PostgreSQL too when `CDR_TEST_POSTGRES_URL` is set (a database of its own, dropped after)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tests.e2e.test_fhir_api import FHIR_JSON, cer_for
+from tests.e2e.test_scenarios import POPULATION
+from tests.e2e.test_serve import _free_port, _wait_ready
+
+PG_URL = os.environ.get("CDR_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cdr.sqlite3'}"
+        return
+    if not PG_URL:
+        pytest.skip("CDR_TEST_POSTGRES_URL not set: cdr serve --workers on PostgreSQL not run")
+    name = f"cdr_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    yield sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.dispose()
+
+
+def test_cdr_serve_with_two_workers_answers_submit_and_stops_cleanly(tmp_path, database_url):
+    http_port, sandbox_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "CDR_DATA_DIR": str(tmp_path),
+        "CDR_DATABASE_URL": database_url,
+        # The ports come from the command line: the workers must receive them all the same.
+        "CDR_HTTP_PORT": "1",
+        "CDR_SANDBOX_PORT": "1",
+    }
+    env.pop("CDR_REGIMES_URL", None)
+    env.pop("CDR_WORKERS", None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cdr.cli",
+            "serve",
+            "--workers",
+            "2",
+            "--http-port",
+            str(http_port),
+            "--sandbox-port",
+            str(sandbox_port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = _wait_ready(f"http://127.0.0.1:{http_port}/readyz", server, deadline_s=60)
+        assert ready["checks"] == {"database": True, "regimes": True}
+        member = next(m for m in POPULATION.members if "c2s" in m.scenarios)
+        # Several requests, so that both workers are likely to serve some: each builds its own
+        # gateway and must find the schema the parent migrated.
+        for _ in range(4):
+            response = httpx.post(
+                f"http://127.0.0.1:{http_port}/fhir/CoverageEligibilityRequest/$submit",
+                json=cer_for(member),
+                headers={"Content-Type": FHIR_JSON},
+                timeout=30,
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["resourceType"] == "CoverageEligibilityResponse"
+            assert body["outcome"] == "complete"
+            assert body["insurance"], body
+        # The base URL the workers put in Location comes from --http-port, not CDR_HTTP_PORT.
+        assert response.headers["location"].startswith(f"http://127.0.0.1:{http_port}/fhir/")
+        stored = httpx.get(response.headers["location"], timeout=30)
+        assert stored.status_code == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        finally:
+            if server.poll() is None:
+                server.kill()
+        out, err = server.communicate()
+    assert server.returncode == 0, err
+    assert "Traceback" not in err
+    assert f"127.0.0.1:{sandbox_port}" in err + out
+    assert "2 processes" in err + out
+
+
+def test_a_busy_port_with_workers_is_a_clear_error(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**os.environ, "CDR_DATA_DIR": str(tmp_path), "CDR_WORKERS": "2"}
+        env.pop("CDR_REGIMES_URL", None)
+        env.pop("CDR_DATABASE_URL", None)
+        process = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cdr.cli",
+                "serve",
+                "--http-port",
+                str(port),
+                "--sandbox-port",
+                str(_free_port()),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert process.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port} (CDR_HTTP_PORT / --http-port)" in process.stderr
+    assert "Traceback" not in process.stderr
