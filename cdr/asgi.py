@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from cdr.bootstrap import Gateway, build_gateway, build_submit_service
 from cdr.cli import version
+from cdr.logs import configure_logging
 from cdr.settings import Settings
 from fhir_server.app import create_app
 
@@ -41,10 +42,13 @@ def gateway_http_app(gateway: Gateway) -> FastAPI:
         base_url=settings.effective_fhir_base_url,
         max_body_bytes=settings.fhir_max_body_bytes,
         on_shutdown=gateway.aclose,
+        metrics=gateway.metrics.render,
+        observe_http=gateway.metrics.observe_http,
     )
 
 
 def create_gateway_app() -> FastAPI:
     """One worker's app: settings from the environment, no migration (the parent ran it)."""
     settings = Settings()  # type: ignore[call-arg]  # every field from CDR_* variables
+    configure_logging(json_lines=settings.log_format == "json")
     return gateway_http_app(build_gateway(settings, migrate=False))

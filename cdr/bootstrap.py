@@ -11,10 +11,12 @@ import httpx
 from starlette.applications import Starlette
 
 from cdr.clock import SystemClock
+from cdr.metrics import GatewayMetrics
 from cdr.service import LookupService
 from cdr.settings import Settings
 from cdr.storage import Database, SqlLookupStore
 from cdr.storage.fhir_store import SqlFhirStore
+from cdr.storage.writer import SingleWriter
 from fhir_server.search_params import index_entries
 from fhir_server.submit import SubmitService
 from mapping.codesystems import all_conformance_resources
@@ -63,6 +65,8 @@ class Gateway:
     http_clients: list[httpx.AsyncClient]
     clock: SystemClock
     fhir_store: SqlFhirStore
+    writer: SingleWriter
+    metrics: GatewayMetrics
 
     @property
     def default_requester(self) -> Requester:
@@ -71,6 +75,7 @@ class Gateway:
     async def aclose(self) -> None:
         for client in self.http_clients:
             await client.aclose()
+        self.writer.close()
         self.database.dispose()
 
 
@@ -126,17 +131,21 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
         registry.add(regime.code, _GATEWAYS[regime.family](client, base_url))
     clock = SystemClock()
     lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
+    writer = SingleWriter()
+    metrics = GatewayMetrics(lookup)
     return Gateway(
         settings=settings,
         catalogue=catalogue,
         database=database,
         store=store,
         lookup=lookup,
-        service=LookupService(lookup, store),
+        service=LookupService(lookup, store, observe=metrics.observe_report, blocking=writer.run),
         registry=registry,
         http_clients=clients,
         clock=clock,
         fhir_store=SqlFhirStore(database.engine),
+        writer=writer,
+        metrics=metrics,
     )
 
 
@@ -154,6 +163,7 @@ def build_submit_service(gateway: Gateway) -> SubmitService:
         today=gateway.clock.today,
         default_requester=gateway.default_requester,
         base_url=gateway.settings.effective_fhir_base_url,
+        blocking=gateway.writer.run,
     )
 
 

@@ -22,6 +22,7 @@ from cdr.bootstrap import (
 )
 from cdr.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.clock import SystemClock
+from cdr.logs import configure_logging
 from cdr.render import format_nir, lookup_table, table
 from cdr.report_json import report_to_dict
 from cdr.settings import Settings
@@ -37,10 +38,8 @@ __all__ = ["db_upgrade", "lookup", "regimes", "sandbox_list", "sandbox_serve", "
 log = logging.getLogger("cdr")
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    # Alembic narrates every migration step at INFO; the start-up banner is enough.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def _logging(settings: Settings) -> None:
+    configure_logging(json_lines=settings.log_format == "json")
 
 
 def _uvicorn(app: Any, host: str, port: int) -> uvicorn.Server:
@@ -74,7 +73,7 @@ def _listen(host: str, port: int, setting: str) -> socket.socket:
 def serve(settings: Settings) -> int:
     """Run the whole system: the embedded sandbox (unless CDR_REGIMES_URL is set) and the HTTP
     API, in one process, or with ``settings.workers`` HTTP worker processes."""
-    _logging()
+    _logging(settings)
     if settings.workers > 1:
         return _serve_workers(settings)
     return asyncio.run(_serve(settings))
@@ -171,7 +170,7 @@ def _log_gateway(settings: Settings, database_url: str) -> None:
 
 
 def sandbox_serve(settings: Settings) -> int:
-    _logging()
+    _logging(settings)
     sock = _listen(settings.sandbox_host, settings.sandbox_port, "CDR_SANDBOX_PORT / --port")
     app = build_sandbox(settings)
     log.info("regime sandbox   http://%s:%d", settings.sandbox_host, settings.sandbox_port)

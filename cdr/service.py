@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rights.lookup import RightsLookup
 from rights.model import RightsQuery
@@ -26,15 +27,17 @@ class LookupService:
         lookup: RightsLookup,
         store: LookupStore,
         observe: Callable[[LookupReport], None] | None = None,
+        blocking: Callable[..., Awaitable[Any]] = asyncio.to_thread,
     ) -> None:
         self.lookup = lookup
         self._store = store
         self._observe = observe
+        self._blocking = blocking
 
     async def run(self, query: RightsQuery) -> StoredReport:
         report = await self.lookup.lookup(query)
         if self._observe is not None:
             self._observe(report)
         # The database driver blocks: keep it off the event loop.
-        lookup_id = await asyncio.to_thread(self._store.save, report)
+        lookup_id: str = await self._blocking(self._store.save, report)
         return StoredReport(lookup_id, report)

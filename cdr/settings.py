@@ -6,7 +6,7 @@ Nested values use ``__``, e.g. ``CDR_SANDBOX_FAULTS='{"msa": {"latency_ms": 200}
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         None, description="public base URL of the FHIR API; default http://<host>:<port>/fhir"
     )
     fhir_max_body_bytes: int = Field(1_048_576, ge=1024)
+    log_format: Literal["json", "text"] = Field(
+        "json", description="service logs: JSON lines (with correlation id) or plain text"
+    )
 
     # The regime backend: the embedded sandbox by default, or any base URL speaking our wires.
     sandbox_host: str = "127.0.0.1"

@@ -50,6 +50,12 @@ class FhirStore(Protocol):
         """Create or replace by (resourceType, id). A new version only when the content changed."""
         ...
 
+    def upsert_many(
+        self, items: Sequence[tuple[dict[str, Any], Sequence[IndexEntry]]], now: datetime
+    ) -> list[StoredResource]:
+        """Several resources in one transaction, all or none."""
+        ...
+
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None: ...
 
     def search(

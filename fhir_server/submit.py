@@ -32,6 +32,8 @@ __all__ = ["SubmitResult", "SubmitService"]
 log = logging.getLogger("cdr.fhir")
 
 RunLookup = Callable[[RightsQuery], Awaitable[LookupReport]]
+# Runs a blocking storage call off the event loop (the composition root passes a single writer).
+RunBlocking = Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class SubmitService:
         default_requester: Requester,
         base_url: str,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        blocking: RunBlocking = asyncio.to_thread,
     ) -> None:
         self._catalogue = catalogue
         self._store = store
@@ -61,6 +64,7 @@ class SubmitService:
         self._requester = default_requester
         self._base_url = base_url.rstrip("/")
         self._new_id = new_id
+        self._blocking = blocking
         self._background: set[asyncio.Task[None]] = set()
 
     async def submit(self, body: Mapping[str, Any]) -> SubmitResult:
@@ -83,7 +87,7 @@ class SubmitService:
             created=self._now(),
             purposes=ask.purposes,
         )
-        stored = await asyncio.to_thread(self._persist_all, [queued, gateway_organization(), cer])
+        stored = await self._blocking(self._persist_all, [queued, gateway_organization(), cer])
         task = asyncio.create_task(self._complete(ask, cer, response_id, queued))
         # Keep a reference: the event loop holds only weak ones to running tasks.
         self._background.add(task)
@@ -102,7 +106,7 @@ class SubmitService:
                 "outcome": "error",
                 "disposition": "The lookup failed; submit the request again.",
             }
-            await asyncio.to_thread(self._persist_all, [failed])
+            await self._blocking(self._persist_all, [failed])
 
     def _check(self, body: Mapping[str, Any]) -> tuple[EligibilityAsk, dict[str, Any]]:
         ask = submit_body_to_ask(
@@ -129,7 +133,8 @@ class SubmitService:
             purposes=ask.purposes,
             submitted_patient=ask.patient,
         )
-        return await asyncio.to_thread(self._persist, cer, answer)
+        stored: list[dict[str, Any]] = await self._blocking(self._persist, cer, answer)
+        return stored
 
     def _request_to_store(self, ask: EligibilityAsk, our_patient_id: str) -> dict[str, Any]:
         cer = copy.deepcopy(ask.cer)
@@ -152,8 +157,8 @@ class SubmitService:
         )
 
     def _persist_all(self, resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        now = self._now()
-        return [self._store.upsert(r, index_entries(r), now).resource for r in resources]
+        stored = self._store.upsert_many([(r, index_entries(r)) for r in resources], self._now())
+        return [s.resource for s in stored]
 
     def _collection(self, resources: list[dict[str, Any]]) -> dict[str, Any]:
         return {

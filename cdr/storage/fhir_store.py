@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     and_,
     delete,
@@ -56,59 +57,75 @@ class SqlFhirStore:
     def upsert(
         self, resource: dict[str, Any], index: Sequence[IndexEntry], now: datetime
     ) -> StoredResource:
+        return self.upsert_many([(resource, index)], now)[0]
+
+    def upsert_many(
+        self, items: Sequence[tuple[dict[str, Any], Sequence[IndexEntry]]], now: datetime
+    ) -> list[StoredResource]:
+        """Several resources in ONE transaction: an answer is stored whole or not at all, and
+        one commit costs far less than one per resource."""
+        try:
+            with self._engine.begin() as connection:
+                return [self._upsert(connection, r, index, now) for r, index in items]
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot store FHIR resources: {exc}") from exc
+
+    def _upsert(
+        self,
+        connection: Connection,
+        resource: dict[str, Any],
+        index: Sequence[IndexEntry],
+        now: datetime,
+    ) -> StoredResource:
         resource_type, resource_id = resource["resourceType"], resource["id"]
         content = _content_without_meta(resource)
         key = and_(
             fhir_resources.c.resource_type == resource_type, fhir_resources.c.id == resource_id
         )
-        try:
-            with self._engine.begin() as connection:
-                row = connection.execute(
-                    select(
-                        fhir_resources.c.version_id,
-                        fhir_resources.c.content,
-                        fhir_resources.c.last_updated,
-                    ).where(key)
-                ).first()
-                if row is not None and row.content == content:
-                    return _stored(content, row.version_id, row.last_updated)
-                version = 1 if row is None else row.version_id + 1
-                if row is None:
-                    connection.execute(
-                        insert(fhir_resources).values(
-                            resource_type=resource_type,
-                            id=resource_id,
-                            version_id=version,
-                            last_updated=now,
-                            content=content,
-                        )
-                    )
-                else:
-                    connection.execute(
-                        update(fhir_resources)
-                        .where(key)
-                        .values(version_id=version, last_updated=now, content=content)
-                    )
-                connection.execute(
-                    delete(fhir_search_index).where(
-                        fhir_search_index.c.resource_type == resource_type,
-                        fhir_search_index.c.resource_id == resource_id,
-                    )
+        row = connection.execute(
+            select(
+                fhir_resources.c.version_id,
+                fhir_resources.c.content,
+                fhir_resources.c.last_updated,
+            ).where(key)
+        ).first()
+        if row is not None and row.content == content:
+            return _stored(content, row.version_id, row.last_updated)
+        version = 1 if row is None else row.version_id + 1
+        if row is None:
+            connection.execute(
+                insert(fhir_resources).values(
+                    resource_type=resource_type,
+                    id=resource_id,
+                    version_id=version,
+                    last_updated=now,
+                    content=content,
                 )
-                rows = [
-                    {
-                        "resource_type": resource_type,
-                        "resource_id": resource_id,
-                        "param": e.param,
-                        "system": e.system,
-                        "value": e.value[:255],
-                    }
-                    for e in index
-                ]
-                if rows:
-                    connection.execute(insert(fhir_search_index), rows)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot store {resource_type}/{resource_id}: {exc}") from exc
+            )
+        else:
+            connection.execute(
+                update(fhir_resources)
+                .where(key)
+                .values(version_id=version, last_updated=now, content=content)
+            )
+            connection.execute(
+                delete(fhir_search_index).where(
+                    fhir_search_index.c.resource_type == resource_type,
+                    fhir_search_index.c.resource_id == resource_id,
+                )
+            )
+        rows = [
+            {
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+                "param": e.param,
+                "system": e.system,
+                "value": e.value[:255],
+            }
+            for e in index
+        ]
+        if rows:
+            connection.execute(insert(fhir_search_index), rows)
         return _stored(content, version, now)
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None:

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cdr.bootstrap import build_gateway, build_submit_service, publish_conformance
+from cdr.asgi import gateway_http_app
+from cdr.bootstrap import build_gateway, publish_conformance
 from fhir_server.app import create_app
 from regimes.sandbox.population import Member
 from regimes.sandbox.server import RunningServer, start_in_thread
@@ -30,19 +31,9 @@ def fhir(sandbox: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> It
     )
     gateway = build_gateway(settings)
     publish_conformance(gateway)
-    server = start_in_thread(
-        create_app(
-            {},
-            version="test",
-            store=gateway.fhir_store,
-            submit=build_submit_service(gateway),
-            base_url="http://testserver/fhir",
-            max_body_bytes=4096,
-        )
-    )
+    server = start_in_thread(gateway_http_app(gateway))  # exactly what `cdr serve` runs
     yield f"{server.url}/fhir"
-    server.stop()
-    gateway.database.dispose()
+    server.stop()  # the app's shutdown closes the gateway
 
 
 def cer_for(
@@ -370,3 +361,21 @@ def test_respond_async_still_checks_the_request_at_once(fhir):
         post(fhir, {"resourceType": "CoverageEligibilityRequest"}, Prefer="respond-async"), 400
     )
     assert len(issues) == 5
+
+
+def test_metrics_count_lookups_and_requests(fhir):
+    post(fhir, cer_for(first("open")))
+    response = httpx.get(fhir.removesuffix("/fhir") + "/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'cdr_lookups_total{mode="validation",outcome="complete"}' in text
+    assert "cdr_regime_latency_seconds_bucket" in text
+    assert 'route="/fhir/CoverageEligibilityRequest/$submit",status="200"' in text
+    assert 'cdr_circuit_breaker_state{regime="cnam"} 0' in text
+
+
+def test_every_answer_carries_a_correlation_id(fhir):
+    response = httpx.get(f"{fhir}/metadata", headers={"X-Request-ID": "req-42"})
+    assert response.headers["X-Correlation-ID"] == "req-42"
+    assert len(httpx.get(f"{fhir}/metadata").headers["X-Correlation-ID"]) == 32
