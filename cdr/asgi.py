@@ -34,14 +34,20 @@ def gateway_http_app(gateway: Gateway) -> FastAPI:
         return await gateway.registry.get(regime.code).health(regime)
 
     settings = gateway.settings
+    submit = build_submit_service(gateway)
+
+    async def shut_down() -> None:
+        await submit.drain()
+        await gateway.aclose()
+
     return create_app(
         {"database": database_ready, "regimes": regimes_ready},
         version=version(),
         store=gateway.fhir_store,
-        submit=build_submit_service(gateway),
+        submit=submit,
         base_url=settings.effective_fhir_base_url,
         max_body_bytes=settings.fhir_max_body_bytes,
-        on_shutdown=gateway.aclose,
+        on_shutdown=shut_down,
         metrics=gateway.metrics.render,
         observe_http=gateway.metrics.observe_http,
     )

@@ -106,7 +106,15 @@ class SubmitService:
                 "outcome": "error",
                 "disposition": "The lookup failed; submit the request again.",
             }
-            await self._blocking(self._persist_all, [failed])
+            try:
+                await self._blocking(self._persist_all, [failed])
+            except Exception:  # storage gone too (shutting down): the log is all that is left
+                log.exception("could not record the failure of %s", response_id)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Let queued lookups finish before the process stops (a bounded wait)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout)
 
     def _check(self, body: Mapping[str, Any]) -> tuple[EligibilityAsk, dict[str, Any]]:
         ask = submit_body_to_ask(

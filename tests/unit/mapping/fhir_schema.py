@@ -1,9 +1,9 @@
 """The official FHIR R4 JSON schema, loaded once, and checks that a resource both validates
 against it and parses with the ``fhir.resources`` R4B models.
 
-The schema lives in the shared folder beside the clone (``../shared/fhir-r4/fhir.schema.json``);
-``CDR_FHIR_SCHEMA`` points elsewhere. Without it the tests fail: a schema check that silently
-skips proves nothing.
+A copy of the schema is committed (``tests/fixtures/fhir-r4/``); ``CDR_FHIR_SCHEMA`` points
+elsewhere, and the shared folder beside the clone is a last resort. Without any the tests fail:
+a schema check that silently skips proves nothing.
 """
 
 from __future__ import annotations
@@ -25,16 +25,15 @@ from mapping.fhir_common import FHIR_VERSION
 
 __all__ = ["assert_valid", "schema_errors"]
 
-_BESIDE_CLONE = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "fhir-r4" / "fhir.schema.json"
-)
+_ROOT = Path(__file__).resolve().parents[3]
+_COMMITTED = _ROOT / "tests" / "fixtures" / "fhir-r4" / "fhir.schema.json"
+_BESIDE_CLONE = _ROOT.parent / "shared" / "fhir-r4" / "fhir.schema.json"
 
 
 def _schema_path() -> Path:
-    candidates = [_BESIDE_CLONE]
     override = os.environ.get("CDR_FHIR_SCHEMA")
-    if override:
-        candidates.append(Path(override))
+    candidates = [Path(override)] if override else []
+    candidates += [_COMMITTED, _BESIDE_CLONE]
     for path in candidates:
         if path.is_file():
             return path
