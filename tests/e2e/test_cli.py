@@ -142,3 +142,17 @@ def test_cdr_is_a_real_command(env):
     )
     assert process.returncode == 0, process.stderr
     assert json.loads(process.stdout)["results"][0]["status"] == "found"
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    """`cdr sandbox list --json | head -c 10`: the reader leaves early."""
+    process = subprocess.run(
+        f"{sys.executable} -m cdr.cli sandbox list --json | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert process.stdout.startswith("[")
+    assert "Traceback" not in process.stderr
