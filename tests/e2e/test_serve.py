@@ -36,6 +36,17 @@ def _wait_ready(url: str, process: subprocess.Popen[str], deadline_s: float = 30
     raise AssertionError(f"{url} not ready within {deadline_s} s")
 
 
+def interrupt(server: subprocess.Popen[str], *, timeout: float) -> tuple[str, str]:
+    """Ctrl-C, as a person stops `cdr serve`; kill only if it does not stop in time."""
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=timeout)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    return server.communicate()
+
+
 def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
     http_port, sandbox_port = _free_port(), _free_port()
     env = {
@@ -71,13 +82,7 @@ def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
         assert found[0]["rights"]["situations"][0]["kind"] == "c2s"
         assert (tmp_path / "cdr.sqlite3").exists()
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=15)
-        finally:
-            if server.poll() is None:
-                server.kill()
-        out, err = server.communicate()
+        out, err = interrupt(server, timeout=15)
     assert server.returncode == 0, err
     assert "Traceback" not in err
     assert f"127.0.0.1:{http_port}" in err + out

@@ -6,7 +6,6 @@ On PostgreSQL too when `CDR_TEST_POSTGRES_URL` is set (a database of its own, dr
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 
 from tests.e2e.test_fhir_api import FHIR_JSON, cer_for
 from tests.e2e.test_scenarios import POPULATION
-from tests.e2e.test_serve import _free_port, _wait_ready
+from tests.e2e.test_serve import _free_port, _wait_ready, interrupt
 
 PG_URL = os.environ.get("CDR_TEST_POSTGRES_URL")
 
@@ -94,13 +93,7 @@ def test_cdr_serve_with_two_workers_answers_submit_and_stops_cleanly(tmp_path, d
         stored = httpx.get(response.headers["location"], timeout=30)
         assert stored.status_code == 200
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        finally:
-            if server.poll() is None:
-                server.kill()
-        out, err = server.communicate()
+        out, err = interrupt(server, timeout=30)
     assert server.returncode == 0, err
     assert "Traceback" not in err
     assert f"127.0.0.1:{sandbox_port}" in err + out
