@@ -71,16 +71,15 @@ def _criteria(resource_type: str, name: str, kind: str, values: list[str]) -> li
         out = []
         for value in values:
             match = _DATE.fullmatch(value)
-            if match is None:
-                raise _bad(f"{name}: {value!r} is not a FHIR date with an optional prefix", name)
-            out.append(
-                Criterion(
-                    name,
-                    "date",
-                    (normalise_instant(match.group(2)),),
-                    prefix=match.group(1) or "eq",
-                )
-            )
+            try:
+                if match is None:
+                    raise ValueError(value)
+                instant = normalise_instant(match.group(2))
+            except ValueError:  # the pattern lets through times such as T25:00 or T::
+                raise _bad(
+                    f"{name}: {value!r} is not a FHIR date with an optional prefix", name
+                ) from None
+            out.append(Criterion(name, "date", (instant,), prefix=match.group(1) or "eq"))
         return out
     by_system: dict[str | None, list[str]] = {}
     for value in values:

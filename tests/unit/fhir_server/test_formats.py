@@ -47,6 +47,8 @@ def test_json_content_types_pass():
         ([("colour", "red")], "not supported"),
         ([("_count", "many")], "whole number"),
         ([("created", "yesterday")], "not a FHIR date"),
+        ([("created", "2024-01-01T25:00")], "not a FHIR date"),
+        ([("created", "ge2024-01-01T::")], "not a FHIR date"),
         ([("patient", "")], "no value"),
     ],
 )
