@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +51,15 @@ def _stored(content: str, version_id: int, last_updated: datetime) -> StoredReso
     return StoredResource(resource, version_id, last_updated)
 
 
+@contextmanager
+def _storage_errors(doing: str) -> Iterator[None]:
+    """The one place driver errors become ``StorageError`` (503 at the FHIR edge, not 500)."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot {doing}: {exc}") from exc
+
+
 class SqlFhirStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -64,11 +74,8 @@ class SqlFhirStore:
     ) -> list[StoredResource]:
         """Several resources in ONE transaction: an answer is stored whole or not at all, and
         one commit costs far less than one per resource."""
-        try:
-            with self._engine.begin() as connection:
-                return [self._upsert(connection, r, index, now) for r, index in items]
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot store FHIR resources: {exc}") from exc
+        with _storage_errors("store FHIR resources"), self._engine.begin() as connection:
+            return [self._upsert(connection, r, index, now) for r, index in items]
 
     def _upsert(
         self,
@@ -129,7 +136,7 @@ class SqlFhirStore:
         return _stored(content, version, now)
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None:
-        with self._engine.connect() as connection:
+        with _storage_errors("read a FHIR resource"), self._engine.connect() as connection:
             row = connection.execute(
                 select(
                     fhir_resources.c.content,
@@ -147,7 +154,7 @@ class SqlFhirStore:
     ) -> tuple[int, list[StoredResource]]:
         where = [fhir_resources.c.resource_type == resource_type]
         where += [_matches(resource_type, c) for c in criteria]
-        with self._engine.connect() as connection:
+        with _storage_errors("search FHIR resources"), self._engine.connect() as connection:
             total = connection.execute(
                 select(func.count()).select_from(fhir_resources).where(*where)
             ).scalar_one()
@@ -173,7 +180,9 @@ def _matches(resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
             op = {
                 "eq": idx.value.startswith(value, autoescape=True),
                 "ge": idx.value >= value,
-                "gt": idx.value > value,
+                # A value at coarser precision is a range (2024-01-01 is the whole day): gt
+                # excludes it, le includes it.
+                "gt": and_(idx.value > value, ~idx.value.startswith(value, autoescape=True)),
                 "le": or_(idx.value <= value, idx.value.startswith(value, autoescape=True)),
                 "lt": idx.value < value,
             }[criterion.prefix]

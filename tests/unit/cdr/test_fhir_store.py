@@ -7,6 +7,7 @@ import pytest
 from cdr.storage.fhir_store import SqlFhirStore
 from fhir_server.search import parse_search
 from fhir_server.search_params import index_entries
+from rights.errors import StorageError
 from tests.unit.cdr.test_storage import database  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -45,6 +46,16 @@ def test_versions_only_change_when_the_content_does(store):
     assert store.read("Patient", "nope") is None
 
 
+def test_driver_errors_become_storage_errors(database):  # noqa: F811
+    unmigrated = SqlFhirStore(database.engine)  # no tables: every statement fails
+    with pytest.raises(StorageError):
+        put(unmigrated, patient("p1", "185057505612345"))
+    with pytest.raises(StorageError):
+        unmigrated.read("Patient", "p1")
+    with pytest.raises(StorageError):
+        search(unmigrated, "Patient", identifier="185057505612345")
+
+
 def search(store, resource_type, **params):
     criteria, count, offset = parse_search(resource_type, list(params.items()))
     return store.search(resource_type, criteria, count=count, offset=offset)
@@ -79,5 +90,8 @@ def test_reference_and_date_search(store):
     assert search(store, "CoverageEligibilityResponse", created="ge2026-11-24T09:00:00Z")[0] == 2
     assert search(store, "CoverageEligibilityResponse", created="2026-11-24")[0] == 3
     assert search(store, "CoverageEligibilityResponse", created="lt2026-11-24")[0] == 0
+    assert search(store, "CoverageEligibilityResponse", created="gt2026-11-24")[0] == 0
+    assert search(store, "CoverageEligibilityResponse", created="le2026-11-24")[0] == 3
+    assert search(store, "CoverageEligibilityResponse", created="gt2026-11-24T09:00:00Z")[0] == 1
     total, page = search(store, "CoverageEligibilityResponse", _count="2")
     assert total == 3 and len(page) == 2
