@@ -130,6 +130,11 @@ class RightsLookup:
         except TimeoutError:
             breaker.record_failure()
             return self._failed(regime, query, RegimeStatus.TIMEOUT, attempts, t0, timed_out=True)
+        except asyncio.CancelledError:
+            # Our caller went away: no verdict on the regime, but a half-open trial must end
+            # here or the breaker would refuse every later call.
+            breaker.record_neutral()
+            raise
         except RegimeRejected as exc:
             breaker.record_neutral()
             attempts.last_error = exc

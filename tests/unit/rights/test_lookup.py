@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import date
 
@@ -202,6 +203,26 @@ async def test_a_failed_trial_reopens_the_breaker():
     clock.advance(10)
     await lookup.lookup(query("cnam"))
     assert lookup.breaker_states()["cnam"] is BreakerState.OPEN
+
+
+async def test_a_cancelled_trial_does_not_wedge_the_breaker():
+    lookup, gateways, clock, _ = make(
+        {"cnam": raising(RegimeUnavailable, times=1)},
+        policy=ResiliencePolicy(max_attempts=1, breaker_failures=1, breaker_reset_s=10),
+    )
+    await lookup.lookup(query("cnam"))
+    clock.advance(10)
+    gateways["cnam"].delay = 60
+    trial = asyncio.create_task(lookup.lookup(query("cnam")))
+    while not gateways["cnam"].in_flight.now:
+        await asyncio.sleep(0)
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    gateways["cnam"].delay = 0
+    retried = (await lookup.lookup(query("cnam"))).results[0]
+    assert retried.status is RegimeStatus.FOUND
+    assert lookup.breaker_states()["cnam"] is BreakerState.CLOSED
 
 
 def test_every_regime_needs_a_gateway():
