@@ -298,7 +298,10 @@ async def regimes(settings: Settings, *, as_json: bool) -> int:
 
 def db_upgrade(settings: Settings) -> int:
     database = Database(settings.effective_database_url)
-    database.migrate()
-    print(f"database at {database.engine.url.render_as_string(hide_password=True)} is up to date")
-    database.dispose()
+    try:
+        database.migrate()
+        url = database.engine.url.render_as_string(hide_password=True)
+    finally:
+        database.dispose()
+    print(f"database at {url} is up to date")
     return EXIT_OK
