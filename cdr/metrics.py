@@ -156,7 +156,7 @@ class GatewayMetrics:
             "# TYPE cdr_circuit_breaker_state gauge",
         ]
         lines += [
-            f'cdr_circuit_breaker_state{{regime="{code}"}} {_BREAKER_VALUE[state]}'
+            f"cdr_circuit_breaker_state{_labels(('regime',), (code,))} {_BREAKER_VALUE[state]}"
             for code, state in self._lookup.breaker_states().items()
         ]
         for render in self._extra:
