@@ -21,7 +21,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from cdr.storage.tables import fhir_resources, fhir_search_index
 from fhir_server.store import Criterion, IndexEntry, StoredResource
@@ -60,6 +60,9 @@ def _storage_errors(doing: str) -> Iterator[None]:
         raise StorageError(f"cannot {doing}: {exc}") from exc
 
 
+_WRITE_ATTEMPTS = 3
+
+
 class SqlFhirStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -73,9 +76,23 @@ class SqlFhirStore:
         self, items: Sequence[tuple[dict[str, Any], Sequence[IndexEntry]]], now: datetime
     ) -> list[StoredResource]:
         """Several resources in ONE transaction: an answer is stored whole or not at all, and
-        one commit costs far less than one per resource."""
-        with _storage_errors("store FHIR resources"), self._engine.begin() as connection:
-            return [self._upsert(connection, r, index, now) for r, index in items]
+        one commit costs far less than one per resource.
+
+        Another process (`cdr serve --workers N`, or a second gateway on PostgreSQL) may store
+        the same new resource between our read and our insert: a duplicate key (PostgreSQL) or
+        a stale snapshot (SQLite WAL). The transaction is then run again from its reads, which
+        now see the other writer's row, a bounded number of times.
+        """
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with self._engine.begin() as connection:
+                    return [self._upsert(connection, r, index, now) for r, index in items]
+            except (IntegrityError, OperationalError) as exc:
+                if attempt + 1 == _WRITE_ATTEMPTS:
+                    raise StorageError(f"cannot store FHIR resources: {exc}") from exc
+            except SQLAlchemyError as exc:
+                raise StorageError(f"cannot store FHIR resources: {exc}") from exc
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _upsert(
         self,
@@ -100,14 +117,15 @@ class SqlFhirStore:
             return _stored(content, row.version_id, row.last_updated)
         version = 1 if row is None else row.version_id + 1
         if row is None:
-            connection.execute(
-                insert(fhir_resources).values(
+            self._insert_new(
+                connection,
+                dict(
                     resource_type=resource_type,
                     id=resource_id,
                     version_id=version,
                     last_updated=now,
                     content=content,
-                )
+                ),
             )
         else:
             connection.execute(
@@ -134,6 +152,9 @@ class SqlFhirStore:
         if rows:
             connection.execute(insert(fhir_search_index), rows)
         return _stored(content, version, now)
+
+    def _insert_new(self, connection: Connection, values: dict[str, Any]) -> None:
+        connection.execute(insert(fhir_resources).values(**values))
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None:
         with _storage_errors("read a FHIR resource"), self._engine.connect() as connection:

@@ -95,3 +95,32 @@ def test_reference_and_date_search(store):
     assert search(store, "CoverageEligibilityResponse", created="gt2026-11-24T09:00:00Z")[0] == 1
     total, page = search(store, "CoverageEligibilityResponse", _count="2")
     assert total == 3 and len(page) == 2
+
+
+class _RacingStore(SqlFhirStore):
+    """Another writer stores the same new resource between our read and our insert, once."""
+
+    def __init__(self, engine):
+        super().__init__(engine)
+        self.raced = False
+
+    def _insert_new(self, connection, values):
+        if not self.raced:
+            self.raced = True
+            other = SqlFhirStore(connection.engine)
+            rival = patient(values["id"], "185057505612345")
+            other.upsert(rival, index_entries(rival), T0)
+        super()._insert_new(connection, values)
+
+
+def test_a_concurrent_insert_of_the_same_resource_is_retried_not_lost(database):  # noqa: F811
+    database.migrate()
+    store = _RacingStore(database.engine)
+    mine = patient("p-race", "185057505612345", birth="1981-01-01")
+    stored = store.upsert(mine, index_entries(mine), T0 + timedelta(minutes=1))
+    assert store.raced
+    # The retry read the rival's row and stored ours as its next version.
+    assert stored.version_id == 2
+    read = store.read("Patient", "p-race")
+    assert read is not None and read.resource["birthDate"] == "1981-01-01"
+    assert search(store, "Patient", identifier="185057505612345")[0] == 1
