@@ -39,7 +39,11 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the gateway (HTTP, and the sandbox by default)")
     serve.add_argument("--http-port", type=int, help="HTTP port (default 8080, CDR_HTTP_PORT)")
-    serve.add_argument("--mllp-port", type=int, help="MLLP port (default 2575, CDR_MLLP_PORT)")
+    serve.add_argument(
+        "--mllp-port",
+        type=int,
+        help="MLLP port (default 2575, CDR_MLLP_PORT); the HL7 listener is not served yet",
+    )
     serve.add_argument(
         "--sandbox-port", type=int, help="embedded sandbox port (default 8090, CDR_SANDBOX_PORT)"
     )
