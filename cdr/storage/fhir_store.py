@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -63,6 +65,13 @@ def _storage_errors(doing: str) -> Iterator[None]:
 _WRITE_ATTEMPTS = 3
 
 
+@dataclass(frozen=True, slots=True)
+class _Version:
+    version_id: int
+    content: str
+    last_updated: datetime
+
+
 class SqlFhirStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -86,7 +95,7 @@ class SqlFhirStore:
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 with self._engine.begin() as connection:
-                    return [self._upsert(connection, r, index, now) for r, index in items]
+                    return self._write_batch(connection, items, now)
             except (IntegrityError, OperationalError) as exc:
                 if attempt + 1 == _WRITE_ATTEMPTS:
                     raise StorageError(f"cannot store FHIR resources: {exc}") from exc
@@ -94,67 +103,93 @@ class SqlFhirStore:
                 raise StorageError(f"cannot store FHIR resources: {exc}") from exc
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def _upsert(
+    def _write_batch(
         self,
         connection: Connection,
-        resource: dict[str, Any],
-        index: Sequence[IndexEntry],
+        items: Sequence[tuple[dict[str, Any], Sequence[IndexEntry]]],
         now: datetime,
-    ) -> StoredResource:
-        resource_type, resource_id = resource["resourceType"], resource["id"]
-        content = _content_without_meta(resource)
-        key = and_(
-            fhir_resources.c.resource_type == resource_type, fhir_resources.c.id == resource_id
-        )
-        row = connection.execute(
-            select(
-                fhir_resources.c.version_id,
-                fhir_resources.c.content,
-                fhir_resources.c.last_updated,
-            ).where(key)
-        ).first()
-        if row is not None and row.content == content:
-            return _stored(content, row.version_id, row.last_updated)
-        version = 1 if row is None else row.version_id + 1
-        if row is None:
-            self._insert_new(
-                connection,
-                dict(
-                    resource_type=resource_type,
-                    id=resource_id,
-                    version_id=version,
-                    last_updated=now,
-                    content=content,
-                ),
+    ) -> list[StoredResource]:
+        """One read for the whole batch, then only the writes that change something: a
+        resource whose content is unchanged keeps its version and costs no write at all."""
+        wanted = [
+            (r["resourceType"], r["id"], _content_without_meta(r), index) for r, index in items
+        ]
+        key_columns = tuple_(fhir_resources.c.resource_type, fhir_resources.c.id)
+        current: dict[tuple[str, str], _Version] = {
+            (row.resource_type, row.id): _Version(row.version_id, row.content, row.last_updated)
+            for row in connection.execute(
+                select(
+                    fhir_resources.c.resource_type,
+                    fhir_resources.c.id,
+                    fhir_resources.c.version_id,
+                    fhir_resources.c.content,
+                    fhir_resources.c.last_updated,
+                ).where(key_columns.in_([(t, i) for t, i, _, _ in wanted]))
             )
-        else:
+        }
+        new: dict[tuple[str, str], dict[str, Any]] = {}
+        changed: dict[tuple[str, str], dict[str, Any]] = {}
+        index_rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        results: list[StoredResource] = []
+        for resource_type, resource_id, content, index in wanted:
+            key = (resource_type, resource_id)
+            known = current.get(key)
+            if known is not None and known.content == content:
+                results.append(_stored(content, known.version_id, known.last_updated))
+                continue
+            values = {
+                "resource_type": resource_type,
+                "id": resource_id,
+                "version_id": 1 if known is None else known.version_id + 1,
+                "last_updated": now,
+                "content": content,
+            }
+            # The same resource twice in a batch: the later one wins, as two upserts would.
+            (changed if key in changed or (known is not None and key not in new) else new)[key] = (
+                values
+            )
+            current[key] = _Version(values["version_id"], content, now)
+            index_rows[key] = [
+                {
+                    "resource_type": resource_type,
+                    "resource_id": resource_id,
+                    "param": e.param,
+                    "system": e.system,
+                    "value": e.value[:255],
+                }
+                for e in index
+            ]
+            results.append(_stored(content, values["version_id"], now))
+        if new:
+            self._insert_new(connection, list(new.values()))
+        for values in changed.values():
             connection.execute(
                 update(fhir_resources)
-                .where(key)
-                .values(version_id=version, last_updated=now, content=content)
-            )
-            connection.execute(
-                delete(fhir_search_index).where(
-                    fhir_search_index.c.resource_type == resource_type,
-                    fhir_search_index.c.resource_id == resource_id,
+                .where(
+                    fhir_resources.c.resource_type == values["resource_type"],
+                    fhir_resources.c.id == values["id"],
+                )
+                .values(
+                    version_id=values["version_id"],
+                    last_updated=now,
+                    content=values["content"],
                 )
             )
-        rows = [
-            {
-                "resource_type": resource_type,
-                "resource_id": resource_id,
-                "param": e.param,
-                "system": e.system,
-                "value": e.value[:255],
-            }
-            for e in index
-        ]
+        if changed:
+            connection.execute(
+                delete(fhir_search_index).where(
+                    tuple_(fhir_search_index.c.resource_type, fhir_search_index.c.resource_id).in_(
+                        list(changed)
+                    )
+                )
+            )
+        rows = [row for key_rows in index_rows.values() for row in key_rows]
         if rows:
             connection.execute(insert(fhir_search_index), rows)
-        return _stored(content, version, now)
+        return results
 
-    def _insert_new(self, connection: Connection, values: dict[str, Any]) -> None:
-        connection.execute(insert(fhir_resources).values(**values))
+    def _insert_new(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        connection.execute(insert(fhir_resources), rows)
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None:
         with _storage_errors("read a FHIR resource"), self._engine.connect() as connection:

@@ -104,13 +104,13 @@ class _RacingStore(SqlFhirStore):
         super().__init__(engine)
         self.raced = False
 
-    def _insert_new(self, connection, values):
+    def _insert_new(self, connection, rows):
         if not self.raced:
             self.raced = True
             other = SqlFhirStore(connection.engine)
-            rival = patient(values["id"], "185057505612345")
+            rival = patient(rows[0]["id"], "185057505612345")
             other.upsert(rival, index_entries(rival), T0)
-        super()._insert_new(connection, values)
+        super()._insert_new(connection, rows)
 
 
 def test_a_concurrent_insert_of_the_same_resource_is_retried_not_lost(database):  # noqa: F811
@@ -124,3 +124,22 @@ def test_a_concurrent_insert_of_the_same_resource_is_retried_not_lost(database):
     read = store.read("Patient", "p-race")
     assert read is not None and read.resource["birthDate"] == "1981-01-01"
     assert search(store, "Patient", identifier="185057505612345")[0] == 1
+
+
+def test_a_batch_reads_once_and_keeps_the_last_of_a_repeated_resource(store):
+    first = patient("p-batch", "185057505612345", birth="1970-01-01")
+    again = patient("p-batch", "185057505612345", birth="1971-01-01")
+    other = patient("p-other", "285057505612345")
+    stored = store.upsert_many(
+        [
+            (first, index_entries(first)),
+            (other, index_entries(other)),
+            (again, index_entries(again)),
+        ],
+        T0,
+    )
+    assert [s.version_id for s in stored] == [1, 1, 2]
+    read = store.read("Patient", "p-batch")
+    assert read is not None and read.resource["birthDate"] == "1971-01-01"
+    assert search(store, "Patient", birthdate="1971-01-01")[0] == 1
+    assert search(store, "Patient", birthdate="1970-01-01")[0] == 0
