@@ -30,8 +30,12 @@ def gateway_http_app(gateway: Gateway) -> FastAPI:
         return await asyncio.to_thread(gateway.database.ping)
 
     async def regimes_ready() -> bool:
-        regime = gateway.catalogue.get("cnam")
-        return await gateway.registry.get(regime.code).health(regime)
+        # Ready while the regime backend answers at all: one regime down makes lookups partial,
+        # not impossible, and must not take the whole gateway out of a load balancer.
+        health = await asyncio.gather(
+            *(gateway.registry.get(r.code).health(r) for r in gateway.catalogue)
+        )
+        return any(health)
 
     settings = gateway.settings
     submit = build_submit_service(gateway)

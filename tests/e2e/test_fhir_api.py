@@ -379,3 +379,25 @@ def test_every_answer_carries_a_correlation_id(fhir):
     response = httpx.get(f"{fhir}/metadata", headers={"X-Request-ID": "req-42"})
     assert response.headers["X-Correlation-ID"] == "req-42"
     assert len(httpx.get(f"{fhir}/metadata").headers["X-Correlation-ID"]) == 32
+
+
+def test_readiness_holds_while_one_regime_is_down(fhir, sandbox):
+    root = fhir.removesuffix("/fhir")
+    httpx.put(f"{sandbox.url}/admin/faults/msa", json={"down": True}).raise_for_status()
+    try:
+        ready = httpx.get(f"{root}/readyz")
+    finally:
+        httpx.delete(f"{sandbox.url}/admin/faults").raise_for_status()
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": True, "regimes": True}
+
+
+def test_readiness_fails_when_every_regime_is_down(fhir, sandbox):
+    root = fhir.removesuffix("/fhir")
+    httpx.put(f"{sandbox.url}/admin/faults/*", json={"down": True}).raise_for_status()
+    try:
+        ready = httpx.get(f"{root}/readyz")
+    finally:
+        httpx.delete(f"{sandbox.url}/admin/faults").raise_for_status()
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["regimes"] is False
