@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--mllp-port",
         type=int,
-        help="MLLP port (default 2575, CDR_MLLP_PORT); the HL7 listener is not served yet",
+        help="MLLP port of the HL7 listener (default 2575, CDR_MLLP_PORT)",
     )
     serve.add_argument(
         "--sandbox-port", type=int, help="embedded sandbox port (default 8090, CDR_SANDBOX_PORT)"
@@ -70,6 +70,20 @@ def _parser() -> argparse.ArgumentParser:
 
     regimes = sub.add_parser("regimes", help="the regime catalogue with live health")
     regimes.add_argument("--json", action="store_true", help="machine-readable output")
+
+    outbox = sub.add_parser("outbox", help="HL7 results waiting for, or given up by, delivery")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    ob_list = outbox_sub.add_parser("list", help="list outbound messages")
+    ob_list.add_argument(
+        "--status",
+        choices=["pending", "delivered", "dead"],
+        help="only messages in this state (default: all)",
+    )
+    ob_list.add_argument("--limit", type=int, default=50, help="at most N messages (default 50)")
+    ob_list.add_argument("--json", action="store_true", help="machine-readable output")
+    ob_retry = outbox_sub.add_parser("retry", help="send dead-lettered messages again")
+    ob_retry.add_argument("ids", nargs="*", type=int, metavar="ID", help="outbox ids")
+    ob_retry.add_argument("--all", action="store_true", help="every dead-lettered message")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -164,6 +178,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(commands.lookup(settings, args))
     if args.command == "regimes":
         return asyncio.run(commands.regimes(_settings({}), as_json=args.json))
+    if args.command == "outbox":
+        if args.outbox_command == "list":
+            return commands.outbox_list(
+                _settings({}), status=args.status, limit=args.limit, as_json=args.json
+            )
+        return commands.outbox_retry(_settings({}), ids=args.ids, every=args.all)
     if args.command == "db":
         return commands.db_upgrade(_settings({}))
     raise AssertionError(args.command)  # argparse refuses unknown commands

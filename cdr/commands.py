@@ -22,18 +22,30 @@ from cdr.bootstrap import (
 )
 from cdr.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.clock import SystemClock
+from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
 from cdr.logs import configure_logging
 from cdr.render import format_nir, lookup_table, table
 from cdr.report_json import report_to_dict
 from cdr.settings import Settings
 from cdr.storage import Database
+from cdr.storage.outbox import SqlOutbox
+from hl7_listener.ports import OutboxStatus
 from regimes.sandbox.server import start_in_thread
 from rights.catalogue import default_catalogue
 from rights.errors import ConfigError
 from rights.model import Requester
 from rights.queries import build_query, parse_date_of_care
 
-__all__ = ["db_upgrade", "lookup", "regimes", "sandbox_list", "sandbox_serve", "serve"]
+__all__ = [
+    "db_upgrade",
+    "lookup",
+    "outbox_list",
+    "outbox_retry",
+    "regimes",
+    "sandbox_list",
+    "sandbox_serve",
+    "serve",
+]
 
 log = logging.getLogger("cdr")
 
@@ -92,13 +104,19 @@ async def _serve(settings: Settings) -> int:
             )
         )
         _log_sandbox(settings)
+    http_socket = _listen(settings.http_host, settings.http_port, "CDR_HTTP_PORT / --http-port")
+    mllp_socket = _listen(settings.mllp_host, settings.mllp_port, "CDR_MLLP_PORT / --mllp-port")
     gateway = build_gateway(settings)
     await asyncio.to_thread(publish_conformance, gateway)
+    hl7 = Hl7Runtime(gateway)
     app = gateway_http_app(gateway)
-    http_socket = _listen(settings.http_host, settings.http_port, "CDR_HTTP_PORT / --http-port")
     servers.append((_uvicorn(app, settings.http_host, settings.http_port), http_socket))
+    await hl7.start(sock=mllp_socket)
     _log_gateway(settings, gateway.database.engine.url.render_as_string(hide_password=True))
-    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+    try:
+        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+    finally:
+        await hl7.stop()
     return EXIT_OK
 
 
@@ -116,6 +134,8 @@ def _serve_workers(settings: Settings) -> int:
     with _listen(settings.http_host, settings.http_port, "CDR_HTTP_PORT / --http-port") as probe:
         http_port = int(probe.getsockname()[1])
     settings = settings.model_copy(update={"http_port": http_port})
+    mllp_socket = _listen(settings.mllp_host, settings.mllp_port, "CDR_MLLP_PORT / --mllp-port")
+    settings = settings.model_copy(update={"mllp_port": int(mllp_socket.getsockname()[1])})
     database_url = prepare_storage(settings)
     sandbox = None
     if sandbox_socket is not None:
@@ -133,6 +153,8 @@ def _serve_workers(settings: Settings) -> int:
         CDR_MLLP_PORT=str(settings.mllp_port),
         CDR_SANDBOX_PORT=str(settings.sandbox_port),
     )
+    hl7 = Hl7Thread(settings, mllp_socket)
+    hl7.start()
     _log_gateway(settings, database_url)
     log.info("HTTP workers     %d processes", settings.workers)
     try:
@@ -146,6 +168,7 @@ def _serve_workers(settings: Settings) -> int:
             access_log=False,
         )
     finally:
+        hl7.stop()
         if sandbox is not None:
             sandbox.stop()
     return EXIT_OK
@@ -165,6 +188,13 @@ def _log_gateway(settings: Settings, database_url: str) -> None:
         "FHIR API         %s  (metadata, CoverageEligibilityRequest/$submit)",
         settings.effective_fhir_base_url,
     )
+    log.info(
+        "HL7 MLLP         %s:%d  (ADT A01/A04/A05/A28/A31/Z99, RQI^I01)",
+        settings.mllp_host,
+        settings.mllp_port,
+    )
+    if settings.hl7_destinations:
+        log.info("HL7 results to   %s", ", ".join(settings.hl7_destinations))
     log.info("database         %s", database_url)
     log.info("try: cdr sandbox list, then cdr lookup --nir <NIR>   (Ctrl-C stops)")
 
@@ -304,4 +334,68 @@ def db_upgrade(settings: Settings) -> int:
     finally:
         database.dispose()
     print(f"database at {url} is up to date")
+    return EXIT_OK
+
+
+def outbox_list(settings: Settings, *, status: str | None, limit: int, as_json: bool) -> int:
+    database = Database(settings.effective_database_url)
+    try:
+        database.migrate()
+        outbox = SqlOutbox(database.engine)
+        items = outbox.items(status=OutboxStatus(status) if status else None, limit=limit)
+        depth = outbox.depth()
+    finally:
+        database.dispose()
+    rows = [
+        {
+            "id": item.id,
+            "inbox_id": item.inbox_id,
+            "destination": item.destination,
+            "control_id": item.control_id,
+            "status": item.status.value,
+            "attempts": item.attempts,
+            "created_at": item.created_at.isoformat(),
+            "next_attempt_at": item.next_attempt_at.isoformat(),
+            "delivered_at": item.delivered_at.isoformat() if item.delivered_at else None,
+            "ack_code": item.ack_code,
+            "last_error": item.last_error,
+        }
+        for item in items
+    ]
+    if as_json:
+        print_json({"counts": depth, "items": rows})
+        return EXIT_OK
+    print(
+        table(
+            ["Id", "Destination", "MSH-10", "Status", "Tries", "Next try", "Last error"],
+            [
+                [
+                    str(r["id"]),
+                    str(r["destination"]),
+                    str(r["control_id"]),
+                    str(r["status"]),
+                    str(r["attempts"]),
+                    str(r["next_attempt_at"])[:19] if r["status"] == "pending" else "",
+                    str(r["last_error"])[:60],
+                ]
+                for r in rows
+            ],
+        )
+    )
+    counts = ", ".join(f"{count} {status}" for status, count in sorted(depth.items()))
+    print(f"\n{counts or 'outbox empty'}")
+    return EXIT_OK
+
+
+def outbox_retry(settings: Settings, *, ids: list[int], every: bool) -> int:
+    if not ids and not every:
+        print("cdr: name the outbox ids to retry, or --all", file=sys.stderr)
+        return EXIT_INPUT
+    database = Database(settings.effective_database_url)
+    try:
+        database.migrate()
+        count = SqlOutbox(database.engine).requeue(None if every else ids, now=SystemClock().now())
+    finally:
+        database.dispose()
+    print(f"{count} message(s) requeued; a running gateway sends them within seconds")
     return EXIT_OK

@@ -51,6 +51,28 @@ class Settings(BaseSettings):
     # Who the gateway says it is when no person asks (unattended HL7 / FHIR flows).
     requester_finess: str = "750712184"
 
+    # HL7 v2 over MLLP (docs/hl7-interface.md).
+    hl7_application: str = Field("CDR-GATEWAY", description="our MSH-3 in ACKs and results")
+    hl7_facility: str = Field("CDR", description="our MSH-4 in ACKs and results")
+    hl7_destinations: list[str] = Field(
+        default_factory=list,
+        description="where lookup results go: host:port of MLLP receivers (JSON list)",
+    )
+    hl7_result_message: Literal["Z99", "A31"] = Field(
+        "Z99", description="ADT^Z99 (IHE PAM France update) or ADT^A31 for the results"
+    )
+    hl7_other_events: Literal["reject", "accept"] = Field(
+        "reject", description="ADT events that trigger no lookup: AR 201, or AA and ignored"
+    )
+    hl7_lanes: int = Field(32, ge=1, le=1024, description="concurrent lookups from the inbox")
+    mllp_idle_timeout_s: float = Field(300.0, gt=0)
+    mllp_max_message_bytes: int = Field(1_048_576, ge=1024)
+    mllp_max_connections: int = Field(1000, ge=1)
+    hl7_outbound_max_attempts: int = Field(10, ge=1)
+    hl7_outbound_backoff_s: float = Field(1.0, ge=0)
+    hl7_outbound_backoff_max_s: float = Field(300.0, ge=0)
+    hl7_outbound_timeout_s: float = Field(10.0, gt=0)
+
     regime_timeout_s: float = Field(3.0, gt=0)
     regime_max_attempts: int = Field(3, ge=1, le=10)
     regime_backoff_s: float = Field(0.05, ge=0)

@@ -12,7 +12,11 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     │   │   └── IdentifierKeyError      carries ``expected_key``
     │   ├── UnknownRegimeError          carries ``valid_codes``
     │   ├── QueryError                  a field of a rights query is unusable
-    │   └── ResourceError               a submitted FHIR resource; carries every ``Fault`` found
+    │   ├── ResourceError               a submitted FHIR resource; carries every ``Fault`` found
+    │   └── MessageError                an HL7 v2 message; carries ``code`` (table 0357)
+    │       ├── FramingError            MLLP frame or character set unusable
+    │       ├── ParseError              no readable MSH, bad segment structure
+    │       └── MappingError            a field is missing, of the wrong type or value
     ├── RegimeError                     a regime could not answer; carries ``regime``
     │   ├── RegimeUnavailable           refused, reset, 5xx, circuit open (transient)
     │   ├── RegimeTimeout               no answer within the budget (transient)
@@ -30,11 +34,15 @@ __all__ = [
     "CdrError",
     "ConfigError",
     "Fault",
+    "FramingError",
     "IdentifierError",
     "IdentifierFormatError",
     "IdentifierKeyError",
     "IdentifierLengthError",
     "InputError",
+    "MappingError",
+    "MessageError",
+    "ParseError",
     "QueryError",
     "RegimeError",
     "RegimeRejected",
@@ -118,6 +126,42 @@ class ResourceError(InputError):
         summary = "; ".join(f"{f.expression}: {f.message}" for f in faults)
         super().__init__(summary, location=faults[0].expression if faults else "")
         self.faults = tuple(faults)
+
+
+class MessageError(InputError):
+    """An HL7 v2 message is unusable.
+
+    ``code`` is the HL7 table 0357 code the ACK carries in ERR-3: 100 segment sequence,
+    101 required field missing, 102 data type, 103 table value not found, 200 unsupported message
+    type, 201 unsupported event, 202 unsupported processing id, 203 unsupported version,
+    207 application internal error. ``location`` reads ``SEG[#n]-field[(rep)][.comp[.sub]]``,
+    e.g. ``PID-3(2).1`` or ``IN1#2-49``; empty when the error is not in a field.
+    ``acknowledgment`` is ``AE`` (fix the message before sending it again) or ``AR`` (rejected).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int,
+        location: str = "",
+        acknowledgment: str = "AE",
+    ) -> None:
+        super().__init__(message, location=location)
+        self.code = code
+        self.acknowledgment = acknowledgment
+
+
+class FramingError(MessageError):
+    """The bytes are not a message we can read: frame too large, undecodable characters."""
+
+
+class ParseError(MessageError):
+    """No readable MSH, or a segment structure that cannot be read."""
+
+
+class MappingError(MessageError):
+    """A field needed for the lookup is missing, of the wrong data type, or has a bad value."""
 
 
 class RegimeError(CdrError):

@@ -12,13 +12,23 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
-__all__ = ["fhir_resources", "fhir_search_index", "lookup_results", "lookups", "metadata"]
+__all__ = [
+    "fhir_resources",
+    "fhir_search_index",
+    "hl7_inbox",
+    "hl7_outbox",
+    "lookup_results",
+    "lookups",
+    "metadata",
+]
 
 metadata = MetaData()
 
@@ -82,4 +92,49 @@ fhir_search_index = Table(
     Column("value", String(255), nullable=False),
     Index("ix_fhir_search", "resource_type", "param", "value"),
     Index("ix_fhir_search_resource", "resource_type", "resource_id"),
+)
+
+# HL7 v2 durable inbox: a message is stored here before its AA is sent (issue 5, durability).
+# sqlite_autoincrement: ids are never reused, so the worker's "after id" cursor and the outbox
+# order stay monotonic even if old rows are purged.
+hl7_inbox = Table(
+    "hl7_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sender_key", String(255), nullable=False),
+    Column("control_id", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("message_type", String(16), nullable=False),
+    Column("patient_key", String(64), nullable=False),
+    Column("charset", String(16), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("ack", LargeBinary, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("lookup_id", String(32)),
+    Column("error", Text, nullable=False),
+    Column("processed_at", DateTime(timezone=True)),
+    UniqueConstraint("sender_key", "control_id", name="uq_hl7_inbox_sender_control"),
+    Index("ix_hl7_inbox_status_id", "status", "id"),
+    sqlite_autoincrement=True,
+)
+
+# Store-and-forward of the results: one row per (inbox message, destination).
+hl7_outbox = Table(
+    "hl7_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("inbox_id", Integer, ForeignKey("hl7_inbox.id", ondelete="SET NULL")),
+    Column("destination", String(255), nullable=False),
+    Column("control_id", String(64), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("ack_code", String(4), nullable=False),
+    UniqueConstraint("inbox_id", "destination", name="uq_hl7_outbox_inbox_destination"),
+    Index("ix_hl7_outbox_destination_status_id", "destination", "status", "id"),
+    sqlite_autoincrement=True,
 )

@@ -54,6 +54,7 @@ def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
         "CDR_DATA_DIR": str(tmp_path),
         "CDR_SANDBOX_PORT": str(sandbox_port),
         "CDR_HTTP_PORT": str(http_port),
+        "CDR_MLLP_PORT": "0",
     }
     env.pop("CDR_REGIMES_URL", None)
     server = subprocess.Popen(

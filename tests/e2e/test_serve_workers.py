@@ -49,6 +49,7 @@ def test_cdr_serve_with_two_workers_answers_submit_and_stops_cleanly(tmp_path, d
         # The ports come from the command line: the workers must receive them all the same.
         "CDR_HTTP_PORT": "1",
         "CDR_SANDBOX_PORT": "1",
+        "CDR_MLLP_PORT": "0",
     }
     env.pop("CDR_REGIMES_URL", None)
     env.pop("CDR_WORKERS", None)

@@ -1,0 +1,218 @@
+"""The HL7 side of the gateway, wired: MLLP server, durable inbox, worker pool, outbound sender.
+
+Part of the composition root: the only place the listener meets storage and the lookup service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+import threading
+from collections.abc import Iterable
+
+from cdr.bootstrap import Gateway, build_gateway
+from cdr.settings import Settings
+from cdr.storage.inbox import SqlInbox
+from cdr.storage.outbox import SqlOutbox
+from hl7_listener.batcher import GroupCommit
+from hl7_listener.client import MllpClient
+from hl7_listener.outbound import Delivery, OutboundSender
+from hl7_listener.ports import InboundMessage, StoreOutcome
+from hl7_listener.processing import AdmissionProcessor
+from hl7_listener.router import Intake, IntakeOptions
+from hl7_listener.server import MllpServer
+from hl7_listener.worker import InboxWorker
+from rights.errors import ConfigError
+from rights.model import RightsQuery
+from rights.result import LookupReport
+
+__all__ = ["Hl7Runtime", "Hl7Thread", "new_control_id", "parse_destination"]
+
+log = logging.getLogger("cdr")
+
+
+def new_control_id() -> str:
+    """20 characters, the length of MSH-10 (ST 20) in HL7 v2.5; unique without coordination."""
+    return secrets.token_hex(10).upper()
+
+
+def parse_destination(destination: str) -> tuple[str, int]:
+    host, sep, port = destination.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f"CDR_HL7_DESTINATIONS: {destination!r} is not host:port of an MLLP receiver"
+        )
+    return host.strip("[]"), int(port)
+
+
+class Hl7Runtime:
+    def __init__(self, gateway: Gateway) -> None:
+        settings = gateway.settings
+        for destination in settings.hl7_destinations:
+            parse_destination(destination)
+        self._gateway = gateway
+        self.inbox = SqlInbox(gateway.database.engine)
+        self.outbox = SqlOutbox(gateway.database.engine)
+        writer = gateway.writer.run
+        self._commits: GroupCommit[InboundMessage, StoreOutcome] = GroupCommit(
+            lambda batch: writer(self.inbox.store_many, batch)
+        )
+        clock = gateway.clock
+        self.sender = OutboundSender(
+            outbox=self.outbox,
+            blocking=writer,
+            connect=self._connect,
+            now=clock.now,
+            destinations=settings.hl7_destinations,
+            max_attempts=settings.hl7_outbound_max_attempts,
+            backoff_s=settings.hl7_outbound_backoff_s,
+            backoff_max_s=settings.hl7_outbound_backoff_max_s,
+        )
+        processor = AdmissionProcessor(
+            catalogue=gateway.catalogue,
+            requester=gateway.default_requester,
+            run_lookup=self._run_lookup,
+            destinations=settings.hl7_destinations,
+            kind=settings.hl7_result_message,
+            application=settings.hl7_application,
+            facility=settings.hl7_facility,
+            now=clock.now,
+            new_control_id=new_control_id,
+        )
+        self.worker = InboxWorker(
+            inbox=self.inbox,
+            blocking=writer,
+            process=processor,
+            now=clock.now,
+            lanes=settings.hl7_lanes,
+            on_processed=self.sender.wake,
+        )
+        self.intake = Intake(
+            options=IntakeOptions(
+                application=settings.hl7_application,
+                facility=settings.hl7_facility,
+                other_events=settings.hl7_other_events,
+            ),
+            catalogue=gateway.catalogue,
+            requester=gateway.default_requester,
+            now=clock.now,
+            new_control_id=new_control_id,
+            store=self._commits.submit,
+            query=self._query,
+            on_accepted=self.worker.wake,
+        )
+        self.server = MllpServer(
+            self.intake.handle,
+            on_oversize=self.intake.handle_oversize,
+            idle_timeout_s=settings.mllp_idle_timeout_s,
+            max_message_bytes=settings.mllp_max_message_bytes,
+            max_connections=settings.mllp_max_connections,
+        )
+        gateway.metrics.add_source(self._render_metrics)
+
+    async def start(self, sock: socket.socket | None = None) -> None:
+        settings = self._gateway.settings
+        self.worker.start()
+        self.sender.start()
+        await self.server.start(settings.mllp_host, settings.mllp_port, sock=sock)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    async def stop(self) -> None:
+        await self.server.close()
+        await self._commits.aclose()
+        await self.worker.stop()
+        await self.sender.stop()
+
+    def _connect(self, destination: str) -> Delivery:
+        host, port = parse_destination(destination)
+        return MllpClient(
+            host,
+            port,
+            timeout_s=self._gateway.settings.hl7_outbound_timeout_s,
+            max_message_bytes=self._gateway.settings.mllp_max_message_bytes,
+        )
+
+    async def _run_lookup(self, query: RightsQuery) -> tuple[str, LookupReport]:
+        stored = await self._gateway.service.run(query)
+        return stored.lookup_id, stored.report
+
+    async def _query(self, query: RightsQuery) -> LookupReport:
+        return (await self._gateway.service.run(query)).report
+
+    def _render_metrics(self) -> Iterable[str]:
+        counters = self.intake.counters
+        yield "# HELP cdr_hl7_messages_total HL7 messages received, by acknowledgement"
+        yield "# TYPE cdr_hl7_messages_total counter"
+        yield f'cdr_hl7_messages_total{{ack="AA"}} {counters.accepted}'
+        yield f'cdr_hl7_messages_total{{ack="AE"}} {counters.errors}'
+        yield f'cdr_hl7_messages_total{{ack="AR"}} {counters.rejected}'
+        yield f'cdr_hl7_messages_total{{ack="duplicate"}} {counters.duplicates}'
+        yield f'cdr_hl7_messages_total{{ack="query"}} {counters.queries}'
+        yield "# HELP cdr_hl7_connections Open MLLP connections"
+        yield "# TYPE cdr_hl7_connections gauge"
+        yield f"cdr_hl7_connections {self.server.connections}"
+        # Depths are read at scrape time from the database (cheap indexed counts).
+        yield "# HELP cdr_hl7_inbox_depth Accepted messages whose lookup is not done yet"
+        yield "# TYPE cdr_hl7_inbox_depth gauge"
+        yield f"cdr_hl7_inbox_depth {self.inbox.depth()}"
+        yield "# HELP cdr_hl7_outbox_items Outbound messages by status"
+        yield "# TYPE cdr_hl7_outbox_items gauge"
+        for status, count in sorted(self.outbox.depth().items()):
+            yield f'cdr_hl7_outbox_items{{status="{status}"}} {count}'
+        yield "# HELP cdr_hl7_outbound_total Outbound delivery attempts, by result"
+        yield "# TYPE cdr_hl7_outbound_total counter"
+        yield f'cdr_hl7_outbound_total{{result="delivered"}} {self.sender.delivered}'
+        yield f'cdr_hl7_outbound_total{{result="failed"}} {self.sender.failures}'
+        yield f'cdr_hl7_outbound_total{{result="dead"}} {self.sender.dead}'
+
+
+class Hl7Thread:
+    """The HL7 side in its own thread and event loop, beside uvicorn's worker supervisor
+    (``cdr serve --workers N``: HTTP is served by N processes, MLLP by the parent alone, so the
+    per-patient order of the inbox holds)."""
+
+    def __init__(self, settings: Settings, sock: socket.socket) -> None:
+        self._settings = settings
+        self._sock = sock
+        self._ready = threading.Event()
+        self._stopping: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="cdr-hl7", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(timeout)
+
+    def _main(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        try:
+            gateway = build_gateway(self._settings, migrate=False)
+            runtime = Hl7Runtime(gateway)
+            await runtime.start(sock=self._sock)
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            await runtime.stop()
+            await gateway.aclose()

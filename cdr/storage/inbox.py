@@ -1,0 +1,295 @@
+"""``InboxStore`` on SQL: the durable HL7 inbox. A message is committed here before its AA."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from cdr.storage.tables import hl7_inbox, hl7_outbox
+from hl7_listener.ports import (
+    InboundMessage,
+    InboxStatus,
+    OutboundMessage,
+    OutboxStatus,
+    PendingMessage,
+    StoreOutcome,
+)
+from rights.errors import StorageError
+
+# The helpers are shared with ``cdr.storage.outbox``, the other half of the HL7 storage.
+__all__ = [
+    "SqlInbox",
+    "column_length",
+    "fit_column",
+    "from_db",
+    "storable_text",
+    "storage_errors",
+    "to_utc",
+]
+
+# A concurrent writer (another gateway process) may insert a key of our batch between our read
+# and our insert: the unique constraint refuses it, and the batch is run again from its read,
+# which then sees that row as a duplicate.
+_STORE_ATTEMPTS = 2
+
+
+def column_length(column: ColumnElement[Any]) -> int | None:
+    return column.type.length if isinstance(column.type, String) else None
+
+
+_DIGEST_MIN_LENGTH = 48  # room for a readable prefix beside the 32-character digest
+_FITTED = ("sender_key", "control_id", "message_type", "patient_key", "charset")
+_LENGTHS = {name: column_length(hl7_inbox.c[name]) for name in _FITTED}
+
+
+def fit_column(value: str, length: int | None) -> str:
+    """``value`` made storable in a ``String(length)`` column, unchanged when it already is.
+
+    Senders control MSH-3/4/10: an over-long or NUL-bearing value would make PostgreSQL refuse
+    the whole group-commit batch (and fail every other sender's message in it). In a key column
+    (long enough) such a value is cut and suffixed with a digest of the whole, so different
+    values stay different and a retransmission still finds its first copy; a short descriptive
+    column (message type, charset, ACK code) is just cut.
+    """
+    if (length is None or len(value) <= length) and "\x00" not in value:
+        return value
+    clean = value.replace("\x00", "")
+    if length is None or length < _DIGEST_MIN_LENGTH:
+        return clean[:length]
+    digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return f"{clean[: length - len(digest) - 1]}~{digest}"
+
+
+def storable_text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; error texts may quote a sender's bytes.
+    return value.replace("\x00", "\\x00")
+
+
+def to_utc(value: datetime) -> datetime:
+    """UTC before writing: SQLite keeps the wall time and drops the offset."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()}: storage needs timezone-aware times")
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def from_db(value: datetime) -> datetime:
+    """Aware UTC after reading: SQLite hands back naive datetimes (they were stored in UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+@contextmanager
+def storage_errors(doing: str) -> Iterator[None]:
+    """Driver errors become ``StorageError``: the edges answer them, they never crash a loop."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot {doing}: {exc}") from exc
+
+
+class SqlInbox:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def store_many(self, messages: Sequence[InboundMessage]) -> list[StoreOutcome]:
+        """One transaction for the batch: one read of the batch's keys already stored, one
+        multi-row INSERT of the new ones (the group commit of the MLLP intake)."""
+        if not messages:
+            return []
+        rows = [_inbox_row(m) for m in messages]
+        for attempt in range(_STORE_ATTEMPTS):
+            try:
+                with self._engine.begin() as connection:
+                    return _store_batch(connection, rows)
+            except IntegrityError as exc:
+                if attempt + 1 == _STORE_ATTEMPTS:
+                    raise StorageError(f"cannot store HL7 messages: {exc}") from exc
+            except SQLAlchemyError as exc:
+                raise StorageError(f"cannot store HL7 messages: {exc}") from exc
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def pending(self, *, after_id: int, limit: int) -> list[PendingMessage]:
+        c = hl7_inbox.c
+        statement = (
+            select(c.id, c.patient_key, c.message_type, c.charset, c.raw, c.received_at)
+            .where(c.status == InboxStatus.PENDING.value, c.id > after_id)
+            .order_by(c.id)
+            .limit(limit)
+        )
+        with storage_errors("read pending HL7 messages"), self._engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return [
+            PendingMessage(
+                inbox_id=r.id,
+                patient_key=r.patient_key,
+                message_type=r.message_type,
+                charset=r.charset,
+                raw=bytes(r.raw),
+                received_at=from_db(r.received_at),
+            )
+            for r in rows
+        ]
+
+    def complete(
+        self,
+        inbox_id: int,
+        outbound: Sequence[OutboundMessage],
+        *,
+        lookup_id: str | None,
+        now: datetime,
+    ) -> None:
+        """Mark done and queue the outbound messages, in one transaction.
+
+        Idempotent through the status: only the transaction that moves the row out of
+        pending/failed queues anything (on PostgreSQL a concurrent one waits for the row lock,
+        then finds it done). UNIQUE(inbox_id, destination) allows one message per destination:
+        a destination named twice keeps its first message.
+        """
+        at = to_utc(now)
+        by_destination: dict[str, OutboundMessage] = {}
+        for message in outbound:
+            by_destination.setdefault(message.destination, message)
+        outbox_rows = [
+            {
+                "inbox_id": inbox_id,
+                "destination": m.destination,
+                "control_id": m.control_id,
+                "payload": m.payload,
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+                "created_at": at,
+                "next_attempt_at": at,
+                "last_error": "",
+                "delivered_at": None,
+                "ack_code": "",
+            }
+            for m in by_destination.values()
+        ]
+        with storage_errors(f"complete HL7 message {inbox_id}"), self._engine.begin() as connection:
+            moved = connection.execute(
+                update(hl7_inbox)
+                .where(
+                    hl7_inbox.c.id == inbox_id,
+                    hl7_inbox.c.status != InboxStatus.DONE.value,
+                )
+                .values(
+                    status=InboxStatus.DONE.value,
+                    lookup_id=lookup_id,
+                    processed_at=at,
+                    error="",
+                )
+            ).rowcount
+            if moved == 0:
+                _require(connection, inbox_id)  # done already: nothing to queue twice
+                return
+            if outbox_rows:
+                connection.execute(insert(hl7_outbox), outbox_rows)
+
+    def fail(self, inbox_id: int, error: str, *, now: datetime) -> None:
+        """Kept for an operator with its error; a message already done stays done."""
+        with storage_errors(f"mark HL7 message {inbox_id} failed"), self._engine.begin() as c:
+            moved = c.execute(
+                update(hl7_inbox)
+                .where(
+                    hl7_inbox.c.id == inbox_id,
+                    hl7_inbox.c.status == InboxStatus.PENDING.value,
+                )
+                .values(
+                    status=InboxStatus.FAILED.value,
+                    error=storable_text(error),
+                    processed_at=to_utc(now),
+                )
+            ).rowcount
+            if moved == 0:
+                _require(c, inbox_id)
+
+    def depth(self) -> int:
+        statement = (
+            select(func.count())
+            .select_from(hl7_inbox)
+            .where(hl7_inbox.c.status == InboxStatus.PENDING.value)
+        )
+        with storage_errors("count pending HL7 messages"), self._engine.connect() as connection:
+            return int(connection.execute(statement).scalar_one())
+
+
+# Built once: constructing a statement costs about as much as running it on a small batch.
+# Both IN lists are prefixes of the unique index; the few extra pairs the cross product may
+# bring back are ignored. A batch has few senders, so this stays one index probe per key.
+_STORED = select(hl7_inbox.c.sender_key, hl7_inbox.c.control_id, hl7_inbox.c.ack).where(
+    hl7_inbox.c.sender_key.in_(bindparam("senders", expanding=True)),
+    hl7_inbox.c.control_id.in_(bindparam("controls", expanding=True)),
+)
+# RETURNING without sort_by_parameter_order: SQLite cannot order a multi-row RETURNING
+# (SQLAlchemy would fall back to one INSERT per row), so the new ids are matched by key.
+_INSERT = insert(hl7_inbox).returning(
+    hl7_inbox.c.id, hl7_inbox.c.sender_key, hl7_inbox.c.control_id
+)
+
+
+def _inbox_row(message: InboundMessage) -> dict[str, Any]:
+    return {
+        "sender_key": fit_column(message.sender_key, _LENGTHS["sender_key"]),
+        "control_id": fit_column(message.control_id, _LENGTHS["control_id"]),
+        "received_at": to_utc(message.received_at),
+        "message_type": fit_column(message.message_type, _LENGTHS["message_type"]),
+        "patient_key": fit_column(message.patient_key, _LENGTHS["patient_key"]),
+        "charset": fit_column(message.charset, _LENGTHS["charset"]),
+        "raw": message.raw,
+        "ack": message.ack,
+        "status": message.status.value,
+        "lookup_id": None,
+        "error": "",
+        "processed_at": None,
+    }
+
+
+def _store_batch(connection: Connection, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
+    keys = {"senders": list({r["sender_key"] for r in rows})}
+    keys["controls"] = list({r["control_id"] for r in rows})
+    stored_acks: dict[tuple[str, str], bytes] = {
+        (r.sender_key, r.control_id): bytes(r.ack) for r in connection.execute(_STORED, keys)
+    }
+    first_in_batch: dict[tuple[str, str], bytes] = {}
+    new_rows: list[dict[str, Any]] = []
+    for row in rows:
+        key = (row["sender_key"], row["control_id"])
+        if key not in stored_acks and key not in first_in_batch:
+            first_in_batch[key] = row["ack"]
+            new_rows.append(row)
+    ids: dict[tuple[str, str], int] = {}
+    if new_rows:
+        ids = {(r.sender_key, r.control_id): r.id for r in connection.execute(_INSERT, new_rows)}
+    outcomes: list[StoreOutcome] = []
+    for row in rows:
+        key = (row["sender_key"], row["control_id"])
+        if key in stored_acks:
+            outcomes.append(StoreOutcome(None, stored_acks[key]))
+        elif key in ids:
+            outcomes.append(StoreOutcome(ids.pop(key)))
+        else:  # a later copy of a message first seen in this batch
+            outcomes.append(StoreOutcome(None, first_in_batch[key]))
+    return outcomes
+
+
+def _require(connection: Connection, inbox_id: int) -> None:
+    found = connection.execute(select(hl7_inbox.c.id).where(hl7_inbox.c.id == inbox_id)).first()
+    if found is None:
+        raise StorageError(f"HL7 message {inbox_id} is not in the inbox")

@@ -1,0 +1,303 @@
+"""From one MLLP frame to its acknowledgement: the original-mode processing rules.
+
+HL7 v2 ch.2 "Message processing rules": validate the syntax and MSH-9/11/12 first (reject with
+AR), then the content (AE names the field), and only then accept: the message is committed to the
+durable inbox before its AA leaves (IHE ITI TF-2 C.2.3). A message is a duplicate when its
+MSH-3, MSH-4 and MSH-10 were accepted before; it gets the stored ACK again and triggers nothing.
+
+Input without a readable MSH cannot be acknowledged properly (there is no MSH-10 for MSA-2): we
+log it and answer AR with ERR 100 and an empty MSA-2, so that the sender's connection does not
+hang waiting; engines treat it as a rejection and alert. This choice is in docs/hl7-interface.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from hl7_listener.ack import AckHeader, ack_for
+from hl7_listener.charset import codec_for, decode, encode, sniff_charset_field
+from hl7_listener.ports import InboundMessage, InboxStatus, StoreOutcome
+from mapping.adt_to_query import SUPPORTED_TRIGGERS, Admission, admission_from_message
+from mapping.er7 import Delimiters, Message
+from mapping.rights_to_in1 import rpi_message
+from rights.catalogue import RegimeCatalogue
+from rights.errors import CdrError, FramingError, MessageError, ParseError
+from rights.model import Requester, RightsQuery
+from rights.result import LookupReport
+
+__all__ = ["Intake", "IntakeOptions"]
+
+log = logging.getLogger("cdr.hl7")
+
+# MSH-11 (table 0103): production, training, debugging.
+_PROCESSING_IDS = frozenset({"P", "T", "D"})
+# MSH-12: the PAM FR profile is 2.5; engines in the field send 2.3 to 2.5.1, sometimes 2.6+.
+_VERSIONS = frozenset({"2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8"})
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeOptions:
+    application: str = "CDR-GATEWAY"
+    facility: str = "CDR"
+    lookup_triggers: frozenset[str] = SUPPORTED_TRIGGERS
+    # Other ADT events: AR 201 ("reject") or AA, stored and ignored ("accept").
+    other_events: Literal["reject", "accept"] = "reject"
+    synchronous_queries: bool = True
+
+
+@dataclass
+class IntakeCounters:
+    accepted: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    rejected: int = 0
+    queries: int = 0
+    by_code: dict[str, int] = field(default_factory=dict)
+
+
+StoreFn = Callable[[InboundMessage], Awaitable[StoreOutcome]]
+QueryFn = Callable[[RightsQuery], Awaitable[LookupReport]]
+
+
+class Intake:
+    def __init__(
+        self,
+        *,
+        options: IntakeOptions,
+        catalogue: RegimeCatalogue,
+        requester: Requester,
+        now: Callable[[], datetime],
+        new_control_id: Callable[[], str],
+        store: StoreFn,
+        query: QueryFn | None = None,
+        on_accepted: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._options = options
+        self._catalogue = catalogue
+        self._requester = requester
+        self._now = now
+        self._new_control_id = new_control_id
+        self._store = store
+        self._query = query
+        self._on_accepted = on_accepted
+        self.counters = IntakeCounters()
+
+    async def handle(self, frame: bytes) -> bytes:
+        """The reply to one frame (an ACK, or an RPI for a query); never raises."""
+        codec = "ascii"
+        try:
+            charset_field = sniff_charset_field(frame)
+            try:
+                codec = codec_for(charset_field)
+            except FramingError as exc:
+                # The ACK must still be readable: answer in Latin-1, ASCII's superset.
+                codec = "latin-1"
+                return self._reject_early(frame, codec, exc)
+            try:
+                text = decode(frame, codec)
+            except FramingError as exc:
+                return self._reject_early(frame, codec, exc)
+            return await self._handle_text(frame, text, codec)
+        except CdrError as exc:  # storage and other expected failures: ask to send again later
+            log.error("hl7 message not accepted: %s", exc.message)
+            return self._internal_error(frame, codec, exc.message)
+        except Exception:
+            log.exception("hl7 message not accepted: unexpected error")
+            return self._internal_error(frame, codec, "unexpected error, see the gateway log")
+
+    async def handle_oversize(self, head: bytes) -> bytes:
+        """A frame over the size limit: salvage its MSH from the head and answer AR."""
+        codec = "latin-1"
+        error = FramingError(
+            "message larger than the configured maximum (CDR_MLLP_MAX_MESSAGE_BYTES)",
+            code=100,
+            acknowledgment="AR",
+        )
+        return self._reject_early(head, codec, error)
+
+    async def _handle_text(self, frame: bytes, text: str, codec: str) -> bytes:
+        try:
+            message = Message.parse(text)
+        except ParseError as exc:
+            log.warning("hl7 input without a readable MSH rejected: %s", exc.message)
+            return self._reply(AckHeader(), "AR", exc, Delimiters(), codec)
+        header = _header(message)
+        d = message.delimiters
+        check = self._check_header(message)
+        if check is not None:
+            return self._reply(header, check.acknowledgment, check, d, codec)
+        if message.message_code == "RQI":
+            return await self._answer_query(message, codec)
+        trigger = message.trigger
+        admission: Admission | None = None
+        status = InboxStatus.PENDING
+        if trigger in self._options.lookup_triggers:
+            try:
+                admission = admission_from_message(
+                    message,
+                    catalogue=self._catalogue,
+                    requester=self._requester,
+                    today=self._now().date(),
+                )
+            except MessageError as exc:
+                return self._reply(header, exc.acknowledgment, exc, d, codec)
+        else:
+            status = InboxStatus.IGNORED
+        ack = encode(self._ack_text(header, "AA", None, d), codec)
+        outcome = await self._store(
+            InboundMessage(
+                sender_key=f"{header.sending_application}|{header.sending_facility}",
+                control_id=message.control_id,
+                received_at=self._now(),
+                message_type=f"{message.message_code}^{trigger}",
+                patient_key=admission.patient_key if admission else "",
+                charset=codec,
+                raw=frame,
+                ack=ack,
+                status=status,
+            )
+        )
+        if outcome.duplicate_ack is not None:
+            self.counters.duplicates += 1
+            return outcome.duplicate_ack
+        self.counters.accepted += 1
+        if status is InboxStatus.PENDING:
+            self._on_accepted()
+        return ack
+
+    def _check_header(self, message: Message) -> MessageError | None:
+        if not message.control_id:
+            return ParseError(
+                "MSH-10 (message control id) is empty: the message cannot be acknowledged",
+                code=101,
+                location="MSH-10",
+                acknowledgment="AR",
+            )
+        code = message.message_code
+        if code == "RQI" and self._options.synchronous_queries:
+            if message.trigger != "I01":
+                return _reject(201, "MSH-9.2", f"RQI^{message.trigger} is not supported, only I01")
+        elif code != "ADT":
+            return _reject(200, "MSH-9.1", f"message type {code!r} is not supported (ADT, RQI)")
+        elif (
+            message.trigger not in self._options.lookup_triggers
+            and self._options.other_events == "reject"
+        ):
+            supported = ", ".join(sorted(self._options.lookup_triggers))
+            return _reject(
+                201, "MSH-9.2", f"event ADT^{message.trigger} is not supported ({supported})"
+            )
+        if message.processing_id not in _PROCESSING_IDS:
+            return _reject(
+                202, "MSH-11", f"processing id {message.processing_id!r} is not P, T or D"
+            )
+        if message.version not in _VERSIONS:
+            return _reject(203, "MSH-12", f"version {message.version!r} is not supported (2.3+)")
+        return None
+
+    async def _answer_query(self, message: Message, codec: str) -> bytes:
+        self.counters.queries += 1
+        control_id = self._new_control_id()
+        now = self._now()
+        report: LookupReport | None = None
+        error: MessageError | None = None
+        try:
+            admission = admission_from_message(
+                message, catalogue=self._catalogue, requester=self._requester, today=now.date()
+            )
+            if self._query is None:
+                raise MessageError("synchronous queries are not enabled", code=207)
+            report = await self._query(admission.query)
+        except MessageError as exc:
+            error = exc
+        text = rpi_message(
+            message,
+            report,
+            control_id=control_id,
+            now=now,
+            sending_application=self._options.application,
+            sending_facility=self._options.facility,
+            error=error,
+            catalogue=self._catalogue,
+        )
+        return encode(text, codec)
+
+    def _reply(
+        self,
+        header: AckHeader,
+        code: str,
+        error: MessageError | None,
+        d: Delimiters,
+        codec: str,
+    ) -> bytes:
+        if code == "AE":
+            self.counters.errors += 1
+        elif code == "AR":
+            self.counters.rejected += 1
+        if error is not None:
+            key = str(error.code)
+            self.counters.by_code[key] = self.counters.by_code.get(key, 0) + 1
+            log.info(
+                "hl7 %s %s %s at %s: %s",
+                code,
+                header.control_id or "-",
+                error.code,
+                error.location or "-",
+                error.message,
+            )
+        return encode(self._ack_text(header, code, error, d), codec)
+
+    def _ack_text(
+        self, header: AckHeader, code: str, error: MessageError | None, d: Delimiters
+    ) -> str:
+        return ack_for(
+            header,
+            code=code,
+            control_id=self._new_control_id(),
+            now=self._now(),
+            application=self._options.application,
+            facility=self._options.facility,
+            error=error,
+            d=d,
+        )
+
+    def _reject_early(self, raw: bytes, codec: str, error: MessageError) -> bytes:
+        """An error found before the message could be decoded: answer from its MSH bytes."""
+        text = raw.decode(codec, errors="replace")
+        try:
+            message = Message.parse(text.split("\r", 1)[0].split("\n", 1)[0])
+            header, d = _header(message), message.delimiters
+        except ParseError:
+            header, d = AckHeader(), Delimiters()
+        return self._reply(header, error.acknowledgment, error, d, codec)
+
+    def _internal_error(self, raw: bytes, codec: str, detail: str) -> bytes:
+        error = MessageError(detail, code=207, acknowledgment="AR")
+        try:
+            return self._reject_early(raw, codec, error)
+        except Exception:  # the reply of last resort must not fail
+            log.exception("cannot build the AR for an internal error")
+            return b"MSH|^~\\&|||||||ACK|0|P|2.5\rMSA|AR|\r"
+
+
+def _reject(code: int, location: str, message: str) -> MessageError:
+    return MessageError(message, code=code, location=location, acknowledgment="AR")
+
+
+def _header(message: Message) -> AckHeader:
+    msh = message.segments[0]
+    return AckHeader(
+        sending_application=msh.field(3),
+        sending_facility=msh.field(4),
+        receiving_application=msh.field(5),
+        receiving_facility=msh.field(6),
+        control_id=msh.field(10),
+        trigger=message.trigger,
+        processing_id=message.processing_id,
+        version=msh.field(12).split(message.delimiters.component, 1)[0],
+        charset_field=msh.field(18),
+    )
