@@ -12,15 +12,18 @@ import socket
 import threading
 from collections.abc import Iterable
 
+import httpx
+
 from cdr.bootstrap import Gateway, build_gateway
 from cdr.settings import Settings
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
 from hl7_listener.batcher import GroupCommit
 from hl7_listener.client import MllpClient
+from hl7_listener.fhir_delivery import FhirDelivery
 from hl7_listener.outbound import Delivery, OutboundSender
 from hl7_listener.ports import InboundMessage, StoreOutcome
-from hl7_listener.processing import AdmissionProcessor
+from hl7_listener.processing import AdmissionProcessor, is_fhir_destination
 from hl7_listener.router import Intake, IntakeOptions
 from hl7_listener.server import MllpServer
 from hl7_listener.worker import InboxWorker
@@ -39,6 +42,7 @@ def new_control_id() -> str:
 
 
 def parse_destination(destination: str) -> tuple[str, int]:
+    """``host:port`` of an MLLP receiver (FHIR destinations are URLs, checked by pydantic)."""
     host, sep, port = destination.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(
@@ -47,11 +51,23 @@ def parse_destination(destination: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _check_url(destination: str) -> None:
+    try:
+        url = httpx.URL(destination)
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"CDR_HL7_DESTINATIONS: {destination!r} is not a URL: {exc}") from exc
+    if not url.host:
+        raise ConfigError(f"CDR_HL7_DESTINATIONS: {destination!r} has no host")
+
+
 class Hl7Runtime:
     def __init__(self, gateway: Gateway) -> None:
         settings = gateway.settings
         for destination in settings.hl7_destinations:
-            parse_destination(destination)
+            if is_fhir_destination(destination):
+                _check_url(destination)
+            else:
+                parse_destination(destination)
         self._gateway = gateway
         self.inbox = SqlInbox(gateway.database.engine)
         self.outbox = SqlOutbox(gateway.database.engine)
@@ -129,11 +145,14 @@ class Hl7Runtime:
         await self.sender.stop()
 
     def _connect(self, destination: str) -> Delivery:
+        timeout_s = self._gateway.settings.hl7_outbound_timeout_s
+        if is_fhir_destination(destination):
+            return FhirDelivery(destination, timeout_s=timeout_s)
         host, port = parse_destination(destination)
         return MllpClient(
             host,
             port,
-            timeout_s=self._gateway.settings.hl7_outbound_timeout_s,
+            timeout_s=timeout_s,
             max_message_bytes=self._gateway.settings.mllp_max_message_bytes,
         )
 

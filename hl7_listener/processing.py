@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,12 +12,13 @@ from hl7_listener.charset import encode
 from hl7_listener.ports import OutboundMessage, PendingMessage
 from mapping.adt_to_query import admission_from_message
 from mapping.er7 import Message
+from mapping.rights_to_bundle import rights_to_transaction
 from mapping.rights_to_in1 import rights_update_message
 from rights.catalogue import RegimeCatalogue
 from rights.model import Requester, RightsQuery
 from rights.result import LookupReport
 
-__all__ = ["AdmissionProcessor", "Processed", "RunLookup"]
+__all__ = ["AdmissionProcessor", "Processed", "RunLookup", "is_fhir_destination"]
 
 # The lookup service: runs the lookup, persists it, returns (lookup id, report).
 RunLookup = Callable[[RightsQuery], Awaitable[tuple[str, LookupReport]]]
@@ -67,6 +69,9 @@ class AdmissionProcessor:
         lookup_id, report = await self._run_lookup(admission.query)
         outbound = []
         for destination in self._destinations:
+            if is_fhir_destination(destination):
+                outbound.append(self._fhir(destination, message, report))
+                continue
             control_id = self._new_control_id()
             text = rights_update_message(
                 message,
@@ -81,3 +86,16 @@ class AdmissionProcessor:
             )
             outbound.append(OutboundMessage(destination, control_id, encode(text, pending.charset)))
         return Processed(lookup_id, tuple(outbound))
+
+    def _fhir(self, destination: str, message: Message, report: LookupReport) -> OutboundMessage:
+        key = f"{message.sending_application}|{message.sending_facility}|{message.control_id}"
+        bundle = rights_to_transaction(
+            report, catalogue=self._catalogue, message_key=key, created=self._now()
+        )
+        payload = json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode()
+        return OutboundMessage(destination, str(bundle["id"]), payload)
+
+
+def is_fhir_destination(destination: str) -> bool:
+    """``http(s)://…`` is a FHIR base URL; anything else is ``host:port`` of an MLLP receiver."""
+    return destination.startswith(("http://", "https://"))

@@ -4,6 +4,7 @@ MLLP listener, gets the ACK each rule asks for, and the rights come back to a re
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -12,13 +13,17 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from cdr.bootstrap import build_gateway
 from cdr.hl7_runtime import Hl7Runtime
 from hl7_listener.ports import OutboxStatus
 from mapping.er7 import Delimiters, Message
 from mapping.hl7_err import erl
-from regimes.sandbox.server import RunningServer
+from regimes.sandbox.server import RunningServer, start_in_thread
 from tests.conftest import gateway_settings
 from tests.e2e.hl7_peers import (
     FIXTURES,
@@ -28,6 +33,7 @@ from tests.e2e.hl7_peers import (
     fixture_bytes,
     parse_reply,
 )
+from tests.unit.mapping.fhir_schema import assert_valid
 
 LOOKUPS = [e for e in MANIFEST if e["lookup"] and (e["message_type"] or "").startswith("ADT")]
 
@@ -226,3 +232,52 @@ async def test_python_hl7_mllp_send_gets_valid_acks(hl7):
         )
         assert process.returncode == 0, process.stderr
         assert f"MSA|{entry['ack']}|{entry['control_id']}".encode() in process.stdout, path.name
+
+
+async def test_results_also_go_to_a_fhir_endpoint_as_a_valid_transaction(sandbox, tmp_path):
+    """A FHIR destination gets a transaction Bundle; a 503 is retried; the Bundle is valid R4."""
+    bundles: list[dict] = []
+    statuses = iter([503])
+
+    async def receive(request: Request) -> Response:
+        status = next(statuses, 200)
+        if status == 200:
+            bundles.append(json.loads(await request.body()))
+        return Response(status_code=status)
+
+    fhir = start_in_thread(Starlette(routes=[Route("/fhir", receive, methods=["POST"])]))
+    try:
+        receiver = await Receiver().start()
+        settings = gateway_settings(
+            sandbox.url,
+            tmp_path,
+            mllp_port=0,
+            hl7_destinations=[f"127.0.0.1:{receiver.port}", f"{fhir.url}/fhir"],
+            hl7_outbound_backoff_s=0.05,
+        )
+        gateway = build_gateway(settings)
+        runtime = Hl7Runtime(gateway)
+        await runtime.start()
+        try:
+            await exchange(runtime.port, [fixture_bytes("good/adt-a01-in1-cnam-c2s.hl7")])
+            await receiver.wait_for(1)
+            await receiver.wait_until(lambda: bool(bundles))
+        finally:
+            await runtime.stop()
+            await receiver.stop()
+            await gateway.aclose()
+    finally:
+        fhir.stop()
+    [bundle] = bundles
+    assert bundle["type"] == "transaction"
+    assert_valid(bundle)
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert {"Patient", "Coverage", "CoverageEligibilityRequest"} <= set(kinds)
+    assert kinds[-1] == "CoverageEligibilityResponse"
+    for entry in bundle["entry"]:
+        assert_valid(entry["resource"])
+        resource = entry["resource"]
+        assert entry["request"] == {
+            "method": "PUT",
+            "url": f"{resource['resourceType']}/{resource['id']}",
+        }
