@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,18 @@ async def exchange(port: int, payloads: list[bytes], *, timeout: float = 30) -> 
         writer.close()
         await writer.wait_closed()
     return replies
+
+
+def exchange_sync(port: int, payload: bytes, *, timeout: float = 30) -> bytes:
+    """One message and its reply over a plain blocking socket (for tests driving processes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(SB + payload + EB)
+        data = b""
+        while not data.endswith(EB):
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed before the reply"
+            data += chunk
+    return data[data.index(SB) + 1 : -2]
 
 
 def parse_reply(reply: bytes, codec: str = "latin-1") -> Message:

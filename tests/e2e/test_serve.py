@@ -13,6 +13,7 @@ import time
 
 import httpx
 
+from tests.e2e.hl7_peers import exchange_sync, fixture_bytes
 from tests.e2e.test_scenarios import POPULATION
 
 
@@ -48,13 +49,13 @@ def interrupt(server: subprocess.Popen[str], *, timeout: float) -> tuple[str, st
 
 
 def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
-    http_port, sandbox_port = _free_port(), _free_port()
+    http_port, sandbox_port, mllp_port = _free_port(), _free_port(), _free_port()
     env = {
         **os.environ,
         "CDR_DATA_DIR": str(tmp_path),
         "CDR_SANDBOX_PORT": str(sandbox_port),
         "CDR_HTTP_PORT": str(http_port),
-        "CDR_MLLP_PORT": "0",
+        "CDR_MLLP_PORT": str(mllp_port),
     }
     env.pop("CDR_REGIMES_URL", None)
     server = subprocess.Popen(
@@ -82,6 +83,9 @@ def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
         assert [r["regime"] for r in found] == [member.regime]
         assert found[0]["rights"]["situations"][0]["kind"] == "c2s"
         assert (tmp_path / "cdr.sqlite3").exists()
+        # The MLLP listener answers an admission with AA once it is stored.
+        ack = exchange_sync(mllp_port, fixture_bytes("good/adt-a01-ins-nir-latin1.hl7"))
+        assert b"MSA|AA|CPAGE-000184213" in ack
     finally:
         out, err = interrupt(server, timeout=15)
     assert server.returncode == 0, err

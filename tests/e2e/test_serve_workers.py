@@ -16,6 +16,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.e2e.hl7_peers import exchange_sync, fixture_bytes
 from tests.e2e.test_fhir_api import FHIR_JSON, cer_for
 from tests.e2e.test_scenarios import POPULATION
 from tests.e2e.test_serve import _free_port, _wait_ready, interrupt
@@ -41,7 +42,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 
 
 def test_cdr_serve_with_two_workers_answers_submit_and_stops_cleanly(tmp_path, database_url):
-    http_port, sandbox_port = _free_port(), _free_port()
+    http_port, sandbox_port, mllp_port = _free_port(), _free_port(), _free_port()
     env = {
         **os.environ,
         "CDR_DATA_DIR": str(tmp_path),
@@ -49,7 +50,7 @@ def test_cdr_serve_with_two_workers_answers_submit_and_stops_cleanly(tmp_path, d
         # The ports come from the command line: the workers must receive them all the same.
         "CDR_HTTP_PORT": "1",
         "CDR_SANDBOX_PORT": "1",
-        "CDR_MLLP_PORT": "0",
+        "CDR_MLLP_PORT": str(mllp_port),
     }
     env.pop("CDR_REGIMES_URL", None)
     env.pop("CDR_WORKERS", None)
@@ -93,6 +94,9 @@ def test_cdr_serve_with_two_workers_answers_submit_and_stops_cleanly(tmp_path, d
         assert response.headers["location"].startswith(f"http://127.0.0.1:{http_port}/fhir/")
         stored = httpx.get(response.headers["location"], timeout=30)
         assert stored.status_code == 200
+        # MLLP is served by the parent beside the HTTP workers.
+        ack = exchange_sync(mllp_port, fixture_bytes("good/adt-a01-ins-nir-latin1.hl7"))
+        assert b"MSA|AA|CPAGE-000184213" in ack
     finally:
         out, err = interrupt(server, timeout=30)
     assert server.returncode == 0, err
