@@ -51,6 +51,12 @@ class GroupCommit(Generic[T, R]):
                 if not isinstance(exc, Exception):
                     raise
                 continue
+            if len(results) != len(batch):  # a broken store must not leave waiters hanging
+                error = RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)

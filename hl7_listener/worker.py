@@ -39,6 +39,7 @@ class InboxWorker:
         lanes: int = 32,
         max_in_flight: int = 256,
         poll_interval_s: float = 1.0,
+        retry_s: float = 0.5,
         on_processed: Callable[[], None] = lambda: None,
     ) -> None:
         self._inbox = inbox
@@ -53,7 +54,7 @@ class InboxWorker:
         self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
         self._cursor = 0
-        self._rescan = False
+        self._retry_s = retry_s
         self._tasks: list[asyncio.Task[None]] = []
         self.processed = 0
         self.failed = 0
@@ -91,10 +92,6 @@ class InboxWorker:
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
 
     async def _fetch(self) -> int:
-        if self._rescan:
-            # A completion failed: its row is still pending behind the cursor; read it again.
-            self._rescan = False
-            self._cursor = 0
         room = self._max_in_flight - len(self._in_flight)
         if room <= 0:
             return 0
@@ -148,9 +145,18 @@ class InboxWorker:
             self._on_processed()
 
     async def _settle(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-        """Record the outcome; if the database refuses, leave the row pending for a rescan."""
-        try:
-            await self._blocking(lambda: fn(*args, **kwargs))
-        except StorageError as exc:
-            log.error("hl7 inbox update failed, the message will be processed again: %s", exc)
-            self._rescan = True
+        """Record the outcome, retrying while the database refuses.
+
+        The lane waits meanwhile: the patient's next message must not overtake this one. If the
+        gateway stops first, the row is still pending and is processed again after the restart
+        (its results were not queued, so nothing is sent twice).
+        """
+        delay = self._retry_s
+        while True:
+            try:
+                await self._blocking(lambda: fn(*args, **kwargs))
+                return
+            except StorageError as exc:
+                log.error("hl7 inbox update failed, retrying in %.1f s: %s", delay, exc.message)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
