@@ -22,6 +22,7 @@ from cdr.bootstrap import (
 )
 from cdr.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.clock import SystemClock
+from cdr.hl7_process import Hl7ProcessingProcess
 from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
 from cdr.logs import configure_logging
 from cdr.render import format_nir, lookup_table, table
@@ -108,15 +109,21 @@ async def _serve(settings: Settings) -> int:
     mllp_socket = _listen(settings.mllp_host, settings.mllp_port, "CDR_MLLP_PORT / --mllp-port")
     gateway = build_gateway(settings)
     await asyncio.to_thread(publish_conformance, gateway)
-    hl7 = Hl7Runtime(gateway)
+    split = settings.hl7_processing_process
+    hl7 = Hl7Runtime(gateway, processing=not split)
+    processing = Hl7ProcessingProcess(settings) if split else None
     app = gateway_http_app(gateway)
     servers.append((_uvicorn(app, settings.http_host, settings.http_port), http_socket))
     await hl7.start(sock=mllp_socket)
+    if processing is not None:
+        processing.start()
     _log_gateway(settings, gateway.database.engine.url.render_as_string(hide_password=True))
     try:
         await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
     finally:
         await hl7.stop()
+        if processing is not None:
+            await asyncio.to_thread(processing.stop)
     return EXIT_OK
 
 
@@ -155,6 +162,9 @@ def _serve_workers(settings: Settings) -> int:
     )
     hl7 = Hl7Thread(settings, mllp_socket)
     hl7.start()
+    processing = Hl7ProcessingProcess(settings) if settings.hl7_processing_process else None
+    if processing is not None:
+        processing.start()
     _log_gateway(settings, database_url)
     log.info("HTTP workers     %d processes", settings.workers)
     try:
@@ -169,6 +179,8 @@ def _serve_workers(settings: Settings) -> int:
         )
     finally:
         hl7.stop()
+        if processing is not None:
+            processing.stop()
         if sandbox is not None:
             sandbox.stop()
     return EXIT_OK

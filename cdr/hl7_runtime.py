@@ -6,6 +6,7 @@ Part of the composition root: the only place the listener meets storage and the 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 import socket
@@ -36,9 +37,14 @@ __all__ = ["Hl7Runtime", "Hl7Thread", "new_control_id", "parse_destination"]
 log = logging.getLogger("cdr")
 
 
+_PROCESS_PREFIX = secrets.token_hex(4).upper()
+_SEQUENCE = itertools.count(1)
+
+
 def new_control_id() -> str:
-    """20 characters, the length of MSH-10 (ST 20) in HL7 v2.5; unique without coordination."""
-    return secrets.token_hex(10).upper()
+    """20 characters, the length of MSH-10 (ST 20) in HL7 v2.5, unique without coordination: a
+    random prefix per process and a counter (one urandom call per ACK cost more than the ACK)."""
+    return f"{_PROCESS_PREFIX}{next(_SEQUENCE):012d}"
 
 
 def parse_destination(destination: str) -> tuple[str, int]:
@@ -51,6 +57,10 @@ def parse_destination(destination: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _nothing() -> None:
+    pass
+
+
 def _check_url(destination: str) -> None:
     try:
         url = httpx.URL(destination)
@@ -61,8 +71,14 @@ def _check_url(destination: str) -> None:
 
 
 class Hl7Runtime:
-    def __init__(self, gateway: Gateway) -> None:
+    """``intake``: serve MLLP (ACKs, duplicates, RQI). ``processing``: run the lookups from the
+    inbox and deliver the results. ``cdr serve`` runs them in two processes (see
+    ``cdr/hl7_process.py``); tests and embedders may run both in one."""
+
+    def __init__(self, gateway: Gateway, *, intake: bool = True, processing: bool = True) -> None:
         settings = gateway.settings
+        self._intake_enabled = intake
+        self._processing_enabled = processing
         for destination in settings.hl7_destinations:
             if is_fhir_destination(destination):
                 _check_url(destination)
@@ -103,6 +119,8 @@ class Hl7Runtime:
             process=processor,
             now=clock.now,
             lanes=settings.hl7_lanes,
+            # Alone in its process, nobody wakes the worker: it polls the inbox instead.
+            poll_interval_s=1.0 if intake else 0.05,
             on_processed=self.sender.wake,
         )
         self.intake = Intake(
@@ -117,7 +135,7 @@ class Hl7Runtime:
             new_control_id=new_control_id,
             store=self._commits.submit,
             query=self._query,
-            on_accepted=self.worker.wake,
+            on_accepted=self.worker.wake if processing else _nothing,
         )
         self.server = MllpServer(
             self.intake.handle,
@@ -130,17 +148,20 @@ class Hl7Runtime:
 
     async def start(self, sock: socket.socket | None = None) -> None:
         settings = self._gateway.settings
-        self.worker.start()
-        self.sender.start()
-        await self.server.start(settings.mllp_host, settings.mllp_port, sock=sock)
+        if self._processing_enabled:
+            self.worker.start()
+            self.sender.start()
+        if self._intake_enabled:
+            await self.server.start(settings.mllp_host, settings.mllp_port, sock=sock)
 
     @property
     def port(self) -> int:
         return self.server.port
 
     async def stop(self) -> None:
-        await self.server.close()
-        await self._commits.aclose()
+        if self._intake_enabled:
+            await self.server.close()
+            await self._commits.aclose()
         await self.worker.stop()
         await self.sender.stop()
 
@@ -183,6 +204,8 @@ class Hl7Runtime:
         yield "# TYPE cdr_hl7_outbox_items gauge"
         for status, count in sorted(self.outbox.depth().items()):
             yield f'cdr_hl7_outbox_items{{status="{status}"}} {count}'
+        if not self._processing_enabled:
+            return  # delivery counters live in the processing process; the depths above are shared
         yield "# HELP cdr_hl7_outbound_total Outbound delivery attempts, by result"
         yield "# TYPE cdr_hl7_outbound_total counter"
         yield f'cdr_hl7_outbound_total{{result="delivered"}} {self.sender.delivered}'
@@ -223,7 +246,7 @@ class Hl7Thread:
         self._stopping = asyncio.Event()
         try:
             gateway = build_gateway(self._settings, migrate=False)
-            runtime = Hl7Runtime(gateway)
+            runtime = Hl7Runtime(gateway, processing=not self._settings.hl7_processing_process)
             await runtime.start(sock=self._sock)
         except BaseException as exc:
             self._error = exc

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         "reject", description="ADT events that trigger no lookup: AR 201, or AA and ignored"
     )
     hl7_lanes: int = Field(32, ge=1, le=1024, description="concurrent lookups from the inbox")
+    hl7_processing_process: bool = Field(
+        True, description="run the HL7 lookups and deliveries in a process beside the intake"
+    )
     mllp_idle_timeout_s: float = Field(300.0, gt=0)
     mllp_max_message_bytes: int = Field(1_048_576, ge=1024)
     mllp_max_connections: int = Field(1000, ge=1)

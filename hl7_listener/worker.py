@@ -40,6 +40,8 @@ class InboxWorker:
         max_in_flight: int = 256,
         poll_interval_s: float = 1.0,
         retry_s: float = 0.5,
+        busy_window_s: float = 0.05,
+        busy_rate: float = 20.0,
         on_processed: Callable[[], None] = lambda: None,
     ) -> None:
         self._inbox = inbox
@@ -55,11 +57,18 @@ class InboxWorker:
         self._in_flight: set[int] = set()
         self._cursor = 0
         self._retry_s = retry_s
+        self._busy_window_s = busy_window_s
+        self._busy_rate = busy_rate
+        self._next_busy_start = 0.0
+        self._last_intake = -1e9
+        self._running = 0
         self._tasks: list[asyncio.Task[None]] = []
         self.processed = 0
         self.failed = 0
 
     def wake(self) -> None:
+        """A message was just accepted: read the inbox now (and note that the intake is busy)."""
+        self._last_intake = asyncio.get_running_loop().time()
         self._wake.set()
 
     def start(self) -> None:
@@ -115,10 +124,33 @@ class InboxWorker:
         while True:
             row = await queue.get()
             try:
-                await self._handle(row)
+                await self._yield_to_intake()
+                self._running += 1
+                try:
+                    await self._handle(row)
+                finally:
+                    self._running -= 1
             finally:
                 self._in_flight.discard(row.inbox_id)
                 self._slots.release()
+
+    async def _yield_to_intake(self) -> None:
+        """While messages are arriving, start lookups at a trickle.
+
+        Lookups and the MLLP intake share one process. Left to an even share, a burst's lookups
+        slow its ACKs down to the lookup rate, and the engine then queues on its side what our
+        durable inbox would hold just as well. So during a burst the ACKs go first: lookups
+        start at most ``busy_rate`` per second (never zero, so a steady stream of messages
+        cannot starve them); once the intake is quiet for ``busy_window_s`` they run at full
+        width again.
+        """
+        loop = asyncio.get_running_loop()
+        while loop.time() - self._last_intake < self._busy_window_s:
+            now = loop.time()
+            if now >= self._next_busy_start:
+                self._next_busy_start = now + 1.0 / self._busy_rate
+                return
+            await asyncio.sleep(self._next_busy_start - now)
 
     async def _handle(self, row: PendingMessage) -> None:
         try:

@@ -224,3 +224,21 @@ async def test_wake_processes_a_new_message_without_waiting_for_the_poll() -> No
         await wait_until(lambda: inbox.status(message) is InboxStatus.DONE, what="the message")
         assert await worker.idle()
     assert process.starts() == [message]
+
+
+async def test_while_messages_arrive_lookups_trickle_and_the_acks_go_first() -> None:
+    inbox, process = MemoryInbox(), Processor()
+    ids = [inbox.add(key) for key in patients_in_distinct_lanes(8)]
+    gates = [process.gate(i) for i in ids]
+    async with running(inbox, process, busy_window_s=0.5, busy_rate=2.0) as worker:
+        # The intake keeps accepting messages (the first wake comes before the worker's tasks
+        # first run): lookups start at two per second at most, not all eight at once...
+        for _ in range(10):
+            worker.wake()
+            await asyncio.sleep(0.05)
+        assert 1 <= len(process.running) <= 2
+        # ...and once it is quiet, every lane runs.
+        await wait_until(lambda: len(process.running) == 8, what="all lanes once quiet")
+        for gate in gates:
+            gate.set()
+        await wait_until(lambda: inbox.depth() == 0, what="the inbox to drain")
