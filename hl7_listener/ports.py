@@ -136,6 +136,10 @@ class InboxStore(Protocol):
         """Messages accepted and not processed yet."""
         ...
 
+    def last_id(self) -> int:
+        """The id of the newest message stored (0 when none): a cheap sign of arrivals."""
+        ...
+
 
 class OutboxStore(Protocol):
     def due(self, destination: str, *, now: datetime, limit: int) -> list[OutboxItem]:

@@ -61,6 +61,7 @@ class InboxWorker:
         self._busy_rate = busy_rate
         self._next_busy_start = 0.0
         self._last_intake = -1e9
+        self._newest_seen = 0
         self._running = 0
         self._tasks: list[asyncio.Task[None]] = []
         self.processed = 0
@@ -86,8 +87,12 @@ class InboxWorker:
         return not self._in_flight
 
     async def _dispatch(self) -> None:
+        woken = False
         while True:
             self._wake.clear()
+            if not woken:
+                await self._watch_arrivals()
+            woken = False
             try:
                 fetched = await self._fetch()
             except StorageError as exc:
@@ -99,6 +104,22 @@ class InboxWorker:
             if fetched == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+                    woken = True
+
+    async def _watch_arrivals(self) -> None:
+        """Notice messages stored by an intake in another process (nobody calls ``wake`` then):
+        the newest inbox id moving means messages are arriving. A cheap primary-key read, made
+        when the dispatcher was not woken (at most once per poll when idle)."""
+        loop = asyncio.get_running_loop()
+        try:
+            newest: int = await self._blocking(self._inbox.last_id)
+        except StorageError:
+            return
+        if newest > self._newest_seen:
+            if self._newest_seen:
+                # Busy at least until the next look, which may be a poll interval away.
+                self._last_intake = loop.time() + self._poll_interval_s
+            self._newest_seen = newest
 
     async def _fetch(self) -> int:
         room = self._max_in_flight - len(self._in_flight)

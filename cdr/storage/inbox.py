@@ -229,6 +229,11 @@ class SqlInbox:
         with storage_errors("count pending HL7 messages"), self._engine.connect() as connection:
             return int(connection.execute(statement).scalar_one())
 
+    def last_id(self) -> int:
+        statement = select(func.max(hl7_inbox.c.id))
+        with storage_errors("read the newest HL7 message"), self._engine.connect() as connection:
+            return int(connection.execute(statement).scalar() or 0)
+
 
 # Built once: constructing a statement costs about as much as running it on a small batch.
 # Both IN lists are prefixes of the unique index; the few extra pairs the cross product may

@@ -190,6 +190,9 @@ class MemoryInbox:
     def depth(self) -> int:
         return sum(r.status is InboxStatus.PENDING for r in self.rows.values())
 
+    def last_id(self) -> int:
+        return max(self.rows, default=0)
+
     def _require(self, inbox_id: int) -> InboxRow:
         if inbox_id not in self.rows:
             raise StorageError(f"HL7 message {inbox_id} is not in the inbox")

@@ -242,3 +242,23 @@ async def test_while_messages_arrive_lookups_trickle_and_the_acks_go_first() -> 
         for gate in gates:
             gate.set()
         await wait_until(lambda: inbox.depth() == 0, what="the inbox to drain")
+
+
+async def test_arrivals_seen_in_the_inbox_also_make_lookups_trickle() -> None:
+    """With the intake in another process nobody calls wake(): the worker notices the inbox's
+    newest id moving."""
+    inbox, process = MemoryInbox(), Processor()
+    keys = patients_in_distinct_lanes(9)
+    inbox.add(keys[0])
+    async with running(inbox, process, busy_window_s=0.5, busy_rate=2.0, poll_interval_s=0.05):
+        await wait_until(lambda: len(process.starts()) == 1, what="the first message")
+        gates = []
+        for key in keys[1:]:  # another process stores eight messages
+            message = inbox.add(key)
+            gates.append(process.gate(message))
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        assert 1 <= len(process.running) <= 2
+        for gate in gates:
+            gate.set()
+        await wait_until(lambda: inbox.depth() == 0, what="the inbox to drain")
