@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from benchmarks.harness import SandboxProcess, free_port, median, percentile, show
+from benchmarks.harness import SandboxProcess, free_port, median, percentile, show, stop_process
 from benchmarks.wrk import WrkResult, run_wrk, write_post_script, wrk_available
 from cdr.bootstrap import build_population_for
 from cdr.clock import SystemClock
@@ -51,6 +50,12 @@ CONNECTIONS = 32
 REQUESTER = Requester(finess="750712184")  # the gateway's default CDR_REQUESTER_FINESS
 # The server .ci/run points the PostgreSQL tests at; the benchmark makes a database of its own.
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    url: str
+    pid: int  # with --workers N, the parent's: its workers' CPU is not counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +86,7 @@ def run_fhir(sandbox: SandboxProcess, *, quick: bool = False) -> None:
             _gateway(sandbox.url, 1, None, root / "sqlite-versus") as gateway,
         ):
             _versus(floor, gateway, script, plan)
-            _overhead(gateway, sandbox.url, members, root, plan)
+            _overhead(gateway.url, sandbox.url, members, root, plan)
         _curves(sandbox.url, script, plan, root)
 
 
@@ -138,14 +143,18 @@ def _load(url: str, script: Path, plan: Plan) -> WrkResult:
     return result
 
 
-def _versus(floor: str, gateway: str, script: Path, plan: Plan) -> None:
-    for url in (floor, gateway):  # warm both: imports, pools, the first SQLite pages
-        run_wrk(url + SUBMIT, script, connections=CONNECTIONS, seconds=1)
+def _versus(floor: Running, gateway: Running, script: Path, plan: Plan) -> None:
+    for server in (floor, gateway):  # warm both: imports, pools, the first SQLite pages
+        run_wrk(server.url + SUBMIT, script, connections=CONNECTIONS, seconds=1)
     runs: dict[str, list[WrkResult]] = {"floor": [], "gateway": []}
+    cpu: dict[str, list[float]] = {"floor": [], "gateway": []}
     # Interleaved rounds, a ratio per round: what the machine did meanwhile cancels out.
     for _ in range(plan.rounds):
-        runs["floor"].append(_load(floor, script, plan))
-        runs["gateway"].append(_load(gateway, script, plan))
+        for name, server in (("floor", floor), ("gateway", gateway)):
+            before = _cpu_seconds(server.pid)
+            result = _load(server.url, script, plan)
+            runs[name].append(result)
+            cpu[name].append((_cpu_seconds(server.pid) - before) * 1000 / max(result.requests, 1))
     ratio = median([g.rate / f.rate for g, f in zip(runs["gateway"], runs["floor"], strict=True)])
     show(
         f"FHIR $submit throughput, wrk {CONNECTIONS} connections, one uvicorn worker each "
@@ -154,8 +163,21 @@ def _versus(floor: str, gateway: str, script: Path, plan: Plan) -> None:
             ("gateway: cdr serve --workers 1", _summary(runs["gateway"])),
             ("floor: FastAPI + fhir.resources R4B", _summary(runs["floor"])),
             ("gateway / floor", f"{ratio:.2f} x  (median of per-round ratios; target >= 0.50)"),
+            (
+                "CPU per request (server process)",
+                f"gateway {median(cpu['gateway']):.2f} ms, floor {median(cpu['floor']):.2f} ms",
+            ),
         ],
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, all its threads (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _summary(runs: list[WrkResult]) -> str:
@@ -258,10 +280,11 @@ def _curve(
             _postgres_database(admin_url) as database_url,
             _gateway(
                 sandbox_url, n, database_url, root / f"curve-{n}-{uuid.uuid4().hex[:6]}"
-            ) as url,
+            ) as server,
         ):
-            run_wrk(url + SUBMIT, script, connections=CONNECTIONS, seconds=1)  # warm every worker
-            runs = [_load(url, script, plan) for _ in range(plan.rounds)]
+            # Warm every worker.
+            run_wrk(server.url + SUBMIT, script, connections=CONNECTIONS, seconds=1)
+            runs = [_load(server.url, script, plan) for _ in range(plan.rounds)]
         points.append(f"{n}: {median([r.rate for r in runs]):,.0f}")
     return "   ".join(points)
 
@@ -297,13 +320,14 @@ def _postgres_database(admin_url: str | None) -> Iterator[str | None]:
 @contextmanager
 def _gateway(
     regimes_url: str, workers: int, database_url: str | None, data_dir: Path
-) -> Iterator[str]:
+) -> Iterator[Running]:
     port = free_port()
     env = dict(
         os.environ,
         CDR_REGIMES_URL=regimes_url,
         CDR_DATA_DIR=str(data_dir),
         CDR_HTTP_PORT=str(port),
+        CDR_MLLP_PORT=str(free_port()),  # `cdr serve` listens for HL7 too: not on 2575 here
         CDR_WORKERS=str(workers),
         CDR_CACHE_TTL_S="0",
     )
@@ -311,24 +335,26 @@ def _gateway(
     if database_url is not None:
         env["CDR_DATABASE_URL"] = database_url
     url = f"http://127.0.0.1:{port}"
-    with _server([sys.executable, "-m", "cdr.cli", "serve"], env, f"{url}/readyz", data_dir):
-        yield url
+    argv = [sys.executable, "-m", "cdr.cli", "serve"]
+    with _server(argv, env, f"{url}/readyz", data_dir) as pid:
+        yield Running(url, pid)
 
 
 @contextmanager
-def _floor(root: Path) -> Iterator[str]:
+def _floor(root: Path) -> Iterator[Running]:
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "benchmarks.floor_app:app"]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     argv += ["--no-access-log"]
     url = f"http://127.0.0.1:{port}"
-    with _server(argv, dict(os.environ), f"{url}/healthz", root / "floor"):
-        yield url
+    with _server(argv, dict(os.environ), f"{url}/healthz", root / "floor") as pid:
+        yield Running(url, pid)
 
 
 @contextmanager
-def _server(argv: list[str], env: dict[str, str], ready_url: str, logs: Path) -> Iterator[None]:
-    """A server process, ready when ``ready_url`` answers 200; stopped with SIGINT (Ctrl-C)."""
+def _server(argv: list[str], env: dict[str, str], ready_url: str, logs: Path) -> Iterator[int]:
+    """A server process, ready when ``ready_url`` answers 200, as its pid; stopped with SIGINT
+    (Ctrl-C)."""
     logs.mkdir(parents=True, exist_ok=True)
     with (logs / "stderr.log").open("w+", encoding="utf-8") as stderr:
         process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
@@ -339,14 +365,9 @@ def _server(argv: list[str], env: dict[str, str], ready_url: str, logs: Path) ->
                     stderr.seek(0)
                     raise RuntimeError(f"{' '.join(argv[1:4])} did not start: {stderr.read()}")
                 time.sleep(0.05)
-            yield
+            yield process.pid
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 def _answers(url: str) -> bool:

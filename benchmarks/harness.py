@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
-__all__ = ["SandboxProcess", "free_port", "percentile", "sandbox_process", "show"]
+__all__ = ["SandboxProcess", "free_port", "percentile", "sandbox_process", "show", "stop_process"]
 
 
 def free_port() -> int:
@@ -83,3 +84,17 @@ def show(title: str, rows: list[tuple[str, str]]) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"  {key.ljust(width)}  {value}")
+
+
+def stop_process(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    """SIGINT (Ctrl-C) and wait, SIGKILL if it lingers (or at once with ``kill``)."""
+    if process.poll() is None:
+        if kill:
+            process.kill()
+        else:
+            process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

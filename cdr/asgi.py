@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from cdr.bootstrap import Gateway, build_gateway, build_submit_service
 from cdr.cli import version
+from cdr.heap import settle_heap
 from cdr.logs import configure_logging
 from cdr.settings import Settings
 from fhir_server.app import create_app
@@ -23,8 +24,12 @@ __all__ = ["FACTORY", "create_gateway_app", "gateway_http_app"]
 FACTORY = "cdr.asgi:create_gateway_app"
 
 
-def gateway_http_app(gateway: Gateway) -> FastAPI:
-    """The FHIR API and health endpoints over ``gateway``; closing the app closes the gateway."""
+def gateway_http_app(gateway: Gateway, *, tune_gc: bool = True) -> FastAPI:
+    """The FHIR API and health endpoints over ``gateway``; closing the app closes the gateway.
+
+    ``tune_gc``: settle the process's garbage collector once the server has started
+    (``cdr.heap``); False when the app runs inside another program, such as a test session.
+    """
 
     async def database_ready() -> bool:
         return await asyncio.to_thread(gateway.database.ping)
@@ -51,6 +56,7 @@ def gateway_http_app(gateway: Gateway) -> FastAPI:
         submit=submit,
         base_url=settings.effective_fhir_base_url,
         max_body_bytes=settings.fhir_max_body_bytes,
+        on_startup=settle_heap if tune_gc else None,
         on_shutdown=shut_down,
         metrics=gateway.metrics.render,
         observe_http=gateway.metrics.observe_http,

@@ -11,10 +11,12 @@ import httpx
 from starlette.applications import Starlette
 
 from cdr.clock import SystemClock
+from cdr.ids import time_ordered_id
 from cdr.metrics import GatewayMetrics
 from cdr.service import LookupService
 from cdr.settings import Settings
 from cdr.storage import Database, SqlLookupStore
+from cdr.storage.answers import SqlAnswerStore
 from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.writer import SingleWriter
 from fhir_server.search_params import index_entries
@@ -35,10 +37,9 @@ from regimes.special import SpecialGateway
 from regimes.transport import FastTransport
 from rights.catalogue import RegimeCatalogue, default_catalogue
 from rights.lookup import RightsLookup
-from rights.model import Requester, RightsQuery
+from rights.model import Requester
 from rights.ports import RegimeGateway
 from rights.resilience import ResiliencePolicy
-from rights.result import LookupReport
 
 __all__ = [
     "Gateway",
@@ -150,20 +151,20 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
 
 
 def build_submit_service(gateway: Gateway) -> SubmitService:
-    """`$submit` wired to the lookup service, the FHIR store and the clock."""
-
-    async def run_lookup(query: RightsQuery) -> LookupReport:
-        return (await gateway.service.run(query)).report
-
+    """`$submit` wired to the lookup service, the FHIR store and the clock. Each answer is
+    stored with its lookup record in one transaction, concurrent answers in one commit."""
+    answers = SqlAnswerStore(
+        gateway.database.engine, gateway.fhir_store, now=gateway.clock.now, run=gateway.writer.run
+    )
     return SubmitService(
         catalogue=gateway.catalogue,
-        store=gateway.fhir_store,
-        run_lookup=run_lookup,
+        answers=answers,
+        run_lookup=gateway.service.run_unsaved,
         now=gateway.clock.now,
         today=gateway.clock.today,
         default_requester=gateway.default_requester,
         base_url=gateway.settings.effective_fhir_base_url,
-        blocking=gateway.writer.run,
+        new_id=time_ordered_id,
     )
 
 

@@ -52,3 +52,7 @@ def configure_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
     root.setLevel(level)
     # Alembic narrates every migration step at INFO; the start-up banner is enough.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every regime request at INFO: a formatted line per `$submit` (and 17 per
+    # discovery) that the lookup records and /metrics already hold, and a measurable share of
+    # the request's CPU. Its warnings and errors still come through.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -35,9 +35,15 @@ class LookupService:
         self._blocking = blocking
 
     async def run(self, query: RightsQuery) -> StoredReport:
-        report = await self.lookup.lookup(query)
-        if self._observe is not None:
-            self._observe(report)
+        report = await self.run_unsaved(query)
         # The database driver blocks: keep it off the event loop.
         lookup_id: str = await self._blocking(self._store.save, report)
         return StoredReport(lookup_id, report)
+
+    async def run_unsaved(self, query: RightsQuery) -> LookupReport:
+        """The lookup, observed, for a caller that stores the report itself in the same
+        transaction as its own answer (`$submit`: one commit instead of two)."""
+        report = await self.lookup.lookup(query)
+        if self._observe is not None:
+            self._observe(report)
+        return report

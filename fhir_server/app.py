@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fhir_server import json_text
 from fhir_server.capability import capability_statement
 from fhir_server.context import correlation_id
 from fhir_server.errors import FhirRequestError
@@ -104,7 +105,7 @@ def _fhir_response(
 ) -> Response:
     media = getattr(request.state, "media_type", "application/fhir+json")
     return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        json_text.dumps(body),
         status_code=status,
         media_type=f"{media}; charset=utf-8",
         headers=headers,
@@ -126,12 +127,15 @@ def create_app(
     submit: SubmitService | None = None,
     base_url: str = "http://127.0.0.1:8080/fhir",
     max_body_bytes: int = 1_048_576,
+    on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     metrics: Callable[[], str] | None = None,
     observe_http: ObserveHttp | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if on_startup is not None:
+            on_startup()
         yield
         # Regime connections belong to this server's event loop: close them in it.
         if on_shutdown is not None:

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["Criterion", "FhirStore", "IndexEntry", "StoredResource"]
+from rights.result import LookupReport
+
+__all__ = [
+    "AnswerStore",
+    "Criterion",
+    "FhirStore",
+    "IndexEntry",
+    "ResourceWrite",
+    "StoredResource",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +34,16 @@ class IndexEntry:
     param: str
     value: str
     system: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceWrite:
+    """One resource to store with its search index. ``new``: its id was made for this write
+    (a CER or CERsp of a `$submit`), so it is inserted without looking for a stored version."""
+
+    resource: dict[str, Any]
+    index: Sequence[IndexEntry]
+    new: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,4 +81,13 @@ class FhirStore(Protocol):
         self, resource_type: str, criteria: Sequence[Criterion], *, count: int, offset: int
     ) -> tuple[int, list[StoredResource]]:
         """Total matches and one page of them, most recently updated first."""
+        ...
+
+
+class AnswerStore(Protocol):
+    async def save(
+        self, writes: Sequence[ResourceWrite], report: LookupReport | None
+    ) -> list[StoredResource]:
+        """The resources of one answer, and the lookup record behind it if any, in one
+        transaction; returns once they are committed, in the order of ``writes``."""
         ...

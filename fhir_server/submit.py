@@ -5,7 +5,6 @@ response references it)."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -14,10 +13,9 @@ from datetime import date, datetime
 from typing import Any
 
 from fhir_server.search_params import index_entries
-from fhir_server.store import FhirStore
+from fhir_server.store import AnswerStore, ResourceWrite
 from mapping.cer_to_query import EligibilityAsk, submit_body_to_ask
 from mapping.rights_to_fhir import (
-    EligibilityAnswer,
     gateway_organization,
     patient_id,
     pending_response,
@@ -31,9 +29,8 @@ __all__ = ["SubmitResult", "SubmitService"]
 
 log = logging.getLogger("cdr.fhir")
 
+# Runs the lookup without storing it: its record is stored with the answer, in one transaction.
 RunLookup = Callable[[RightsQuery], Awaitable[LookupReport]]
-# Runs a blocking storage call off the event loop (the composition root passes a single writer).
-RunBlocking = Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,30 +44,28 @@ class SubmitService:
         self,
         *,
         catalogue: RegimeCatalogue,
-        store: FhirStore,
+        answers: AnswerStore,
         run_lookup: RunLookup,
         now: Callable[[], datetime],
         today: Callable[[], date],
         default_requester: Requester,
         base_url: str,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
-        blocking: RunBlocking = asyncio.to_thread,
     ) -> None:
         self._catalogue = catalogue
-        self._store = store
+        self._answers = answers
         self._run_lookup = run_lookup
         self._now = now
         self._today = today
         self._requester = default_requester
         self._base_url = base_url.rstrip("/")
         self._new_id = new_id
-        self._blocking = blocking
         self._background: set[asyncio.Task[None]] = set()
 
     async def submit(self, body: Mapping[str, Any]) -> SubmitResult:
         ask, cer = self._check(body)
         response_id = self._new_id()
-        stored = await self._answer(ask, cer, response_id)
+        stored = await self._answer(ask, cer, response_id, fresh=True)
         if not ask.is_bundle:
             return SubmitResult(stored[0], response_id)
         return SubmitResult(self._collection(stored), response_id)
@@ -87,7 +82,7 @@ class SubmitService:
             created=self._now(),
             purposes=ask.purposes,
         )
-        stored = await self._blocking(self._persist_all, [queued, gateway_organization(), cer])
+        stored = await self._save([queued, gateway_organization(), cer], new=(queued, cer))
         task = asyncio.create_task(self._complete(ask, cer, response_id, queued))
         # Keep a reference: the event loop holds only weak ones to running tasks.
         self._background.add(task)
@@ -98,7 +93,7 @@ class SubmitService:
         self, ask: EligibilityAsk, cer: dict[str, Any], response_id: str, queued: dict[str, Any]
     ) -> None:
         try:
-            await self._answer(ask, cer, response_id)
+            await self._answer(ask, cer, response_id, fresh=False)
         except Exception:
             log.exception("asynchronous lookup %s failed", response_id)
             failed = {
@@ -107,7 +102,7 @@ class SubmitService:
                 "disposition": "The lookup failed; submit the request again.",
             }
             try:
-                await self._blocking(self._persist_all, [failed])
+                await self._save([failed])
             except Exception:  # storage gone too (shutting down): the log is all that is left
                 log.exception("could not record the failure of %s", response_id)
 
@@ -129,8 +124,10 @@ class SubmitService:
         )
 
     async def _answer(
-        self, ask: EligibilityAsk, cer: dict[str, Any], response_id: str
+        self, ask: EligibilityAsk, cer: dict[str, Any], response_id: str, *, fresh: bool
     ) -> list[dict[str, Any]]:
+        """``fresh``: the CER and the CERsp are not stored yet; an asynchronous `$submit`
+        stored them when it answered ``queued``."""
         report = await self._run_lookup(ask.query)
         answer = report_to_fhir(
             report,
@@ -141,19 +138,7 @@ class SubmitService:
             purposes=ask.purposes,
             submitted_patient=ask.patient,
         )
-        stored: list[dict[str, Any]] = await self._blocking(self._persist, cer, answer)
-        return stored
-
-    def _request_to_store(self, ask: EligibilityAsk, our_patient_id: str) -> dict[str, Any]:
-        cer = copy.deepcopy(ask.cer)
-        cer["id"] = self._new_id()
-        cer.pop("meta", None)
-        # Point at the Patient we keep (one per identity), so that searches by patient work.
-        cer["patient"] = {"reference": f"Patient/{our_patient_id}"}
-        return cer
-
-    def _persist(self, cer: dict[str, Any], answer: EligibilityAnswer) -> list[dict[str, Any]]:
-        return self._persist_all(
+        return await self._save(
             [
                 answer.response,
                 answer.patient,
@@ -161,12 +146,34 @@ class SubmitService:
                 *answer.organizations,
                 *answer.practitioners,
                 cer,
-            ]
+            ],
+            report=report,
+            new=(answer.response, cer) if fresh else (),
         )
 
-    def _persist_all(self, resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        stored = self._store.upsert_many([(r, index_entries(r)) for r in resources], self._now())
-        return [s.resource for s in stored]
+    def _request_to_store(self, ask: EligibilityAsk, our_patient_id: str) -> dict[str, Any]:
+        # Only top-level members change: a shallow copy leaves the received body as it was
+        # (a deep copy was a measurable share of a `$submit`). Nothing writes to nested ones.
+        cer = dict(ask.cer)
+        cer["id"] = self._new_id()
+        cer.pop("meta", None)
+        # Point at the Patient we keep (one per identity), so that searches by patient work.
+        cer["patient"] = {"reference": f"Patient/{our_patient_id}"}
+        return cer
+
+    async def _save(
+        self,
+        resources: list[dict[str, Any]],
+        *,
+        report: LookupReport | None = None,
+        new: tuple[dict[str, Any], ...] = (),
+    ) -> list[dict[str, Any]]:
+        """Stored, with the lookup record if any, in one transaction; ``new`` are resources
+        whose ids were just made here (nothing stored to compare them with)."""
+        writes = [
+            ResourceWrite(r, index_entries(r), new=any(r is n for n in new)) for r in resources
+        ]
+        return [s.resource for s in await self._answers.save(writes, report)]
 
     def _collection(self, resources: list[dict[str, Any]]) -> dict[str, Any]:
         return {

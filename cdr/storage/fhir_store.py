@@ -7,26 +7,32 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     and_,
+    bindparam,
     delete,
     exists,
+    false,
     func,
     insert,
     or_,
     select,
-    tuple_,
+    true,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from cdr.storage.tables import fhir_resources, fhir_search_index
-from fhir_server.store import Criterion, IndexEntry, StoredResource
+from cdr.storage.transactions import in_transaction
+from fhir_server import json_text
+from fhir_server.store import Criterion, IndexEntry, ResourceWrite, StoredResource
 from rights.errors import StorageError
 
 __all__ = ["SqlFhirStore"]
@@ -39,14 +45,29 @@ def _content_without_meta(resource: dict[str, Any]) -> str:
     }
     if meta:
         body["meta"] = meta
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return json_text.dumps(body, sort_keys=True).decode()
 
 
 def _stored(content: str, version_id: int, last_updated: datetime) -> StoredResource:
+    """A resource read back from its stored text."""
+    return _with_version(json.loads(content), version_id, last_updated)
+
+
+def _written(resource: dict[str, Any], version_id: int, last_updated: datetime) -> StoredResource:
+    """A resource just written (or found unchanged): the caller's dict is its content, so it
+    is not parsed back from the text (that parse was the largest single cost of a `$submit`
+    under load). A copy at the top level only: nested values are shared with the caller."""
+    return _with_version(dict(resource), version_id, last_updated)
+
+
+def _with_version(
+    resource: dict[str, Any], version_id: int, last_updated: datetime
+) -> StoredResource:
     if last_updated.tzinfo is None:  # SQLite hands back naive datetimes: they were stored in UTC
         last_updated = last_updated.replace(tzinfo=UTC)
-    resource = json.loads(content)
-    meta = dict(resource.get("meta", {}))
+    meta = {
+        k: v for k, v in resource.get("meta", {}).items() if k not in ("versionId", "lastUpdated")
+    }
     meta["versionId"] = str(version_id)
     meta["lastUpdated"] = last_updated.isoformat().replace("+00:00", "Z")
     resource["meta"] = meta
@@ -60,9 +81,6 @@ def _storage_errors(doing: str) -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot {doing}: {exc}") from exc
-
-
-_WRITE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,57 +103,48 @@ class SqlFhirStore:
         self, items: Sequence[tuple[dict[str, Any], Sequence[IndexEntry]]], now: datetime
     ) -> list[StoredResource]:
         """Several resources in ONE transaction: an answer is stored whole or not at all, and
-        one commit costs far less than one per resource.
+        one commit costs far less than one per resource."""
+        writes = [ResourceWrite(resource, index) for resource, index in items]
+        return in_transaction(
+            self._engine,
+            lambda connection: self.write(connection, writes, now),
+            "store FHIR resources",
+        )
 
-        Another process (`cdr serve --workers N`, or a second gateway on PostgreSQL) may store
-        the same new resource between our read and our insert: a duplicate key (PostgreSQL) or
-        a stale snapshot (SQLite WAL). The transaction is then run again from its reads, which
-        now see the other writer's row, a bounded number of times.
-        """
-        for attempt in range(_WRITE_ATTEMPTS):
-            try:
-                with self._engine.begin() as connection:
-                    return self._write_batch(connection, items, now)
-            except (IntegrityError, OperationalError) as exc:
-                if attempt + 1 == _WRITE_ATTEMPTS:
-                    raise StorageError(f"cannot store FHIR resources: {exc}") from exc
-            except SQLAlchemyError as exc:
-                raise StorageError(f"cannot store FHIR resources: {exc}") from exc
-        raise AssertionError("unreachable")  # the loop returns or raises
-
-    def _write_batch(
-        self,
-        connection: Connection,
-        items: Sequence[tuple[dict[str, Any], Sequence[IndexEntry]]],
-        now: datetime,
+    def write(
+        self, connection: Connection, writes: Sequence[ResourceWrite], now: datetime
     ) -> list[StoredResource]:
-        """One read for the whole batch, then only the writes that change something: a
-        resource whose content is unchanged keeps its version and costs no write at all."""
+        """``writes`` within the caller's transaction. One read for the whole batch (none for
+        the writes marked new), then only the writes that change something: a resource whose
+        content is unchanged keeps its version and costs no write at all."""
         wanted = [
-            (r["resourceType"], r["id"], _content_without_meta(r), index) for r, index in items
+            (w.resource["resourceType"], w.resource["id"], _content_without_meta(w.resource), w)
+            for w in writes
         ]
-        key_columns = tuple_(fhir_resources.c.resource_type, fhir_resources.c.id)
-        current: dict[tuple[str, str], _Version] = {
-            (row.resource_type, row.id): _Version(row.version_id, row.content, row.last_updated)
-            for row in connection.execute(
-                select(
-                    fhir_resources.c.resource_type,
-                    fhir_resources.c.id,
-                    fhir_resources.c.version_id,
-                    fhir_resources.c.content,
-                    fhir_resources.c.last_updated,
-                ).where(key_columns.in_([(t, i) for t, i, _, _ in wanted]))
+        current: dict[tuple[str, str], _Version] = {}
+        to_read: dict[str, dict[str, None]] = {}  # ids by type, each once, in order
+        for resource_type, resource_id, _, write in wanted:
+            if not write.new:
+                to_read.setdefault(resource_type, {})[resource_id] = None
+        if to_read:
+            types = tuple(to_read)
+            found = connection.execute(
+                _read_statement(types),
+                {f"ids_{n}": list(to_read[t]) for n, t in enumerate(types)},
             )
-        }
+            current = {
+                (row.resource_type, row.id): _Version(row.version_id, row.content, row.last_updated)
+                for row in found
+            }
         new: dict[tuple[str, str], dict[str, Any]] = {}
         changed: dict[tuple[str, str], dict[str, Any]] = {}
         index_rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
         results: list[StoredResource] = []
-        for resource_type, resource_id, content, index in wanted:
+        for resource_type, resource_id, content, write in wanted:
             key = (resource_type, resource_id)
             known = current.get(key)
             if known is not None and known.content == content:
-                results.append(_stored(content, known.version_id, known.last_updated))
+                results.append(_written(write.resource, known.version_id, known.last_updated))
                 continue
             values = {
                 "resource_type": resource_type,
@@ -157,9 +166,9 @@ class SqlFhirStore:
                     "system": e.system,
                     "value": e.value[:255],
                 }
-                for e in index
+                for e in write.index
             ]
-            results.append(_stored(content, values["version_id"], now))
+            results.append(_written(write.resource, values["version_id"], now))
         if new:
             self._insert_new(connection, list(new.values()))
         for values in changed.values():
@@ -178,8 +187,10 @@ class SqlFhirStore:
         if changed:
             connection.execute(
                 delete(fhir_search_index).where(
-                    tuple_(fhir_search_index.c.resource_type, fhir_search_index.c.resource_id).in_(
-                        list(changed)
+                    _keys_in(
+                        fhir_search_index.c.resource_type,
+                        fhir_search_index.c.resource_id,
+                        list(changed),
                     )
                 )
             )
@@ -228,7 +239,44 @@ class SqlFhirStore:
         return int(total), [_stored(r.content, r.version_id, r.last_updated) for r in rows]
 
 
+@lru_cache(maxsize=64)
+def _read_statement(types: tuple[str, ...]) -> Select[Any]:
+    """The versions of resources of ``types``, their ids bound as ``ids_<n>`` per type. One
+    statement per tuple of types, reused: building it took longer than running it."""
+    return select(
+        fhir_resources.c.resource_type,
+        fhir_resources.c.id,
+        fhir_resources.c.version_id,
+        fhir_resources.c.content,
+        fhir_resources.c.last_updated,
+    ).where(
+        or_(
+            *(
+                and_(
+                    fhir_resources.c.resource_type == resource_type,
+                    fhir_resources.c.id.in_(bindparam(f"ids_{n}", expanding=True)),
+                )
+                for n, resource_type in enumerate(types)
+            )
+        )
+    )
+
+
+def _keys_in(
+    type_column: ColumnElement[str], id_column: ColumnElement[str], keys: list[tuple[str, str]]
+) -> ColumnElement[bool]:
+    """``(type, id) IN (...)`` written as one ``type = ? AND id IN (...)`` per type: SQLite
+    (3.40) runs a row-value IN as a scan of the whole table, these terms as index searches.
+    (``_read_statement`` is the same, with the ids bound.)"""
+    by_type: dict[str, list[str]] = {}
+    for resource_type, resource_id in keys:
+        by_type.setdefault(resource_type, []).append(resource_id)
+    return or_(*(and_(type_column == t, id_column.in_(ids)) for t, ids in by_type.items()))
+
+
 def _matches(resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
+    if criterion.param == "_id":
+        return _id_matches(criterion)
     idx = fhir_search_index.c
     alternatives: list[ColumnElement[bool]] = []
     for value in criterion.values:
@@ -256,3 +304,13 @@ def _matches(resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
         idx.param == criterion.param,
         or_(*alternatives),
     )
+
+
+def _id_matches(criterion: Criterion) -> ColumnElement[bool]:
+    """``_id`` on the resources' key. A logical id has no system: ``_id=|x`` is ``x``, an
+    ``_id`` with any other system matches nothing, and ``_id=|`` matches every id."""
+    if criterion.system:
+        return false()
+    if criterion.system == "" and "" in criterion.values:
+        return true()
+    return fhir_resources.c.id.in_(criterion.values)

@@ -2,18 +2,78 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from cdr.ids import time_ordered_id
 from cdr.report_json import rights_to_dict
 from cdr.storage.tables import lookup_results, lookups
 from rights.errors import StorageError
 from rights.result import LookupReport
 
-__all__ = ["SqlLookupStore"]
+__all__ = ["LookupRecord", "SqlLookupStore", "insert_lookup_records", "lookup_record"]
+
+
+@dataclass(frozen=True, slots=True)
+class LookupRecord:
+    """The rows of one stored lookup, made before its transaction so that a caller can write
+    them with other rows (a `$submit` answer) in one."""
+
+    lookup_id: str
+    row: dict[str, Any]
+    results: list[dict[str, Any]]
+
+
+def lookup_record(report: LookupReport) -> LookupRecord:
+    lookup_id = time_ordered_id()
+    query = report.query
+    row = {
+        "id": lookup_id,
+        "created_at": report.started_at,
+        "requester_finess": query.requester.finess,
+        "requester_rpps": query.requester.rpps,
+        "nir": query.nir.value,
+        "nir_kind": query.nir.kind.value,
+        "birth_date": query.birth_date,
+        "rang": query.rang,
+        "date_of_care": query.date_of_care,
+        "requested_regime": query.regime,
+        "mode": "discovery" if query.is_discovery else "validation",
+        "outcome": report.outcome,
+        "in_force": report.in_force,
+        "elapsed_ms": report.elapsed_ms,
+        "warnings": [{"code": w.code, "message": w.message} for w in report.warnings],
+    }
+    results = [
+        {
+            "lookup_id": lookup_id,
+            "regime": r.regime,
+            "status": r.status.value,
+            "in_force": r.evaluation.in_force,
+            "reason": r.evaluation.reason.value,
+            "attempts": r.attempts,
+            "elapsed_ms": r.elapsed_ms,
+            "from_cache": r.from_cache,
+            "detail": r.detail,
+            "rights": rights_to_dict(r.rights) if r.rights is not None else None,
+        }
+        for r in report.results
+    ]
+    return LookupRecord(lookup_id, row, results)
+
+
+def insert_lookup_records(connection: Connection, records: Sequence[LookupRecord]) -> None:
+    """Within the caller's transaction: two statements however many lookups."""
+    if not records:
+        return
+    connection.execute(insert(lookups), [r.row for r in records])
+    results = [result for r in records for result in r.results]
+    if results:
+        connection.execute(insert(lookup_results), results)
 
 
 class SqlLookupStore:
@@ -21,48 +81,13 @@ class SqlLookupStore:
         self._engine = engine
 
     def save(self, report: LookupReport) -> str:
-        lookup_id = uuid.uuid4().hex
-        query = report.query
-        row = {
-            "id": lookup_id,
-            "created_at": report.started_at,
-            "requester_finess": query.requester.finess,
-            "requester_rpps": query.requester.rpps,
-            "nir": query.nir.value,
-            "nir_kind": query.nir.kind.value,
-            "birth_date": query.birth_date,
-            "rang": query.rang,
-            "date_of_care": query.date_of_care,
-            "requested_regime": query.regime,
-            "mode": "discovery" if query.is_discovery else "validation",
-            "outcome": report.outcome,
-            "in_force": report.in_force,
-            "elapsed_ms": report.elapsed_ms,
-            "warnings": [{"code": w.code, "message": w.message} for w in report.warnings],
-        }
-        results = [
-            {
-                "lookup_id": lookup_id,
-                "regime": r.regime,
-                "status": r.status.value,
-                "in_force": r.evaluation.in_force,
-                "reason": r.evaluation.reason.value,
-                "attempts": r.attempts,
-                "elapsed_ms": r.elapsed_ms,
-                "from_cache": r.from_cache,
-                "detail": r.detail,
-                "rights": rights_to_dict(r.rights) if r.rights is not None else None,
-            }
-            for r in report.results
-        ]
+        record = lookup_record(report)
         try:
             with self._engine.begin() as connection:
-                connection.execute(insert(lookups), [row])
-                if results:
-                    connection.execute(insert(lookup_results), results)
+                insert_lookup_records(connection, [record])
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot store lookup: {exc}") from exc
-        return lookup_id
+        return record.lookup_id
 
     def get(self, lookup_id: str) -> dict[str, Any] | None:
         """One stored lookup with its results, as plain values (for audit and tests)."""

@@ -31,7 +31,8 @@ def fhir(sandbox: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> It
     )
     gateway = build_gateway(settings)
     publish_conformance(gateway)
-    server = start_in_thread(gateway_http_app(gateway))  # exactly what `cdr serve` runs
+    # Exactly what `cdr serve` runs, but for the collector settings of a server process.
+    server = start_in_thread(gateway_http_app(gateway, tune_gc=False))
     yield f"{server.url}/fhir"
     server.stop()  # the app's shutdown closes the gateway
 

@@ -4,9 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cdr.storage.fhir_store import SqlFhirStore
+from cdr.storage import Database
+from cdr.storage.fhir_store import SqlFhirStore, _read_statement
+from cdr.storage.transactions import in_transaction
 from fhir_server.search import parse_search
 from fhir_server.search_params import index_entries
+from fhir_server.store import ResourceWrite
 from rights.errors import StorageError
 from tests.unit.cdr.test_storage import database  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
@@ -143,3 +146,64 @@ def test_a_batch_reads_once_and_keeps_the_last_of_a_repeated_resource(store):
     assert read is not None and read.resource["birthDate"] == "1971-01-01"
     assert search(store, "Patient", birthdate="1971-01-01")[0] == 1
     assert search(store, "Patient", birthdate="1970-01-01")[0] == 0
+
+
+def test_search_by_id_uses_the_resources_own_key(store):
+    put(store, patient("p1", "185057505612345"))
+    put(store, patient("p2", "285057505612345"))
+    assert search(store, "Patient", _id="p1")[0] == 1
+    assert search(store, "Patient", _id="p1,p2")[0] == 2
+    assert search(store, "Patient", _id="|p2")[0] == 1
+    assert search(store, "Patient", _id="other|p2")[0] == 0
+    assert search(store, "Patient", _id="|")[0] == 2
+    assert search(store, "Patient", _id="nope")[0] == 0
+    assert search(store, "Organization", _id="p1")[0] == 0
+
+
+def test_a_write_marked_new_is_inserted_without_a_read(store):
+    """A fresh id has nothing stored to compare with; were it stored, the insert fails."""
+    mine = patient("p-new", "185057505612345")
+    with store._engine.begin() as connection:
+        [written] = store.write(
+            connection, [ResourceWrite(mine, index_entries(mine), new=True)], T0
+        )
+    assert written.version_id == 1 and written.resource["meta"]["versionId"] == "1"
+    with pytest.raises(StorageError):
+        in_transaction(
+            store._engine,
+            lambda c: store.write(c, [ResourceWrite(mine, index_entries(mine), new=True)], T0),
+            "store",
+        )
+
+
+def test_what_a_write_returns_is_what_a_read_returns(store):
+    mine = patient("p-same", "185057505612345")
+    mine["meta"] = {"profile": ["http://example.org/p"], "versionId": "9"}
+    written = put(store, mine)
+    read = store.read("Patient", "p-same")
+    assert read is not None and written.resource == read.resource
+    assert written.resource["meta"] == {
+        "profile": ["http://example.org/p"],
+        "versionId": "1",
+        "lastUpdated": "2026-11-24T09:00:00Z",
+    }
+    assert "versionId" in mine["meta"] and mine["meta"]["versionId"] == "9"  # caller's untouched
+
+
+def test_reading_stored_versions_uses_the_primary_key_not_a_scan(tmp_path):
+    """SQLite runs ``(type, id) IN (...)`` as a scan of every resource: the read is written as
+    one ``type = ? AND id IN (...)`` per type instead."""
+    db = Database(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
+    db.migrate()
+    statement = _read_statement(("Patient", "Coverage")).params(ids_0=["p1"], ids_1=["c1", "c2"])
+    sql = str(
+        statement.compile(
+            db.engine, compile_kwargs={"literal_binds": True, "render_postcompile": True}
+        )
+    )
+    with db.engine.connect() as connection:
+        plan = " ".join(
+            str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+        )
+    db.dispose()
+    assert "SCAN fhir_resources" not in plan and "USING INDEX" in plan, plan

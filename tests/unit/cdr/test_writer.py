@@ -1,0 +1,119 @@
+"""Group commit: concurrent jobs share a transaction, a bad job fails alone, results in order."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from cdr.storage.writer import GroupCommit, SingleWriter
+
+
+class _Ledger:
+    """A fake store: ``write`` is one transaction; a job named ``bad`` makes it fail."""
+
+    def __init__(self) -> None:
+        self.transactions: list[list[str]] = []
+        self.committed: list[str] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+
+    def write(self, jobs: Sequence[str]) -> list[str]:
+        self.entered.set()
+        self.release.wait(timeout=5)
+        self.transactions.append(list(jobs))
+        if "bad" in jobs:
+            raise ValueError("bad job")
+        self.committed += jobs
+        return [job.upper() for job in jobs]
+
+
+async def _in_transaction(ledger: _Ledger) -> None:
+    """Until the writer thread is inside ``ledger.write`` (polled, with a deadline)."""
+    deadline = asyncio.get_running_loop().time() + 5
+    while not ledger.entered.is_set():
+        assert asyncio.get_running_loop().time() < deadline, "the writer never started"
+        await asyncio.sleep(0.001)
+
+
+async def _let_tasks_start() -> None:
+    await asyncio.sleep(0)  # tasks just created run their first step in the next loop pass
+
+
+@pytest.fixture
+def writer():
+    single = SingleWriter()
+    yield single
+    single.close()
+
+
+async def test_a_job_alone_is_a_transaction_of_its_own(writer):
+    ledger = _Ledger()
+    commits = GroupCommit(ledger.write, writer.run)
+    assert await commits.submit("a") == "A"
+    assert ledger.transactions == [["a"]]
+
+
+async def test_jobs_arriving_during_a_transaction_are_written_together_in_order(writer):
+    ledger = _Ledger()
+    commits = GroupCommit(ledger.write, writer.run)
+    ledger.release.clear()  # hold the first transaction while the others arrive
+    first = asyncio.create_task(commits.submit("a"))
+    await _in_transaction(ledger)
+    rest = [asyncio.create_task(commits.submit(job)) for job in ("b", "c", "d")]
+    await _let_tasks_start()
+    ledger.release.set()
+    assert await first == "A"
+    assert [await task for task in rest] == ["B", "C", "D"]
+    assert ledger.transactions == [["a"], ["b", "c", "d"]]
+
+
+async def test_a_failing_batch_is_written_again_job_by_job_so_only_the_bad_job_fails(writer):
+    ledger = _Ledger()
+    commits = GroupCommit(ledger.write, writer.run)
+    ledger.release.clear()
+    first = asyncio.create_task(commits.submit("a"))
+    await _in_transaction(ledger)
+    batch = [asyncio.create_task(commits.submit(job)) for job in ("b", "bad", "c")]
+    await _let_tasks_start()
+    ledger.release.set()
+    outcomes = await asyncio.gather(first, *batch, return_exceptions=True)
+    assert outcomes[:2] == ["A", "B"] and outcomes[3] == "C"
+    assert isinstance(outcomes[2], ValueError)
+    assert ledger.transactions == [["a"], ["b", "bad", "c"], ["b"], ["bad"], ["c"]]
+    assert ledger.committed == ["a", "b", "c"]
+
+
+async def test_a_batch_holds_at_most_max_batch_jobs(writer):
+    ledger = _Ledger()
+    commits = GroupCommit(ledger.write, writer.run, max_batch=2)
+    ledger.release.clear()
+    tasks = [asyncio.create_task(commits.submit(job)) for job in "abcde"]
+    await _in_transaction(ledger)
+    ledger.release.set()
+    assert await asyncio.gather(*tasks) == list("ABCDE")
+    assert [len(t) for t in ledger.transactions] == [2, 2, 1]
+
+
+async def test_a_cancelled_waiter_does_not_disturb_the_others(writer):
+    ledger = _Ledger()
+    commits = GroupCommit(ledger.write, writer.run)
+    ledger.release.clear()
+    gone = asyncio.create_task(commits.submit("a"))
+    kept = asyncio.create_task(commits.submit("b"))
+    await _in_transaction(ledger)
+    gone.cancel()
+    ledger.release.set()
+    assert await kept == "B"
+    assert ledger.committed == ["a", "b"]  # its data is stored all the same
+
+
+async def test_when_the_writer_is_gone_every_waiter_hears_it():
+    single = SingleWriter()
+    single.close()
+    commits = GroupCommit(_Ledger().write, single.run)
+    with pytest.raises(RuntimeError):
+        await commits.submit("a")
