@@ -19,7 +19,7 @@ from cdr.bootstrap import Gateway, build_gateway
 from cdr.settings import Settings
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
-from hl7_listener.batcher import GroupCommit
+from cdr.storage.writer import GroupCommit
 from hl7_listener.client import MllpClient
 from hl7_listener.fhir_delivery import FhirDelivery
 from hl7_listener.outbound import Delivery, OutboundSender
@@ -88,8 +88,9 @@ class Hl7Runtime:
         self.inbox = SqlInbox(gateway.database.engine)
         self.outbox = SqlOutbox(gateway.database.engine)
         writer = gateway.writer.run
+        # The AA waits for its commit; messages arriving meanwhile share the next transaction.
         self._commits: GroupCommit[InboundMessage, StoreOutcome] = GroupCommit(
-            lambda batch: writer(self.inbox.store_many, batch)
+            self.inbox.store_many, writer, max_batch=500
         )
         clock = gateway.clock
         self.sender = OutboundSender(
@@ -161,7 +162,6 @@ class Hl7Runtime:
     async def stop(self) -> None:
         if self._intake_enabled:
             await self.server.close()
-            await self._commits.aclose()
         await self.worker.stop()
         await self.sender.stop()
 
