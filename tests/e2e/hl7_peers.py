@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from hl7_listener.charset import codec_for, sniff_charset_field
 from mapping.er7 import Message
+from tests.hl7_fixtures import FIXTURES, MANIFEST, fixture_bytes
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "hl7"
-MANIFEST = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))
+__all__ = [
+    "FIXTURES",
+    "MANIFEST",
+    "Receiver",
+    "exchange",
+    "exchange_sync",
+    "fixture_bytes",
+    "parse_reply",
+    "read_frame",
+]
+
 
 SB, EB = b"\x0b", b"\x1c\x0d"
-
-
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
 
 
 async def read_frame(reader: asyncio.StreamReader) -> bytes:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,13 +22,10 @@ from rights.errors import StorageError
 from rights.evaluation import query_warnings
 from rights.model import Requester, RightsQuery
 from rights.result import LookupReport
+from tests.hl7_fixtures import FIXTURES, MANIFEST, assert_err_matches
 from tests.unit.hl7_listener.fakes import wait_until
 from tests.unit.mapping.rights_reports import CREATED, found, population
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "hl7"
-MANIFEST: list[dict[str, Any]] = json.loads(
-    (FIXTURES / "expected.json").read_text(encoding="utf-8")
-)
 CATALOGUE = default_catalogue()
 REQUESTER = Requester("750712184", label="CDR Gateway")
 NOW = datetime(2026, 11, 24, 9, 31, tzinfo=UTC)
@@ -120,20 +115,6 @@ def intake_with(store: Any, *, query: Any = None, **options: Any) -> tuple[Intak
     return intake, accepted
 
 
-def assert_error(ack: Message, entry: dict[str, Any]) -> None:
-    err = ack.first("ERR")
-    if entry["err_code"] is None:
-        assert err is None
-        return
-    assert err is not None
-    assert err.value(3, 1) == str(entry["err_code"])
-    assert err.value(3, 3) == "HL70357"
-    assert err.value(4) == "E"
-    if entry["err_location"] not in (None, "MSH"):
-        assert err.field(2) == erl(entry["err_location"], Delimiters())
-    assert err.value(8)
-
-
 @pytest.mark.parametrize("entry", MANIFEST, ids=[e["file"] for e in MANIFEST])
 async def test_every_fixture_gets_the_acknowledgement_its_rule_asks_for(
     entry: dict[str, Any],
@@ -155,7 +136,7 @@ async def test_every_fixture_gets_the_acknowledgement_its_rule_asks_for(
     assert msa.value(1) == entry["ack"]
     assert msa.value(2) == (entry["control_id"] or "")
     assert ack.message_code == ("RPI" if entry["message_type"] == "RQI^I01" else "ACK")
-    assert_error(ack, entry)
+    assert_err_matches(ack, entry)
     if not stored:
         assert store.messages == [] and accepted.count == 0
         return
