@@ -18,6 +18,13 @@ __all__ = ["Database"]
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def _sqlite_pragmas_no_wait(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.close()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the single writer; NORMAL sync is durable in WAL mode
     # across application crashes (an OS crash may lose the last commits, not corrupt).
@@ -46,6 +53,16 @@ class Database:
         self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def no_wait_engine(self) -> Engine | None:
+        """For SQLite: an engine on the same file whose connections never wait for the write
+        lock (another process holding it is an immediate error), so that a write made on the
+        event loop cannot stall it; None for other databases."""
+        if not self.is_sqlite:
+            return None
+        engine = create_engine(self.engine.url, pool_pre_ping=True)
+        event.listen(engine, "connect", _sqlite_pragmas_no_wait)
+        return engine
 
     def migrate(self) -> None:
         config = Config()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -270,3 +271,24 @@ async def test_results_also_go_to_a_fhir_endpoint_as_a_valid_transaction(sandbox
             "method": "PUT",
             "url": f"{resource['resourceType']}/{resource['id']}",
         }
+
+
+async def test_a_message_waits_for_a_write_lock_held_elsewhere_then_gets_its_aa(hl7, tmp_path):
+    """Another process holding SQLite's write lock: the intake does not fail (nor block its
+    event loop); the message is committed once the lock is free, then acknowledged."""
+    holder = sqlite3.connect(tmp_path / "cdr.sqlite3", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        reply = asyncio.create_task(
+            exchange(hl7.port, [fixture_bytes("good/adt-a01-ins-nir-latin1.hl7")])
+        )
+        await asyncio.sleep(0.3)
+        assert not reply.done(), "acknowledged while the message could not be committed"
+        # The event loop is free meanwhile: another connection is answered at once.
+        [other] = await exchange(hl7.port, [fixture_bytes("bad/ae-102-pid7-iso-date.hl7")])
+        assert parse_reply(other).first("MSA").value(1) == "AE"
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    [ack] = await asyncio.wait_for(reply, 30)
+    assert parse_reply(ack).first("MSA").value(1) == "AA"
