@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from cdr.storage.inbox_sqlite import store_batch_sqlite
 from cdr.storage.tables import hl7_inbox, hl7_outbox
 from hl7_listener.ports import (
     InboundMessage,
@@ -114,6 +116,8 @@ class SqlInbox:
         if not messages:
             return []
         rows = [_inbox_row(m) for m in messages]
+        if self._engine.dialect.name == "sqlite":
+            return self._store_sqlite(rows)
         for attempt in range(_STORE_ATTEMPTS):
             try:
                 with self._engine.begin() as connection:
@@ -123,6 +127,28 @@ class SqlInbox:
                     raise StorageError(f"cannot store HL7 messages: {exc}") from exc
             except SQLAlchemyError as exc:
                 raise StorageError(f"cannot store HL7 messages: {exc}") from exc
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _store_sqlite(self, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
+        for attempt in range(_STORE_ATTEMPTS):
+            connection = self._engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                try:
+                    outcomes = store_batch_sqlite(cursor, rows)
+                finally:
+                    cursor.close()
+                connection.commit()
+                return outcomes
+            except sqlite3.IntegrityError as exc:  # the same key committed meanwhile: once more
+                connection.rollback()
+                if attempt + 1 == _STORE_ATTEMPTS:
+                    raise StorageError(f"cannot store HL7 messages: {exc}") from exc
+            except sqlite3.Error as exc:
+                connection.rollback()
+                raise StorageError(f"cannot store HL7 messages: {exc}") from exc
+            finally:
+                connection.close()
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def pending(self, *, after_id: int, limit: int) -> list[PendingMessage]:

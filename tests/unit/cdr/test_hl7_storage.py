@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -9,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from cdr.storage import Database, SqlInbox, SqlOutbox
+from cdr.storage import inbox as inbox_module
 from cdr.storage.tables import hl7_inbox
 from hl7_listener.ports import (
     InboundMessage,
@@ -252,40 +254,84 @@ def other_engine(database):
     other.dispose()
 
 
-def test_a_key_inserted_by_another_process_meanwhile_is_found_on_the_retry(database, other_engine):
+@contextlib.contextmanager
+def before_each_insert(database, monkeypatch, hook):
+    """Call ``hook()`` just before each INSERT into the inbox, between the batch's read of the
+    stored keys and its insert: where a concurrent writer can slip in. SQLite stores through
+    the driver itself (``cdr/storage/inbox_sqlite.py``), PostgreSQL through SQLAlchemy."""
+    if database.engine.dialect.name == "sqlite":
+        real = inbox_module.store_batch_sqlite
+        inside: list[bool] = []
+
+        class RacingCursor:
+            def __init__(self, cursor):
+                self._cursor = cursor
+
+            def execute(self, statement, parameters=()):
+                # The other writer's own inserts go through this patch too: not for them.
+                if statement.startswith("INSERT INTO hl7_inbox") and not inside:
+                    inside.append(True)
+                    try:
+                        hook()
+                    finally:
+                        inside.pop()
+                return self._cursor.execute(statement, parameters)
+
+            def __getattr__(self, name):
+                return getattr(self._cursor, name)
+
+        monkeypatch.setattr(
+            inbox_module,
+            "store_batch_sqlite",
+            lambda cursor, rows: real(RacingCursor(cursor), rows),
+        )
+        yield
+        return
+
+    def listener(conn, cursor, statement, parameters, context, many):
+        if statement.startswith("INSERT INTO hl7_inbox"):
+            hook()
+
+    sa.event.listen(database.engine, "before_cursor_execute", listener)
+    try:
+        yield
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", listener)
+
+
+def test_a_key_inserted_by_another_process_meanwhile_is_found_on_the_retry(
+    database, other_engine, monkeypatch
+):
     mine, other = SqlInbox(database.engine), SqlInbox(other_engine)
     raced: list[bool] = []
 
-    def other_process_stores_first(conn, cursor, statement, parameters, context, many):
-        if statement.startswith("INSERT INTO hl7_inbox") and not raced:
+    def other_process_stores_first():
+        if not raced:
             raced.append(True)  # between our read and our insert, another writer commits "1"
             other.store_many([_message("1", ack=b"ACK-OTHER")])
 
-    sa.event.listen(database.engine, "before_cursor_execute", other_process_stores_first)
-    outcomes = mine.store_many([_message("1", ack=b"ACK-MINE"), _message("2")])
-    sa.event.remove(database.engine, "before_cursor_execute", other_process_stores_first)
+    with before_each_insert(database, monkeypatch, other_process_stores_first):
+        outcomes = mine.store_many([_message("1", ack=b"ACK-MINE"), _message("2")])
     assert raced == [True]
     assert outcomes[0].duplicate_ack == b"ACK-OTHER"
     assert outcomes[1].inbox_id is not None and not outcomes[1].is_duplicate
     assert _row_count(database) == 2
 
 
-def test_the_batch_is_retried_once_only(database, other_engine):
+def test_the_batch_is_retried_once_only(database, other_engine, monkeypatch):
     mine, other = SqlInbox(database.engine), SqlInbox(other_engine)
     keys = iter(["1", "2"])
 
-    def other_process_always_wins(conn, cursor, statement, parameters, context, many):
-        if statement.startswith("INSERT INTO hl7_inbox"):
-            key = next(keys, None)
-            if key is not None:
-                other.store_many([_message(key)])
+    def other_process_always_wins():
+        key = next(keys, None)
+        if key is not None:
+            other.store_many([_message(key)])
 
-    sa.event.listen(database.engine, "before_cursor_execute", other_process_always_wins)
-    try:
-        with pytest.raises(StorageError, match="cannot store HL7 messages"):
-            mine.store_many([_message("1"), _message("2")])
-    finally:
-        sa.event.remove(database.engine, "before_cursor_execute", other_process_always_wins)
+    with (
+        before_each_insert(database, monkeypatch, other_process_always_wins),
+        pytest.raises(StorageError, match="cannot store HL7 messages"),
+    ):
+        mine.store_many([_message("1"), _message("2")])
     assert _row_count(database) == 2  # the other writer's rows, nothing of ours half-stored
 
 
