@@ -41,7 +41,7 @@ class InboxWorker:
         poll_interval_s: float = 1.0,
         retry_s: float = 0.5,
         busy_window_s: float = 0.05,
-        busy_rate: float = 20.0,
+        busy_rate: float = 10.0,
         on_processed: Callable[[], None] = lambda: None,
     ) -> None:
         self._inbox = inbox

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from mapping.er7 import Message, Segment, field_location, is_null
+from mapping.er7 import Delimiters, Message, Segment, field_location, is_null, unescape
 from rights.catalogue import RegimeCatalogue
 from rights.errors import IdentifierError, IdentifierKeyError, MappingError, QueryError
 from rights.identifiers import NIA_OID, NIR_DEMO_OID, NIR_OID, NIR_TEST_OID, Nir, parse_nir
@@ -110,6 +110,10 @@ def admission_from_message(
     )
 
 
+def _text(raw: str, d: Delimiters) -> str:
+    return unescape(raw, d) if d.escape in raw else raw
+
+
 def _present(value: str) -> str:
     """``value`` with the HL7 null read as absent."""
     return "" if is_null(value) else value.strip()
@@ -121,12 +125,16 @@ def _present(value: str) -> str:
 def _pid_identifier(pid: Segment) -> _Found | None:
     ins: tuple[int, str | None] | None = None
     nss: int | None = None
-    for rep in range(1, len(pid.repetitions(3)) + 1):
-        if not _present(pid.value(3, 1, repetition=rep)):
+    d = pid.delimiters
+    # PID-3 is read once, split once per repetition: it is on every message's hot path.
+    for rep, raw in enumerate(pid.repetitions(3), start=1):
+        parts = raw.split(d.component)
+        if not _present(_text(parts[0], d)):
             continue
-        oid = _present(pid.value(3, 4, repetition=rep, subcomponent=2))
-        namespace = _present(pid.value(3, 4, repetition=rep, subcomponent=1)).upper()
-        kind = _present(pid.value(3, 5, repetition=rep)).upper()
+        authority = parts[3].split(d.subcomponent) if len(parts) > 3 else [""]
+        oid = _present(_text(authority[1], d)) if len(authority) > 1 else ""
+        namespace = _present(_text(authority[0], d)).upper()
+        kind = _present(_text(parts[4], d)).upper() if len(parts) > 4 else ""
         if ins is None and (oid in _INS_OIDS or namespace in _INS_NAMESPACES or kind in _INS_TYPES):
             known = oid if oid in _INS_OIDS else _INS_NAMESPACES.get(namespace)
             ins = (rep, known)
