@@ -49,7 +49,6 @@ class InboxWorker:
         self._process = process
         self._now = now
         self._lanes: list[asyncio.Queue[PendingMessage]] = [asyncio.Queue() for _ in range(lanes)]
-        self._slots = asyncio.Semaphore(max_in_flight)
         self._max_in_flight = max_in_flight
         self._poll_interval_s = poll_interval_s
         self._on_processed = on_processed
@@ -62,7 +61,6 @@ class InboxWorker:
         self._next_busy_start = 0.0
         self._last_intake = -1e9
         self._newest_seen = 0
-        self._running = 0
         self._tasks: list[asyncio.Task[None]] = []
         self.processed = 0
         self.failed = 0
@@ -131,10 +129,8 @@ class InboxWorker:
         )
         dealt = 0
         for row in rows:
+            # Rows come above the cursor only, so none of them is in flight yet.
             self._cursor = max(self._cursor, row.inbox_id)
-            if row.inbox_id in self._in_flight:
-                continue
-            await self._slots.acquire()
             self._in_flight.add(row.inbox_id)
             lane = zlib.crc32(row.patient_key.encode()) % len(self._lanes)
             self._lanes[lane].put_nowait(row)
@@ -146,14 +142,9 @@ class InboxWorker:
             row = await queue.get()
             try:
                 await self._yield_to_intake()
-                self._running += 1
-                try:
-                    await self._handle(row)
-                finally:
-                    self._running -= 1
+                await self._handle(row)
             finally:
                 self._in_flight.discard(row.inbox_id)
-                self._slots.release()
 
     async def _yield_to_intake(self) -> None:
         """While messages are arriving, start lookups at a trickle.
