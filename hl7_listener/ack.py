@@ -11,6 +11,7 @@ from datetime import datetime
 
 from mapping.er7 import Delimiters, escape, segment
 from mapping.hl7_err import err_segment
+from mapping.hl7_msh import reply_msh
 from rights.errors import MessageError
 
 __all__ = ["AckHeader", "ack_for"]
@@ -44,28 +45,19 @@ def ack_for(
 ) -> str:
     """The ACK text (segments ended by ``\\r``) for ``code`` AA, AE or AR."""
     d = d or Delimiters()
-    encoding = d.component + d.repetition + d.escape + d.subcomponent
     message_type = d.component.join(("ACK", header.trigger, "ACK")) if header.trigger else "ACK"
-    msh = segment(
-        "MSH",
-        encoding,
-        header.receiving_application or escape(application, d),
-        header.receiving_facility or escape(facility, d),
-        header.sending_application,
-        header.sending_facility,
-        now.strftime("%Y%m%d%H%M%S"),
-        "",
-        message_type,
-        escape(control_id, d),
-        header.processing_id or "P",
-        header.version or "2.5",
-        "",  # MSH-13 sequence number
-        "",  # MSH-14 continuation
-        "",  # MSH-15 accept ack type
-        "",  # MSH-16 application ack type
-        "",  # MSH-17 country
-        header.charset_field,
-        d=d,
+    msh = reply_msh(
+        d,
+        sending_application=header.receiving_application or escape(application, d),
+        sending_facility=header.receiving_facility or escape(facility, d),
+        receiving_application=header.sending_application,
+        receiving_facility=header.sending_facility,
+        timestamp=now.strftime("%Y%m%d%H%M%S"),
+        message_type=message_type,
+        control_id=control_id,
+        processing_id=header.processing_id,
+        version=header.version or "2.5",
+        charset_field=header.charset_field,
     )
     msa = segment("MSA", code, header.control_id, d=d)
     lines = [msh, msa]

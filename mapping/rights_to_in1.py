@@ -15,6 +15,7 @@ from typing import Literal
 from mapping.adt_to_query import Admission
 from mapping.er7 import Delimiters, Message, components, escape, segment
 from mapping.hl7_err import err_segment
+from mapping.hl7_msh import reply_msh
 from mapping.rights_segments import (
     family_doctor_segment,
     insurance_segments,
@@ -48,27 +49,18 @@ def _msh(
     sending_application: str,
     sending_facility: str,
 ) -> str:
-    return segment(
-        "MSH",
-        d.encoding_characters,
-        escape(sending_application, d),
-        escape(sending_facility, d),
-        answered.sending_application,
-        answered.sending_facility,
-        _timestamp(now),
-        "",
-        components(*message_type, d=d),
-        escape(control_id, d),
-        answered.msh.field(11) or "P",
-        version,
-        "",
-        "",
-        "",
-        "",
-        "",
-        # MSH-18 as the answered message wrote it: the caller encodes in that charset.
-        answered.msh.field(18),
-        d=d,
+    return reply_msh(
+        d,
+        sending_application=escape(sending_application, d),
+        sending_facility=escape(sending_facility, d),
+        receiving_application=answered.sending_application,
+        receiving_facility=answered.sending_facility,
+        timestamp=_timestamp(now),
+        message_type=components(*message_type, d=d),
+        control_id=control_id,
+        processing_id=answered.msh.field(11),
+        version=version,
+        charset_field=answered.msh.field(18),
     )
 
 
