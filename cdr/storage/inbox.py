@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from cdr.storage.inbox_batch import Key, batch_outcomes, new_rows
 from cdr.storage.inbox_sqlite import store_batch_sqlite
 from cdr.storage.tables import hl7_inbox, hl7_outbox
 from hl7_listener.ports import (
@@ -295,29 +296,14 @@ def _inbox_row(message: InboundMessage) -> dict[str, Any]:
 def _store_batch(connection: Connection, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
     keys = {"senders": list({r["sender_key"] for r in rows})}
     keys["controls"] = list({r["control_id"] for r in rows})
-    stored_acks: dict[tuple[str, str], bytes] = {
+    stored: dict[Key, bytes] = {
         (r.sender_key, r.control_id): bytes(r.ack) for r in connection.execute(_STORED, keys)
     }
-    first_in_batch: dict[tuple[str, str], bytes] = {}
-    new_rows: list[dict[str, Any]] = []
-    for row in rows:
-        key = (row["sender_key"], row["control_id"])
-        if key not in stored_acks and key not in first_in_batch:
-            first_in_batch[key] = row["ack"]
-            new_rows.append(row)
-    ids: dict[tuple[str, str], int] = {}
-    if new_rows:
-        ids = {(r.sender_key, r.control_id): r.id for r in connection.execute(_INSERT, new_rows)}
-    outcomes: list[StoreOutcome] = []
-    for row in rows:
-        key = (row["sender_key"], row["control_id"])
-        if key in stored_acks:
-            outcomes.append(StoreOutcome(None, stored_acks[key]))
-        elif key in ids:
-            outcomes.append(StoreOutcome(ids.pop(key)))
-        else:  # a later copy of a message first seen in this batch
-            outcomes.append(StoreOutcome(None, first_in_batch[key]))
-    return outcomes
+    fresh = new_rows(rows, stored)
+    inserted: dict[Key, int] = {}
+    if fresh:
+        inserted = {(r.sender_key, r.control_id): r.id for r in connection.execute(_INSERT, fresh)}
+    return batch_outcomes(rows, stored, inserted)
 
 
 def _require(connection: Connection, inbox_id: int) -> None:

@@ -2,8 +2,8 @@
 
 The MLLP intake commits every batch before its ACKs leave. Through SQLAlchemy's statement
 machinery (parameter processing, result wrapping) a batch of 16 spent about half its time in
-Python; the driver's own ``execute`` does the same work in C. Same table, same rows, same
-outcomes as ``inbox._store_batch``; PostgreSQL keeps the SQLAlchemy path.
+Python; the driver's own ``execute`` does the same work in C. Same table, same rows, and the
+same outcomes (``inbox_batch``) as ``inbox._store_batch``; PostgreSQL keeps the SQLAlchemy path.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from cdr.storage.inbox_batch import Key, batch_outcomes, new_rows
 from hl7_listener.ports import StoreOutcome
 
 __all__ = ["store_batch_sqlite"]
@@ -50,20 +51,12 @@ def store_batch_sqlite(cursor: Any, rows: list[dict[str, Any]]) -> list[StoreOut
         f"AND control_id IN ({', '.join('?' * len(controls))})",
         [*senders, *controls],
     )
-    stored: dict[tuple[str, str], bytes] = {(s, c): bytes(a) for s, c, a in cursor.fetchall()}
-    first_in_batch: dict[tuple[str, str], bytes] = {}
-    outcomes: list[StoreOutcome] = []
-    for row in rows:
-        key = (row["sender_key"], row["control_id"])
-        if key in stored:
-            outcomes.append(StoreOutcome(None, stored[key]))
-        elif key in first_in_batch:  # a later copy of a message first seen in this batch
-            outcomes.append(StoreOutcome(None, first_in_batch[key]))
-        else:
-            first_in_batch[key] = row["ack"]
-            values = [row[c] for c in _COLUMNS]
-            values[2] = _sqlite_datetime(row["received_at"])
-            cursor.execute(_INSERT, values)
-            (inbox_id,) = cursor.fetchone()
-            outcomes.append(StoreOutcome(int(inbox_id)))
-    return outcomes
+    stored: dict[Key, bytes] = {(s, c): bytes(a) for s, c, a in cursor.fetchall()}
+    inserted: dict[Key, int] = {}
+    for row in new_rows(rows, stored):
+        values = [row[c] for c in _COLUMNS]
+        values[2] = _sqlite_datetime(row["received_at"])
+        cursor.execute(_INSERT, values)
+        (inbox_id,) = cursor.fetchone()
+        inserted[(row["sender_key"], row["control_id"])] = int(inbox_id)
+    return batch_outcomes(rows, stored, inserted)
