@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -56,7 +56,6 @@ class IntakeCounters:
     errors: int = 0
     rejected: int = 0
     queries: int = 0
-    by_code: dict[str, int] = field(default_factory=dict)
 
 
 StoreFn = Callable[[InboundMessage], Awaitable[StoreOutcome]]
@@ -239,8 +238,6 @@ class Intake:
         elif code == "AR":
             self.counters.rejected += 1
         if error is not None:
-            key = str(error.code)
-            self.counters.by_code[key] = self.counters.by_code.get(key, 0) + 1
             log.info(
                 "hl7 %s %s %s at %s: %s",
                 code,
