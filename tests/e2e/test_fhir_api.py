@@ -327,6 +327,39 @@ def test_unexpected_failure_is_500_with_a_correlation_id(tmp_path: Path):
     assert "disk on fire" not in response.text
 
 
+def test_submit_edge_rules_hold_on_its_direct_path(fhir):
+    # `$submit` is served outside FastAPI's routing (fhir_server.app._GatewayApp): the edge's
+    # rules must hold there as on every other route.
+    outcome(httpx.get(f"{fhir}/CoverageEligibilityRequest/$submit"), 405)
+    outcome(post(fhir, cer_for(first("open")), Accept="application/fhir+xml"), 406)
+    response = post(fhir, cer_for(first("open")), **{"X-Request-ID": "sub-7"})
+    assert response.status_code == 200
+    assert response.headers["X-Correlation-ID"] == "sub-7"
+    assert response.headers["content-type"] == "application/fhir+json; charset=utf-8"
+    assert int(response.headers["content-length"]) == len(response.content)
+    as_json = post(fhir, cer_for(first("open")), Accept="application/json")
+    assert as_json.headers["content-type"] == "application/json; charset=utf-8"
+
+
+def test_unexpected_submit_failure_is_500_with_a_correlation_id():
+    class BrokenSubmit:
+        async def submit(self, body):
+            raise RuntimeError("regime cable cut")
+
+    app = create_app({}, version="t", store=object(), submit=BrokenSubmit())  # type: ignore[arg-type]
+    server = start_in_thread(app)
+    try:
+        response = httpx.post(
+            f"{server.url}/fhir/CoverageEligibilityRequest/$submit",
+            json={"resourceType": "CoverageEligibilityRequest"},
+        )
+    finally:
+        server.stop()
+    issues = outcome(response, 500)
+    assert response.headers["X-Correlation-ID"] in issues[0]["diagnostics"]
+    assert "cable" not in response.text
+
+
 def test_respond_async_queues_then_completes(fhir, sandbox):
     member = first("medecin-traitant")
     httpx.put(
