@@ -34,7 +34,7 @@ from regimes.sandbox.wire import slm as slm_wire
 from regimes.sandbox.wire import special as special_wire
 from regimes.slm import SlmGateway
 from regimes.special import SpecialGateway
-from regimes.transport import FastTransport
+from regimes.transport import FastClient, FastTransport
 from rights.catalogue import RegimeCatalogue, default_catalogue
 from rights.lookup import RightsLookup
 from rights.model import Requester
@@ -106,11 +106,7 @@ def build_http_client(settings: Settings, ssl_context: ssl.SSLContext) -> httpx.
     The lookup use case owns the time budget; the client's own timeout is only a backstop.
     """
     transport = FastTransport(max_connections=settings.http_pool_size, ssl_context=ssl_context)
-    return httpx.AsyncClient(
-        transport=transport,
-        timeout=httpx.Timeout(settings.regime_timeout_s + 1),
-        trust_env=False,
-    )
+    return FastClient(transport, timeout=httpx.Timeout(settings.regime_timeout_s + 1))
 
 
 def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:

@@ -8,17 +8,20 @@ timeouts ``RegimeTimeout`` (transient), other 4xx ``RegimeRejected``. Each gatew
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from urllib.parse import quote, urlencode
 
 import httpx
 
+from regimes.transport import FastClient, Origin, Reply
 from rights.catalogue import Regime
 from rights.errors import RegimeRejected, RegimeTimeout, RegimeUnavailable
 from rights.model import Requester
 
 __all__ = [
     "HttpGateway",
+    "Reply",
     "check_status",
     "expect_200",
     "map_transport_errors",
@@ -43,7 +46,7 @@ def map_transport_errors(regime: str) -> Iterator[None]:
         ) from exc
 
 
-def check_status(response: httpx.Response, regime: str, *, allowed: tuple[int, ...] = ()) -> None:
+def check_status(response: Reply, regime: str, *, allowed: tuple[int, ...] = ()) -> None:
     """Raise the ``RegimeError`` a non-success status stands for, unless it is ``allowed``."""
     status = response.status_code
     if status < 400 or status in allowed:
@@ -58,7 +61,7 @@ def check_status(response: httpx.Response, regime: str, *, allowed: tuple[int, .
     raise RegimeRejected(f"{regime}: request refused, HTTP {status}: {snippet}", regime=regime)
 
 
-def expect_200(response: httpx.Response, regime: str) -> None:
+def expect_200(response: Reply, regime: str) -> None:
     """``check_status``, then refuse any other success too, for a wire whose answer is a 200."""
     check_status(response, regime)
     if response.status_code != 200:
@@ -90,7 +93,7 @@ async def probe_health(client: httpx.AsyncClient, base_url: str, regime: str) ->
 
 class HttpGateway:
     """What the ``RegimeGateway`` of every wire family holds: the injected client, the base URL of
-    the regime services, and the health probe.
+    the regime services, the request helper and the health probe.
 
     Timeouts and retries belong to the lookup use case, which owns the budget: the injected client
     is used as is.
@@ -99,6 +102,40 @@ class HttpGateway:
     def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
         self._client = client
         self._base_url = base_url.rstrip("/")
+        # The composition root injects a FastClient; tests may inject any httpx client.
+        self._fast = client if isinstance(client, FastClient) else None
+        url = httpx.URL(self._base_url)
+        self._origin = Origin.of(url) if self._fast is not None else None
+        self._prefix = url.raw_path.decode("ascii").rstrip("/")
 
     async def health(self, regime: Regime) -> bool:
         return await probe_health(self._client, self._base_url, regime.code)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        regime: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """``method`` on ``path`` (below the base URL), the whole answer read; transport
+        failures mapped to ``RegimeError`` (``send``)."""
+        if self._fast is None or self._origin is None:
+            request = self._client.build_request(
+                method, self._base_url + path, params=params, content=body, headers=headers
+            )
+            response = await send(self._client, request, regime)
+            return Reply(response.status_code, response.headers, response.content)
+        target = quote(self._prefix + path, safe=_PATH_SAFE)
+        if params:
+            target += "?" + urlencode(params, quote_via=quote)
+        with map_transport_errors(regime):
+            return await self._fast.exchange(self._origin, method, target, headers, body)
+
+
+# RFC 3986 pchar and "/": what a path may hold unescaped; "%" so that a segment the codec
+# already escaped is not escaped twice.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"

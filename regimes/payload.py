@@ -32,6 +32,7 @@ __all__ = [
     "JsonObject",
     "Malformed",
     "decode_json",
+    "encode_json",
     "malformed_as_rejected",
 ]
 
@@ -65,6 +66,11 @@ def malformed_as_rejected(regime: str, wire: str) -> Iterator[None]:
         yield
     except Malformed as exc:
         raise RegimeRejected(f"{regime}: malformed {wire} answer at {exc}", regime=regime) from exc
+
+
+def encode_json(value: object) -> bytes:
+    """A request body as JSON: compact, UTF-8 (the form httpx sends for ``json=``)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def decode_json(body: bytes, regime: str) -> object:

@@ -16,16 +16,58 @@ import asyncio
 import ssl
 import time
 from collections import deque
+from collections.abc import Mapping
 from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
 
 import httptools
 import httpx
 
-__all__ = ["FastTransport"]
+__all__ = ["FastClient", "FastTransport", "Origin", "Reply"]
 
 _READ_SIZE = 65536
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where requests go: scheme, host and port, and the ``Host`` header that names them."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def of(cls, url: httpx.URL) -> Origin:
+        if url.scheme not in _DEFAULT_PORTS or not url.host:
+            raise httpx.UnsupportedProtocol(f"cannot send to {url!r}")
+        return cls(url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.scheme, self.host, self.port)
+
+    @property
+    def host_header(self) -> bytes:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == _DEFAULT_PORTS[self.scheme]:
+            return host.encode("ascii")
+        return f"{host}:{self.port}".encode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A whole response, without httpx's model around it: ``headers`` by lower-case name."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
 
 
 class _StaleConnection(Exception):
@@ -138,6 +180,14 @@ class _ResponseReader:
             name.lower() in _FRAMING_HEADERS for name, _ in self.headers
         )
 
+    def reply(self) -> Reply:
+        headers: dict[str, str] = {}
+        for name, value in self.headers:
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        return Reply(self.parser.get_status_code(), headers, b"".join(self.body))
+
     def response(self) -> httpx.Response:
         version = self.parser.get_http_version()
         return httpx.Response(
@@ -192,8 +242,26 @@ class FastTransport(httpx.AsyncBaseTransport):
         if url.scheme not in _DEFAULT_PORTS or not url.host:
             raise httpx.UnsupportedProtocol(f"cannot send to {url!r}", request=request)
         origin = (url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])
-        timeouts = request.extensions.get("timeout", {})
         payload = _request_bytes(request, await request.aread())
+        timeouts = request.extensions.get("timeout", {})
+        head = request.method == "HEAD"
+        return (await self._roundtrip(origin, payload, timeouts, head, request)).response()
+
+    async def exchange(
+        self, origin: Origin, payload: bytes, timeouts: Mapping[str, float | None]
+    ) -> Reply:
+        """``payload``, a whole HTTP/1.1 request (not HEAD) already encoded, sent to
+        ``origin``; failures raised as ``handle_async_request`` raises them."""
+        return (await self._roundtrip(origin.key, payload, timeouts, False, None)).reply()
+
+    async def _roundtrip(
+        self,
+        origin: tuple[str, str, int],
+        payload: bytes,
+        timeouts: Mapping[str, Any],
+        head: bool,
+        request: httpx.Request | None,
+    ) -> _ResponseReader:
         pool = self._pools.get(origin)
         if pool is None:
             pool = self._pools[origin] = _Pool(self._max_connections)
@@ -207,10 +275,10 @@ class FastTransport(httpx.AsyncBaseTransport):
             conn = pool.take_idle(self._keepalive_expiry)
             if conn is not None:
                 with suppress(_StaleConnection):
-                    return await self._send(pool, conn, payload, request, reused=True)
+                    return await self._send(pool, conn, payload, timeouts, head, request, True)
             conn = await self._connect(origin, timeouts.get("connect"), request)
             pool.connections.add(conn)
-            return await self._send(pool, conn, payload, request, reused=False)
+            return await self._send(pool, conn, payload, timeouts, head, request, False)
         finally:
             pool.slots.release()
 
@@ -223,7 +291,7 @@ class FastTransport(httpx.AsyncBaseTransport):
         await asyncio.gather(*(conn.aclose() for conn in conns))
 
     async def _connect(
-        self, origin: tuple[str, str, int], timeout: float | None, request: httpx.Request
+        self, origin: tuple[str, str, int], timeout: float | None, request: httpx.Request | None
     ) -> _Connection:
         scheme, host, port = origin
         context = None
@@ -248,12 +316,13 @@ class FastTransport(httpx.AsyncBaseTransport):
         pool: _Pool,
         conn: _Connection,
         payload: bytes,
-        request: httpx.Request,
-        *,
+        timeouts: Mapping[str, Any],
+        head: bool,
+        request: httpx.Request | None,
         reused: bool,
-    ) -> httpx.Response:
+    ) -> _ResponseReader:
         try:
-            parsed = await self._exchange(conn, payload, request, reused=reused)
+            parsed = await self._exchange(conn, payload, timeouts, head, request, reused=reused)
         except BaseException:
             # Failed or cancelled midway: the connection's state is unknown, never reuse it.
             pool.discard(conn)
@@ -264,12 +333,18 @@ class FastTransport(httpx.AsyncBaseTransport):
         else:
             pool.connections.discard(conn)
             conn.writer.close()
-        return parsed.response()
+        return parsed
 
     async def _exchange(
-        self, conn: _Connection, payload: bytes, request: httpx.Request, *, reused: bool
+        self,
+        conn: _Connection,
+        payload: bytes,
+        timeouts: Mapping[str, Any],
+        head: bool,
+        request: httpx.Request | None,
+        *,
+        reused: bool,
     ) -> _ResponseReader:
-        timeouts = request.extensions.get("timeout", {})
         try:
             conn.writer.write(payload)
             # drain() only waits when the socket did not take everything (buffered bytes remain).
@@ -283,7 +358,7 @@ class FastTransport(httpx.AsyncBaseTransport):
                 raise _StaleConnection from exc
             raise httpx.WriteError(_describe(exc), request=request) from exc
 
-        parsed = _ResponseReader(request.method == "HEAD")
+        parsed = _ResponseReader(head)
         received = False
         try:
             while not parsed.complete:
@@ -326,3 +401,37 @@ class FastTransport(httpx.AsyncBaseTransport):
 
 def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+class FastClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` on ``FastTransport`` that can also send a request without
+    httpx's request and response models (``exchange``). The regime calls use none of what
+    those models carry (auth, redirects, cookies, event hooks) and, per call, they cost about
+    as much CPU as the transport itself (BENCHMARKS.md)."""
+
+    def __init__(self, transport: FastTransport, *, timeout: httpx.Timeout) -> None:
+        super().__init__(transport=transport, timeout=timeout, trust_env=False)
+        self._fast = transport
+        self._timeouts = timeout.as_dict()
+
+    async def exchange(
+        self,
+        origin: Origin,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+    ) -> Reply:
+        """``method`` ``target`` (origin-form: path and query, already encoded) with
+        ``headers``; a ``Content-Length`` is added when there is a body."""
+        for text in (target, *headers, *headers.values()):
+            if "\r" in text or "\n" in text:  # would end the line early: header injection
+                raise httpx.LocalProtocolError(f"illegal line break in {text!r}")
+        lines = [f"{method} {target} HTTP/1.1"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        head = "\r\n".join(lines)
+        parts = [head.encode("latin-1"), b"Host: " + origin.host_header]
+        if body is not None:
+            parts.append(b"Content-Length: %d" % len(body))
+        parts += (b"", body or b"")
+        return await self._fast.exchange(origin, b"\r\n".join(parts), self._timeouts)

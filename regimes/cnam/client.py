@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from regimes.cnam.codec import build_request, error_message, parse_response
-from regimes.http import HttpGateway, check_status, requester_headers, send
+from regimes.http import HttpGateway, check_status, requester_headers
 from rights.catalogue import Regime
 from rights.errors import RegimeRejected
 from rights.model import RegimeRights, RightsQuery
@@ -17,17 +17,17 @@ class CnamGateway(HttpGateway):
     family = "cnam"
 
     async def fetch(self, regime: Regime, query: RightsQuery) -> RegimeRights | None:
-        request = self._client.build_request(
+        response = await self._call(
             "POST",
-            f"{self._base_url}/regimes/{regime.code}/cdri/v1/consultations",
-            content=build_request(query),
+            f"/regimes/{regime.code}/cdri/v1/consultations",
+            regime.code,
+            body=build_request(query),
             headers={
                 "Content-Type": "application/json",
                 "Accept": "application/json",
                 **requester_headers(query.requester),
             },
         )
-        response = await send(self._client, request, regime.code)
         if response.status_code == 400:
             # The coded body says which field was refused; the status alone says "rejected".
             raise RegimeRejected(error_message(response.content, regime.code), regime=regime.code)

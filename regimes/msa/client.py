@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from regimes.http import HttpGateway, check_status, requester_headers, send
+from regimes.http import HttpGateway, check_status, requester_headers
 from regimes.msa.codec import SOAP_ACTION, build_request, fault_error, parse_response, read_fault
 from rights.catalogue import Regime
 from rights.model import RegimeRights, RightsQuery
@@ -16,17 +16,17 @@ class MsaGateway(HttpGateway):
     family = "msa"
 
     async def fetch(self, regime: Regime, query: RightsQuery) -> RegimeRights | None:
-        request = self._client.build_request(
+        response = await self._call(
             "POST",
-            f"{self._base_url}/regimes/{regime.code}/ws/ConsultationDroits",
-            content=build_request(query),
+            f"/regimes/{regime.code}/ws/ConsultationDroits",
+            regime.code,
+            body=build_request(query),
             headers={
                 "Content-Type": "text/xml; charset=utf-8",
                 "SOAPAction": SOAP_ACTION,
                 **requester_headers(query.requester),
             },
         )
-        response = await send(self._client, request, regime.code)
         if response.status_code >= 500:
             # SOAP 1.1 §6.2 sends every fault with HTTP 500, a Client fault too: the fault code,
             # not the status, says whether the request was refused or the regime is in trouble.

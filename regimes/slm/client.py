@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
-
-from regimes.http import HttpGateway, expect_200, requester_headers, send
+from regimes.http import HttpGateway, Reply, expect_200, requester_headers
 from regimes.slm import codec
 from rights.catalogue import Regime
 from rights.errors import RegimeRejected
@@ -19,13 +17,13 @@ class SlmGateway(HttpGateway):
     family = "slm"
 
     async def fetch(self, regime: Regime, query: RightsQuery) -> RegimeRights | None:
-        request = self._client.build_request(
+        response = await self._call(
             "GET",
-            self._base_url + codec.droits_path(regime.code, query),
+            codec.droits_path(regime.code, query),
+            regime.code,
             params=codec.query_to_params(query),
             headers={"Accept": "application/json", **requester_headers(query.requester)},
         )
-        response = await send(self._client, request, regime.code)
         if _is_unknown_person(response, regime.code):
             return None
         _check_refusal(response, regime.code)
@@ -34,7 +32,7 @@ class SlmGateway(HttpGateway):
         return codec.payload_to_rights(payload, regime.code)
 
 
-def _is_unknown_person(response: httpx.Response, regime: str) -> bool:
+def _is_unknown_person(response: Reply, regime: str) -> bool:
     """True for the insurer's "unknown beneficiary" 404; any other 404 means a wrong URL."""
     if response.status_code != 404:
         return False
@@ -49,7 +47,7 @@ def _is_unknown_person(response: httpx.Response, regime: str) -> bool:
     raise RegimeRejected(f"{regime}: HTTP 404: {codec.problem_summary(problem)}", regime=regime)
 
 
-def _check_refusal(response: httpx.Response, regime: str) -> None:
+def _check_refusal(response: Reply, regime: str) -> None:
     """A 4xx problem document names the refused parameter: put it in the error message."""
     status = response.status_code
     # 408 and 429 are transient: regimes.http.check_status maps them.

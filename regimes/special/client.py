@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from regimes.http import HttpGateway, expect_200, requester_headers, send
+from regimes.http import HttpGateway, expect_200, requester_headers
 from regimes.special import codec
 from rights.catalogue import Regime
 from rights.errors import RegimeRejected
@@ -18,13 +18,17 @@ class SpecialGateway(HttpGateway):
     family = "special"
 
     async def fetch(self, regime: Regime, query: RightsQuery) -> RegimeRights | None:
-        request = self._client.build_request(
+        response = await self._call(
             "POST",
-            self._base_url + codec.droits_path(regime.code),
-            json=codec.query_to_body(query),
-            headers={"Accept": "application/json", **requester_headers(query.requester)},
+            codec.droits_path(regime.code),
+            regime.code,
+            body=codec.encode_json(codec.query_to_body(query)),
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                **requester_headers(query.requester),
+            },
         )
-        response = await send(self._client, request, regime.code)
         if response.status_code == 422:
             # The regime names the refused field in its error document: keep it in the message.
             error = codec.decode_json(response.content, regime.code)

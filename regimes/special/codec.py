@@ -24,6 +24,7 @@ from regimes.payload import (
     JsonObject,
     Malformed,
     decode_json,
+    encode_json,
     malformed_as_rejected,
 )
 from rights.model import (
@@ -40,7 +41,14 @@ from rights.model import (
     SncfContract,
 )
 
-__all__ = ["decode_json", "droits_path", "error_summary", "payload_to_rights", "query_to_body"]
+__all__ = [
+    "decode_json",
+    "droits_path",
+    "encode_json",
+    "error_summary",
+    "payload_to_rights",
+    "query_to_body",
+]
 
 # The codes of regimes.payload.SITUATION_CODE in this wire's own spelling, which its error
 # messages quote ("'4' does not match [123]|10").

@@ -1,14 +1,23 @@
 """What the gateway and codec tests of every wire family share: the committed fixtures of a family,
-hand-written ``httpx.MockTransport`` handlers, and one gateway call over such a handler."""
+hand-written ``httpx.MockTransport`` handlers, and one gateway call over such a handler.
+
+``fetch`` makes each call twice: on an httpx client over ``MockTransport``, and on the
+``FastClient`` the gateway runs on in production, over loopback to a server that hands each
+request to the same handler. Both must send the same request and come to the same answer, so
+every family test covers both of the gateways' request paths."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from http import HTTPStatus
 from pathlib import Path
 
 import httpx
 
+from regimes.transport import FastClient, FastTransport
 from rights.catalogue import Regime
 from rights.model import RegimeRights, RightsQuery
 from rights.ports import RegimeGateway
@@ -63,8 +72,116 @@ def recording(handler: Handler) -> tuple[Handler, list[httpx.Request]]:
 async def fetch(
     gateway: GatewayType, base_url: str, handler: Handler, regime: Regime, query: RightsQuery
 ) -> RegimeRights | None:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        return await gateway(client, base_url).fetch(regime, query)
+    mock_seen: list[httpx.Request] = []
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(_keep(handler, mock_seen))
+    ) as client:
+        mock = await _outcome(gateway(client, base_url).fetch(regime, query))
+    fast_seen: list[httpx.Request] = []
+    async with (
+        _bridge(_keep(handler, fast_seen), base_url) as url,
+        FastClient(FastTransport(), timeout=httpx.Timeout(5)) as fast_client,
+    ):
+        fast = await _outcome(gateway(fast_client, url).fetch(regime, query))
+    if len(fast_seen) == len(mock_seen) and not _HANDLER_FAILED & {id(r) for r in fast_seen}:
+        assert [_wire(r) for r in fast_seen] == [_wire(r) for r in mock_seen]
+        assert _describe(fast) == _describe(mock)
+    if isinstance(mock, BaseException):
+        raise mock
+    return mock
+
+
+_HANDLER_FAILED: set[int] = set()  # requests whose handler raised: no answer to compare
+
+
+def _keep(handler: Handler, seen: list[httpx.Request]) -> Handler:
+    def keep(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    return keep
+
+
+async def _outcome(call: object) -> RegimeRights | BaseException | None:
+    try:
+        return await call  # type: ignore[no-any-return, misc]
+    except Exception as exc:
+        return exc
+
+
+def _describe(outcome: RegimeRights | BaseException | None) -> object:
+    if isinstance(outcome, BaseException):
+        return (type(outcome), str(outcome))
+    return outcome
+
+
+# What httpx adds to every request by itself; the FastClient sends none of these.
+_CLIENT_DEFAULTS = {"host", "user-agent", "accept-encoding", "connection", "content-length"}
+
+
+def _wire(request: httpx.Request) -> tuple[object, ...]:
+    headers = sorted(
+        (k.lower(), v) for k, v in request.headers.items() if k.lower() not in _CLIENT_DEFAULTS
+    )
+    accept = request.headers.get("accept")
+    if accept == "*/*":  # httpx's default Accept, where the gateway set none
+        headers.remove(("accept", "*/*"))
+    return (request.method, request.url.raw_path, request.content, headers)
+
+
+@asynccontextmanager
+async def _bridge(handler: Handler, base_url: str) -> AsyncIterator[str]:
+    """A loopback HTTP/1.1 server answering each request with ``handler``, the request's URL
+    rewritten onto ``base_url`` (what the handler saw through ``MockTransport``)."""
+    base = httpx.URL(base_url)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    return
+                line, *fields = head.decode("latin-1").split("\r\n")[:-2]
+                method, target, _ = line.split(" ")
+                headers = [tuple(f.split(": ", 1)) for f in fields]
+                length = sum(int(v) for k, v in headers if k.lower() == "content-length")
+                body = await reader.readexactly(length)
+                request = httpx.Request(
+                    method,
+                    base.copy_with(raw_path=target.encode("ascii")),
+                    headers=headers,
+                    content=body,
+                )
+                try:
+                    response = handler(request)
+                except Exception:
+                    _HANDLER_FAILED.add(id(request))
+                    return
+                writer.write(_response_bytes(response))
+                await writer.drain()
+        finally:
+            writer.close()
+            with suppress(OSError):
+                await writer.wait_closed()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}{base.raw_path.decode()}"
+    finally:
+        server.close()
+
+
+def _response_bytes(response: httpx.Response) -> bytes:
+    content = response.content
+    lines = [f"HTTP/1.1 {response.status_code} {HTTPStatus(response.status_code).phrase}"]
+    lines += [
+        f"{k}: {v}"
+        for k, v in response.headers.items()
+        if k.lower() not in ("content-length", "transfer-encoding")
+    ]
+    lines.append(f"Content-Length: {len(content)}")
+    return "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + content
 
 
 async def health(gateway: GatewayType, base_url: str, handler: Handler, regime: Regime) -> bool:
