@@ -2,7 +2,8 @@
 it — in one transaction, and the answers of concurrent requests committed together.
 
 Measured under load (BENCHMARKS.md): one commit and one set of statements for many requests
-instead of two transactions per request.
+instead of two transactions per request. On SQLite the statements run on the sqlite3 driver
+itself (``answers_sqlite``), off SQLAlchemy's statement machinery.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from cdr.storage.answers_sqlite import write_answers_sqlite
 from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.lookups import LookupRecord, insert_lookup_records, lookup_record
 from cdr.storage.transactions import in_transaction
@@ -42,6 +44,7 @@ class SqlAnswerStore:
         self._engine = engine
         self._fhir = fhir
         self._now = now
+        self._on_sqlite = engine.dialect.name == "sqlite"
         self._commits: GroupCommit[_Answer, list[StoredResource]] = GroupCommit(self._write, run)
 
     async def save(
@@ -58,9 +61,18 @@ class SqlAnswerStore:
     def _write_in(
         self, connection: Connection, answers: Sequence[_Answer]
     ) -> list[list[StoredResource]]:
-        insert_lookup_records(connection, [a.record for a in answers if a.record is not None])
+        records = [a.record for a in answers if a.record is not None]
         # All the answers' resources in one write: one read, one insert per table.
-        stored = self._fhir.write(connection, [w for a in answers for w in a.writes], self._now())
+        writes = [w for a in answers for w in a.writes]
+        if self._on_sqlite:
+            cursor = connection.connection.cursor()  # the driver's, in this same transaction
+            try:
+                stored = write_answers_sqlite(cursor, records, writes, self._now())
+            finally:
+                cursor.close()
+        else:
+            insert_lookup_records(connection, records)
+            stored = self._fhir.write(connection, writes, self._now())
         out: list[list[StoredResource]] = []
         start = 0
         for answer in answers:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -29,49 +28,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from cdr.storage.fhir_batch import (
+    INDEX_VALUE_LENGTH,
+    Key,
+    StoredVersion,
+    plan_writes,
+    versions_to_read,
+    with_version,
+)
 from cdr.storage.tables import fhir_resources, fhir_search_index
 from cdr.storage.transactions import in_transaction
-from fhir_server import json_text
 from fhir_server.store import Criterion, IndexEntry, ResourceWrite, StoredResource
 from rights.errors import StorageError
 
 __all__ = ["SqlFhirStore"]
 
 
-def _content_without_meta(resource: dict[str, Any]) -> str:
-    body = {k: v for k, v in resource.items() if k != "meta"}
-    meta = {
-        k: v for k, v in resource.get("meta", {}).items() if k not in ("versionId", "lastUpdated")
-    }
-    if meta:
-        body["meta"] = meta
-    return json_text.dumps(body, sort_keys=True).decode()
-
-
 def _stored(content: str, version_id: int, last_updated: datetime) -> StoredResource:
     """A resource read back from its stored text."""
-    return _with_version(json.loads(content), version_id, last_updated)
-
-
-def _written(resource: dict[str, Any], version_id: int, last_updated: datetime) -> StoredResource:
-    """A resource just written (or found unchanged): the caller's dict is its content, so it
-    is not parsed back from the text (that parse was the largest single cost of a `$submit`
-    under load). A copy at the top level only: nested values are shared with the caller."""
-    return _with_version(dict(resource), version_id, last_updated)
-
-
-def _with_version(
-    resource: dict[str, Any], version_id: int, last_updated: datetime
-) -> StoredResource:
-    if last_updated.tzinfo is None:  # SQLite hands back naive datetimes: they were stored in UTC
-        last_updated = last_updated.replace(tzinfo=UTC)
-    meta = {
-        k: v for k, v in resource.get("meta", {}).items() if k not in ("versionId", "lastUpdated")
-    }
-    meta["versionId"] = str(version_id)
-    meta["lastUpdated"] = last_updated.isoformat().replace("+00:00", "Z")
-    resource["meta"] = meta
-    return StoredResource(resource, version_id, last_updated)
+    return with_version(json.loads(content), version_id, last_updated)
 
 
 @contextmanager
@@ -81,13 +56,6 @@ def _storage_errors(doing: str) -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot {doing}: {exc}") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class _Version:
-    version_id: int
-    content: str
-    last_updated: datetime
 
 
 class SqlFhirStore:
@@ -117,87 +85,67 @@ class SqlFhirStore:
         """``writes`` within the caller's transaction. One read for the whole batch (none for
         the writes marked new), then only the writes that change something: a resource whose
         content is unchanged keeps its version and costs no write at all."""
-        wanted = [
-            (w.resource["resourceType"], w.resource["id"], _content_without_meta(w.resource), w)
-            for w in writes
-        ]
-        current: dict[tuple[str, str], _Version] = {}
-        to_read: dict[str, dict[str, None]] = {}  # ids by type, each once, in order
-        for resource_type, resource_id, _, write in wanted:
-            if not write.new:
-                to_read.setdefault(resource_type, {})[resource_id] = None
+        to_read = versions_to_read(writes)
+        stored: dict[Key, StoredVersion] = {}
         if to_read:
             types = tuple(to_read)
             found = connection.execute(
-                _read_statement(types),
-                {f"ids_{n}": list(to_read[t]) for n, t in enumerate(types)},
+                _read_statement(types), {f"ids_{n}": to_read[t] for n, t in enumerate(types)}
             )
-            current = {
-                (row.resource_type, row.id): _Version(row.version_id, row.content, row.last_updated)
+            stored = {
+                (row.resource_type, row.id): StoredVersion(
+                    row.version_id, row.content, row.last_updated
+                )
                 for row in found
             }
-        new: dict[tuple[str, str], dict[str, Any]] = {}
-        changed: dict[tuple[str, str], dict[str, Any]] = {}
-        index_rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        results: list[StoredResource] = []
-        for resource_type, resource_id, content, write in wanted:
-            key = (resource_type, resource_id)
-            known = current.get(key)
-            if known is not None and known.content == content:
-                results.append(_written(write.resource, known.version_id, known.last_updated))
-                continue
-            values = {
-                "resource_type": resource_type,
-                "id": resource_id,
-                "version_id": 1 if known is None else known.version_id + 1,
-                "last_updated": now,
-                "content": content,
-            }
-            # The same resource twice in a batch: the later one wins, as two upserts would.
-            (changed if key in changed or (known is not None and key not in new) else new)[key] = (
-                values
+        plan = plan_writes(writes, stored, now)
+        if plan.new:
+            self._insert_new(
+                connection,
+                [
+                    {
+                        "resource_type": p.resource_type,
+                        "id": p.resource_id,
+                        "version_id": p.version_id,
+                        "last_updated": now,
+                        "content": p.content,
+                    }
+                    for p in plan.new
+                ],
             )
-            current[key] = _Version(values["version_id"], content, now)
-            index_rows[key] = [
-                {
-                    "resource_type": resource_type,
-                    "resource_id": resource_id,
-                    "param": e.param,
-                    "system": e.system,
-                    "value": e.value[:255],
-                }
-                for e in write.index
-            ]
-            results.append(_written(write.resource, values["version_id"], now))
-        if new:
-            self._insert_new(connection, list(new.values()))
-        for values in changed.values():
+        for p in plan.changed:
             connection.execute(
                 update(fhir_resources)
                 .where(
-                    fhir_resources.c.resource_type == values["resource_type"],
-                    fhir_resources.c.id == values["id"],
+                    fhir_resources.c.resource_type == p.resource_type,
+                    fhir_resources.c.id == p.resource_id,
                 )
-                .values(
-                    version_id=values["version_id"],
-                    last_updated=now,
-                    content=values["content"],
-                )
+                .values(version_id=p.version_id, last_updated=now, content=p.content)
             )
-        if changed:
+        if plan.changed:
             connection.execute(
                 delete(fhir_search_index).where(
                     _keys_in(
                         fhir_search_index.c.resource_type,
                         fhir_search_index.c.resource_id,
-                        list(changed),
+                        [(p.resource_type, p.resource_id) for p in plan.changed],
                     )
                 )
             )
-        rows = [row for key_rows in index_rows.values() for row in key_rows]
+        rows = [
+            {
+                "resource_type": p.resource_type,
+                "resource_id": p.resource_id,
+                "param": e.param,
+                "system": e.system,
+                "value": e.value[:INDEX_VALUE_LENGTH],
+            }
+            for p in plan.indexed
+            for e in p.index
+        ]
         if rows:
             connection.execute(insert(fhir_search_index), rows)
-        return results
+        return plan.results
 
     def _insert_new(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
         connection.execute(insert(fhir_resources), rows)

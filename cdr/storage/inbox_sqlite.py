@@ -8,10 +8,10 @@ same outcomes (``inbox_batch``) as ``inbox._store_batch``; PostgreSQL keeps the 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from cdr.storage.inbox_batch import Key, batch_outcomes, new_rows
+from cdr.storage.sqlite_values import sqlite_datetime
 from hl7_listener.ports import StoreOutcome
 
 __all__ = ["store_batch_sqlite"]
@@ -36,11 +36,6 @@ _INSERT = (
 )
 
 
-def _sqlite_datetime(value: datetime) -> str:
-    # The text SQLAlchemy's SQLite DATETIME writes and reads back (UTC, offset dropped).
-    return f"{value:%Y-%m-%d %H:%M:%S}.{value.microsecond:06d}"
-
-
 def store_batch_sqlite(cursor: Any, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
     """``rows`` as ``inbox._inbox_row`` makes them; the caller commits or rolls back."""
     senders = list({r["sender_key"] for r in rows})
@@ -55,7 +50,7 @@ def store_batch_sqlite(cursor: Any, rows: list[dict[str, Any]]) -> list[StoreOut
     inserted: dict[Key, int] = {}
     for row in new_rows(rows, stored):
         values = [row[c] for c in _COLUMNS]
-        values[2] = _sqlite_datetime(row["received_at"])
+        values[2] = sqlite_datetime(row["received_at"])
         cursor.execute(_INSERT, values)
         (inbox_id,) = cursor.fetchone()
         inserted[(row["sender_key"], row["control_id"])] = int(inbox_id)

@@ -95,3 +95,24 @@ async def test_a_bad_answer_fails_alone_and_takes_its_lookup_record_with_it(stor
     assert [o[0].resource["id"] for o in (outcomes[0], outcomes[2])] == ["r1", "r2"]  # type: ignore[index]
     assert lookups.count() == 2  # not the failed answer's: one transaction, all or nothing
     assert fhir.read("CoverageEligibilityResponse", "r2") is not None
+
+
+async def test_sqlite_answers_are_written_on_the_driver_postgresql_ones_through_sqlalchemy(stores):
+    """On SQLite no statement of a save goes through SQLAlchemy's execution (whose listeners
+    see every one): it runs on the sqlite3 driver (``answers_sqlite``)."""
+    answers, fhir, lookups, engine = stores
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_rest):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await answers.save(writes("r1"), _report())
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert lookups.count() == 1 and fhir.read("Patient", "p1") is not None
+    if engine.dialect.name == "sqlite":
+        assert statements == []
+    else:
+        assert any(s.startswith("INSERT INTO lookups") for s in statements)

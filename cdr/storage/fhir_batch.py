@@ -1,0 +1,131 @@
+"""What a batch of FHIR writes changes, decided from the versions already stored.
+
+Shared by the two ways a batch is written (SQLAlchemy in ``fhir_store``, the sqlite3 driver in
+``answers_sqlite``), which differ only in how they read the stored versions and run the rows:
+a write marked new is not looked up; unchanged content is no write and keeps its version;
+changed content is the next version, its index rows replaced; the same resource twice in a
+batch is the later one, as two upserts would leave it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fhir_server import json_text
+from fhir_server.store import IndexEntry, ResourceWrite, StoredResource
+
+__all__ = [
+    "INDEX_VALUE_LENGTH",
+    "Key",
+    "Planned",
+    "StoredVersion",
+    "WritePlan",
+    "plan_writes",
+    "versions_to_read",
+    "with_version",
+]
+
+Key = tuple[str, str]  # (resource type, id)
+
+INDEX_VALUE_LENGTH = 255  # fhir_search_index.value: a longer value is stored cut
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    version_id: int
+    content: str
+    last_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One resource row to write (insert or update) and the index entries that replace its
+    stored ones."""
+
+    resource_type: str
+    resource_id: str
+    version_id: int
+    content: str
+    index: Sequence[IndexEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class WritePlan:
+    new: list[Planned]  # to insert
+    changed: list[Planned]  # to update, their stored index rows deleted
+    indexed: list[Planned]  # whose index rows to insert: the new and the changed
+    results: list[StoredResource]  # one per write, in order
+
+
+def versions_to_read(writes: Sequence[ResourceWrite]) -> dict[str, list[str]]:
+    """The ids whose stored version the batch needs, by type, each once and in order: none of
+    the writes marked new (their ids were just made)."""
+    to_read: dict[str, dict[str, None]] = {}
+    for write in writes:
+        if not write.new:
+            to_read.setdefault(write.resource["resourceType"], {})[write.resource["id"]] = None
+    return {resource_type: list(ids) for resource_type, ids in to_read.items()}
+
+
+def plan_writes(
+    writes: Sequence[ResourceWrite], stored: Mapping[Key, StoredVersion], now: datetime
+) -> WritePlan:
+    """``stored``: the versions read for ``versions_to_read(writes)``. The rows to write are
+    stamped ``now``."""
+    current = dict(stored)  # each planned row becomes the version a later write compares with
+    new: dict[Key, Planned] = {}
+    changed: dict[Key, Planned] = {}
+    indexed: dict[Key, Planned] = {}
+    results: list[StoredResource] = []
+    for write in writes:
+        resource_type, resource_id = write.resource["resourceType"], write.resource["id"]
+        key = (resource_type, resource_id)
+        content = _content_without_meta(write.resource)
+        known = current.get(key)
+        if known is not None and known.content == content:
+            results.append(_written(write.resource, known.version_id, known.last_updated))
+            continue
+        version_id = 1 if known is None else known.version_id + 1
+        planned = Planned(resource_type, resource_id, version_id, content, write.index)
+        # A resource first inserted in this batch stays an insert, of its latest content.
+        (changed if key in changed or (known is not None and key not in new) else new)[key] = (
+            planned
+        )
+        indexed[key] = planned
+        current[key] = StoredVersion(version_id, content, now)
+        results.append(_written(write.resource, version_id, now))
+    return WritePlan(list(new.values()), list(changed.values()), list(indexed.values()), results)
+
+
+def _content_without_meta(resource: dict[str, Any]) -> str:
+    body = {k: v for k, v in resource.items() if k != "meta"}
+    meta = {
+        k: v for k, v in resource.get("meta", {}).items() if k not in ("versionId", "lastUpdated")
+    }
+    if meta:
+        body["meta"] = meta
+    return json_text.dumps(body, sort_keys=True).decode()
+
+
+def _written(resource: dict[str, Any], version_id: int, last_updated: datetime) -> StoredResource:
+    """A resource just written (or found unchanged): the caller's dict is its content, so it
+    is not parsed back from the text (that parse was the largest single cost of a `$submit`
+    under load). A copy at the top level only: nested values are shared with the caller."""
+    return with_version(dict(resource), version_id, last_updated)
+
+
+def with_version(
+    resource: dict[str, Any], version_id: int, last_updated: datetime
+) -> StoredResource:
+    if last_updated.tzinfo is None:  # SQLite hands back naive datetimes: they were stored in UTC
+        last_updated = last_updated.replace(tzinfo=UTC)
+    meta = {
+        k: v for k, v in resource.get("meta", {}).items() if k not in ("versionId", "lastUpdated")
+    }
+    meta["versionId"] = str(version_id)
+    meta["lastUpdated"] = last_updated.isoformat().replace("+00:00", "Z")
+    resource["meta"] = meta
+    return StoredResource(resource, version_id, last_updated)
