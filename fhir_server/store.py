@@ -38,11 +38,13 @@ class IndexEntry:
 
 @dataclass(frozen=True, slots=True)
 class ResourceWrite:
-    """One resource to store with its search index. ``new``: its id was made for this write
-    (a CER or CERsp of a `$submit`), so it is inserted without looking for a stored version."""
+    """One resource to store with its search index. ``index`` None: the store derives it
+    (``search_params.index_entries``) if and when it writes the resource; a resource found
+    unchanged needs none. ``new``: its id was made for this write (a CER or CERsp of a
+    `$submit`), so it is inserted without looking for a stored version."""
 
     resource: dict[str, Any]
-    index: Sequence[IndexEntry]
+    index: Sequence[IndexEntry] | None = None
     new: bool = False
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from fhir_server.search_params import index_entries
 from fhir_server.store import AnswerStore, ResourceWrite
 from mapping.cer_to_query import EligibilityAsk, submit_body_to_ask
 from mapping.rights_to_fhir import (
@@ -170,9 +169,8 @@ class SubmitService:
     ) -> list[dict[str, Any]]:
         """Stored, with the lookup record if any, in one transaction; ``new`` are resources
         whose ids were just made here (nothing stored to compare them with)."""
-        writes = [
-            ResourceWrite(r, index_entries(r), new=any(r is n for n in new)) for r in resources
-        ]
+        # No index here: the store derives it for the resources it writes, not the unchanged.
+        writes = [ResourceWrite(r, new=any(r is n for n in new)) for r in resources]
         return [s.resource for s in await self._answers.save(writes, report)]
 
     def _collection(self, resources: list[dict[str, Any]]) -> dict[str, Any]:

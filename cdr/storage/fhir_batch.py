@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fhir_server import json_text
+from fhir_server.search_params import index_entries
 from fhir_server.store import IndexEntry, ResourceWrite, StoredResource
 
 __all__ = [
@@ -89,7 +90,8 @@ def plan_writes(
             results.append(_written(write.resource, known.version_id, known.last_updated))
             continue
         version_id = 1 if known is None else known.version_id + 1
-        planned = Planned(resource_type, resource_id, version_id, content, write.index)
+        index = index_entries(write.resource) if write.index is None else write.index
+        planned = Planned(resource_type, resource_id, version_id, content, index)
         # A resource first inserted in this batch stays an insert, of its latest content.
         (changed if key in changed or (known is not None and key not in new) else new)[key] = (
             planned
