@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
+import orjson
+
 from rights.errors import RegimeRejected
 from rights.model import Period, Qualite
 
@@ -76,8 +78,8 @@ def encode_json(value: object) -> bytes:
 def decode_json(body: bytes, regime: str) -> object:
     """The JSON document in ``body``; an unreadable body is a refusal, not an outage."""
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise RegimeRejected(f"{regime}: answer is not JSON ({exc})", regime=regime) from exc
 
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from datetime import date
 
+import orjson
+
 from regimes import cdri
 from regimes.payload import ACCIDENT_NUMBER, SITUATION_CODE, TM_CODE
 from rights.errors import RegimeRejected
@@ -143,7 +145,7 @@ class _Block:
 
 def _root(payload: bytes, regime: str) -> _Block:
     try:
-        data = json.loads(payload)
+        data = orjson.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
         raise RegimeRejected(f"{regime}: answer is not JSON ({exc})", regime=regime) from exc
     if not isinstance(data, dict):
@@ -256,7 +258,7 @@ def error_message(payload: bytes, regime: str) -> str:
     error body must not hide that status, so this never raises.
     """
     try:
-        data = json.loads(payload)
+        data = orjson.loads(payload)
         error = data["erreur"]
         code, label = str(error["code"]), str(error.get("libelle", ""))
         field = error.get("champ")
