@@ -1,8 +1,10 @@
-"""A lean HTTP/1.1 transport for httpx: asyncio streams and the llhttp parser (``httptools``).
+"""A lean HTTP/1.1 transport for httpx: an asyncio protocol and the llhttp parser
+(``httptools``).
 
 httpx's default transport (httpcore over anyio, parsing with h11) spends about a millisecond of
 CPU per request on loopback, which dominated regime discovery; the adapters keep their
-``httpx.AsyncClient`` and the composition root passes ``transport=FastTransport()``.
+``httpx.AsyncClient`` and the composition root passes ``transport=FastTransport()``, inside a
+``FastClient`` whose ``exchange`` also skips httpx's request and response models.
 
 Scope: plain HTTP/1.1 over TCP or TLS to absolute http/https URLs; no proxies, no HTTP/2, no
 upgrades, no response streaming (the whole body is read before the response is returned).
@@ -26,7 +28,6 @@ import httpx
 
 __all__ = ["FastClient", "FastTransport", "Origin", "Reply"]
 
-_READ_SIZE = 65536
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
 
@@ -74,29 +75,186 @@ class _StaleConnection(Exception):
     """A reused idle connection failed before any response byte: the server had closed it."""
 
 
-class _Connection:
-    __slots__ = ("idle_since", "reader", "writer")
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection, as an asyncio protocol: the bytes of a response are parsed as
+    they arrive and the waiting request is woken once, when the response is complete (streams
+    woke it per read and armed a timer per read: measurable per regime call under load)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
         self.idle_since = 0.0
+        # Bytes, an EOF or an error while no request was reading: the server is done with it.
+        self.spoiled = False
+        self._closed: asyncio.Future[None] = self._loop.create_future()
+        self._reader: _ResponseReader | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._request: httpx.Request | None = None
+        self._reused = False
+        self._received = False
+        self._last_data = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._writable: asyncio.Future[None] | None = None
+        self._paused = False
+
+    # ------------------------------------------------------------ asyncio protocol callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        reader = self._reader
+        if reader is None or self._done is None or self._done.done():
+            self.spoiled = True
+            return
+        self._received = True
+        self._last_data = self._loop.time()
+        try:
+            reader.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(httpx.RemoteProtocolError("protocol upgrade not supported"))
+            return
+        except httptools.HttpParserError as exc:
+            if not reader.complete:
+                self._fail(httpx.RemoteProtocolError(f"malformed response: {exc}"))
+                return
+            reader.trailing = True  # junk after a complete response
+        if reader.complete:
+            self._done.set_result(None)
+
+    def eof_received(self) -> bool | None:
+        self._ended(None)
+        return None  # let the transport close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._ended(exc)
+        if not self._closed.done():
+            self._closed.set_result(None)
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    # ------------------------------------------------------------ used by the transport
 
     def usable(self, now: float, expiry: float) -> bool:
-        # Anything that arrived while idle (EOF, or an unsolicited "408" before a close) means
-        # the server is done with this connection; StreamReader has no public peek, hence _buffer.
-        return now - self.idle_since < expiry and not (
-            self.reader.at_eof() or self.reader._buffer  # type: ignore[attr-defined]
+        transport = self.transport
+        return (
+            now - self.idle_since < expiry
+            and not self.spoiled
+            and transport is not None
+            and not transport.is_closing()
         )
 
+    async def exchange(
+        self,
+        payload: bytes,
+        timeouts: Mapping[str, Any],
+        head: bool,
+        request: httpx.Request | None,
+        *,
+        reused: bool,
+    ) -> _ResponseReader:
+        assert self.transport is not None  # connected before it is used
+        self._reader = reader = _ResponseReader(head)
+        self._done = done = self._loop.create_future()
+        self._request, self._reused, self._received = request, reused, False
+        try:
+            self.transport.write(payload)
+            if self._paused:  # the socket did not take it all and the buffer is full
+                await self._wait_writable(timeouts.get("write"))
+            read_timeout = timeouts.get("read")
+            if read_timeout is not None:
+                self._last_data = self._loop.time()
+                self._timer = self._loop.call_at(
+                    self._last_data + read_timeout, self._check_silence, read_timeout
+                )
+            await done
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._reader = self._done = self._request = None
+        return reader
+
     def abort(self) -> None:
-        self.writer.transport.abort()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
     async def aclose(self) -> None:
-        self.writer.close()
-        # A peer that reset the connection makes wait_closed raise; it is closed either way.
-        with suppress(OSError):
-            await self.writer.wait_closed()
+        self.close()
+        await self._closed
+
+    # ------------------------------------------------------------ internals
+
+    async def _wait_writable(self, timeout: float | None) -> None:
+        self._writable = self._loop.create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writable
+        except TimeoutError as exc:
+            raise httpx.WriteTimeout(
+                "timed out sending the request", request=self._request
+            ) from exc
+        finally:
+            self._writable = None
+
+    def _check_silence(self, timeout: float) -> None:
+        """The read timeout is for silence, as httpx's: re-armed while bytes keep coming."""
+        self._timer = None
+        if self._done is None or self._done.done():
+            return
+        due = self._last_data + timeout
+        if self._loop.time() >= due:
+            self._fail(
+                httpx.ReadTimeout("timed out waiting for the response", request=self._request)
+            )
+        else:
+            self._timer = self._loop.call_at(due, self._check_silence, timeout)
+
+    def _ended(self, exc: Exception | None) -> None:
+        """The server closed (``exc`` None) or the connection failed."""
+        self.spoiled = True
+        reader, done = self._reader, self._done
+        if reader is None or done is None or done.done():
+            return
+        if exc is not None:
+            if self._reused and not self._received:
+                self._fail(_StaleConnection())
+            else:
+                self._fail(httpx.ReadError(_describe(exc), request=self._request))
+        elif reader.ends_at_close():
+            reader.complete = True  # keep_alive stays False
+            done.set_result(None)
+        elif self._received:
+            self._fail(
+                httpx.RemoteProtocolError(
+                    "peer closed connection without sending complete message body",
+                    request=self._request,
+                )
+            )
+        elif self._reused:
+            self._fail(_StaleConnection())
+        else:
+            self._fail(
+                httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response.", request=self._request
+                )
+            )
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_exception(exc)
 
 
 class _Pool:
@@ -300,16 +458,17 @@ class FastTransport(httpx.AsyncBaseTransport):
                 self._ssl_context = ssl.create_default_context()
                 self._ssl_context.set_alpn_protocols(["http/1.1"])
             context = self._ssl_context
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
-                    host, port, ssl=context, server_hostname=host if context else None
+                _, conn = await loop.create_connection(
+                    _Connection, host, port, ssl=context, server_hostname=host if context else None
                 )
         except TimeoutError as exc:
             raise httpx.ConnectTimeout(f"connecting to {host}:{port}", request=request) from exc
         except OSError as exc:  # refused, unreachable, DNS (gaierror), TLS handshake
             raise httpx.ConnectError(_describe(exc), request=request) from exc
-        return _Connection(reader, writer)
+        return conn
 
     async def _send(
         self,
@@ -322,7 +481,7 @@ class FastTransport(httpx.AsyncBaseTransport):
         reused: bool,
     ) -> _ResponseReader:
         try:
-            parsed = await self._exchange(conn, payload, timeouts, head, request, reused=reused)
+            parsed = await conn.exchange(payload, timeouts, head, request, reused=reused)
         except BaseException:
             # Failed or cancelled midway: the connection's state is unknown, never reuse it.
             pool.discard(conn)
@@ -332,70 +491,7 @@ class FastTransport(httpx.AsyncBaseTransport):
             pool.idle.append(conn)
         else:
             pool.connections.discard(conn)
-            conn.writer.close()
-        return parsed
-
-    async def _exchange(
-        self,
-        conn: _Connection,
-        payload: bytes,
-        timeouts: Mapping[str, Any],
-        head: bool,
-        request: httpx.Request | None,
-        *,
-        reused: bool,
-    ) -> _ResponseReader:
-        try:
-            conn.writer.write(payload)
-            # drain() only waits when the socket did not take everything (buffered bytes remain).
-            pending = conn.writer.transport.get_write_buffer_size()
-            async with asyncio.timeout(timeouts.get("write") if pending else None):
-                await conn.writer.drain()
-        except TimeoutError as exc:
-            raise httpx.WriteTimeout("timed out sending the request", request=request) from exc
-        except OSError as exc:
-            if reused:
-                raise _StaleConnection from exc
-            raise httpx.WriteError(_describe(exc), request=request) from exc
-
-        parsed = _ResponseReader(head)
-        received = False
-        try:
-            while not parsed.complete:
-                async with asyncio.timeout(timeouts.get("read")):
-                    data = await conn.reader.read(_READ_SIZE)
-                if data:
-                    received = True
-                    parsed.parser.feed_data(data)
-                elif parsed.ends_at_close():
-                    parsed.complete = True  # keep_alive stays False
-                elif received:
-                    raise httpx.RemoteProtocolError(
-                        "peer closed connection without sending complete message body",
-                        request=request,
-                    )
-                elif reused:
-                    raise _StaleConnection
-                else:
-                    raise httpx.RemoteProtocolError(
-                        "Server disconnected without sending a response.", request=request
-                    )
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout("timed out waiting for the response", request=request) from exc
-        except OSError as exc:
-            if reused and not received:
-                raise _StaleConnection from exc
-            raise httpx.ReadError(_describe(exc), request=request) from exc
-        except httptools.HttpParserUpgrade as exc:
-            raise httpx.RemoteProtocolError(
-                "protocol upgrade not supported", request=request
-            ) from exc
-        except httptools.HttpParserError as exc:
-            if not parsed.complete:
-                raise httpx.RemoteProtocolError(
-                    f"malformed response: {exc}", request=request
-                ) from exc
-            parsed.trailing = True  # junk after a complete response
+            conn.close()
         return parsed
 
 

@@ -489,3 +489,40 @@ def test_origin_host_header_leaves_out_the_default_port() -> None:
     assert Origin.of(httpx.URL("http://[::1]:8080")).host_header == b"[::1]:8080"
     with pytest.raises(httpx.UnsupportedProtocol):
         Origin.of(httpx.URL("ftp://cdr.example"))
+
+
+async def test_read_timeout_is_for_silence_not_for_the_whole_answer(
+    client: httpx.AsyncClient,
+) -> None:
+    # Five pieces 0.04 s apart: 0.16 s in all, never 0.1 s of silence.
+    async def trickle(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        await server.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+        for piece in b"hello":
+            await asyncio.sleep(0.04)
+            writer.write(bytes([piece]))
+            await writer.drain()
+        await reader.read()
+
+    async with serving(trickle) as server:
+        response = await client.get(server.url, timeout=httpx.Timeout(5, read=0.1))
+    assert response.content == b"hello"
+
+
+async def test_a_request_larger_than_the_socket_takes_is_sent_whole() -> None:
+    body = b"x" * (8 * 1024 * 1024)  # beyond the kernel's buffers: the transport must wait
+
+    async def slow_reader(
+        server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ):
+        await asyncio.sleep(0.2)
+        request = await server.read_request(reader)
+        assert request is not None
+        writer.write(OK)
+        await writer.drain()
+        await reader.read()
+
+    async with serving(slow_reader) as server, httpx.AsyncClient(transport=FastTransport()) as c:
+        response = await c.post(server.url, content=body)
+    assert response.text == "ok"
+    assert server.requests[0].endswith(body)
