@@ -24,6 +24,7 @@ from cdr.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.clock import SystemClock
 from cdr.hl7_process import Hl7ProcessingProcess
 from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
+from cdr.http_protocol import CoalescingHttpProtocol
 from cdr.logs import configure_logging
 from cdr.render import format_nir, lookup_table, table
 from cdr.report_json import report_to_dict
@@ -55,8 +56,17 @@ def _logging(settings: Settings) -> None:
     configure_logging(json_lines=settings.log_format == "json")
 
 
-def _uvicorn(app: Any, host: str, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+def _uvicorn(app: Any, host: str, port: int, *, coalesce: bool = False) -> uvicorn.Server:
+    """``coalesce``: the gateway's API, whose responses go out in one write each
+    (``cdr.http_protocol``); the embedded sandbox keeps uvicorn's own protocol."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        http=CoalescingHttpProtocol if coalesce else "auto",
+    )
     return uvicorn.Server(config)
 
 
@@ -113,7 +123,9 @@ async def _serve(settings: Settings) -> int:
     hl7 = Hl7Runtime(gateway, processing=not split)
     processing = Hl7ProcessingProcess(settings) if split else None
     app = gateway_http_app(gateway)
-    servers.append((_uvicorn(app, settings.http_host, settings.http_port), http_socket))
+    servers.append(
+        (_uvicorn(app, settings.http_host, settings.http_port, coalesce=True), http_socket)
+    )
     await hl7.start(sock=mllp_socket)
     if processing is not None:
         processing.start()
@@ -176,6 +188,7 @@ def _serve_workers(settings: Settings) -> int:
             workers=settings.workers,
             log_level="warning",
             access_log=False,
+            http=CoalescingHttpProtocol,
         )
     finally:
         hl7.stop()
