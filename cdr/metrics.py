@@ -8,8 +8,10 @@ copied on every change. With `cdr serve --workers N` each worker exposes its own
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from rights.lookup import RightsLookup
 from rights.resilience import BreakerState
@@ -59,13 +61,14 @@ class Histogram:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def observe(self, seconds: float, *label_values: str) -> None:
+        # Per series: the count of each bucket alone (the first bound >= seconds; the last slot
+        # is above every bound), then the sum; render() makes the counts cumulative.
+        slot = bisect_left(self.buckets, seconds)
         with self._lock:
-            # Per series: one count per bucket, then +Inf count, then the sum.
-            series = self._series.setdefault(label_values, [0.0] * (len(self.buckets) + 2))
-            for i, bound in enumerate(self.buckets):
-                if seconds <= bound:
-                    series[i] += 1
-            series[-2] += 1
+            series = self._series.get(label_values)
+            if series is None:
+                series = self._series[label_values] = [0.0] * (len(self.buckets) + 2)
+            series[slot] += 1
             series[-1] += seconds
 
     def render(self) -> Iterable[str]:
@@ -73,10 +76,11 @@ class Histogram:
         yield f"# TYPE {self.name} histogram"
         names = (*self.labels, "le")
         for values, series in sorted(self._series.items()):
-            for bound, count in zip(self.buckets, series, strict=False):
+            counts = list(accumulate(series[:-1]))  # per bound, then +Inf: the total
+            for bound, count in zip(self.buckets, counts, strict=False):
                 yield f"{self.name}_bucket{_labels(names, (*values, f'{bound:g}'))} {count:g}"
-            yield f"{self.name}_bucket{_labels(names, (*values, '+Inf'))} {series[-2]:g}"
-            yield f"{self.name}_count{_labels(self.labels, values)} {series[-2]:g}"
+            yield f"{self.name}_bucket{_labels(names, (*values, '+Inf'))} {counts[-1]:g}"
+            yield f"{self.name}_count{_labels(self.labels, values)} {counts[-1]:g}"
             yield f"{self.name}_sum{_labels(self.labels, values)} {series[-1]:.6f}"
 
 

@@ -17,7 +17,7 @@ from mapping.fhir_common import (
 )
 from mapping.fhir_read import FHIR_DATE, Faults, Node, as_dict, codes_of
 from rights.errors import IdentifierError, QueryError
-from rights.identifiers import parse_nir
+from rights.identifiers import Nir, parse_nir
 from rights.queries import parse_birth_date, parse_rang
 
 __all__ = ["V2_0203", "Identity", "read_identity"]
@@ -33,7 +33,7 @@ _NIR_SYSTEMS = (SYSTEM_NIR, SYSTEM_NIA, SYSTEM_NIR_TEST, SYSTEM_NIR_DEMO)
 class Identity:
     """The identity fields, each already checked (``build_query`` will accept them)."""
 
-    nir: str
+    nir: Nir  # checked
     nir_oid: str
     nir_expression: str  # FHIRPath of the Identifier used
     patient: dict[str, Any] | None
@@ -72,17 +72,17 @@ def read_identity(cer: Node, refs: References, faults: Faults) -> Identity | Non
             where, f"the patient has no NIR nor NIA identifier (systems {systems})", "required"
         )
         return None
-    _check_nir(chosen, faults)
+    checked = _check_nir(chosen, faults)
     birth_date = rang = None
     family = given = None
     if patient is not None:
         birth_date = _birth_date(patient)
         rang = _rang(patient)
         family, given = _names(patient)
-    if len(faults) > before:
+    if len(faults) > before or checked is None:
         return None
     return Identity(
-        nir=chosen.value,
+        nir=checked,
         nir_oid=chosen.system.removeprefix(_OID_PREFIX),
         nir_expression=chosen.node.path,
         patient=None if patient is None else as_dict(patient.value),
@@ -118,12 +118,13 @@ def _best_nir(identifiers: list[Node]) -> _Candidate | None:
     return min(candidates, key=lambda c: c.rank, default=None)
 
 
-def _check_nir(chosen: _Candidate, faults: Faults) -> None:
+def _check_nir(chosen: _Candidate, faults: Faults) -> Nir | None:
     where = chosen.node.child_path("value")
     try:
-        parse_nir(chosen.value, oid=chosen.system.removeprefix(_OID_PREFIX), location=where)
+        return parse_nir(chosen.value, oid=chosen.system.removeprefix(_OID_PREFIX), location=where)
     except IdentifierError as exc:
         faults.add(where, exc.message, exc.check)
+        return None
 
 
 def _extension(resource: Node, url: str, element: str | None = None) -> Node | None:

@@ -112,11 +112,11 @@ class References:
         return self.by_type_id.get(f"{relative.group(1)}/{relative.group(2)}")
 
     def _contained(self, host: Node, rid: str) -> Node | None:
-        contained = host.value.get("contained") if isinstance(host.value, Mapping) else None
+        contained = host.value.get("contained") if isinstance(host.value, (dict, Mapping)) else None
         if not isinstance(contained, list):
             return None
         for i, item in enumerate(contained):
-            if isinstance(item, Mapping) and item.get("id") == rid:
+            if isinstance(item, (dict, Mapping)) and item.get("id") == rid:
                 node = Node(item, f"{host.path}.contained[{i}]", host.faults)
                 self.hosts[node.path] = host
                 return node

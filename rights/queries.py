@@ -7,7 +7,7 @@ from datetime import date
 
 from rights.catalogue import RegimeCatalogue
 from rights.errors import QueryError
-from rights.identifiers import parse_nir
+from rights.identifiers import Nir, parse_nir
 from rights.model import Requester, RightsQuery
 
 __all__ = ["build_query", "parse_birth_date", "parse_date_of_care", "parse_rang"]
@@ -47,7 +47,7 @@ def parse_rang(value: str | int, *, location: str = "rang") -> int:
 
 
 def build_query(
-    nir: str,
+    nir: str | Nir,
     *,
     date_of_care: date,
     catalogue: RegimeCatalogue,
@@ -57,8 +57,9 @@ def build_query(
     regime: str | None = None,
     nir_oid: str | None = None,
 ) -> RightsQuery:
-    """Check every field before any regime is called; raise the first ``InputError`` found."""
-    checked_nir = parse_nir(nir, oid=nir_oid)
+    """Check every field before any regime is called; raise the first ``InputError`` found.
+    ``nir`` may come already checked (a ``Nir``); ``nir_oid`` is then not used."""
+    checked_nir = nir if isinstance(nir, Nir) else parse_nir(nir, oid=nir_oid)
     regime_code = catalogue.get(regime).code if regime else None
     return RightsQuery(
         nir=checked_nir,

@@ -7,12 +7,13 @@ searches, the CLI and migrations all go through SQLAlchemy and parse these texts
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, Integer, String, Table
+
+from cdr.storage.database import json_column_text
 
 __all__ = ["Rule", "column_rules", "sqlite_datetime"]
 
@@ -45,8 +46,9 @@ def _date(value: Any) -> str | None:
 
 
 def _json(value: Any) -> str:
-    # SQLAlchemy's JSON (none_as_null=False) stores None as the JSON text null, not SQL NULL.
-    return json.dumps(value)
+    # SQLAlchemy's JSON (none_as_null=False) stores None as the JSON text null, not SQL NULL,
+    # written by the engines' serializer.
+    return json_column_text(value)
 
 
 def _boolean(value: Any) -> int | None:

@@ -67,6 +67,12 @@ def test_histogram_buckets_are_cumulative():
     assert 'h_bucket{k="a",le="1"} 2' in lines
     assert 'h_bucket{k="a",le="+Inf"} 3' in lines
     assert 'h_count{k="a"} 3' in lines
+    histogram.observe(1.0, "a")  # a bucket's bound is inside it (le: less or equal)
+    lines = list(histogram.render())
+    assert 'h_bucket{k="a",le="0.1"} 1' in lines
+    assert 'h_bucket{k="a",le="1"} 3' in lines
+    assert 'h_bucket{k="a",le="+Inf"} 4' in lines
+    assert 'h_sum{k="a"} 6.550000' in lines
 
 
 def test_nirs_are_masked_in_logs():
