@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from mapping.fhir_terms import BENEFIT_CATEGORY_HEALTH, CS_BENEFIT_CATEGORY
@@ -86,6 +87,15 @@ def benefit_item(name: str, description: str) -> Json:
 def in_order(resource: Json, elements: tuple[str, ...]) -> Json:
     """``resource`` with its keys in the specification's element order (unlisted ones last), as
     FHIR JSON is usually read: resourceType, id, meta, contained, extension, then elements."""
+    rank = _ranks(elements)
+    try:  # every key known (the resources we build): the rank is read in C, no lambda per key
+        keys = sorted(resource, key=rank.__getitem__)
+    except KeyError:
+        keys = sorted(resource, key=lambda key: rank.get(key, len(rank)))
+    return {key: resource[key] for key in keys}
+
+
+@lru_cache(maxsize=32)
+def _ranks(elements: tuple[str, ...]) -> dict[str, int]:
     head = ("resourceType", "id", "meta", "contained", "extension")
-    rank = {key: i for i, key in enumerate(head + elements)}
-    return dict(sorted(resource.items(), key=lambda item: rank.get(item[0], len(rank))))
+    return {key: i for i, key in enumerate(head + elements)}

@@ -58,8 +58,10 @@ class Database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", None):
             parsed = parsed.set(drivername="postgresql+psycopg")
+        # A pre-ping finds a server that dropped the connection; a SQLite file cannot, and the
+        # ping was a statement more in every write transaction.
         self.engine: Engine = create_engine(
-            parsed, pool_pre_ping=True, json_serializer=json_column_text
+            parsed, pool_pre_ping=not self.is_sqlite, json_serializer=json_column_text
         )
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -70,9 +72,7 @@ class Database:
         event loop cannot stall it; None for other databases."""
         if not self.is_sqlite:
             return None
-        engine = create_engine(
-            self.engine.url, pool_pre_ping=True, json_serializer=json_column_text
-        )
+        engine = create_engine(self.engine.url, json_serializer=json_column_text)
         event.listen(engine, "connect", _sqlite_pragmas_no_wait)
         return engine
 

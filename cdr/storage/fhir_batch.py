@@ -81,13 +81,14 @@ def plan_writes(
     changed: dict[Key, Planned] = {}
     indexed: dict[Key, Planned] = {}
     results: list[StoredResource] = []
+    stamps: dict[datetime, str] = {}  # lastUpdated texts: most writes of a batch share one
     for write in writes:
         resource_type, resource_id = write.resource["resourceType"], write.resource["id"]
         key = (resource_type, resource_id)
         content = _content_without_meta(write.resource)
         known = current.get(key)
         if known is not None and known.content == content:
-            results.append(_written(write.resource, known.version_id, known.last_updated))
+            results.append(_written(write.resource, known.version_id, known.last_updated, stamps))
             continue
         version_id = 1 if known is None else known.version_id + 1
         index = index_entries(write.resource) if write.index is None else write.index
@@ -98,11 +99,15 @@ def plan_writes(
         )
         indexed[key] = planned
         current[key] = StoredVersion(version_id, content, now)
-        results.append(_written(write.resource, version_id, now))
+        results.append(_written(write.resource, version_id, now, stamps))
     return WritePlan(list(new.values()), list(changed.values()), list(indexed.values()), results)
 
 
 def _content_without_meta(resource: dict[str, Any]) -> str:
+    meta = resource.get("meta")
+    if meta is None or (meta and "versionId" not in meta and "lastUpdated" not in meta):
+        # Nothing to leave out (the resources a lookup makes): no copy of the resource.
+        return json_text.dumps(resource, sort_keys=True).decode()
     body = {k: v for k, v in resource.items() if k != "meta"}
     meta = {
         k: v for k, v in resource.get("meta", {}).items() if k not in ("versionId", "lastUpdated")
@@ -112,22 +117,42 @@ def _content_without_meta(resource: dict[str, Any]) -> str:
     return json_text.dumps(body, sort_keys=True).decode()
 
 
-def _written(resource: dict[str, Any], version_id: int, last_updated: datetime) -> StoredResource:
+def _written(
+    resource: dict[str, Any],
+    version_id: int,
+    last_updated: datetime,
+    stamps: dict[datetime, str],
+) -> StoredResource:
     """A resource just written (or found unchanged): the caller's dict is its content, so it
     is not parsed back from the text (that parse was the largest single cost of a `$submit`
     under load). A copy at the top level only: nested values are shared with the caller."""
-    return with_version(dict(resource), version_id, last_updated)
+    text = stamps.get(last_updated)
+    if text is None:
+        text = stamps[last_updated] = _instant(last_updated)
+    return _with_version_text(dict(resource), version_id, last_updated, text)
 
 
 def with_version(
     resource: dict[str, Any], version_id: int, last_updated: datetime
 ) -> StoredResource:
+    return _with_version_text(resource, version_id, last_updated, _instant(last_updated))
+
+
+def _instant(last_updated: datetime) -> str:
     if last_updated.tzinfo is None:  # SQLite hands back naive datetimes: they were stored in UTC
+        last_updated = last_updated.replace(tzinfo=UTC)
+    return last_updated.isoformat().replace("+00:00", "Z")
+
+
+def _with_version_text(
+    resource: dict[str, Any], version_id: int, last_updated: datetime, text: str
+) -> StoredResource:
+    if last_updated.tzinfo is None:
         last_updated = last_updated.replace(tzinfo=UTC)
     meta = {
         k: v for k, v in resource.get("meta", {}).items() if k not in ("versionId", "lastUpdated")
     }
     meta["versionId"] = str(version_id)
-    meta["lastUpdated"] = last_updated.isoformat().replace("+00:00", "Z")
+    meta["lastUpdated"] = text
     resource["meta"] = meta
     return StoredResource(resource, version_id, last_updated)
