@@ -150,7 +150,11 @@ def build_submit_service(gateway: Gateway) -> SubmitService:
     """`$submit` wired to the lookup service, the FHIR store and the clock. Each answer is
     stored with its lookup record in one transaction, concurrent answers in one commit."""
     answers = SqlAnswerStore(
-        gateway.database.engine, gateway.fhir_store, now=gateway.clock.now, run=gateway.writer.run
+        gateway.database.engine,
+        gateway.fhir_store,
+        now=gateway.clock.now,
+        run=gateway.writer.run,
+        quick_engine=gateway.database.shared_no_wait_engine(),
     )
     return SubmitService(
         catalogue=gateway.catalogue,

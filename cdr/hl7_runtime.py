@@ -11,8 +11,7 @@ import logging
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
 
 import httpx
 
@@ -20,7 +19,8 @@ from cdr.bootstrap import Gateway, build_gateway
 from cdr.settings import Settings
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
-from cdr.storage.writer import GroupCommit
+from cdr.storage.transactions import is_lock_busy
+from cdr.storage.writer import GroupCommit, on_loop
 from hl7_listener.client import MllpClient
 from hl7_listener.fhir_delivery import FhirDelivery
 from hl7_listener.outbound import Delivery, OutboundSender
@@ -36,8 +36,6 @@ from rights.result import LookupReport
 __all__ = ["Hl7Runtime", "Hl7Thread", "new_control_id", "parse_destination"]
 
 log = logging.getLogger("cdr")
-
-T = TypeVar("T")
 
 
 _PROCESS_PREFIX = secrets.token_hex(4).upper()
@@ -58,10 +56,6 @@ def parse_destination(destination: str) -> tuple[str, int]:
             f"CDR_HL7_DESTINATIONS: {destination!r} is not host:port of an MLLP receiver"
         )
     return host.strip("[]"), int(port)
-
-
-async def _on_loop(fn: Callable[..., T], *args: Any) -> T:
-    return fn(*args)
 
 
 def _nothing() -> None:
@@ -107,7 +101,7 @@ class Hl7Runtime:
         self._quick_commits: GroupCommit[InboundMessage, StoreOutcome] | None = None
         if self._no_wait_engine is not None:
             self._quick_commits = GroupCommit(
-                SqlInbox(self._no_wait_engine).store_many, _on_loop, max_batch=500
+                SqlInbox(self._no_wait_engine).store_many, on_loop, max_batch=500
             )
         clock = gateway.clock
         self.sender = OutboundSender(
@@ -189,7 +183,7 @@ class Hl7Runtime:
             try:
                 return await self._quick_commits.submit(message)
             except StorageError as exc:
-                if "database is locked" not in str(exc):
+                if not is_lock_busy(exc):
                     raise
         return await self._commits.submit(message)
 

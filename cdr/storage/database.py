@@ -65,6 +65,7 @@ class Database:
         )
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._shared_no_wait: Engine | None = None
 
     def no_wait_engine(self) -> Engine | None:
         """For SQLite: an engine on the same file whose connections never wait for the write
@@ -75,6 +76,12 @@ class Database:
         engine = create_engine(self.engine.url, json_serializer=json_column_text)
         event.listen(engine, "connect", _sqlite_pragmas_no_wait)
         return engine
+
+    def shared_no_wait_engine(self) -> Engine | None:
+        """``no_wait_engine``, made once and disposed of with this database."""
+        if self._shared_no_wait is None:
+            self._shared_no_wait = self.no_wait_engine()
+        return self._shared_no_wait
 
     def migrate(self) -> None:
         config = Config()
@@ -96,3 +103,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._shared_no_wait is not None:
+            self._shared_no_wait.dispose()

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from rights.errors import StorageError
 
-__all__ = ["WRITE_ATTEMPTS", "in_transaction"]
+__all__ = ["WRITE_ATTEMPTS", "in_transaction", "is_lock_busy"]
 
 T = TypeVar("T")
 
@@ -36,3 +36,9 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T], doing: str) 
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot {doing}: {exc}") from exc
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def is_lock_busy(error: StorageError) -> bool:
+    """Whether a write failed only because another connection held SQLite's write lock (a
+    no-wait engine's answer): the same write may be given to the writer thread, which waits."""
+    return "database is locked" in str(error)

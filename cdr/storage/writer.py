@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-__all__ = ["GroupCommit", "SingleWriter"]
+__all__ = ["GroupCommit", "SingleWriter", "on_loop"]
 
 T = TypeVar("T")
 J = TypeVar("J")
@@ -31,6 +31,13 @@ class SingleWriter:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+async def on_loop(fn: Callable[..., T], *args: Any) -> T:
+    """A ``run`` for ``GroupCommit`` that writes on the event loop itself: for a local SQLite
+    commit that cannot wait for a lock (``Database.no_wait_engine``), cheaper than the hand-off
+    to the writer thread and back (the GIL changing hands at every driver call)."""
+    return fn(*args)
 
 
 @dataclass(frozen=True, slots=True)

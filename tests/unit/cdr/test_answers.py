@@ -4,6 +4,7 @@ commit, and a bad answer failing alone."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import event
 
 from cdr.storage import SqlLookupStore
 from cdr.storage.answers import SqlAnswerStore
+from cdr.storage.database import Database
 from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.writer import SingleWriter
 from fhir_server.search_params import index_entries
@@ -116,3 +118,46 @@ async def test_sqlite_answers_are_written_on_the_driver_postgresql_ones_through_
         assert statements == []
     else:
         assert any(s.startswith("INSERT INTO lookups") for s in statements)
+
+
+async def test_sqlite_answers_commit_on_the_loop_and_wait_for_a_lock_on_the_writer(tmp_path):
+    """With a no-wait engine, an answer is committed on the event loop (no writer hand-off);
+    while another connection holds SQLite's write lock it goes to the writer thread, which
+    waits for the lock, and the event loop stays free meanwhile."""
+    sqlite_db = Database(f"sqlite:///{tmp_path / 'cdr.sqlite3'}")
+    sqlite_db.migrate()
+    writer = SingleWriter()
+    handed: list[object] = []
+
+    async def counted(fn, *args):
+        handed.append(fn)
+        return await writer.run(fn, *args)
+
+    fhir = SqlFhirStore(sqlite_db.engine)
+    answers = SqlAnswerStore(
+        sqlite_db.engine,
+        fhir,
+        now=lambda: T0,
+        run=counted,
+        quick_engine=sqlite_db.shared_no_wait_engine(),
+    )
+    try:
+        await answers.save(writes("on-loop"), _report())
+        assert handed == []  # written on the loop
+        holder = sqlite3.connect(tmp_path / "cdr.sqlite3", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            saving = asyncio.create_task(answers.save(writes("locked"), _report()))
+            await asyncio.sleep(0.3)  # the loop runs: the save is not blocking it
+            assert not saving.done(), "stored while another connection held the lock"
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        stored = await asyncio.wait_for(saving, 10)
+        assert stored[0].resource["id"] == "locked"
+        assert len(handed) == 1  # the writer thread took it
+        assert fhir.read("CoverageEligibilityResponse", "locked") is not None
+        assert SqlLookupStore(sqlite_db.engine).count() == 2
+    finally:
+        writer.close()
+        sqlite_db.dispose()
