@@ -117,3 +117,20 @@ async def test_when_the_writer_is_gone_every_waiter_hears_it():
     commits = GroupCommit(_Ledger().write, single.run)
     with pytest.raises(RuntimeError):
         await commits.submit("a")
+
+
+@pytest.mark.parametrize(("passes", "transactions"), [(0, [["a"], ["b"]]), (2, [["a", "b"]])])
+async def test_gather_passes_let_a_job_one_step_away_join_the_commit(passes, transactions):
+    from cdr.storage.writer import on_loop
+
+    ledger = _Ledger()
+    commits = GroupCommit(ledger.write, on_loop, gather_passes=passes)
+
+    async def one_step_later() -> str:
+        await asyncio.sleep(0)  # e.g. its regime answer is read first
+        return await commits.submit("b")
+
+    first = asyncio.create_task(commits.submit("a"))
+    second = asyncio.create_task(one_step_later())
+    assert await asyncio.gather(first, second) == ["A", "B"]
+    assert ledger.transactions == transactions
