@@ -19,8 +19,7 @@ from cdr.bootstrap import Gateway, build_gateway
 from cdr.settings import Settings
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
-from cdr.storage.transactions import is_lock_busy
-from cdr.storage.writer import GroupCommit, on_loop
+from cdr.storage.writer import GroupCommit, LocalFirstCommit, on_loop
 from hl7_listener.client import MllpClient
 from hl7_listener.fhir_delivery import FhirDelivery
 from hl7_listener.outbound import Delivery, OutboundSender
@@ -29,7 +28,7 @@ from hl7_listener.processing import AdmissionProcessor, is_fhir_destination
 from hl7_listener.router import Intake, IntakeOptions
 from hl7_listener.server import MllpServer
 from hl7_listener.worker import InboxWorker
-from rights.errors import ConfigError, StorageError
+from rights.errors import ConfigError
 from rights.model import RightsQuery
 from rights.result import LookupReport
 
@@ -94,15 +93,13 @@ class Hl7Runtime:
         # than handing the batch to the writer thread and back (measured: about 70 µs a
         # message, the GIL changing hands). Its engine never waits for the lock: when the
         # processing process holds it, the batch goes to the writer thread, which waits.
-        self._commits: GroupCommit[InboundMessage, StoreOutcome] = GroupCommit(
-            self.inbox.store_many, writer, max_batch=500
-        )
         self._no_wait_engine = gateway.database.no_wait_engine() if intake else None
-        self._quick_commits: GroupCommit[InboundMessage, StoreOutcome] | None = None
-        if self._no_wait_engine is not None:
-            self._quick_commits = GroupCommit(
-                SqlInbox(self._no_wait_engine).store_many, on_loop, max_batch=500
-            )
+        self._commits: LocalFirstCommit[InboundMessage, StoreOutcome] = LocalFirstCommit(
+            None
+            if self._no_wait_engine is None
+            else GroupCommit(SqlInbox(self._no_wait_engine).store_many, on_loop, max_batch=500),
+            GroupCommit(self.inbox.store_many, writer, max_batch=500),
+        )
         clock = gateway.clock
         self.sender = OutboundSender(
             outbox=self.outbox,
@@ -179,12 +176,6 @@ class Hl7Runtime:
         await self.sender.stop()
 
     async def _store(self, message: InboundMessage) -> StoreOutcome:
-        if self._quick_commits is not None:
-            try:
-                return await self._quick_commits.submit(message)
-            except StorageError as exc:
-                if not is_lock_busy(exc):
-                    raise
         return await self._commits.submit(message)
 
     def _connect(self, destination: str) -> Delivery:

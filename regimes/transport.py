@@ -71,6 +71,17 @@ class Reply:
         return self.content.decode("utf-8", errors="replace")
 
 
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """A request on its way: its bytes, its timeouts (httpx's names), whether it is a HEAD, and
+    the httpx request it came from, if any (named in the exceptions)."""
+
+    payload: bytes
+    timeouts: Mapping[str, Any]
+    head: bool = False
+    request: httpx.Request | None = None
+
+
 class _StaleConnection(Exception):
     """A reused idle connection failed before any response byte: the server had closed it."""
 
@@ -152,24 +163,16 @@ class _Connection(asyncio.Protocol):
             and not transport.is_closing()
         )
 
-    async def exchange(
-        self,
-        payload: bytes,
-        timeouts: Mapping[str, Any],
-        head: bool,
-        request: httpx.Request | None,
-        *,
-        reused: bool,
-    ) -> _ResponseReader:
+    async def exchange(self, outgoing: _Outgoing, *, reused: bool) -> _ResponseReader:
         assert self.transport is not None  # connected before it is used
-        self._reader = reader = _ResponseReader(head)
+        self._reader = reader = _ResponseReader(outgoing.head)
         self._done = done = self._loop.create_future()
-        self._request, self._reused, self._received = request, reused, False
+        self._request, self._reused, self._received = outgoing.request, reused, False
         try:
-            self.transport.write(payload)
+            self.transport.write(outgoing.payload)
             if self._paused:  # the socket did not take it all and the buffer is full
-                await self._wait_writable(timeouts.get("write"))
-            read_timeout = timeouts.get("read")
+                await self._wait_writable(outgoing.timeouts.get("write"))
+            read_timeout = outgoing.timeouts.get("read")
             if read_timeout is not None:
                 self._last_data = self._loop.time()
                 self._timer = self._loop.call_at(
@@ -400,26 +403,25 @@ class FastTransport(httpx.AsyncBaseTransport):
         if url.scheme not in _DEFAULT_PORTS or not url.host:
             raise httpx.UnsupportedProtocol(f"cannot send to {url!r}", request=request)
         origin = (url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])
-        payload = _request_bytes(request, await request.aread())
-        timeouts = request.extensions.get("timeout", {})
-        head = request.method == "HEAD"
-        return (await self._roundtrip(origin, payload, timeouts, head, request)).response()
+        outgoing = _Outgoing(
+            _request_bytes(request, await request.aread()),
+            request.extensions.get("timeout", {}),
+            head=request.method == "HEAD",
+            request=request,
+        )
+        return (await self._roundtrip(origin, outgoing)).response()
 
     async def exchange(
         self, origin: Origin, payload: bytes, timeouts: Mapping[str, float | None]
     ) -> Reply:
         """``payload``, a whole HTTP/1.1 request (not HEAD) already encoded, sent to
         ``origin``; failures raised as ``handle_async_request`` raises them."""
-        return (await self._roundtrip(origin.key, payload, timeouts, False, None)).reply()
+        return (await self._roundtrip(origin.key, _Outgoing(payload, timeouts))).reply()
 
     async def _roundtrip(
-        self,
-        origin: tuple[str, str, int],
-        payload: bytes,
-        timeouts: Mapping[str, Any],
-        head: bool,
-        request: httpx.Request | None,
+        self, origin: tuple[str, str, int], outgoing: _Outgoing
     ) -> _ResponseReader:
+        timeouts, request = outgoing.timeouts, outgoing.request
         pool = self._pools.get(origin)
         if pool is None:
             pool = self._pools[origin] = _Pool(self._max_connections)
@@ -433,10 +435,10 @@ class FastTransport(httpx.AsyncBaseTransport):
             conn = pool.take_idle(self._keepalive_expiry)
             if conn is not None:
                 with suppress(_StaleConnection):
-                    return await self._send(pool, conn, payload, timeouts, head, request, True)
+                    return await self._send(pool, conn, outgoing, reused=True)
             conn = await self._connect(origin, timeouts.get("connect"), request)
             pool.connections.add(conn)
-            return await self._send(pool, conn, payload, timeouts, head, request, False)
+            return await self._send(pool, conn, outgoing, reused=False)
         finally:
             pool.slots.release()
 
@@ -471,17 +473,10 @@ class FastTransport(httpx.AsyncBaseTransport):
         return conn
 
     async def _send(
-        self,
-        pool: _Pool,
-        conn: _Connection,
-        payload: bytes,
-        timeouts: Mapping[str, Any],
-        head: bool,
-        request: httpx.Request | None,
-        reused: bool,
+        self, pool: _Pool, conn: _Connection, outgoing: _Outgoing, *, reused: bool
     ) -> _ResponseReader:
         try:
-            parsed = await conn.exchange(payload, timeouts, head, request, reused=reused)
+            parsed = await conn.exchange(outgoing, reused=reused)
         except BaseException:
             # Failed or cancelled midway: the connection's state is unknown, never reuse it.
             pool.discard(conn)

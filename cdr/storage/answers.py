@@ -19,10 +19,9 @@ from sqlalchemy import Connection, Engine
 from cdr.storage.answers_sqlite import write_answers_sqlite
 from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.lookups import LookupRecord, insert_lookup_records, lookup_record
-from cdr.storage.transactions import in_transaction, is_lock_busy
-from cdr.storage.writer import GroupCommit, on_loop
+from cdr.storage.transactions import in_transaction
+from cdr.storage.writer import GroupCommit, LocalFirstCommit, on_loop
 from fhir_server.store import ResourceWrite, StoredResource
-from rights.errors import StorageError
 from rights.result import LookupReport
 
 __all__ = ["SqlAnswerStore"]
@@ -58,26 +57,21 @@ class SqlAnswerStore:
         self._on_sqlite = engine.dialect.name == "sqlite"
         # Two loop passes gathered before each commit: measured under load, batches of about 10
         # answers became larger ones, and each answer cost ~10 % less CPU (BENCHMARKS.md).
-        self._commits: GroupCommit[_Answer, list[StoredResource]] = GroupCommit(
-            partial(self._write, engine), run, gather_passes=_GATHER_PASSES
-        )
-        self._quick_commits: GroupCommit[_Answer, list[StoredResource]] | None = None
-        if quick_engine is not None:
-            self._quick_commits = GroupCommit(
+        self._commits: LocalFirstCommit[_Answer, list[StoredResource]] = LocalFirstCommit(
+            None
+            if quick_engine is None
+            else GroupCommit(
                 partial(self._write, quick_engine), on_loop, gather_passes=_GATHER_PASSES
-            )
+            ),
+            GroupCommit(partial(self._write, engine), run, gather_passes=_GATHER_PASSES),
+        )
 
     async def save(
         self, writes: Sequence[ResourceWrite], report: LookupReport | None
     ) -> list[StoredResource]:
-        answer = _Answer(writes, None if report is None else lookup_record(report))
-        if self._quick_commits is not None:
-            try:
-                return await self._quick_commits.submit(answer)
-            except StorageError as exc:
-                if not is_lock_busy(exc):
-                    raise
-        return await self._commits.submit(answer)
+        return await self._commits.submit(
+            _Answer(writes, None if report is None else lookup_record(report))
+        )
 
     def _write(self, engine: Engine, answers: Sequence[_Answer]) -> list[list[StoredResource]]:
         return in_transaction(

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-__all__ = ["GroupCommit", "SingleWriter", "on_loop"]
+from cdr.storage.transactions import is_lock_busy
+from rights.errors import StorageError
+
+__all__ = ["GroupCommit", "LocalFirstCommit", "SingleWriter", "on_loop"]
 
 T = TypeVar("T")
 J = TypeVar("J")
@@ -130,3 +133,23 @@ class GroupCommit(Generic[J, R]):
             except Exception as exc:
                 outcomes.append(_Failed(exc))
         return outcomes
+
+
+class LocalFirstCommit(Generic[J, R]):
+    """Jobs committed on the event loop (``local``: a ``GroupCommit`` with ``on_loop`` over an
+    engine that never waits for SQLite's write lock), and by ``waiting`` (onto the writer
+    thread, which waits for the lock) when another process holds it or when there is no
+    ``local`` (PostgreSQL)."""
+
+    def __init__(self, local: GroupCommit[J, R] | None, waiting: GroupCommit[J, R]) -> None:
+        self._local = local
+        self._waiting = waiting
+
+    async def submit(self, job: J) -> R:
+        if self._local is not None:
+            try:
+                return await self._local.submit(job)
+            except StorageError as exc:
+                if not is_lock_busy(exc):
+                    raise
+        return await self._waiting.submit(job)
