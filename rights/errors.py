@@ -49,6 +49,7 @@ __all__ = [
     "RegimeTimeout",
     "RegimeUnavailable",
     "ResourceError",
+    "StorageBusy",
     "StorageError",
     "UnknownRegimeError",
 ]
@@ -188,6 +189,11 @@ class RegimeRejected(RegimeError):
 
 class StorageError(CdrError):
     pass
+
+
+class StorageBusy(StorageError):
+    """Another connection held SQLite's write lock and this one would not wait for it: nothing
+    was written, and the same write may be tried again."""
 
 
 class ConfigError(CdrError):

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from cdr.storage.inbox_batch import Key, batch_outcomes, new_rows
 from cdr.storage.inbox_sqlite import store_batch_sqlite
 from cdr.storage.tables import hl7_inbox, hl7_outbox
+from cdr.storage.transactions import storage_error
 from hl7_listener.ports import (
     InboundMessage,
     InboxStatus,
@@ -147,7 +148,7 @@ class SqlInbox:
                     raise StorageError(f"cannot store HL7 messages: {exc}") from exc
             except sqlite3.Error as exc:
                 connection.rollback()
-                raise StorageError(f"cannot store HL7 messages: {exc}") from exc
+                raise storage_error("store HL7 messages", exc) from exc
             finally:
                 connection.close()
         raise AssertionError("unreachable")  # the loop returns or raises

@@ -9,9 +9,9 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from rights.errors import StorageError
+from rights.errors import StorageBusy, StorageError
 
-__all__ = ["WRITE_ATTEMPTS", "in_transaction", "is_lock_busy"]
+__all__ = ["WRITE_ATTEMPTS", "in_transaction", "storage_error"]
 
 T = TypeVar("T")
 
@@ -32,13 +32,14 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T], doing: str) 
                 return work(connection)
         except (IntegrityError, OperationalError) as exc:
             if attempt + 1 == WRITE_ATTEMPTS:
-                raise StorageError(f"cannot {doing}: {exc}") from exc
+                raise storage_error(doing, exc) from exc
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot {doing}: {exc}") from exc
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
-def is_lock_busy(error: StorageError) -> bool:
-    """Whether a write failed only because another connection held SQLite's write lock (a
-    no-wait engine's answer): the same write may be given to the writer thread, which waits."""
-    return "database is locked" in str(error)
+def storage_error(doing: str, error: Exception) -> StorageError:
+    """``error`` of a write as the one error tree has it: ``StorageBusy`` when SQLite refused
+    for a lock another connection held (nothing written; the write may be tried again)."""
+    kind = StorageBusy if "database is locked" in str(error) else StorageError
+    return kind(f"cannot {doing}: {error}")

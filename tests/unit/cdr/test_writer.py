@@ -134,3 +134,60 @@ async def test_gather_passes_let_a_job_one_step_away_join_the_commit(passes, tra
     second = asyncio.create_task(one_step_later())
     assert await asyncio.gather(first, second) == ["A", "B"]
     assert ledger.transactions == transactions
+
+
+class _Busy:
+    """A local commit refused ``times`` times for a lock held elsewhere, then accepted."""
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+        self.calls = 0
+
+    async def submit(self, job: str) -> str:
+        from rights.errors import StorageBusy
+
+        self.calls += 1
+        if self.calls <= self.times:
+            raise StorageBusy("cannot store: database is locked")
+        return f"local {job}"
+
+
+class _Waiting:
+    def __init__(self) -> None:
+        self.jobs: list[str] = []
+
+    async def submit(self, job: str) -> str:
+        self.jobs.append(job)
+        return f"waited {job}"
+
+
+async def test_a_lock_held_elsewhere_is_waited_for_on_the_loop_then_by_the_writer():
+    from cdr.storage.writer import LocalFirstCommit
+
+    local, waiting = _Busy(times=2), _Waiting()
+    assert await LocalFirstCommit(local, waiting).submit("a") == "local a"  # type: ignore[arg-type]
+    assert (local.calls, waiting.jobs) == (3, [])
+
+    held = _Busy(times=1_000)  # the lock never comes free in time on the loop
+    assert await LocalFirstCommit(held, waiting).submit("b") == "waited b"  # type: ignore[arg-type]
+    assert held.calls == len(LocalFirstCommit.RETRY_DELAYS_S) + 1
+    assert waiting.jobs == ["b"]
+
+    assert await LocalFirstCommit(None, waiting).submit("c") == "waited c"  # PostgreSQL
+
+
+async def test_other_storage_errors_are_not_retried():
+    from cdr.storage.writer import LocalFirstCommit
+    from rights.errors import StorageError
+
+    class Broken:
+        calls = 0
+
+        async def submit(self, job: str) -> str:
+            Broken.calls += 1
+            raise StorageError("cannot store: disk I/O error")
+
+    waiting = _Waiting()
+    with pytest.raises(StorageError, match="disk"):
+        await LocalFirstCommit(Broken(), waiting).submit("a")  # type: ignore[arg-type]
+    assert (Broken.calls, waiting.jobs) == (1, [])
