@@ -92,7 +92,8 @@ class Hl7Runtime:
         # On SQLite the commit is made on the event loop itself: a local WAL commit costs less
         # than handing the batch to the writer thread and back (measured: about 70 µs a
         # message, the GIL changing hands). Its engine never waits for the lock: when the
-        # processing process holds it, the batch goes to the writer thread, which waits.
+        # processing process holds it, the batch is tried again after short sleeps on the
+        # loop, then goes to the writer thread, which waits (``LocalFirstCommit``).
         self._no_wait_engine = gateway.database.no_wait_engine() if intake else None
         self._commits: LocalFirstCommit[InboundMessage, StoreOutcome] = LocalFirstCommit(
             None

@@ -102,11 +102,10 @@ class HttpGateway:
     def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
         self._client = client
         self._base_url = base_url.rstrip("/")
-        # The composition root injects a FastClient; tests may inject any httpx client.
-        self._fast = client if isinstance(client, FastClient) else None
         url = httpx.URL(self._base_url)
-        self._origin = Origin.of(url) if self._fast is not None else None
         self._prefix = url.raw_path.decode("ascii").rstrip("/")
+        # The composition root injects a FastClient; tests may inject any httpx client.
+        self._fast = (client, Origin.of(url)) if isinstance(client, FastClient) else None
 
     async def health(self, regime: Regime) -> bool:
         return await probe_health(self._client, self._base_url, regime.code)
@@ -123,7 +122,7 @@ class HttpGateway:
     ) -> Reply:
         """``method`` on ``path`` (below the base URL), the whole answer read; transport
         failures mapped to ``RegimeError`` (``send``)."""
-        if self._fast is None or self._origin is None:
+        if self._fast is None:
             request = self._client.build_request(
                 method, self._base_url + path, params=params, content=body, headers=headers
             )
@@ -132,8 +131,9 @@ class HttpGateway:
         target = quote(self._prefix + path, safe=_PATH_SAFE)
         if params:
             target += "?" + urlencode(params, quote_via=quote)
+        fast, origin = self._fast
         with map_transport_errors(regime):
-            return await self._fast.exchange(self._origin, method, target, headers, body)
+            return await fast.exchange(origin, method, target, headers, body)
 
 
 # RFC 3986 pchar and "/": what a path may hold unescaped; "%" so that a segment the codec

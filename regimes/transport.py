@@ -18,7 +18,7 @@ import asyncio
 import ssl
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -363,9 +363,24 @@ class _ResponseReader:
 
 
 def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
-    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
-    has_host = framed = False
-    for name, value in request.headers.raw:
+    start = b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)
+    return _encode(start, request.headers.raw, request.url.netloc, body, request=request)
+
+
+def _encode(
+    start: bytes,
+    headers: Iterable[tuple[bytes, bytes]],
+    host: bytes,
+    body: bytes,
+    *,
+    framed: bool = False,
+    request: httpx.Request | None = None,
+) -> bytes:
+    """One whole HTTP/1.1 request: ``start`` line, ``headers``, ``Host`` unless they name one,
+    and ``Content-Length`` when there is a body (or ``framed``: the caller declared one)."""
+    lines = [start]
+    has_host = False
+    for name, value in headers:
         lowered = name.lower()
         if lowered in _FRAMING_HEADERS:
             framed = True  # replaced below: the body is fully read, its length is known
@@ -375,7 +390,7 @@ def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
         has_host = has_host or lowered == b"host"
         lines.append(b"%s: %s" % (name, value))
     if not has_host:
-        lines.append(b"Host: " + request.url.netloc)
+        lines.append(b"Host: " + host)
     if body or framed:
         lines.append(b"Content-Length: %d" % len(body))
     lines += (b"", body)
@@ -515,14 +530,13 @@ class FastClient(httpx.AsyncClient):
     ) -> Reply:
         """``method`` ``target`` (origin-form: path and query, already encoded) with
         ``headers``; a ``Content-Length`` is added when there is a body."""
-        for text in (target, *headers, *headers.values()):
-            if "\r" in text or "\n" in text:  # would end the line early: header injection
-                raise httpx.LocalProtocolError(f"illegal line break in {text!r}")
-        lines = [f"{method} {target} HTTP/1.1"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        head = "\r\n".join(lines)
-        parts = [head.encode("latin-1"), b"Host: " + origin.host_header]
-        if body is not None:
-            parts.append(b"Content-Length: %d" % len(body))
-        parts += (b"", body or b"")
-        return await self._fast.exchange(origin, b"\r\n".join(parts), self._timeouts)
+        if "\r" in target or "\n" in target:  # would end the request line early
+            raise httpx.LocalProtocolError(f"illegal line break in {target!r}")
+        payload = _encode(
+            f"{method} {target} HTTP/1.1".encode("latin-1"),
+            [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+            origin.host_header,
+            body or b"",
+            framed=body is not None,
+        )
+        return await self._fast.exchange(origin, payload, self._timeouts)

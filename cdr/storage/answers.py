@@ -48,8 +48,9 @@ class SqlAnswerStore:
     ) -> None:
         """``run`` hands a batch to the writer thread. ``quick_engine`` (SQLite: an engine on
         the same file that never waits for the write lock, ``Database.no_wait_engine``): a
-        batch is first written on the event loop itself, and goes to the writer thread only
-        when another process holds the lock. Measured under `$submit` load (BENCHMARKS.md):
+        batch is written on the event loop itself, and goes to the writer thread only when
+        another process keeps the lock through a few short retries (``LocalFirstCommit``).
+        Measured under `$submit` load (BENCHMARKS.md):
         the GIL changing hands at every driver call of the writer thread cost more CPU than
         the commit itself."""
         self._fhir = fhir

@@ -105,16 +105,19 @@ def plan_writes(
 
 def _content_without_meta(resource: dict[str, Any]) -> str:
     meta = resource.get("meta")
-    if meta is None or (meta and "versionId" not in meta and "lastUpdated" not in meta):
-        # Nothing to leave out (the resources a lookup makes): no copy of the resource.
-        return json_text.dumps(resource, sort_keys=True).decode()
-    body = {k: v for k, v in resource.items() if k != "meta"}
-    meta = {
-        k: v for k, v in resource.get("meta", {}).items() if k not in ("versionId", "lastUpdated")
-    }
-    if meta:
-        body["meta"] = meta
+    body = resource
+    if meta is not None and not (meta and "versionId" not in meta and "lastUpdated" not in meta):
+        # Only then is there something to leave out (the resources a lookup makes have not):
+        # no copy of the resource otherwise.
+        body = {k: v for k, v in resource.items() if k != "meta"}
+        kept = _meta_without_version(meta)
+        if kept:
+            body["meta"] = kept
     return json_text.dumps(body, sort_keys=True).decode()
+
+
+def _meta_without_version(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if k not in ("versionId", "lastUpdated")}
 
 
 def _written(
@@ -126,6 +129,7 @@ def _written(
     """A resource just written (or found unchanged): the caller's dict is its content, so it
     is not parsed back from the text (that parse was the largest single cost of a `$submit`
     under load). A copy at the top level only: nested values are shared with the caller."""
+    last_updated = _utc(last_updated)
     text = stamps.get(last_updated)
     if text is None:
         text = stamps[last_updated] = _instant(last_updated)
@@ -135,23 +139,23 @@ def _written(
 def with_version(
     resource: dict[str, Any], version_id: int, last_updated: datetime
 ) -> StoredResource:
+    last_updated = _utc(last_updated)
     return _with_version_text(resource, version_id, last_updated, _instant(last_updated))
 
 
-def _instant(last_updated: datetime) -> str:
-    if last_updated.tzinfo is None:  # SQLite hands back naive datetimes: they were stored in UTC
-        last_updated = last_updated.replace(tzinfo=UTC)
-    return last_updated.isoformat().replace("+00:00", "Z")
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes: they were stored in UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _instant(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _with_version_text(
     resource: dict[str, Any], version_id: int, last_updated: datetime, text: str
 ) -> StoredResource:
-    if last_updated.tzinfo is None:
-        last_updated = last_updated.replace(tzinfo=UTC)
-    meta = {
-        k: v for k, v in resource.get("meta", {}).items() if k not in ("versionId", "lastUpdated")
-    }
+    meta = _meta_without_version(resource.get("meta", {}))
     meta["versionId"] = str(version_id)
     meta["lastUpdated"] = text
     resource["meta"] = meta

@@ -15,7 +15,7 @@ from datetime import date
 import orjson
 
 from regimes import cdri
-from regimes.payload import ACCIDENT_NUMBER, SITUATION_CODE, TM_CODE
+from regimes.payload import ACCIDENT_NUMBER, SITUATION_CODE, TM_CODE, decode_json
 from rights.errors import RegimeRejected
 from rights.model import (
     AccidentDeclaration,
@@ -144,10 +144,7 @@ class _Block:
 
 
 def _root(payload: bytes, regime: str) -> _Block:
-    try:
-        data = orjson.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RegimeRejected(f"{regime}: answer is not JSON ({exc})", regime=regime) from exc
+    data = decode_json(payload, regime)
     if not isinstance(data, dict):
         raise RegimeRejected(f"{regime}: answer is not a JSON object", regime=regime)
     return _Block(data, "", regime)
