@@ -36,7 +36,7 @@ CS_CDR_ERROR = f"{CANONICAL}/CodeSystem/cdr-eligibility-error"
 CS_CLASS_TYPE = f"{CANONICAL}/CodeSystem/cdr-coverage-class"
 CS_QUALITE = f"{CANONICAL}/CodeSystem/cdr-qualite"
 
-# FR Core identifier systems (reference/fhir.md §2).
+# FR Core identifier systems (FR Core 2.x, hl7.fhir.fr.core identifier slices).
 SYSTEM_NIR = "urn:oid:1.2.250.1.213.1.4.8"
 SYSTEM_NIA = "urn:oid:1.2.250.1.213.1.4.9"
 SYSTEM_NIR_TEST = "urn:oid:1.2.250.1.213.1.4.10"

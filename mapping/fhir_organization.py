@@ -19,7 +19,7 @@ __all__ = [
 
 def gateway_organization() -> Json:
     """The Organization standing for this gateway as CoverageEligibilityResponse.insurer: the CER
-    must name one insurer (1..1) while the answer gathers every regime's (reference/fhir.md §1)."""
+    must name one insurer (FHIR R4: insurer 1..1) while the answer gathers every regime's."""
     return {
         "resourceType": "Organization",
         "id": GATEWAY_ORGANIZATION_ID,

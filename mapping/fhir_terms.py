@@ -135,7 +135,7 @@ ERRORS = _table(
     (ERROR_NOT_ELIGIBLE, "Requesting structure not eligible"),
 )
 
-# CDRi 03.05, FIDES RG_BS684 (reference/domain.md §4.4). Regimes may send codes beyond these:
+# CDRi 03.05, SESAM-Vitale SFG FIDES-BS RG_BS684. Regimes may send codes beyond these:
 # the CodeSystem is published as a fragment and such codes pass through without a display.
 ETM_CODES = _table(
     ("1", "pension militaire"),
@@ -149,7 +149,7 @@ ETM_CODES = _table(
     ("18", "soins particuliers exonérés, code 18"),
 )
 
-# CDRi 03.07 (reference/domain.md §4.4).
+# CDRi 03.07, SESAM-Vitale SFG FIDES-BS.
 MTM_CODES = _table(
     ("6", "rente accident du travail"),
     ("7", "régime local frontalier"),
@@ -157,7 +157,7 @@ MTM_CODES = _table(
     ("9", "régime local Alsace-Moselle"),
 )
 
-# FIDES RG_BS622 (reference/domain.md §4.7); CDRi may return other values, passed through.
+# SESAM-Vitale SFG FIDES-BS RG_BS622; CDRi may return other values, passed through.
 NATURE_PJ_CODES = _table(
     ("0", "aucune pièce justificative"),
     ("1", "attestation (AME, C2S…)"),
@@ -167,7 +167,7 @@ NATURE_PJ_CODES = _table(
     ("5", "CDRi en clinique privée"),
 )
 
-# CPRP SNCF contrat particulier: one of 18-21 plus any of 22-25 (reference/domain.md §4.7).
+# CPRP SNCF contrat particulier: one of 18-21 plus any of 22-25 (CDRi 03.05).
 SNCF_CONTRACT_CODES = _table(
     ("18", "Caisse de Prévoyance"),
     ("19", "divers"),

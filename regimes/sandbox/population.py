@@ -48,7 +48,7 @@ _PLACES = (
     "2A004", "2B033", "97120", "97411", "38185", "45234", "80021", "64445", "14118", "51454",
 )  # fmt: skip
 _ABROAD = ("99350", "99352", "99351", "99109", "99134", "99139", "99127", "99131", "99341")
-# CPAM caisse codes: department + one digit (reference/domain.md §2).
+# CPAM caisse codes: department + one digit (SESAM-Vitale caisse tables).
 _CPAM = ("751", "931", "691", "131", "331", "591", "671", "441", "311", "971")
 _MSA = ("471", "475")
 _ALD = ("8", "9", "13", "16")

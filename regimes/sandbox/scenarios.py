@@ -1,5 +1,5 @@
 """The named beneficiaries of the sandbox: fixed people, always present, one or more per case of
-the coverage checklist (reference/domain.md §6) and of the CDR use cases.
+the coverage checklist of docs/sandbox.md and of the CDR use cases.
 
 Identities (names, NIRs, birth dates) never change; only the periods move with ``today``, so a
 test or a demo script can rely on a person and on what their rights show.

@@ -27,7 +27,7 @@ from rights.model import Exoneration, Period, RegimeRights
 
 __all__ = ["CONTRACT_REGIMES", "rights_to_payload", "routes"]
 
-# Only the CPRP SNCF keeps a "contrat particulier" (reference/domain.md §4.7).
+# Only the CPRP SNCF keeps a "contrat particulier" (CDRi 03.05).
 CONTRACT_REGIMES = frozenset({"cprpf"})
 
 

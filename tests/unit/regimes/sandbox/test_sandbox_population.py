@@ -144,7 +144,7 @@ def test_a_leap_day_builds():
     assert population.with_tag("open")
 
 
-# --- the coverage checklist (reference/domain.md §6), one case at a time
+# --- the coverage checklist (docs/sandbox.md), one case at a time
 
 
 def test_corsica_2a_and_2b(population):
