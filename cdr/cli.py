@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the gateway (HTTP, and the sandbox by default)")
+    serve.add_argument(
+        "--host", metavar="ADDR", help="address the listeners bind (default 127.0.0.1, CDR_HOST)"
+    )
     serve.add_argument("--http-port", type=int, help="HTTP port (default 8080, CDR_HTTP_PORT)")
     serve.add_argument(
         "--mllp-port",
@@ -160,6 +163,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         settings = _settings(
             {
+                "host": args.host,
                 "http_port": args.http_port,
                 "mllp_port": args.mllp_port,
                 "sandbox_port": args.sandbox_port,

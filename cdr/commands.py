@@ -168,7 +168,9 @@ def _serve_workers(settings: Settings) -> int:
         _log_sandbox(settings)
     # Workers read Settings() from the environment: the command-line options go down that way.
     os.environ.update(
+        CDR_HTTP_HOST=settings.http_host,
         CDR_HTTP_PORT=str(settings.http_port),
+        CDR_MLLP_HOST=settings.mllp_host,
         CDR_MLLP_PORT=str(settings.mllp_port),
         CDR_SANDBOX_PORT=str(settings.sandbox_port),
     )
@@ -220,6 +222,9 @@ def _log_gateway(settings: Settings, database_url: str) -> None:
     )
     if settings.hl7_destinations:
         log.info("HL7 results to   %s", ", ".join(settings.hl7_destinations))
+    else:
+        # Said at start-up so that nobody waits for results that have nowhere to go.
+        log.info("HL7 results to   nowhere: no destination (set CDR_HL7_DESTINATIONS)")
     log.info("database         %s", database_url)
     log.info("try: cdr sandbox list, then cdr lookup --nir <NIR>   (Ctrl-C stops)")
 

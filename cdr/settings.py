@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -22,6 +22,9 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL; default sqlite:///<data_dir>/cdr.sqlite3"
     )
 
+    # DESIGN §9: every listener binds loopback unless `--host ADDR` / `CDR_HOST` says otherwise;
+    # CDR_HTTP_HOST and CDR_MLLP_HOST still set one listener each.
+    host: str | None = Field(None, description="address the HTTP and MLLP listeners bind")
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535)
     mllp_host: str = "127.0.0.1"
@@ -89,6 +92,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _apply_host(self) -> Settings:
+        if self.host:
+            for field in ("http_host", "mllp_host"):
+                if field not in self.model_fields_set:
+                    setattr(self, field, self.host)
+        return self
 
     @property
     def effective_database_url(self) -> str:
