@@ -8,8 +8,9 @@ members: INS-NIR in PID-3, name, birth date, rang, and an AMO IN1 whose IN1-3 (r
 centre) routes the lookup to the member's regime, so that each lookup is one regime call. The
 load comes from ``benchmarks/mllp_load.py`` in a process of its own.
 
-1. ACK throughput on 1 and 16 connections against the peer of ``benchmarks/hl7_peer.py`` (python-
-   hl7's asyncio server, MSH parsed, ``create_ack``, nothing stored). Each AA of the gateway is
+1. ACK throughput on 1 and 16 connections against every ACK-only peer of ``benchmarks/hl7_peer.py``
+   (python-hl7's asyncio server, MSH parsed, ``create_ack``, nothing stored; and, when Node.js
+   and the npm packages are installed, ``node-hl7-server`` and ``@medplum/hl7``). Each AA of the gateway is
    sent after its message is committed to SQLite, and the lookups and result deliveries run
    behind the ACKs in the gateway's processing process (nice 10), on the same two cores: the
    product as it runs. Rounds are
@@ -28,6 +29,7 @@ load comes from ``benchmarks/mllp_load.py`` in a process of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 import json
@@ -46,7 +48,14 @@ from pathlib import Path
 import httpx
 
 from benchmarks.harness import free_port, median, percentile, show, stop_process
-from benchmarks.hl7_peer import Receiver, ServerProcess, peer_process
+from benchmarks.hl7_peer import (
+    NODE_PEERS,
+    Receiver,
+    ServerProcess,
+    node_peer_missing,
+    node_peer_process,
+    peer_process,
+)
 from benchmarks.mllp_load import MARK, control_id, run_load
 from cdr.bootstrap import build_population_for
 from cdr.clock import SystemClock
@@ -255,6 +264,7 @@ class _Series:
     rates: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)  # server CPU per message
     loop: str = ""  # the load client's event loop
+    stale: int = 0  # repeated ACKs of earlier messages the client skipped (node-hl7-server)
 
     def row(self) -> str:
         rounds = ", ".join(f"{r:,.0f}" for r in self.rates)
@@ -288,63 +298,82 @@ async def _round(
         await _until(settle, 300, "the gateway's backlog")
     series.rates.append(got["rate"])
     series.loop = got["loop"]
+    series.stale += got.get("stale", 0)
     series.cpu_us.append((server.cpu_s() - cpu) / (got["acked"] + got["warmup_acked"]) * 1e6)
 
 
 async def _throughput(plan: Plan, root: Path, receiver: Receiver) -> None:
     templates = _write_templates(root / "throughput.json", members(20))
     gateway = {1: _Series(), 16: _Series()}
-    peer = {1: _Series(), 16: _Series()}
     held = {1: _Series(), 16: _Series()}
-    with peer_process() as hl7_peer:
+    # Every ACK-only peer that can run here: python-hl7 always, the Node.js ones when installed.
+    skipped = {name: why for name in NODE_PEERS if (why := node_peer_missing(name)) is not None}
+    names = ["python-hl7", *(name for name in NODE_PEERS if name not in skipped)]
+    peers: dict[str, dict[int, _Series]] = {name: {1: _Series(), 16: _Series()} for name in names}
+    with contextlib.ExitStack() as stack:
+        servers = {"python-hl7": stack.enter_context(peer_process())}
+        for name in names[1:]:
+            servers[name] = stack.enter_context(node_peer_process(name))
         with gateway_process(root / "gw-ack", destinations=[receiver.address], per_regime=20) as gw:
             for n in (1, 16):
                 # Interleaved rounds, a ratio per round. The gateway's CPU and time include its
-                # backlog, done before the peer's round so that it does not run on the peer's time.
+                # backlog, done before the peers' rounds so that it does not run on their time.
                 for r in range(plan.rounds):
                     await _round(gw, gateway[n], gw.settled, templates, plan, n, f"G{n}R{r}")
-                    await _round(hl7_peer, peer[n], None, templates, plan, n, f"P{n}R{r}")
+                    for i, name in enumerate(names):
+                        series = peers[name][n]
+                        await _round(
+                            servers[name], series, None, templates, plan, n, f"P{i}{n}R{r}"
+                        )
             delivered, repeats = receiver.count, receiver.repeats
-        loop = peer[1].loop
-        # Diagnosis, not the product: the same gateway with every regime call hanging (600 s,
-        # no timeout), so that nothing runs behind the ACKs: what the durable intake costs alone.
-        with gateway_process(
-            root / "gw-held",
-            destinations=[receiver.address],
-            per_regime=20,
-            latency_ms=600_000,
-            env={"CDR_REGIME_TIMEOUT_S": "600"},
-            kill=True,
-        ) as gw:
-            for n in (1, 16):
-                for r in range(plan.rounds):
-                    await _round(gw, held[n], None, templates, plan, n, f"H{n}R{r}")
+    loop = peers["python-hl7"][1].loop
+    # Diagnosis, not the product: the same gateway with every regime call hanging (600 s,
+    # no timeout), so that nothing runs behind the ACKs: what the durable intake costs alone.
+    with gateway_process(
+        root / "gw-held",
+        destinations=[receiver.address],
+        per_regime=20,
+        latency_ms=600_000,
+        env={"CDR_REGIME_TIMEOUT_S": "600"},
+        kill=True,
+    ) as gw:
+        for n in (1, 16):
+            for r in range(plan.rounds):
+                await _round(gw, held[n], None, templates, plan, n, f"H{n}R{r}")
     receiver.reset()
     rows: list[tuple[str, str]] = []
     for n in (1, 16):
         target = "; target >= 1.0" if n == 16 else ""
-        rows += [
-            (f"{n} conn: gateway, AA after commit", gateway[n].row()),
-            (f"{n} conn: peer python-hl7 ACK-only", peer[n].row()),
-            (
-                f"{n} conn: gateway / peer",
-                f"{_ratio(gateway[n], peer[n]):.2f} x  (median of per-round ratios{target})",
-            ),
-        ]
+        rows.append((f"{n} conn: gateway, AA after commit", gateway[n].row()))
+        for name in names:
+            stale = peers[name][n].stale
+            note = f"  [{stale:,} stale repeated ACKs skipped]" if stale else ""
+            rows.append((f"{n} conn: peer {name} ACK-only", peers[name][n].row() + note))
+        for name in names:
+            ratio = _ratio(gateway[n], peers[name][n])
+            rows.append(
+                (
+                    f"{n} conn: gateway / {name}",
+                    f"{ratio:.2f} x  (median of per-round ratios{target})",
+                )
+            )
+    for name, why in skipped.items():
+        rows.append((f"peer {name}", f"skipped: {why}"))
     rows.append(("results delivered during the rounds", f"{delivered:,} (repeated: {repeats})"))
     rows.append(("load client", f"its own process, {loop} event loop"))
+    python_peer = peers["python-hl7"]
     for n in (1, 16):
-        ratio = median(held[n].rates) / median(peer[n].rates)
+        ratio = median(held[n].rates) / median(python_peer[n].rates)
         rows += [
             (f"{n} conn: diagnosis, intake alone", held[n].row()),
-            (f"{n} conn: intake alone / peer", f"{ratio:.2f} x  (medians)"),
+            (f"{n} conn: intake alone / python-hl7", f"{ratio:.2f} x  (medians)"),
         ]
     show(
         "HL7 ACK throughput: cdr serve (SQLite; lookups with the embedded sandbox at latency 0 "
         "and result deliveries running behind the ACKs in the gateway's processing process; cache "
-        "off) vs "
-        "python-hl7 ACK-only peer; one message in flight per connection. Diagnosis rows: "
-        "regime calls held (600 s), nothing behind the ACKs.",
+        "off) vs every ACK-only MLLP peer that runs here (python-hl7, node-hl7-server, "
+        "@medplum/hl7); one message in flight per connection. Diagnosis rows: regime calls held "
+        "(600 s), nothing behind the ACKs.",
         rows,
     )
 

@@ -8,6 +8,12 @@ the floor a durable, working gateway is compared with. ``python -m benchmarks.hl
 on 127.0.0.1 on a port the system picks, prints that port once it accepts connections, and stops
 on SIGTERM or SIGINT; ``peer_process`` runs it.
 
+The Node.js peers, processes too: the ACK-only servers of two npm packages an integration team
+could deploy instead, run with the machine's Node.js from ``benchmarks/node_peers`` (``npm ci``
+there installs them; ``make bench`` does). ``node-hl7-server`` answers with
+``sendResponse('AA')``; ``@medplum/hl7`` (the Medplum agent's server) with the message's own
+``buildAck()``. ``node_peer_process`` runs one, or says why it cannot.
+
 The destination, in the benchmark's own process: ``Receiver`` takes the gateway's results,
 answers AA, and records when each arrived by ZRD-7 (the MSH-10 of the admission it answers).
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,14 +31,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import hl7
 import psutil
 from hl7.mllp import HL7StreamReader, HL7StreamWriter, InvalidBlockError, start_hl7_server
 
-from benchmarks.harness import stop_process
+from benchmarks.harness import free_port, stop_process
 
-__all__ = ["Receiver", "ServerProcess", "answer", "peer_process"]
+__all__ = [
+    "NODE_PEERS",
+    "Receiver",
+    "ServerProcess",
+    "answer",
+    "node_peer_missing",
+    "node_peer_process",
+    "peer_process",
+]
+
+NODE_PEERS_DIR = Path(__file__).resolve().parent / "node_peers"
+# Peer name -> its script in NODE_PEERS_DIR.
+NODE_PEERS = {"node-hl7-server": "node_hl7_server_ack.mjs", "@medplum/hl7": "medplum_ack.mjs"}
 
 _SB, _END = b"\x0b", b"\x1c\r"
 
@@ -100,6 +120,35 @@ def peer_process() -> Iterator[ServerProcess]:
         if not line.strip().isdigit():
             raise RuntimeError("the python-hl7 peer did not start")
         yield ServerProcess(process, int(line))
+    finally:
+        stop_process(process)
+
+
+def node_peer_missing(name: str) -> str | None:
+    """Why the Node.js peer ``name`` cannot run here, or None when it can."""
+    if shutil.which("node") is None:
+        return "node (Node.js) is not installed"
+    package = NODE_PEERS_DIR / "node_modules" / name / "package.json"
+    if not package.exists():
+        return f"{name} is not installed (npm ci --prefix benchmarks/node_peers)"
+    return None
+
+
+@contextmanager
+def node_peer_process(name: str) -> Iterator[ServerProcess]:
+    port = free_port()
+    process = subprocess.Popen(
+        ["node", str(NODE_PEERS_DIR / NODE_PEERS[name]), str(port)],
+        cwd=NODE_PEERS_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if line.strip() != str(port).encode():
+            raise RuntimeError(f"the {name} peer did not start")
+        yield ServerProcess(process, port)
     finally:
         stop_process(process)
 

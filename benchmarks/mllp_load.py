@@ -5,7 +5,9 @@ opens ``connections`` MLLP connections to ``host:port``; each sends one message 
 ACK before the next, as an engine's outbound channel does in original mode. Messages are the
 templates (a JSON list of strings in ``templates_path``, encoded with ``encoding``) in turn, each
 with a unique MSH-10 (``prefix`` + a 7-digit sequence number) in place of ``MARK``. An ACK counts
-only if it is ``MSA|AA|<that MSH-10>``.
+only if it is ``MSA|AA|<that MSH-10>``. A frame that answers a message this connection already
+had answered (``node-hl7-server`` 2.5 answers every earlier message of a connection again with
+each new one) is skipped and counted as ``stale``; any other reply counts as the answer.
 
 A warm-up phase (``warmup_s``) runs first on the same connections; then the measured phase stops
 at ``count`` messages or after ``seconds``, whichever comes first. The client prints JSON on
@@ -46,30 +48,44 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self._buffer = bytearray()
-        self._waiter: asyncio.Future[bytes] | None = None
+        self._frames: asyncio.Queue[bytes] = asyncio.Queue()
+        self._closed = False
+        self._answered: set[bytes] = set()  # MSH-10s already answered on this connection
+        self.stale = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
-        end = self._buffer.find(_END)
-        if end < 0:
-            return
-        reply = bytes(self._buffer[:end])
-        del self._buffer[: end + len(_END)]
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(reply[1:] if reply[:1] == _SB else reply)
+        while (end := self._buffer.find(_END)) >= 0:
+            reply = bytes(self._buffer[:end])
+            del self._buffer[: end + len(_END)]
+            self._frames.put_nowait(reply[1:] if reply[:1] == _SB else reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(ConnectionError("the server closed the connection"))
+        self._closed = True
+        self._frames.put_nowait(b"")
 
-    async def call(self, payload: bytes) -> bytes:
+    async def call(self, payload: bytes, control_id: bytes) -> bytes:
         assert self.transport is not None
-        self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(_SB + payload + _END)
-        return await self._waiter
+        while True:
+            reply = await self._frames.get()
+            if not reply and self._closed:
+                raise ConnectionError("the server closed the connection")
+            if _answers(reply) in self._answered:
+                self.stale += 1
+                continue
+            self._answered.add(control_id)
+            return reply
+
+
+def _answers(reply: bytes) -> bytes:
+    """MSA-2 of an ACK: the MSH-10 it answers."""
+    start = reply.find(b"\rMSA|")
+    fields = reply[start + 1 :].split(b"\r", 1)[0].split(b"|") if start >= 0 else []
+    return fields[2] if len(fields) > 2 else b""
 
 
 class _Load:
@@ -104,7 +120,7 @@ class _Load:
                 payload = self.templates[number % len(self.templates)].replace(_MARK, cid, 1)
                 if self.record and self.first_send is None:
                     self.first_send = time.monotonic()
-                reply = await connection.call(payload)
+                reply = await connection.call(payload, cid)
                 if b"MSA|AA|" + cid in reply:
                     self.acked += 1
                     if self.record:
@@ -147,6 +163,7 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
         "seconds": elapsed,
         "rate": acked / elapsed if elapsed > 0 else 0.0,
         "error_count": load.error_count,
+        "stale": sum(c.stale for c in connections),
         "errors": load.errors,
         "first_send": load.first_send,
         "acks": load.acks,
