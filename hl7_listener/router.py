@@ -295,6 +295,7 @@ def _header(message: Message) -> AckHeader:
         control_id=msh.field(10),
         trigger=message.trigger,
         processing_id=message.processing_id,
-        version=msh.field(12).split(message.delimiters.component, 1)[0],
+        # MSH-12 echoed whole (``2.5^FRA^2.11``), as written in the sender's delimiters.
+        version=msh.field(12),
         charset_field=msh.field(18),
     )
