@@ -23,6 +23,7 @@ from hl7_listener.charset import codec_for, decode, encode, sniff_charset_field
 from hl7_listener.ports import InboundMessage, InboxStatus, StoreOutcome
 from mapping.adt_to_query import SUPPORTED_TRIGGERS, Admission, admission_from_message
 from mapping.er7 import Delimiters, Message
+from mapping.hl7_charset import encode_escaped
 from mapping.rights_to_in1 import rpi_message
 from rights.catalogue import RegimeCatalogue
 from rights.errors import CdrError, FramingError, MessageError, ParseError
@@ -223,7 +224,8 @@ class Intake:
             error=error,
             catalogue=self._catalogue,
         )
-        return encode(text, codec)
+        # A name the query's charset lacks goes as an HL7 hex escape, never as "?" (issue 20.5).
+        return encode_escaped(text, codec, message.delimiters)
 
     def _reply(
         self,

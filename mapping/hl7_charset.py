@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from mapping.er7 import Delimiters
 
-__all__ = ["RESULT_CHARSETS", "encode_result"]
+__all__ = ["RESULT_CHARSETS", "encode_escaped", "encode_result"]
 
 # MSH-18 (HL7 table 0211, PAM FR 2.11.2 §6.1 spellings) → Python codec.
 RESULT_CHARSETS: dict[str, str] = {
@@ -25,7 +25,12 @@ RESULT_CHARSETS: dict[str, str] = {
 def encode_result(text: str, charset_field: str, d: Delimiters) -> bytes:
     """``text`` in the codec of ``charset_field`` (a key of ``RESULT_CHARSETS``), every
     character it lacks written ``<esc>Xhh..<esc>``."""
-    codec = RESULT_CHARSETS[charset_field]
+    return encode_escaped(text, RESULT_CHARSETS[charset_field], d)
+
+
+def encode_escaped(text: str, codec: str, d: Delimiters) -> bytes:
+    """``text`` in the Python ``codec``, every character it lacks written as an HL7 hex escape
+    of its UTF-8 bytes in the escape character of ``d``."""
     try:
         return text.encode(codec)
     except UnicodeEncodeError:
