@@ -14,6 +14,7 @@ from hl7apy.parser import parse_message
 
 from mapping.adt_to_query import Admission
 from mapping.er7 import Delimiters, Message
+from mapping.pam_fr_check import pam_fr_violations
 from mapping.rights_to_in1 import insurance_segments, rights_update_message, rpi_message
 from regimes.sandbox.members import Member
 from rights.errors import MappingError, MessageError
@@ -462,6 +463,8 @@ def test_every_member_re_parses_with_three_parsers(who: Member) -> None:
     report = report_for(who)
     groups = _expected_groups(report)
     texts = [_update(report, who), _update(report, who, kind="A31"), _rpi_for(who, report)]
+    # PAM FR 2.11.2 rules (mapping.pam_fr_check) hold for every shape of rights.
+    assert pam_fr_violations(texts[0]) == pam_fr_violations(texts[1]) == []
     for text in texts:
         ours = Message.parse(text)
         in1 = ours.all("IN1")
