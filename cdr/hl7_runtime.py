@@ -24,7 +24,7 @@ from hl7_listener.client import MllpClient
 from hl7_listener.fhir_delivery import FhirDelivery
 from hl7_listener.outbound import Delivery, OutboundSender
 from hl7_listener.ports import InboundMessage, StoreOutcome
-from hl7_listener.processing import AdmissionProcessor, is_fhir_destination
+from hl7_listener.processing import AdmissionProcessor, ResultOptions, is_fhir_destination
 from hl7_listener.router import Intake, IntakeOptions
 from hl7_listener.server import MllpServer
 from hl7_listener.worker import InboxWorker
@@ -122,6 +122,10 @@ class Hl7Runtime:
             facility=settings.hl7_facility,
             now=clock.now,
             new_control_id=new_control_id,
+            options={
+                destination: ResultOptions(charset=o.charset, zrd=o.zrd)
+                for destination, o in settings.hl7_destination_options.items()
+            },
         )
         self.worker = InboxWorker(
             inbox=self.inbox,

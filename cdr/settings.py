@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cdr.hl7_options import HL7DestinationOptions
+
 __all__ = ["Settings"]
 
 
@@ -87,6 +89,14 @@ class Settings(BaseSettings):
     cache_ttl_s: float = Field(300.0, ge=0)
     cache_size: int = Field(10_000, ge=0)
     http_pool_size: int = Field(100, ge=1)
+
+    # HL7 results per destination (PAM FR conformance, issue 20): JSON map "host:port" →
+    # {"charset": "8859/15" | "UNICODE UTF-8" | "8859/1" | "ASCII", "zrd": true | false}.
+    # A destination not listed gets the defaults (8859/15, ZRD sent).
+    hl7_destination_options: dict[str, HL7DestinationOptions] = Field(
+        default_factory=dict,
+        description="per MLLP destination: result charset (MSH-18) and whether ZRD is sent",
+    )
 
     @field_validator("regimes_url")
     @classmethod

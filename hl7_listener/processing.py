@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from hl7_listener.charset import encode
 from hl7_listener.ports import OutboundMessage, PendingMessage
 from mapping.adt_to_query import admission_from_message
 from mapping.er7 import Message
+from mapping.hl7_charset import encode_result
 from mapping.rights_to_bundle import rights_to_transaction
-from mapping.rights_to_in1 import rights_update_message
+from mapping.rights_to_in1 import DEFAULT_RESULT_CHARSET, rights_update_message
 from rights.catalogue import RegimeCatalogue
 from rights.model import Requester, RightsQuery
 from rights.result import LookupReport
 
-__all__ = ["AdmissionProcessor", "Processed", "RunLookup", "is_fhir_destination"]
+__all__ = [
+    "AdmissionProcessor",
+    "Processed",
+    "ResultOptions",
+    "RunLookup",
+    "is_fhir_destination",
+]
 
 # The lookup service: runs the lookup, persists it, returns (lookup id, report).
 RunLookup = Callable[[RightsQuery], Awaitable[tuple[str, LookupReport]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ResultOptions:
+    """How the HL7 result for one MLLP destination is written: MSH-18 (a key of
+    ``mapping.hl7_charset.RESULT_CHARSETS``) and whether ZRD goes with it."""
+
+    charset: str = DEFAULT_RESULT_CHARSET
+    zrd: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +58,7 @@ class AdmissionProcessor:
         facility: str,
         now: Callable[[], datetime],
         new_control_id: Callable[[], str],
+        options: Mapping[str, ResultOptions] | None = None,
     ) -> None:
         self._catalogue = catalogue
         self._requester = requester
@@ -53,6 +69,7 @@ class AdmissionProcessor:
         self._facility = facility
         self._now = now
         self._new_control_id = new_control_id
+        self._options = dict(options or {})
 
     async def __call__(self, pending: PendingMessage) -> Processed:
         """Raises ``CdrError`` when the stored message cannot be processed (the worker marks it
@@ -73,6 +90,7 @@ class AdmissionProcessor:
                 outbound.append(self._fhir(destination, message, report))
                 continue
             control_id = self._new_control_id()
+            options = self._options.get(destination, _DEFAULT_OPTIONS)
             text = rights_update_message(
                 message,
                 admission,
@@ -83,8 +101,11 @@ class AdmissionProcessor:
                 sending_application=self._application,
                 sending_facility=self._facility,
                 catalogue=self._catalogue,
+                charset_field=options.charset,
+                zrd=options.zrd,
             )
-            outbound.append(OutboundMessage(destination, control_id, encode(text, pending.charset)))
+            payload = encode_result(text, options.charset, message.delimiters)
+            outbound.append(OutboundMessage(destination, control_id, payload))
         return Processed(lookup_id, tuple(outbound))
 
     def _fhir(self, destination: str, message: Message, report: LookupReport) -> OutboundMessage:
@@ -94,6 +115,9 @@ class AdmissionProcessor:
         )
         payload = json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode()
         return OutboundMessage(destination, str(bundle["id"]), payload)
+
+
+_DEFAULT_OPTIONS = ResultOptions()
 
 
 def is_fhir_destination(destination: str) -> bool:

@@ -23,6 +23,7 @@ from hl7_listener.charset import codec_for, decode, encode, sniff_charset_field
 from hl7_listener.ports import InboundMessage, InboxStatus, StoreOutcome
 from mapping.adt_to_query import SUPPORTED_TRIGGERS, Admission, admission_from_message
 from mapping.er7 import Delimiters, Message
+from mapping.hl7_charset import encode_escaped
 from mapping.rights_to_in1 import rpi_message
 from rights.catalogue import RegimeCatalogue
 from rights.errors import CdrError, FramingError, MessageError, ParseError
@@ -223,7 +224,8 @@ class Intake:
             error=error,
             catalogue=self._catalogue,
         )
-        return encode(text, codec)
+        # A name the query's charset lacks goes as an HL7 hex escape, never as "?" (issue 20.5).
+        return encode_escaped(text, codec, message.delimiters)
 
     def _reply(
         self,
@@ -295,6 +297,7 @@ def _header(message: Message) -> AckHeader:
         control_id=msh.field(10),
         trigger=message.trigger,
         processing_id=message.processing_id,
-        version=msh.field(12).split(message.delimiters.component, 1)[0],
+        # MSH-12 echoed whole (``2.5^FRA^2.11``), as written in the sender's delimiters.
+        version=msh.field(12),
         charset_field=msh.field(18),
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mapping.er7 import Delimiters, escape, segment
+from mapping.er7 import Delimiters, components, escape, segment
 
-__all__ = ["reply_msh"]
+__all__ = ["pam_fr_header", "reply_msh"]
 
 
 def reply_msh(
@@ -20,9 +20,14 @@ def reply_msh(
     processing_id: str,
     version: str,
     charset_field: str,
+    country: str = "",
+    language: str = "",
+    profile: str = "",
 ) -> str:
-    """MSH in delimiters ``d``. Application, facility, type, version and charset fields are
-    given as ER7 text (escaped, components joined); ``control_id`` is escaped here."""
+    """MSH in delimiters ``d``. Application, facility, type, version, charset and profile
+    fields are given as ER7 text (escaped, components joined); ``control_id`` is escaped here.
+    ``country`` (MSH-17), ``language`` (MSH-19) and ``profile`` (MSH-21) are left empty in
+    ACKs, which echo the sender; results fill them (``pam_fr_header``)."""
     return segment(
         "MSH",
         d.encoding_characters,
@@ -40,8 +45,20 @@ def reply_msh(
         "",  # MSH-14 continuation
         "",  # MSH-15 accept ack type
         "",  # MSH-16 application ack type
-        "",  # MSH-17 country
-        # MSH-18 as the received message wrote it: the caller encodes in that charset.
+        country,  # MSH-17
+        # MSH-18: the charset the caller encodes the message in.
         charset_field,
+        language,  # MSH-19 principal language of message
+        "",  # MSH-20 alternate character set handling scheme
+        profile,  # MSH-21 message profile identifier
         d=d,
     )
+
+
+def pam_fr_header(d: Delimiters) -> tuple[str, str, str]:
+    """MSH-17, MSH-19 and MSH-21 of a message we originate under IHE PAM France 2.11.
+
+    PAM FR 2.11.2 §6.5: MSH-21.1 ``2.11`` and MSH-21.2 ``IHE_FRANCE-2.11-PAM`` declare the
+    profile (only the 2.11 version, never 2.11.x), next to MSH-17 ``FRA`` and MSH-19 ``FR``
+    as its example writes them; ITI TF-2 ITI-30/31 make MSH-17/19/21 RE."""
+    return "FRA", "FR", components("2.11", "IHE_FRANCE-2.11-PAM", d=d)

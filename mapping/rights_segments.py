@@ -1,39 +1,49 @@
 """The segments a lookup's report becomes in HL7 v2: the IN1/IN2/IN3 groups (IHE ITI TF-4
-§4.1.2.11, PAM FR), the ROL of the médecin traitant, and ZRD, our segment on the lookup itself.
-``mapping.rights_to_in1`` puts them into messages.
+§4.1.2.11, PAM FR 2.11.2 §6.20), the OBX stating the rights' status, and ZRD, our segment on the
+lookup itself. ``mapping.rights_to_in1`` puts them into messages; the ROL of the médecin traitant
+is built by ``mapping.hl7_rol``.
 
-One group per AMO period of every regime that found the person (IN1-2 ``AMO``), per C2S or AME
-situation (``CMUC``, ``AME``) and per declared work accident (``AMO`` with IN1-31 ``41``). The
-regimes with rights in force on the date of care come first, and within a regime the period in
-force, so that a consumer reading only the first group reads the rights that apply. Every value
-is escaped in the delimiters given.
+Per regime that found the person, in the order PAM FR 2.11.2 §6.20.2 gives ("à la suite de la
+couverture AMO"): one base group per AMO period (IN1-2 ``AMO``, or ``AME`` where an AME situation
+covers the period), then the complementary groups that apply to the date of care (``CMUC`` for
+C2S, ``AMEC`` for AME; one each, §6.20.2 "une seule période … celle qui s'applique à la venue").
+Regimes with rights in force on the date of care come first, and within a regime the period in
+force, so that a consumer reading only the first group reads the rights that apply. Declared
+AT/MP are not groups (IN1-31 ``41`` qualifies the visit's cover, which only the GAM knows): they
+are listed in ZRD-10. Every value is escaped in the delimiters given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from mapping.b2_exoneration import b2_exoneration
 from mapping.er7 import Delimiters, components, escape, repeated, segment, subcomponents
 from mapping.fhir_organization import organisation_name
 from mapping.fhir_outcome import disposition
 from rights.catalogue import RegimeCatalogue
-from rights.identifiers import NIR_OID, NIR_TEST_OID
-from rights.model import Exoneration, MedecinTraitant, Period, RegimeRights, SituationKind
+from rights.identifiers import NIR_TEST_OID
+from rights.model import Exoneration, Period, RegimeRights, Situation, SituationKind
 from rights.result import LookupReport, RightsResult
 
 __all__ = [
-    "family_doctor_segment",
+    "InsuranceGroup",
+    "encode_groups",
+    "insurance_groups",
     "insurance_segments",
     "report_disposition",
+    "rights_state",
+    "status_obx",
     "zrd_segment",
 ]
 
-# IN1-2, table 0068 as France redefines it (ITI TF-4 §4.1.2.11.1); "L": a local coding system.
+# IN1-2, table 0072 as IHE France redefines it (PAM FR 2.11.2 §6.20.4); "L": a local system.
 _AMO = ("AMO", "Assurance maladie obligatoire")
-_C2S = ("CMUC", "Complémentaire santé solidaire")
 _AME = ("AME", "Aide médicale de l'État")
+_CMUC = ("CMUC", "Complémentaire santé solidaire")
+_AMEC = ("AMEC", "Aide médicale de l'État complémentaire")
 _LOCAL = "L"
 # IN1-4 for the conventional complementary-body ids of Situation.complementary_id.
 _SITUATION_NAMES = {
@@ -42,20 +52,24 @@ _SITUATION_NAMES = {
     "3": "C2S gérée par un organisme complémentaire",
     "10": "AME",
 }
-# IN1-31 nature d'assurance (B2 / PAM FR): maladie, régime local Alsace-Moselle, AT/MP.
-_MALADIE, _ALSACE_MOSELLE, _ATMP = "10", "13", "41"
+# IN1-31 of a base group, nature d'assurance (PAM FR 2.11.2 §6.20.1, B2 type 2 pos. 77-78):
+# maladie, maladie Alsace-Moselle, maternité.
+_MALADIE, _ALSACE_MOSELLE, _MATERNITE = "10", "13", "30"
 _MTM_ALSACE_MOSELLE = "9"  # CDRi 03.07 modulation "régime local Alsace-Moselle"
-# IN3-5: the AMO share of the base tariff (table 0146 "PB"). 80 % is the hospital rate; an ETM,
-# AT/MP or AME covers 100 %. Derived from the rights, not returned by CDR.
-_BASE_RATE, _FULL_RATE = "80", "100"
-# ROL-3, HL7 table 0443: the médecin traitant as the family health care professional.
-_FAMILY_DOCTOR = ("FHCP", "Family Health Care Professional", "HL70443")
+_ETM_MATERNITE = "6"  # CDRi 03.05 exonération "maternité" (FIDES-BS RG_BS684)
+# IN1-31 of a complementary group, type de contrat (PAM FR 2.11.2 §6.20.2): 89 "bénéficiaire
+# de la CMUC en cours" (C2S succeeded CMU-C in 2019), 02 "AME complémentaire".
+_CONTRACT = {SituationKind.C2S: "89", SituationKind.AME: "02"}
+# IN1-49 of a base group: the billing NIR of the ouvrant droit, CX-5 "SS" under the NIR
+# authority, never the INS-NIR one (PAM FR 2.11.2 §6.6.1; data types v1.8.2 §N.1).
+_NIR_AUTHORITY = ("ASIP-SANTE-NIR", "1.2.250.1.213.1.4.8", "ISO")
+_SOCIAL_SECURITY = "SS"
 # Labels fall back to the regime code ("CNAM") when the caller has no catalogue to give.
 _NO_CATALOGUE = RegimeCatalogue("", ())
 
 
 @dataclass(frozen=True, slots=True)
-class _Group:
+class InsuranceGroup:
     """What one IN1/IN2/IN3 group says, before it is written."""
 
     payer: tuple[str, str]
@@ -63,11 +77,10 @@ class _Group:
     organisation_name: str
     period: Period
     rights: RegimeRights
-    etm: str = ""
-    nature: str = ""
+    complementary: bool = False
+    cdri_etm: str = ""  # the CDRi code, kept for ZRD-9
+    nature: str = ""  # IN1-31: nature d'assurance (base) or type de contrat (complementary)
     code_gestion: str = ""
-    accident: str = ""
-    rate: str = ""
 
 
 def insurance_segments(
@@ -76,67 +89,74 @@ def insurance_segments(
     """The IN1, IN2, IN3 segments of every group, IN1-1 numbered 1..n.
 
     ``catalogue`` names the caisses in IN1-4 ("CPAM 751"); without it IN1-4 holds the CDR regime
-    ("CNAM") for AMO groups and nothing for AT/MP ones.
+    ("CNAM") for base groups.
     """
+    return encode_groups(insurance_groups(report, catalogue), report, d)
+
+
+def encode_groups(
+    groups: Sequence[InsuranceGroup], report: LookupReport, d: Delimiters
+) -> list[str]:
     authority = _nir_authority(report, d)
     out: list[str] = []
-    for set_id, group in enumerate(_groups(report, catalogue), start=1):
+    for set_id, group in enumerate(groups, start=1):
         out += _encode(group, set_id, authority, d)
     return out
 
 
-def _groups(report: LookupReport, catalogue: RegimeCatalogue | None) -> list[_Group]:
+def insurance_groups(
+    report: LookupReport, catalogue: RegimeCatalogue | None = None
+) -> list[InsuranceGroup]:
     day = report.query.date_of_care
-    groups: list[_Group] = []
+    groups: list[InsuranceGroup] = []
     for result in _most_relevant_first(report.found):
         rights = result.rights
         if rights is None:
             continue
         org = rights.organisation
         name = _organisation_label(org.number, org.cdr_regime or result.regime, catalogue)
+        ame = [s.period for s in rights.situations if s.kind is SituationKind.AME]
         for amo in sorted(rights.amo, key=lambda a: (not a.period.covers(day), a.period.start)):
-            etm = _etm(rights.exonerations, amo.period, day)
+            # PAM FR 2.11.2 §6.20.1/§6.20.4: the base slot is "AME" when the caisse covers the
+            # period as Aide médicale de l'État, not as assurance maladie.
+            payer = _AME if any(_overlap(p, amo.period) for p in ame) else _AMO
             groups.append(
-                _Group(
-                    _AMO,
+                InsuranceGroup(
+                    payer,
                     org.number,
                     name,
                     amo.period,
                     rights,
-                    etm=etm,
-                    nature=_nature(rights, amo.period),
+                    cdri_etm=_etm(rights.exonerations, amo.period, day),
+                    nature=_nature(rights, amo.period, day),
                     code_gestion=org.code_gestion,
-                    rate=_FULL_RATE if etm else _BASE_RATE,
                 )
             )
-        for situation in rights.situations:
-            ame = situation.kind is SituationKind.AME
+        for situation in _applying(rights.situations, day):
             groups.append(
-                _Group(
-                    _AME if ame else _C2S,
+                InsuranceGroup(
+                    _AMEC if situation.kind is SituationKind.AME else _CMUC,
                     situation.complementary_id,
                     _SITUATION_NAMES.get(situation.code, ""),
                     situation.period,
                     rights,
-                    # C2S pays the ticket modérateur on top of the AMO group: no rate of its own.
-                    rate=_FULL_RATE if ame else "",
-                )
-            )
-        for accident in rights.accidents:
-            number = "".join(accident.organisation.split())
-            groups.append(
-                _Group(
-                    _AMO,
-                    number,
-                    _organisation_label(number, None, catalogue),
-                    accident.period,
-                    rights,
-                    nature=_ATMP,
-                    accident=accident.number,
-                    rate=_FULL_RATE,
+                    complementary=True,
+                    nature=_CONTRACT[situation.kind],
                 )
             )
     return groups
+
+
+def _applying(situations: Iterable[Situation], day: date) -> list[Situation]:
+    """Per kind (C2S, AME), the situation covering the date of care, the latest to start."""
+    chosen: dict[SituationKind, Situation] = {}
+    for situation in situations:
+        if not situation.period.covers(day):
+            continue
+        held = chosen.get(situation.kind)
+        if held is None or situation.period.start > held.period.start:
+            chosen[situation.kind] = situation
+    return [chosen[k] for k in (SituationKind.C2S, SituationKind.AME) if k in chosen]
 
 
 def _most_relevant_first(found: tuple[RightsResult, ...]) -> list[RightsResult]:
@@ -153,8 +173,8 @@ def _organisation_label(
 
 
 def _etm(exonerations: Iterable[Exoneration], period: Period, day: date) -> str:
-    """The ETM of the group's period: among those overlapping it, the one in force on the date
-    of care, else the latest to start."""
+    """The CDRi ETM of the group's period: among those overlapping it, the one in force on the
+    date of care, else the latest to start."""
     overlapping = [e for e in exonerations if _overlap(e.period, period)]
     if not overlapping:
         return ""
@@ -162,7 +182,14 @@ def _etm(exonerations: Iterable[Exoneration], period: Period, day: date) -> str:
     return max(in_force or overlapping, key=lambda e: e.period.start).code
 
 
-def _nature(rights: RegimeRights, period: Period) -> str:
+def _nature(rights: RegimeRights, period: Period, day: date) -> str:
+    """IN1-31 of a base group (PAM FR 2.11.2 §6.20.1): 30 maternité when a maternité
+    exonération covers the date of care within the period (from the sixth month every care is
+    under the maternité insurance), 13 under the Alsace-Moselle local scheme, else 10."""
+    if period.covers(day) and any(
+        e.code == _ETM_MATERNITE and e.period.covers(day) for e in rights.exonerations
+    ):
+        return _MATERNITE
     local = any(
         m.code == _MTM_ALSACE_MOSELLE and _overlap(m.period, period) for m in rights.modulations
     )
@@ -174,14 +201,15 @@ def _overlap(a: Period, b: Period) -> bool:
 
 
 def _nir_authority(report: LookupReport, d: Delimiters) -> str:
-    """CX-4 of IN1-49: the INS-NIR authority, or the test OID when the number asked is a test
-    (or demo) one, as the FHIR mapping does for the ouvrant droit."""
+    """CX-4 of IN1-49: the NIR authority, or the test OID when the number asked is a test (or
+    demo) one, as the FHIR mapping does for the ouvrant droit. A provisional number (AME, 7/8…)
+    is written the same way: B2 bills it in the NIR zone."""
     if report.query.nir.is_test:
         return subcomponents("", NIR_TEST_OID, "ISO", d=d)
-    return subcomponents("ASIP-SANTE-INS-NIR", NIR_OID, "ISO", d=d)
+    return subcomponents(*_NIR_AUTHORITY, d=d)
 
 
-def _encode(group: _Group, set_id: int, authority: str, d: Delimiters) -> list[str]:
+def _encode(group: InsuranceGroup, set_id: int, authority: str, d: Delimiters) -> list[str]:
     od = group.rights.ouvrant_droit
     qualite = group.rights.beneficiary.qualite
     in1 = [""] * 49
@@ -191,19 +219,23 @@ def _encode(group: _Group, set_id: int, authority: str, d: Delimiters) -> list[s
     in1[3] = escape(group.organisation_name, d)
     in1[11] = _day(group.period.start)
     in1[12] = _day(group.period.end) if group.period.end else ""
-    in1[14] = escape(group.etm, d)
+    # PAM FR 2.11.2 §6.20.1: IN1-15 is the B2 annexe 9 code (1 character), not the CDRi one.
+    in1[14] = escape(b2_exoneration(group.cdri_etm), d)
     in1[15] = _person_name(od.family_name, od.given_names, d)
     in1[16] = components(qualite.value, escape(qualite.label, d), _LOCAL, d=d)
     in1[30] = group.nature
-    in1[34] = escape(group.code_gestion, d)
-    in1[35] = escape(group.accident, d)
-    in1[48] = components(escape(od.nir, d), "", "", authority, "NH", d=d)
-    rate = components("PB", group.rate, d=d) if group.rate else ""
+    if not group.complementary:
+        in1[34] = escape(group.code_gestion, d)
+        # §6.20.2: IN1-49 of a complementary group is the member number at that body, which
+        # CDR does not give; only base groups carry the ouvrant droit's NIR.
+        in1[48] = components(escape(od.nir, d), "", "", authority, _SOCIAL_SECURITY, d=d)
     return [
         segment("IN1", *in1, d=d),
-        # France uses nothing of IN2 (reference hl7v2.md §2); the segment keeps the group whole.
+        # France uses nothing of IN2 for these groups (reference hl7v2.md §2).
         segment("IN2", d=d),
-        segment("IN3", "1", "", "", "", rate, d=d),
+        # IN3-5 (RE) is left empty: CDR returns no rate, and one derived from the period would
+        # be wrong for part of the care (docs/hl7-interface.md §8).
+        segment("IN3", "1", d=d),
     ]
 
 
@@ -216,18 +248,69 @@ def _day(day: date) -> str:
     return f"{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
+def rights_state(report: LookupReport) -> tuple[str, bool]:
+    """The rights on the date of care as a receiver must read them, and whether the result is
+    final: ``in-force`` (some regime has them), ``not-in-force`` (every regime answered, none
+    has them) or ``unknown`` (no rights found, but some regime could not be asked). A result
+    is final when every regime answered; "could not ask" is not "no rights"."""
+    final = not report.failed
+    if report.in_force:
+        return "in-force", final
+    return ("not-in-force" if final else "unknown"), final
+
+
+_STATE_LABELS = {
+    "in-force": "Droits AMO en vigueur",
+    "not-in-force": "Pas de droits AMO en vigueur",
+    "unknown": "Inconnu : un régime n'a pas pu être interrogé",
+}
+_ZRD_STATE = {"in-force": "Y", "not-in-force": "N", "unknown": "U"}
+
+
+def status_obx(report: LookupReport, observed: str, d: Delimiters) -> str:
+    """OBX stating the rights' status in standard fields, for receivers that take no Z segment:
+    OBX-3 what is observed, OBX-5 the state (``rights_state``), OBX-11 ``F`` final or ``P``
+    preliminary (a regime could not be asked), OBX-14 when. HL7 v2.5 ADT_A01/ADT_A05 carry
+    OBX after PV1/PV2 (PAM FR 2.11.2 §6.21 keeps OBX optional)."""
+    state, final = rights_state(report)
+    return segment(
+        "OBX",
+        "1",
+        "CE",
+        components("CDR-RIGHTS", escape("Droits AMO à la date de soins", d), _LOCAL, d=d),
+        "",
+        components(state, escape(_STATE_LABELS[state], d), _LOCAL, d=d),
+        "",
+        "",
+        "",
+        "",
+        "",
+        "F" if final else "P",
+        "",
+        "",
+        observed,
+        d=d,
+    )
+
+
 def zrd_segment(
     report: LookupReport,
     d: Delimiters,
     *,
     catalogue: RegimeCatalogue | None = None,
     answers: str = "",
+    groups: Sequence[InsuranceGroup] | None = None,
 ) -> str:
     """ZRD, our Z segment on the lookup itself: ZRD-1 outcome (complete|partial|error), ZRD-2
-    rights in force on the date of care (Y/N), ZRD-3 that date, ZRD-4 ``regime^status`` per
-    regime asked (RegimeStatus values), ZRD-5 the disposition sentence, ZRD-6 ``code^regime``
-    per warning (regime empty for a warning about the identity asked), ZRD-7 the MSH-10 of the
-    message this result answers (so a receiver can match them)."""
+    rights on the date of care ``Y`` in force, ``N`` not in force, ``U`` unknown (a regime could
+    not be asked), ZRD-3 that date, ZRD-4 ``regime^status`` per regime asked (RegimeStatus
+    values), ZRD-5 the disposition sentence, ZRD-6 ``code^regime`` per warning (regime empty for
+    a warning about the identity asked), ZRD-7 the MSH-10 of the message this result answers,
+    ZRD-8 ``F`` final or ``P`` preliminary, ZRD-9 ``IN1-1^CDRi ETM code`` per group with an
+    exonération (the raw code IN1-15 cannot carry), ZRD-10 ``number^organisation^start^end``
+    per declared AT/MP."""
+    if groups is None:
+        groups = insurance_groups(report, catalogue)
     statuses = repeated(
         *(components(escape(r.regime, d), r.status.value, d=d) for r in report.results), d=d
     )
@@ -237,47 +320,45 @@ def zrd_segment(
             components(escape(w.code, d), escape(result.regime, d), d=d)
             for w in result.evaluation.warnings
         ]
+    state, final = rights_state(report)
+    etms = [
+        components(str(n), escape(g.cdri_etm, d), d=d)
+        for n, g in enumerate(groups, start=1)
+        if g.cdri_etm
+    ]
     return segment(
         "ZRD",
         report.outcome,
-        "Y" if report.in_force else "N",
+        _ZRD_STATE[state],
         _day(report.query.date_of_care),
         statuses,
         escape(report_disposition(report, catalogue), d),
         repeated(*warnings, d=d),
         escape(answers, d),
+        "F" if final else "P",
+        repeated(*etms, d=d),
+        repeated(*_accidents(report, d), d=d),
         d=d,
     )
 
 
-def family_doctor_segment(report: LookupReport, d: Delimiters) -> str | None:
-    """ROL for the médecin traitant: the one declared on the date of care, else the first known,
-    regimes in force first."""
-    day = report.query.date_of_care
-    declared: list[MedecinTraitant] = [
-        r.rights.medecin_traitant
-        for r in _most_relevant_first(report.found)
-        if r.rights is not None and r.rights.medecin_traitant is not None
-    ]
-    if not declared:
-        return None
-    doctor = next((m for m in declared if m.period.covers(day)), declared[0])
-    person = components(
-        escape(doctor.identifier, d),
-        escape(doctor.family_name, d),
-        escape(doctor.given_name, d),
-        d=d,
-    )
-    return segment(
-        "ROL",
-        "1",
-        "UP",
-        components(*_FAMILY_DOCTOR, d=d),
-        person,
-        _day(doctor.period.start),
-        _day(doctor.period.end) if doctor.period.end else "",
-        d=d,
-    )
+def _accidents(report: LookupReport, d: Delimiters) -> list[str]:
+    out = []
+    for result in _most_relevant_first(report.found):
+        if result.rights is None:
+            continue
+        for accident in result.rights.accidents:
+            period = accident.period
+            out.append(
+                components(
+                    escape(accident.number, d),
+                    escape("".join(accident.organisation.split()), d),
+                    _day(period.start),
+                    _day(period.end) if period.end else "",
+                    d=d,
+                )
+            )
+    return out
 
 
 def report_disposition(report: LookupReport, catalogue: RegimeCatalogue | None = None) -> str:

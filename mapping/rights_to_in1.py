@@ -15,21 +15,34 @@ from typing import Literal
 from mapping.adt_to_query import Admission
 from mapping.er7 import Delimiters, Message, components, escape, segment
 from mapping.hl7_err import err_segment
-from mapping.hl7_msh import reply_msh
+from mapping.hl7_msh import pam_fr_header, reply_msh
+from mapping.hl7_rol import family_doctor_segment
 from mapping.rights_segments import (
-    family_doctor_segment,
+    encode_groups,
+    insurance_groups,
     insurance_segments,
     report_disposition,
+    status_obx,
     zrd_segment,
 )
 from rights.catalogue import RegimeCatalogue
 from rights.errors import MessageError
 from rights.result import LookupReport
 
-__all__ = ["insurance_segments", "rights_update_message", "rpi_message", "zrd_segment"]
+__all__ = [
+    "DEFAULT_RESULT_CHARSET",
+    "insurance_segments",
+    "result_kind",
+    "rights_update_message",
+    "rpi_message",
+    "zrd_segment",
+]
 
-# PAM FR 2.11 (MSH-12 fully populated).
+# PAM FR 2.11 (MSH-12 fully populated, PAM FR 2.11.2 §6.5).
 _PAM_FR_VERSION = ("2.5", "FRA", "2.11")
+# MSH-18 of a result when the destination sets none: PAM FR 2.11.2 §6.1, "ISO 8859/15 est
+# l'encodage standard en France" (it holds every French letter, œ and € included).
+DEFAULT_RESULT_CHARSET = "8859/15"
 
 
 def _timestamp(now: datetime) -> str:
@@ -48,7 +61,10 @@ def _msh(
     now: datetime,
     sending_application: str,
     sending_facility: str,
+    charset_field: str,
+    pam_fr: bool,
 ) -> str:
+    country, language, profile = pam_fr_header(d) if pam_fr else ("", "", "")
     return reply_msh(
         d,
         sending_application=escape(sending_application, d),
@@ -60,8 +76,21 @@ def _msh(
         control_id=control_id,
         processing_id=answered.msh.field(11),
         version=version,
-        charset_field=answered.msh.field(18),
+        charset_field=charset_field,
+        country=country,
+        language=language,
+        profile=profile,
     )
+
+
+def result_kind(inbound: Message, configured: Literal["Z99", "A31"]) -> Literal["Z99", "A31"]:
+    """The result message for ``inbound``: Z99 only when it names a movement (a ZBE). PAM FR
+    2.11.2 §5 (remarque 2): Z99 corrects the movement ZBE-1 identifies and "ne peut en aucun
+    cas servir à insérer un nouveau mouvement"; a message without one (A28, A31, a non-PAM A04)
+    gets the ITI-30 update of the patient, A31."""
+    if configured == "Z99" and inbound.first("ZBE") is not None:
+        return "Z99"
+    return "A31"
 
 
 def rights_update_message(
@@ -75,11 +104,17 @@ def rights_update_message(
     sending_application: str,
     sending_facility: str,
     catalogue: RegimeCatalogue | None = None,
+    charset_field: str = DEFAULT_RESULT_CHARSET,
+    zrd: bool = True,
 ) -> str:
     """The rights of ``report`` for the admission ``inbound``, as ADT^Z99^ADT_A01 (PAM FR update
-    of the movement: ZBE-4 UPDATE, ZBE-6 original trigger, ZBE-9 C, administrative change without
-    movement) or ADT^A31^ADT_A05. MSH-5/6 answer the inbound MSH-3/4."""
+    of the movement: ZBE-4 UPDATE, ZBE-6 original trigger, ZBE-9 C, administrative change
+    without movement) when ``kind`` is Z99 and ``inbound`` carries a movement, else as
+    ADT^A31^ADT_A05 (``result_kind``). MSH-5/6 answer the inbound MSH-3/4; MSH-18 is
+    ``charset_field``, the charset the caller encodes the text in. ``zrd`` False leaves our Z
+    segment out, for receivers that validate strictly (the OBX says the essentials)."""
     d = inbound.delimiters
+    kind = result_kind(inbound, kind)
     structure = ("ADT", "Z99", "ADT_A01") if kind == "Z99" else ("ADT", "A31", "ADT_A05")
     msh = _msh(
         inbound,
@@ -90,8 +125,11 @@ def rights_update_message(
         now=now,
         sending_application=sending_application,
         sending_facility=sending_facility,
+        charset_field=charset_field,
+        pam_fr=True,
     )
-    lines = [msh, segment("EVN", "", _timestamp(now), d=d)]
+    stamp = _timestamp(now)
+    lines = [msh, segment("EVN", "", stamp, d=d)]
     pid = inbound.first("PID")
     lines.append(pid.encode() if pid is not None else segment("PID", "1", d=d))
     doctor = family_doctor_segment(report, d)
@@ -102,27 +140,31 @@ def rights_update_message(
     lines.append(pv1.encode() if pv1 is not None else segment("PV1", "1", "N", d=d))
     if kind == "Z99":
         lines.append(_zbe(inbound, admission, now, d))
-    lines += insurance_segments(report, d, catalogue=catalogue)
-    lines.append(zrd_segment(report, d, catalogue=catalogue, answers=inbound.control_id))
+    lines.append(status_obx(report, stamp, d))
+    groups = insurance_groups(report, catalogue)
+    lines += encode_groups(groups, report, d)
+    if zrd:
+        lines.append(
+            zrd_segment(report, d, catalogue=catalogue, answers=inbound.control_id, groups=groups)
+        )
     return "\r".join(lines) + "\r"
 
 
 def _zbe(inbound: Message, admission: Admission, now: datetime, d: Delimiters) -> str:
-    """ZBE of the update (PAM FR ZBE): the inbound movement, updated, scope C."""
+    """ZBE of the update (PAM FR 2.11.2 §6.13): the inbound movement, updated, scope C. Only
+    called when ``inbound`` has a ZBE (``result_kind``): no movement is ever made up."""
     zbe = inbound.first("ZBE")
 
     def copied(n: int) -> str:
         value = zbe.field(n) if zbe is not None else ""
         return "" if value == '""' else value
 
-    # ZBE-1 is required: without an inbound movement, name it after the visit, else the message.
-    movement = copied(1) or escape(admission.visit_number or admission.control_id, d)
     trigger = inbound.trigger or admission.trigger
     # Updating an update: the original trigger is the one the inbound Z99 already carried.
     original = (copied(6) if trigger == "Z99" else "") or escape(trigger, d)
     return segment(
         "ZBE",
-        movement,
+        copied(1),
         copied(2) or _timestamp(now),
         "",
         "UPDATE",
@@ -161,6 +203,10 @@ def rpi_message(
         now=now,
         sending_application=sending_application,
         sending_facility=sending_facility,
+        # A reply to the query: in the query's charset (the caller encodes it so), like an
+        # ACK; RPI is not a PAM FR message, so no PAM FR profile in MSH-21.
+        charset_field=query_message.msh.field(18),
+        pam_fr=False,
     )
     code = error.acknowledgment if error is not None else "AA"
     lines = [msh, segment("MSA", code, query_message.msh.field(10), d=d)]

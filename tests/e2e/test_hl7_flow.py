@@ -118,10 +118,16 @@ async def test_every_accepted_admission_sends_its_rights_back_once(hl7):
     assert len(results) == len(LOOKUPS)
     assert len({m.control_id for m in results}) == len(LOOKUPS)
     for result in results:
-        assert (result.message_code, result.trigger) == ("ADT", "Z99")
+        # PAM FR 2.11.2 §5: a Z99 updates the admission's movement; a message without one
+        # (no ZBE: A28, A31, a non-PAM A04) is answered A31, no movement made up.
         zbe = result.first("ZBE")
-        assert zbe is not None and zbe.value(4) == "UPDATE" and zbe.value(9) == "C"
+        if result.trigger == "Z99":
+            assert zbe is not None and zbe.value(4) == "UPDATE" and zbe.value(9) == "C"
+        else:
+            assert (result.message_code, result.trigger, zbe) == ("ADT", "A31", None)
+        assert result.msh.field(21) == "2.11^IHE_FRANCE-2.11-PAM"
         assert result.first("ZRD") is not None
+    assert {r.trigger for r in results} == {"Z99", "A31"}
     by_name = {m.first("PID").value(5, 1).upper(): m for m in results}
     # The unknown person and the lunar birth date (the sandbox has a civil date) find no rights.
     found = [e for e in LOOKUPS if "unknown" not in e["file"] and "lunar" not in e["file"]]

@@ -1,6 +1,6 @@
-"""RightsResult → HL7 v2: IN1/IN2/IN3 groups per AMO period, C2S/AME situation and AT/MP
-declaration, in ADT^Z99, ADT^A31 and RPI^I01; every sandbox member's message re-parses with our
-parser, python-hl7 and hl7apy."""
+"""RightsResult → HL7 v2: IN1/IN2/IN3 groups per AMO (or AME) period and per complementary C2S/AME
+situation, in ADT^Z99, ADT^A31 and RPI^I01, as IHE PAM France 2.11.2 §6.20 codes them; every
+sandbox member's message re-parses with our parser, python-hl7 and hl7apy."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hl7apy.parser import parse_message
 
 from mapping.adt_to_query import Admission
 from mapping.er7 import Delimiters, Message
+from mapping.pam_fr_check import pam_fr_violations
 from mapping.rights_to_in1 import insurance_segments, rights_update_message, rpi_message
 from regimes.sandbox.members import Member
 from rights.errors import MappingError, MessageError
@@ -39,7 +40,8 @@ from tests.unit.mapping.rights_reports import (
 NOW = datetime(2026, 11, 24, 9, 31, tzinfo=UTC)
 STAMP = "20261124093100+0000"
 _MEMBERS = population().members
-_INS = "^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.8&ISO^NH"
+# PAM FR 2.11.2 §6.6.1, data types §N.1: the billing NIR, CX-5 SS, never the INS-NIR authority.
+_NIR = "^^^ASIP-SANTE-NIR&1.2.250.1.213.1.4.8&ISO^SS"
 _AMO = "AMO^Assurance maladie obligatoire^L"
 _ASSURE = "00^assuré^L"
 _STANDARD = Delimiters()
@@ -113,8 +115,10 @@ def _filled(segment: str) -> dict[int, str]:
 
 
 def _expected_groups(report: LookupReport) -> int:
+    """One base group per AMO period, one complementary group per situation kind in force."""
+    day = report.query.date_of_care
     return sum(
-        len(r.rights.amo) + len(r.rights.situations) + len(r.rights.accidents)
+        len(r.rights.amo) + len({s.kind for s in r.rights.situations if s.period.covers(day)})
         for r in report.found
         if r.rights is not None
     )
@@ -124,18 +128,21 @@ def test_open_rights_make_the_whole_z99_the_gam_expects() -> None:
     who = member("Lefèvre", "Jean-Baptiste")
     text = _update(report_for(who), who)
     assert _lines(text) == [
-        f"MSH|^~\\&|CDR|GW|GAM|HOPITAL|{STAMP}||ADT^Z99^ADT_A01|OUT-1|P|2.5^FRA^2.11||||||8859/1",
+        f"MSH|^~\\&|CDR|GW|GAM|HOPITAL|{STAMP}||ADT^Z99^ADT_A01|OUT-1|P|2.5^FRA^2.11|||||FRA|"
+        "8859/15|FR||2.11^IHE_FRANCE-2.11-PAM",
         f"EVN||{STAMP}",
         "PID|1||162047511412341^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.8&ISO^INS||"
         "Lefèvre^Jean-Baptiste^^^^^L||19620417|M",
-        "ROL|1|UP|FHCP^Family Health Care Professional^HL70443|751001017^Ndiaye^Abdoulaye|20211124",
+        "ROL|1|UP|ODRP^Médecin traitant^HL70443|^Ndiaye^Abdoulaye^^^^^^^D|20211124",
         "PV1|1|I|CARDIO^^^^^^^^^^4201||||||||||||||||V-77^^^HOP&1.2.3&ISO^VN",
         "ZBE|MVT-1^GAM^1.2.3^ISO|20261124080000||UPDATE|N|A01|^^^^^^UF^^^4201||C",
+        "OBX|1|CE|CDR-RIGHTS^Droits AMO à la date de soins^L||in-force^Droits AMO en vigueur^L"
+        f"||||||F|||{STAMP}",
         f"IN1|1|{_AMO}|017510000|CPAM 751||||||||20241124||||Lefèvre^Jean-Baptiste|{_ASSURE}"
-        f"||||||||||||||10||||10||||||||||||||162047511412341{_INS}",
+        f"||||||||||||||10||||10||||||||||||||162047511412341{_NIR}",
         "IN2",
-        "IN3|1||||PB^80",
-        "ZRD|complete|Y|20261124|cnam^found|Rights in force with CNAM on 2026-11-24.||MSG-1",
+        "IN3|1",
+        "ZRD|complete|Y|20261124|cnam^found|Rights in force with CNAM on 2026-11-24.||MSG-1|F",
     ]
 
 
@@ -149,11 +156,15 @@ def test_each_amo_period_is_a_group_the_one_in_force_first() -> None:
         ("3", "20231124", "20251124"),
     ]
     assert [s.split("|")[0] for s in segments] == ["IN1", "IN2", "IN3"] * 3
-    assert [s for s in segments if s.startswith("IN3")] == ["IN3|1||||PB^80"] * 3
+    # PAM FR 2.11.2 §6.20.1: IN3-5 is RE and CDR returns no rate: left empty.
+    assert [s for s in segments if s.startswith("IN3")] == ["IN3|1"] * 3
 
 
-def test_c2s_is_a_cmuc_group_with_its_complementary_body() -> None:
+def test_c2s_is_a_cmuc_group_with_contract_89_after_the_amo_group() -> None:
+    # PAM FR 2.11.2 §6.20.2: complementary CMUC group after the AMO one, IN1-31 type de contrat
+    # 89 (bénéficiaire CMUC en cours); IN1-49 would be the member number there, unknown.
     managed = _in1(report_for(member("Martin", "Manon")))
+    assert _filled(managed[0])[2] == _AMO
     assert _filled(managed[3]) == {
         1: "2",
         2: "CMUC^Complémentaire santé solidaire^L",
@@ -163,9 +174,9 @@ def test_c2s_is_a_cmuc_group_with_its_complementary_body() -> None:
         13: "20270825",
         16: "Martin^Manon",
         17: _ASSURE,
-        49: "298025935030102" + _INS,
+        31: "89",
     }
-    assert managed[5] == "IN3|1", "C2S adds to the AMO rate, it has none of its own"
+    assert managed[5] == "IN3|1"
     complementary = _filled(_in1(report_for(member("Perrin", "Océane")))[3])
     assert (complementary[3], complementary[4]) == (
         "88888888",
@@ -173,27 +184,40 @@ def test_c2s_is_a_cmuc_group_with_its_complementary_body() -> None:
     )
 
 
-def test_ame_is_its_own_group_at_100_percent() -> None:
+def test_ame_is_an_ame_base_group_and_an_amec_complement() -> None:
+    # PAM FR 2.11.2 §6.20.1/§6.20.4: base slot AME with IN1-3 régime+caisse+centre; §6.20.2:
+    # complementary AMEC with IN1-31 02 (AME complémentaire). No rate is made up (IN3-5 empty).
     segments = _in1(report_for(member("N'Diaye", "Fatoumata")))
+    base = _filled(segments[0])
+    assert (base[2], base[3], base[49]) == (
+        "AME^Aide médicale de l'État^L",
+        "019310000",
+        "819312025041720" + _NIR,
+    )
     assert _filled(segments[3]) == {
         1: "2",
-        2: "AME^Aide médicale de l'État^L",
+        2: "AMEC^Aide médicale de l'État complémentaire^L",
         3: "75500017",
         4: "AME",
         12: "20260508",
         13: "20270507",
         16: "N'Diaye^Fatoumata",
         17: _ASSURE,
-        49: "819312025041720" + _INS,
+        31: "02",
     }
-    assert _filled(segments[0])[3] == "019310000"
-    assert segments[5] == "IN3|1||||PB^100"
+    assert segments[2] == segments[5] == "IN3|1"
 
 
-def test_an_etm_in_force_fills_in1_15_and_raises_the_rate_to_100() -> None:
-    segments = _in1(report_for(member("Thomas", "Monique")))
-    assert segments[0].split("|")[15] == "8"
-    assert segments[2] == "IN3|1||||PB^100"
+def test_a_cdri_etm_is_not_an_in1_15_code_it_goes_to_zrd_9() -> None:
+    # PAM FR 2.11.2 §6.20.1: IN1-15 is a B2 annexe 9 code (1 character); no reference gives the
+    # B2 code of CDRi ETM 8 (mapping.b2_exoneration), so IN1-15 stays empty and ZRD-9 keeps it.
+    who = member("Thomas", "Monique")
+    text = _update(report_for(who), who)
+    (in1,) = _lines(text, "IN1")
+    assert in1.split("|")[15] == ""
+    (zrd,) = _lines(text, "ZRD")
+    assert zrd.split("|")[9] == "1^8"
+    assert _lines(text, "IN3") == ["IN3|1"]
 
 
 def test_the_etm_of_a_period_is_the_one_in_force_on_the_date_of_care() -> None:
@@ -209,40 +233,35 @@ def test_the_etm_of_a_period_is_the_one_in_force_on_the_date_of_care() -> None:
     report = dataclasses.replace(
         report_for(who), results=(found("cnam", rights, who.date_of_care),)
     )
-    segments = _in1(report)
-    in1 = [s.split("|") for s in segments if s.startswith("IN1|")]
+    text = _update(report, who)
     # Open period: 14 and 8 overlap it, 8 holds on the date of care. 2020-2022: 14 and 6 overlap
     # it, neither holds on the date of care, 6 started last. 2023-2025: only 14.
-    assert [(f[12], f[15]) for f in in1] == [
-        ("20260508", "8"),
-        ("20201124", "6"),
-        ("20231124", "14"),
-    ]
-    rates = [s for s in segments if s.startswith("IN3")]
-    assert rates == ["IN3|1||||PB^100"] * 3
+    (zrd,) = _lines(text, "ZRD")
+    assert zrd.split("|")[9] == "1^8~2^6~3^14"
+    assert all(s.split("|")[15] == "" for s in _lines(text, "IN1"))
 
 
-def test_each_declared_accident_is_an_atmp_group_with_its_number() -> None:
-    segments = _in1(report_for(member("Fournier", "Philippe")))
-    fields = [s.split("|") for s in segments if s.startswith("IN1|")]
-    assert [(f[1], f[2], f[3], f[12], f[13], f[31], f[36]) for f in fields] == [
-        ("1", _AMO, "017510000", "20241124", "", "10", ""),
-        ("2", _AMO, "017510000", "20251020", "20260128", "41", "240751032"),
-        ("3", _AMO, "017510000", "20261025", "", "41", "250753183"),
+def test_declared_accidents_are_listed_in_zrd_10_not_made_groups() -> None:
+    # PAM FR 2.11.2 §6.20.1: IN1-31 41 and IN1-36 qualify the cover of a visit for the accident,
+    # which only the GAM knows; the declarations go to ZRD-10.
+    who = member("Fournier", "Philippe")
+    text = _update(report_for(who), who)
+    fields = [s.split("|") for s in _lines(text, "IN1")]
+    assert [(f[1], f[2], f[3], f[31], f[36]) for f in fields] == [
+        ("1", _AMO, "017510000", "10", ""),
     ]
-    assert all(len(f) == 50 and f[49] == "174054410920583" + _INS for f in fields)
-    assert [s for s in segments if s.startswith("IN3")] == [
-        "IN3|1||||PB^80",
-        "IN3|1||||PB^100",
-        "IN3|1||||PB^100",
-    ]
+    (zrd,) = _lines(text, "ZRD")
+    assert zrd.split("|")[10] == (
+        "240751032^017510000^20251020^20260128~250753183^017510000^20261025"
+    )
 
 
 def test_a_child_carries_the_ouvrant_droit_and_qualite_enfant() -> None:
     (in1, _, _) = _in1(report_for(member("Lambert", "Léo")))
     fields = in1.split("|")
     assert fields[16:18] == ["Lambert^Céline", "06^enfant^L"]
-    assert fields[49] == "287103306315044" + _INS
+    # PAM FR 2.11.2 §6.6.1: the mother's billing NIR, typed SS, not an INS a GAM would file.
+    assert fields[49] == "287103306315044" + _NIR
 
 
 def test_the_alsace_moselle_local_scheme_is_nature_13() -> None:
@@ -254,13 +273,13 @@ def test_the_alsace_moselle_local_scheme_is_nature_13() -> None:
 def test_a_test_nir_keeps_the_test_authority_for_the_ouvrant_droit() -> None:
     report = report_for(member("Lefèvre", "Jean-Baptiste"), oid=NIR_TEST_OID)
     (in1, _, _) = _in1(report)
-    assert in1.split("|")[49] == f"162047511412341^^^&{NIR_TEST_OID}&ISO^NH"
+    assert in1.split("|")[49] == f"162047511412341^^^&{NIR_TEST_OID}&ISO^SS"
 
 
 def test_without_a_catalogue_in1_4_names_the_cdr_regime() -> None:
     report = report_for(member("Fournier", "Philippe"))
     fields = [s.split("|") for s in insurance_segments(report, Delimiters()) if "IN1|" in s]
-    assert [f[4] for f in fields] == ["CNAM", "", ""]
+    assert [f[4] for f in fields] == ["CNAM"]
 
 
 def test_an_unknown_person_has_no_group_and_says_so_in_zrd() -> None:
@@ -268,7 +287,7 @@ def test_an_unknown_person_has_no_group_and_says_so_in_zrd() -> None:
     text = _update(report_for(who), who)
     assert _lines(text, "IN1") == [] and _lines(text, "ROL") == []
     assert _lines(text, "ZRD") == [
-        "ZRD|complete|N|20261124|cnam^unknown|No regime knows this person.||MSG-1"
+        "ZRD|complete|N|20261124|cnam^unknown|No regime knows this person.||MSG-1|F"
     ]
 
 
@@ -280,7 +299,7 @@ def test_a_regime_down_makes_zrd_partial_and_keeps_the_groups_found() -> None:
     assert _lines(text, "ZRD") == [
         "ZRD|partial|Y|20261124|cnam^found~msa^unavailable~cnmss^unknown|"
         "Rights in force with CNAM on 2026-11-24. "
-        "MSA could not answer (unavailable): cannot reach the regime service.||MSG-1"
+        "MSA could not answer (unavailable): cannot reach the regime service.||MSG-1|P"
     ]
 
 
@@ -291,7 +310,7 @@ def test_a_closed_period_is_not_in_force_and_zrd_lists_the_warning() -> None:
     assert in1.split("|")[12:14] == ["20231124", "20261013"]
     (zrd,) = _lines(text, "ZRD")
     assert zrd.startswith("ZRD|complete|N|20261124|cnam^found|CNAM knows this person: ")
-    assert zrd.endswith("|outside-periods^cnam|MSG-1")  # ZRD-7: the message answered
+    assert zrd.endswith("|outside-periods^cnam|MSG-1|F")  # ZRD-7: the message answered
 
 
 def test_a_change_of_regime_puts_the_regime_in_force_first() -> None:
@@ -350,16 +369,21 @@ def test_a31_is_an_identity_update_without_movement() -> None:
     who = member("Lefèvre", "Jean-Baptiste")
     text = _update(report_for(who), who, kind="A31")
     assert [s.split("|")[0] for s in _lines(text)] == [
-        "MSH", "EVN", "PID", "ROL", "PV1", "IN1", "IN2", "IN3", "ZRD",
+        "MSH", "EVN", "PID", "ROL", "PV1", "OBX", "IN1", "IN2", "IN3", "ZRD",
     ]  # fmt: skip
     assert Message.parse(text).msh.field(9) == "ADT^A31^ADT_A05"
     assert _lines(text, "PV1") == ["PV1|1|N"]
 
 
-def test_z99_without_inbound_zbe_names_the_movement_after_the_visit() -> None:
+def test_a_message_without_a_movement_gets_an_a31_not_an_invented_movement() -> None:
+    # PAM FR 2.11.2 §5 (remarque 2): Z99 corrects the movement ZBE-1 names, never inserts one;
+    # without an inbound ZBE (A28, a non-PAM A04) the result is the ITI-30 update, A31.
     who = member("Lefèvre", "Jean-Baptiste")
-    text = _update(report_for(who), who, inbound=_inbound(who, trigger="A04", zbe=None))
-    assert _lines(text, "ZBE") == [f"ZBE|V-77|{STAMP}||UPDATE|N|A04|||C"]
+    for trigger in ("A04", "A28"):
+        text = _update(report_for(who), who, inbound=_inbound(who, trigger=trigger, zbe=None))
+        assert _lines(text, "ZBE") == []
+        assert Message.parse(text).msh.field(9) == "ADT^A31^ADT_A05"
+        assert _lines(text, "PV1") == ["PV1|1|N"]
 
 
 def test_z99_updating_a_z99_keeps_its_original_trigger() -> None:
@@ -439,6 +463,8 @@ def test_every_member_re_parses_with_three_parsers(who: Member) -> None:
     report = report_for(who)
     groups = _expected_groups(report)
     texts = [_update(report, who), _update(report, who, kind="A31"), _rpi_for(who, report)]
+    # PAM FR 2.11.2 rules (mapping.pam_fr_check) hold for every shape of rights.
+    assert pam_fr_violations(texts[0]) == pam_fr_violations(texts[1]) == []
     for text in texts:
         ours = Message.parse(text)
         in1 = ours.all("IN1")
@@ -448,7 +474,7 @@ def test_every_member_re_parses_with_three_parsers(who: Member) -> None:
         theirs = hl7.parse(text)
         assert [str(s[0]) for s in theirs] == [s.id for s in ours.segments]
         other_in1 = [s for s in theirs if str(s[0]) == "IN1"]
-        assert [(str(s[3]), str(s[49])) for s in other_in1] == [
+        assert [(str(s[3]), str(s[49]) if len(s) > 49 else "") for s in other_in1] == [
             (s.field(3), s.field(49)) for s in in1
         ]
         if not who.note.startswith("Random "):
