@@ -222,12 +222,15 @@ def zrd_segment(
     *,
     catalogue: RegimeCatalogue | None = None,
     answers: str = "",
+    final: bool = True,
 ) -> str:
     """ZRD, our Z segment on the lookup itself: ZRD-1 outcome (complete|partial|error), ZRD-2
     rights in force on the date of care (Y/N), ZRD-3 that date, ZRD-4 ``regime^status`` per
     regime asked (RegimeStatus values), ZRD-5 the disposition sentence, ZRD-6 ``code^regime``
     per warning (regime empty for a warning about the identity asked), ZRD-7 the MSH-10 of the
-    message this result answers (so a receiver can match them)."""
+    message this result answers (so a receiver can match them), ZRD-8 the result status in the
+    values of HL7 table 0085: ``P`` preliminary (a regime could not be asked; an updated result
+    follows) or ``F`` final."""
     statuses = repeated(
         *(components(escape(r.regime, d), r.status.value, d=d) for r in report.results), d=d
     )
@@ -246,6 +249,7 @@ def zrd_segment(
         escape(report_disposition(report, catalogue), d),
         repeated(*warnings, d=d),
         escape(answers, d),
+        "F" if final else "P",
         d=d,
     )
 

@@ -75,10 +75,12 @@ def rights_update_message(
     sending_application: str,
     sending_facility: str,
     catalogue: RegimeCatalogue | None = None,
+    final: bool = True,
 ) -> str:
     """The rights of ``report`` for the admission ``inbound``, as ADT^Z99^ADT_A01 (PAM FR update
     of the movement: ZBE-4 UPDATE, ZBE-6 original trigger, ZBE-9 C, administrative change without
-    movement) or ADT^A31^ADT_A05. MSH-5/6 answer the inbound MSH-3/4."""
+    movement) or ADT^A31^ADT_A05. MSH-5/6 answer the inbound MSH-3/4. ``final`` False: an
+    updated result will follow (ZRD-8 ``P``)."""
     d = inbound.delimiters
     structure = ("ADT", "Z99", "ADT_A01") if kind == "Z99" else ("ADT", "A31", "ADT_A05")
     msh = _msh(
@@ -103,7 +105,9 @@ def rights_update_message(
     if kind == "Z99":
         lines.append(_zbe(inbound, admission, now, d))
     lines += insurance_segments(report, d, catalogue=catalogue)
-    lines.append(zrd_segment(report, d, catalogue=catalogue, answers=inbound.control_id))
+    lines.append(
+        zrd_segment(report, d, catalogue=catalogue, answers=inbound.control_id, final=final)
+    )
     return "\r".join(lines) + "\r"
 
 

@@ -82,6 +82,7 @@ def _update(
     *,
     kind: str = "Z99",
     inbound: Message | None = None,
+    final: bool = True,
 ) -> str:
     assert kind in ("Z99", "A31")
     return rights_update_message(
@@ -94,6 +95,7 @@ def _update(
         sending_application="CDR",
         sending_facility="GW",
         catalogue=catalogue(),
+        final=final,
     )
 
 
@@ -135,7 +137,7 @@ def test_open_rights_make_the_whole_z99_the_gam_expects() -> None:
         f"||||||||||||||10||||10||||||||||||||162047511412341{_INS}",
         "IN2",
         "IN3|1||||PB^80",
-        "ZRD|complete|Y|20261124|cnam^found|Rights in force with CNAM on 2026-11-24.||MSG-1",
+        "ZRD|complete|Y|20261124|cnam^found|Rights in force with CNAM on 2026-11-24.||MSG-1|F",
     ]
 
 
@@ -268,7 +270,7 @@ def test_an_unknown_person_has_no_group_and_says_so_in_zrd() -> None:
     text = _update(report_for(who), who)
     assert _lines(text, "IN1") == [] and _lines(text, "ROL") == []
     assert _lines(text, "ZRD") == [
-        "ZRD|complete|N|20261124|cnam^unknown|No regime knows this person.||MSG-1"
+        "ZRD|complete|N|20261124|cnam^unknown|No regime knows this person.||MSG-1|F"
     ]
 
 
@@ -280,8 +282,21 @@ def test_a_regime_down_makes_zrd_partial_and_keeps_the_groups_found() -> None:
     assert _lines(text, "ZRD") == [
         "ZRD|partial|Y|20261124|cnam^found~msa^unavailable~cnmss^unknown|"
         "Rights in force with CNAM on 2026-11-24. "
-        "MSA could not answer (unavailable): cannot reach the regime service.||MSG-1"
+        "MSA could not answer (unavailable): cannot reach the regime service.||MSG-1|F"
     ]
+
+
+@pytest.mark.parametrize("kind", ["Z99", "A31"])
+def test_a_result_an_update_will_follow_says_preliminary_in_zrd_8(kind: str) -> None:
+    # Issue 18 item 5: a receiver must tell "MSA could not be asked, more to come" from the
+    # final word; HL7 table 0085 P (preliminary) / F (final).
+    who = member("Lefèvre", "Jean-Baptiste")
+    down = failed("msa", RegimeStatus.UNAVAILABLE, TODAY, "msa: cannot reach the regime service")
+    report = report_for(who, extra=(down,))
+    (preliminary,) = _lines(_update(report, who, kind=kind, final=False), "ZRD")
+    (final,) = _lines(_update(report, who, kind=kind), "ZRD")
+    assert preliminary.split("|")[8] == "P"
+    assert final.split("|")[8] == "F"
 
 
 def test_a_closed_period_is_not_in_force_and_zrd_lists_the_warning() -> None:
@@ -291,7 +306,7 @@ def test_a_closed_period_is_not_in_force_and_zrd_lists_the_warning() -> None:
     assert in1.split("|")[12:14] == ["20231124", "20261013"]
     (zrd,) = _lines(text, "ZRD")
     assert zrd.startswith("ZRD|complete|N|20261124|cnam^found|CNAM knows this person: ")
-    assert zrd.endswith("|outside-periods^cnam|MSG-1")  # ZRD-7: the message answered
+    assert zrd.endswith("|outside-periods^cnam|MSG-1|F")  # ZRD-7: the message answered
 
 
 def test_a_change_of_regime_puts_the_regime_in_force_first() -> None:
