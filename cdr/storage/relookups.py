@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, and_, exists, func, insert, select, update
+from sqlalchemy import Engine, Row, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from cdr.storage.inbox import column_length, fit_column, from_db, storage_errors, to_utc
@@ -69,18 +69,8 @@ class SqlRelookups:
         ]
 
     def superseded(self, relookup_id: int) -> bool:
-        newer = aliased(hl7_inbox)
         r = hl7_relookups.c
-        statement = select(
-            exists().where(
-                and_(
-                    r.id == relookup_id,
-                    newer.c.patient_key == r.patient_key,
-                    newer.c.id > r.inbox_id,
-                    newer.c.status == InboxStatus.DONE.value,
-                )
-            )
-        )
+        statement = select(exists().where(r.id == relookup_id, _newer_processed()))
         with storage_errors(f"check re-lookup {relookup_id}"), self._engine.connect() as conn:
             return bool(conn.execute(statement).scalar())
 
@@ -114,7 +104,9 @@ class SqlRelookups:
             attempts=attempts + 1, status=status.value, closed_at=at
         )
         if status is not RelookupStatus.SUPERSEDED:
-            statement = statement.values(waiting_for="")
+            # Checked again in the transaction that queues: a newer message of the patient
+            # processed since the check must not be overtaken (the next round drops this one).
+            statement = statement.values(waiting_for="").where(~_newer_processed())
         by_destination: dict[str, OutboundMessage] = {}
         for message in outbound:
             by_destination.setdefault(message.destination, message)
@@ -145,6 +137,21 @@ class SqlRelookups:
         statement = select(c.status, func.count()).group_by(c.status)
         with storage_errors("count the re-lookups"), self._engine.connect() as connection:
             return {status: int(count) for status, count in connection.execute(statement)}
+
+
+def _newer_processed() -> Any:
+    """A message of the re-lookup's patient newer than its own, processed (its result queued)."""
+    newer = aliased(hl7_inbox)
+    r = hl7_relookups.c
+    return (
+        exists()
+        .where(
+            newer.c.patient_key == r.patient_key,
+            newer.c.id > r.inbox_id,
+            newer.c.status == InboxStatus.DONE.value,
+        )
+        .correlate(hl7_relookups)
+    )
 
 
 def _guarded(relookup_id: int, attempts: int) -> Any:

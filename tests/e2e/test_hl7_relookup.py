@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cdr.bootstrap import build_gateway
+from cdr.bootstrap import Gateway, build_gateway
 from cdr.hl7_runtime import Hl7Runtime
 from hl7_listener.relookup_policy import RelookupStatus
 from mapping.er7 import Message
@@ -38,7 +38,7 @@ def clear_faults(sandbox: RunningServer) -> None:
 @pytest.fixture
 async def system(
     sandbox: RunningServer, tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[tuple[Hl7Runtime, Receiver]]:
+) -> AsyncIterator[tuple[Hl7Runtime, Receiver, Gateway]]:
     receiver = await Receiver().start()
     settings = gateway_settings(
         sandbox.url,
@@ -56,7 +56,7 @@ async def system(
     gateway = build_gateway(settings)
     runtime = Hl7Runtime(gateway)
     await runtime.start()
-    yield runtime, receiver
+    yield runtime, receiver, gateway
     await runtime.stop()
     await receiver.stop()
     await gateway.aclose()
@@ -75,7 +75,7 @@ def statuses(message: Message) -> dict[str, str]:
 async def test_a_regime_down_at_admission_gets_an_updated_final_result_once_it_is_back(
     sandbox, faults, system
 ) -> None:
-    runtime, receiver = system
+    runtime, receiver, gateway = system
     faults("cnam", down=True)
     [ack] = await exchange(runtime.port, [ADMISSION])
     assert parse_reply(ack).first("MSA").value(1) == "AA"
@@ -86,6 +86,7 @@ async def test_a_regime_down_at_admission_gets_an_updated_final_result_once_it_i
     assert first.all("IN1") == []  # CNAM could not be asked: no rights claimed either way
     (pending,) = runtime.relookups.items()
     assert pending.status is RelookupStatus.PENDING and "cnam" in pending.waiting_for
+    assert "cdr_hl7_relookups_pending 1" in gateway.metrics.render().splitlines()
 
     # Tried again in the background while CNAM is still down: nothing more is sent.
     await receiver.wait_until(lambda: runtime.relookup_loop.outcomes["retry"] >= 2)
@@ -103,13 +104,16 @@ async def test_a_regime_down_at_admission_gets_an_updated_final_result_once_it_i
     await receiver.wait_until(lambda: runtime.relookups.depth().get("pending", 0) == 0)
     (closed,) = runtime.relookups.items()
     assert closed.status is RelookupStatus.FINAL and closed.waiting_for == ()
+    metrics = gateway.metrics.render().splitlines()
+    assert "cdr_hl7_relookups_pending 0" in metrics
+    assert 'cdr_hl7_relookups_total{outcome="final"} 1' in metrics
 
 
 @pytest.mark.parametrize("system", [0.5], indirect=True)
 async def test_when_the_window_ends_a_last_result_is_final_with_the_regime_unknown(
     faults, system
 ) -> None:
-    runtime, receiver = system
+    runtime, receiver, _ = system
     faults("cnam", down=True)
     await exchange(runtime.port, [ADMISSION])
     await receiver.wait_for(2)
@@ -123,7 +127,7 @@ async def test_when_the_window_ends_a_last_result_is_final_with_the_regime_unkno
 async def test_a_newer_admission_of_the_patient_supersedes_the_older_re_lookup(
     sandbox, faults, system
 ) -> None:
-    runtime, receiver = system
+    runtime, receiver, _ = system
     faults("cnam", down=True)
     await exchange(runtime.port, [ADMISSION])
     await receiver.wait_for(1)

@@ -138,3 +138,22 @@ def test_a_newer_processed_message_of_the_patient_supersedes_the_re_lookup(store
     assert not relookups.superseded(due.id)  # stored, not processed yet: its result is not out
     inbox.complete(newer, [_out("R3")], lookup_id=None, now=T0)
     assert relookups.superseded(due.id)
+
+
+def test_a_close_checks_again_that_no_newer_message_was_processed(stores) -> None:
+    # The loop checked before its lookup; a newer admission processed during the lookup must
+    # not be overtaken by this older one's result.
+    inbox, outbox, relookups = stores
+    first = _store(inbox, "M1")
+    inbox.complete(first, [_out("R1")], lookup_id=None, now=T0, relookup=_request(due_s=0))
+    (due,) = relookups.due(now=T0, limit=10)
+    assert not relookups.superseded(due.id)
+    newer = _store(inbox, "M2")
+    inbox.complete(newer, [_out("R2")], lookup_id=None, now=T0)
+    final = RelookupStatus.FINAL
+    assert not relookups.close(due.id, attempts=0, status=final, outbound=[_out("U1")], now=T0)
+    assert [i.control_id for i in outbox.items()] == ["R2", "R1"]
+    assert relookups.close(
+        due.id, attempts=0, status=RelookupStatus.SUPERSEDED, outbound=(), now=T0
+    )
+    assert relookups.items()[0].status is RelookupStatus.SUPERSEDED
