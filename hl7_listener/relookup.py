@@ -16,6 +16,7 @@ re-lookup if it needs one, speaks for the patient.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -80,8 +81,10 @@ class RelookupStore(Protocol):
         *,
         attempts: int,
         next_attempt_at: datetime,
-        waiting_for: Sequence[str],
-    ) -> bool: ...
+        waiting_for: Sequence[str] | None,
+    ) -> bool:
+        """``waiting_for`` None: unchanged."""
+        ...
 
     def close(
         self,
@@ -165,7 +168,23 @@ class RelookupLoop:
         except StorageError as exc:  # the row stays due: tried again at the next round
             log.error("hl7 re-lookup %d: %s", row.id, exc.message)
         except Exception:
+            # Not retried at every poll: backed off like a failed try, closed at the deadline.
             log.exception("hl7 re-lookup %d: unexpected error", row.id)
+            with contextlib.suppress(StorageError):
+                await self._back_off(row)
+
+    async def _back_off(self, row: DueRelookup) -> None:
+        if self._policy.is_last_try(now=self._now(), deadline=row.deadline_at):
+            await self._close(row, RelookupStatus.EXPIRED, ())
+            return
+        next_at = self._policy.next_attempt(
+            attempts=row.attempts + 1, now=self._now(), deadline=row.deadline_at
+        )
+        await self._blocking(
+            lambda: self._store.reschedule(
+                row.id, attempts=row.attempts, next_attempt_at=next_at, waiting_for=None
+            )
+        )
 
     async def _step(self, row: DueRelookup) -> None:
         store = self._store

@@ -80,13 +80,15 @@ class SqlRelookups:
         *,
         attempts: int,
         next_attempt_at: datetime,
-        waiting_for: Sequence[str],
+        waiting_for: Sequence[str] | None,
     ) -> bool:
         statement = _guarded(relookup_id, attempts).values(
-            attempts=attempts + 1,
-            next_attempt_at=to_utc(next_attempt_at),
-            waiting_for=fit_column(",".join(waiting_for), _WAITING_LENGTH),
+            attempts=attempts + 1, next_attempt_at=to_utc(next_attempt_at)
         )
+        if waiting_for is not None:
+            statement = statement.values(
+                waiting_for=fit_column(",".join(waiting_for), _WAITING_LENGTH)
+            )
         with storage_errors(f"reschedule re-lookup {relookup_id}"), self._engine.begin() as c:
             return bool(c.execute(statement).rowcount)
 
