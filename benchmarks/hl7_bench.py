@@ -9,16 +9,15 @@ centre) routes the lookup to the member's regime, so that each lookup is one reg
 load comes from ``benchmarks/mllp_load.py`` in a process of its own.
 
 1. ACK throughput on 1 and 16 connections against every ACK-only peer of ``benchmarks/hl7_peer.py``
-   (python-hl7's asyncio server, MSH parsed, ``create_ack``, nothing stored; and, when Node.js
-   and the npm packages are installed, ``node-hl7-server`` and ``@medplum/hl7``). Each AA of the gateway is
-   sent after its message is committed to SQLite, and the lookups and result deliveries run
-   behind the ACKs in the gateway's processing process (nice 10), on the same two cores: the
-   product as it runs. Rounds are
-   interleaved; before each peer round the gateway finishes its backlog, so that it does not
-   steal the peer's CPU. Each row also gives the server's CPU time per message (psutil, every
-   thread of every process of the server, backlog included). Diagnosis rows, not the product: a
-   second gateway whose regime calls all hang, so that nothing runs behind the ACKs, measures the
-   durable intake alone.
+   (python-hl7's asyncio server, MSH parsed, ``create_ack``, nothing stored; and, when Node.js and
+   the npm packages are installed, ``node-hl7-server`` and ``@medplum/hl7``). Each AA of the
+   gateway is sent after its message is committed to SQLite, and the lookups and result deliveries
+   run behind the ACKs in the gateway's processing process (nice 10), on the same two cores: the
+   product as it runs. Rounds are interleaved; before each peer round the gateway finishes its
+   backlog, so that it does not steal the peer's CPU. Each row also gives the server's CPU time per
+   message (psutil, every thread of every process of the server, backlog included). Diagnosis rows,
+   not the product: a second gateway whose regime calls all hang, so that nothing runs behind the
+   ACKs, measures the durable intake alone.
 2. End to end: a burst of distinct admissions with the sandbox adding 20 ms to each lookup, until
    every result is delivered; the rate, the time from each ACK to its result's delivery (matched
    by ZRD-7, the MSH-10 the result answers), and the gateway's resident memory.

@@ -87,6 +87,16 @@ def _parser() -> argparse.ArgumentParser:
     ob_retry = outbox_sub.add_parser("retry", help="send dead-lettered messages again")
     ob_retry.add_argument("ids", nargs="*", type=int, metavar="ID", help="outbox ids")
     ob_retry.add_argument("--all", action="store_true", help="every dead-lettered message")
+    ob_relookups = outbox_sub.add_parser(
+        "relookups", help="admissions looked up again because a regime could not be asked"
+    )
+    ob_relookups.add_argument(
+        "--status",
+        choices=["pending", "final", "expired", "superseded"],
+        help="only re-lookups in this state (default: all)",
+    )
+    ob_relookups.add_argument("--limit", type=int, default=50, help="at most N (default 50)")
+    ob_relookups.add_argument("--json", action="store_true", help="machine-readable output")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -185,6 +195,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "outbox":
         if args.outbox_command == "list":
             return commands.outbox_list(
+                _settings({}), status=args.status, limit=args.limit, as_json=args.json
+            )
+        if args.outbox_command == "relookups":
+            from cdr.relookup_commands import outbox_relookups
+
+            return outbox_relookups(
                 _settings({}), status=args.status, limit=args.limit, as_json=args.json
             )
         return commands.outbox_retry(_settings({}), ids=args.ids, every=args.all)

@@ -19,12 +19,15 @@ from cdr.bootstrap import Gateway, build_gateway
 from cdr.settings import Settings
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
+from cdr.storage.relookups import SqlRelookups
 from cdr.storage.writer import GroupCommit, LocalFirstCommit, on_loop
 from hl7_listener.client import MllpClient
 from hl7_listener.fhir_delivery import FhirDelivery
 from hl7_listener.outbound import Delivery, OutboundSender
 from hl7_listener.ports import InboundMessage, StoreOutcome
 from hl7_listener.processing import AdmissionProcessor, ResultOptions, is_fhir_destination
+from hl7_listener.relookup import RelookupLoop
+from hl7_listener.relookup_policy import RelookupPolicy
 from hl7_listener.router import Intake, IntakeOptions
 from hl7_listener.server import MllpServer
 from hl7_listener.worker import InboxWorker
@@ -112,6 +115,11 @@ class Hl7Runtime:
             backoff_s=settings.hl7_outbound_backoff_s,
             backoff_max_s=settings.hl7_outbound_backoff_max_s,
         )
+        relookup_policy = RelookupPolicy(
+            window_s=settings.hl7_relookup_window_s,
+            backoff_s=settings.hl7_relookup_backoff_s,
+            backoff_max_s=settings.hl7_relookup_backoff_max_s,
+        )
         processor = AdmissionProcessor(
             catalogue=gateway.catalogue,
             requester=gateway.default_requester,
@@ -126,6 +134,18 @@ class Hl7Runtime:
                 destination: ResultOptions(charset=o.charset, zrd=o.zrd)
                 for destination, o in settings.hl7_destination_options.items()
             },
+            relookup=relookup_policy if settings.hl7_relookup_window_s > 0 else None,
+        )
+        self.relookups = SqlRelookups(gateway.database.engine)
+        # Runs even with the window at 0: re-lookups recorded before it was set still close.
+        self.relookup_loop = RelookupLoop(
+            store=self.relookups,
+            blocking=writer,
+            again=lambda pending, last: processor.again(pending, last=last),
+            policy=relookup_policy,
+            now=clock.now,
+            poll_interval_s=min(1.0, settings.hl7_relookup_backoff_s),
+            on_queued=self.sender.wake,
         )
         self.worker = InboxWorker(
             inbox=self.inbox,
@@ -159,12 +179,14 @@ class Hl7Runtime:
             max_connections=settings.mllp_max_connections,
         )
         gateway.metrics.add_source(self._render_metrics)
+        gateway.metrics.add_source(self._render_relookup_metrics)
 
     async def start(self, sock: socket.socket | None = None) -> None:
         settings = self._gateway.settings
         if self._processing_enabled:
             self.worker.start()
             self.sender.start()
+            self.relookup_loop.start()
         if self._intake_enabled:
             await self.server.start(settings.mllp_host, settings.mllp_port, sock=sock)
 
@@ -178,6 +200,7 @@ class Hl7Runtime:
         if self._no_wait_engine is not None:
             self._no_wait_engine.dispose()
         await self.worker.stop()
+        await self.relookup_loop.stop()
         await self.sender.stop()
 
     async def _store(self, message: InboundMessage) -> StoreOutcome:
@@ -229,6 +252,18 @@ class Hl7Runtime:
         yield f'cdr_hl7_outbound_total{{result="delivered"}} {self.sender.delivered}'
         yield f'cdr_hl7_outbound_total{{result="failed"}} {self.sender.failures}'
         yield f'cdr_hl7_outbound_total{{result="dead"}} {self.sender.dead}'
+
+    def _render_relookup_metrics(self) -> Iterable[str]:
+        yield "# HELP cdr_hl7_relookups_pending Admissions waiting to be looked up again"
+        yield "# TYPE cdr_hl7_relookups_pending gauge"
+        yield f"cdr_hl7_relookups_pending {self.relookups.depth().get('pending', 0)}"
+        if not self._processing_enabled:
+            return  # the re-lookups run in the processing process
+        yield "# HELP cdr_hl7_relookups_total Re-lookup tries, by outcome"
+        yield "# TYPE cdr_hl7_relookups_total counter"
+        outcomes = self.relookup_loop.outcomes
+        for outcome in ("retry", "final", "expired", "superseded"):
+            yield f'cdr_hl7_relookups_total{{outcome="{outcome}"}} {outcomes[outcome]}'
 
 
 class Hl7Thread:

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="per MLLP destination: result charset (MSH-18) and whether ZRD is sent",
     )
+    # HL7 re-lookups (issue 18 item 5): an admission whose lookup could not ask a regime is
+    # looked up again in the background for this window (0: never), with backoff.
+    hl7_relookup_window_s: float = Field(3600.0, ge=0)
+    hl7_relookup_backoff_s: float = Field(30.0, gt=0)
+    hl7_relookup_backoff_max_s: float = Field(600.0, gt=0)
 
     @field_validator("regimes_url")
     @classmethod

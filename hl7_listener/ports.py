@@ -21,6 +21,7 @@ __all__ = [
     "OutboxStatus",
     "OutboxStore",
     "PendingMessage",
+    "RelookupRequest",
     "StoreOutcome",
 ]
 
@@ -92,6 +93,18 @@ class OutboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class RelookupRequest:
+    """Look this message up again later: some regime could not be asked (issue 18 item 5).
+    ``waiting_for`` names those regimes; the first try is due at ``next_attempt_at``, the last
+    one at ``deadline_at``."""
+
+    patient_key: str
+    waiting_for: tuple[str, ...]
+    next_attempt_at: datetime
+    deadline_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxItem:
     id: int
     inbox_id: int | None
@@ -125,9 +138,11 @@ class InboxStore(Protocol):
         *,
         lookup_id: str | None,
         now: datetime,
+        relookup: RelookupRequest | None = None,
     ) -> None:
-        """In one transaction: mark the message done and queue its outbound messages.
-        Idempotent: completing a message already done queues nothing twice."""
+        """In one transaction: mark the message done and queue its outbound messages (and record
+        its re-lookup, when given). Idempotent: completing a message already done queues nothing
+        twice."""
         ...
 
     def fail(self, inbox_id: int, error: str, *, now: datetime) -> None: ...

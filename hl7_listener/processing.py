@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from hl7_listener.ports import OutboundMessage, PendingMessage
-from mapping.adt_to_query import admission_from_message
+from hl7_listener.ports import OutboundMessage, PendingMessage, RelookupRequest
+from hl7_listener.relookup_policy import RelookupPolicy, not_asked
+from mapping.adt_to_query import Admission, admission_from_message
 from mapping.er7 import Message
 from mapping.hl7_charset import encode_result
 from mapping.rights_to_bundle import rights_to_transaction
@@ -41,8 +42,15 @@ class ResultOptions:
 
 @dataclass(frozen=True, slots=True)
 class Processed:
+    """``final``: the results say so (no later result will follow for this message);
+    ``not_asked``: the regimes the lookup could not ask; ``relookup``: the re-lookup to record
+    with the first result, when it is not final."""
+
     lookup_id: str | None
     outbound: tuple[OutboundMessage, ...]
+    relookup: RelookupRequest | None = None
+    final: bool = True
+    not_asked: tuple[str, ...] = ()
 
 
 class AdmissionProcessor:
@@ -59,6 +67,7 @@ class AdmissionProcessor:
         now: Callable[[], datetime],
         new_control_id: Callable[[], str],
         options: Mapping[str, ResultOptions] | None = None,
+        relookup: RelookupPolicy | None = None,
     ) -> None:
         self._catalogue = catalogue
         self._requester = requester
@@ -70,10 +79,44 @@ class AdmissionProcessor:
         self._now = now
         self._new_control_id = new_control_id
         self._options = dict(options or {})
+        self._relookup = relookup  # None: a regime that could not be asked is not asked again
 
     async def __call__(self, pending: PendingMessage) -> Processed:
         """Raises ``CdrError`` when the stored message cannot be processed (the worker marks it
-        failed); the lookup itself reports regime failures in its report, it does not raise."""
+        failed); the lookup itself reports regime failures in its report, it does not raise.
+
+        When a regime could not be asked (and re-lookups are on, and results have somewhere to
+        go), the results are marked not final and a re-lookup is requested."""
+        message, admission, lookup_id, report = await self._lookup(pending)
+        missing = not_asked(report)
+        policy = self._relookup
+        if not missing or policy is None or not self._destinations:
+            outbound = self._results(pending, message, admission, report, final=True)
+            return Processed(lookup_id, outbound, not_asked=missing)
+        now = self._now()
+        deadline = policy.deadline(now)
+        relookup = RelookupRequest(
+            patient_key=pending.patient_key,
+            waiting_for=missing,
+            next_attempt_at=policy.next_attempt(attempts=0, now=now, deadline=deadline),
+            deadline_at=deadline,
+        )
+        outbound = self._results(pending, message, admission, report, final=False)
+        return Processed(lookup_id, outbound, relookup, final=False, not_asked=missing)
+
+    async def again(self, pending: PendingMessage, *, last: bool) -> Processed:
+        """The re-lookup of an admission whose first result was not final. Results only when
+        this one is final: every regime answered, or ``last`` (the window ended)."""
+        message, admission, lookup_id, report = await self._lookup(pending)
+        missing = not_asked(report)
+        if missing and not last:
+            return Processed(lookup_id, (), final=False, not_asked=missing)
+        outbound = self._results(pending, message, admission, report, final=True)
+        return Processed(lookup_id, outbound, not_asked=missing)
+
+    async def _lookup(
+        self, pending: PendingMessage
+    ) -> tuple[Message, Admission, str, LookupReport]:
         message = Message.parse(pending.raw.decode(pending.charset))
         # The date of care defaults to the day the message arrived, not the day it is processed:
         # a message replayed after a restart asks for the same day.
@@ -84,10 +127,21 @@ class AdmissionProcessor:
             today=pending.received_at.date(),
         )
         lookup_id, report = await self._run_lookup(admission.query)
+        return message, admission, lookup_id, report
+
+    def _results(
+        self,
+        pending: PendingMessage,
+        message: Message,
+        admission: Admission,
+        report: LookupReport,
+        *,
+        final: bool,
+    ) -> tuple[OutboundMessage, ...]:
         outbound = []
         for destination in self._destinations:
             if is_fhir_destination(destination):
-                outbound.append(self._fhir(destination, message, report))
+                outbound.append(self._fhir(destination, message, report, final=final))
                 continue
             control_id = self._new_control_id()
             options = self._options.get(destination, _DEFAULT_OPTIONS)
@@ -103,15 +157,18 @@ class AdmissionProcessor:
                 catalogue=self._catalogue,
                 charset_field=options.charset,
                 zrd=options.zrd,
+                final=final,
             )
             payload = encode_result(text, options.charset, message.delimiters)
             outbound.append(OutboundMessage(destination, control_id, payload))
-        return Processed(lookup_id, tuple(outbound))
+        return tuple(outbound)
 
-    def _fhir(self, destination: str, message: Message, report: LookupReport) -> OutboundMessage:
+    def _fhir(
+        self, destination: str, message: Message, report: LookupReport, *, final: bool
+    ) -> OutboundMessage:
         key = f"{message.sending_application}|{message.sending_facility}|{message.control_id}"
         bundle = rights_to_transaction(
-            report, catalogue=self._catalogue, message_key=key, created=self._now()
+            report, catalogue=self._catalogue, message_key=key, created=self._now(), final=final
         )
         payload = json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode()
         return OutboundMessage(destination, str(bundle["id"]), payload)

@@ -183,6 +183,7 @@ class InboxWorker:
             result.outbound,
             lookup_id=result.lookup_id,
             now=self._now(),
+            relookup=result.relookup,
         )
         self.processed += 1
         if result.outbound:

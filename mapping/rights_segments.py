@@ -267,12 +267,16 @@ _STATE_LABELS = {
 _ZRD_STATE = {"in-force": "Y", "not-in-force": "N", "unknown": "U"}
 
 
-def status_obx(report: LookupReport, observed: str, d: Delimiters) -> str:
+def status_obx(
+    report: LookupReport, observed: str, d: Delimiters, *, final: bool | None = None
+) -> str:
     """OBX stating the rights' status in standard fields, for receivers that take no Z segment:
     OBX-3 what is observed, OBX-5 the state (``rights_state``), OBX-11 ``F`` final or ``P``
     preliminary (a regime could not be asked), OBX-14 when. HL7 v2.5 ADT_A01/ADT_A05 carry
-    OBX after PV1/PV2 (PAM FR 2.11.2 §6.21 keeps OBX optional)."""
-    state, final = rights_state(report)
+    OBX after PV1/PV2 (PAM FR 2.11.2 §6.21 keeps OBX optional). ``final`` None: final when
+    every regime answered."""
+    state, answered = rights_state(report)
+    final = answered if final is None else final
     return segment(
         "OBX",
         "1",
@@ -300,15 +304,17 @@ def zrd_segment(
     catalogue: RegimeCatalogue | None = None,
     answers: str = "",
     groups: Sequence[InsuranceGroup] | None = None,
+    final: bool | None = None,
 ) -> str:
     """ZRD, our Z segment on the lookup itself: ZRD-1 outcome (complete|partial|error), ZRD-2
     rights on the date of care ``Y`` in force, ``N`` not in force, ``U`` unknown (a regime could
     not be asked), ZRD-3 that date, ZRD-4 ``regime^status`` per regime asked (RegimeStatus
     values), ZRD-5 the disposition sentence, ZRD-6 ``code^regime`` per warning (regime empty for
     a warning about the identity asked), ZRD-7 the MSH-10 of the message this result answers,
-    ZRD-8 ``F`` final or ``P`` preliminary, ZRD-9 ``IN1-1^CDRi ETM code`` per group with an
-    exonération (the raw code IN1-15 cannot carry), ZRD-10 ``number^organisation^start^end``
-    per declared AT/MP."""
+    ZRD-8 the result status in the values of HL7 table 0085: ``F`` final or ``P`` preliminary
+    (an updated result follows), ZRD-9 ``IN1-1^CDRi ETM code`` per group with an exonération
+    (the raw code IN1-15 cannot carry), ZRD-10 ``number^organisation^start^end`` per declared
+    AT/MP. ``final`` None: final when every regime answered (``rights_state``)."""
     if groups is None:
         groups = insurance_groups(report, catalogue)
     statuses = repeated(
@@ -320,7 +326,8 @@ def zrd_segment(
             components(escape(w.code, d), escape(result.regime, d), d=d)
             for w in result.evaluation.warnings
         ]
-    state, final = rights_state(report)
+    state, answered = rights_state(report)
+    final = answered if final is None else final
     etms = [
         components(str(n), escape(g.cdri_etm, d), d=d)
         for n, g in enumerate(groups, start=1)

@@ -18,12 +18,16 @@ from mapping.rights_to_fhir import report_to_fhir
 from rights.catalogue import RegimeCatalogue
 from rights.result import LookupReport
 
-__all__ = ["SYSTEM_HL7_MESSAGE", "rights_to_transaction"]
+__all__ = ["PRELIMINARY", "SYSTEM_HL7_MESSAGE", "rights_to_transaction"]
 
 Json = dict[str, Any]
 
 # Identifies the HL7 message a request stands for: "<MSH-3>|<MSH-4>|<MSH-10>".
 SYSTEM_HL7_MESSAGE = f"{CANONICAL}/sid/hl7-message"
+
+
+# Said of a response some regime of which could not be asked yet (outcome partial or error).
+PRELIMINARY = "Preliminary: the regimes not reached are asked again; an updated response follows."
 
 
 def rights_to_transaction(
@@ -32,8 +36,11 @@ def rights_to_transaction(
     catalogue: RegimeCatalogue,
     message_key: str,
     created: datetime,
+    final: bool = True,
 ) -> Json:
-    """``message_key`` is ``MSH-3|MSH-4|MSH-10`` of the admission; ``created`` timezone-aware."""
+    """``message_key`` is ``MSH-3|MSH-4|MSH-10`` of the admission; ``created`` timezone-aware.
+    ``final`` False: a regime could not be asked and an updated Bundle will follow (the same
+    resource ids, new versions); the response's disposition says so."""
     digest = hashlib.sha256(message_key.encode()).hexdigest()[:32]
     request_id, response_id = f"hl7-{digest}", f"hl7-{digest}-response"
     answer = report_to_fhir(
@@ -44,6 +51,8 @@ def rights_to_transaction(
         created=created,
         purposes=(),
     )
+    if not final:
+        answer.response["disposition"] += f" {PRELIMINARY}"
     query = report.query
     request: Json = {
         "resourceType": "CoverageEligibilityRequest",

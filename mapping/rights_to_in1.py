@@ -106,13 +106,16 @@ def rights_update_message(
     catalogue: RegimeCatalogue | None = None,
     charset_field: str = DEFAULT_RESULT_CHARSET,
     zrd: bool = True,
+    final: bool | None = None,
 ) -> str:
     """The rights of ``report`` for the admission ``inbound``, as ADT^Z99^ADT_A01 (PAM FR update
     of the movement: ZBE-4 UPDATE, ZBE-6 original trigger, ZBE-9 C, administrative change
     without movement) when ``kind`` is Z99 and ``inbound`` carries a movement, else as
     ADT^A31^ADT_A05 (``result_kind``). MSH-5/6 answer the inbound MSH-3/4; MSH-18 is
     ``charset_field``, the charset the caller encodes the text in. ``zrd`` False leaves our Z
-    segment out, for receivers that validate strictly (the OBX says the essentials)."""
+    segment out, for receivers that validate strictly (the OBX says the essentials). ``final``
+    False: an updated result will follow (OBX-11 and ZRD-8 ``P``); None: final when every
+    regime answered."""
     d = inbound.delimiters
     kind = result_kind(inbound, kind)
     structure = ("ADT", "Z99", "ADT_A01") if kind == "Z99" else ("ADT", "A31", "ADT_A05")
@@ -140,12 +143,19 @@ def rights_update_message(
     lines.append(pv1.encode() if pv1 is not None else segment("PV1", "1", "N", d=d))
     if kind == "Z99":
         lines.append(_zbe(inbound, admission, now, d))
-    lines.append(status_obx(report, stamp, d))
+    lines.append(status_obx(report, stamp, d, final=final))
     groups = insurance_groups(report, catalogue)
     lines += encode_groups(groups, report, d)
     if zrd:
         lines.append(
-            zrd_segment(report, d, catalogue=catalogue, answers=inbound.control_id, groups=groups)
+            zrd_segment(
+                report,
+                d,
+                catalogue=catalogue,
+                answers=inbound.control_id,
+                groups=groups,
+                final=final,
+            )
         )
     return "\r".join(lines) + "\r"
 
@@ -220,5 +230,6 @@ def rpi_message(
         note = f"No lookup: {error.message}" if error is not None else ""
     lines.append(segment("NTE", "1", "L", escape(note, d), d=d))
     if report is not None:
-        lines.append(zrd_segment(report, d, catalogue=catalogue))
+        # A synchronous reply: nothing follows it, so it is final whatever the regimes did.
+        lines.append(zrd_segment(report, d, catalogue=catalogue, final=True))
     return "\r".join(lines) + "\r"

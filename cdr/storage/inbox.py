@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from cdr.storage.inbox_batch import Key, batch_outcomes, new_rows
 from cdr.storage.inbox_sqlite import store_batch_sqlite
-from cdr.storage.tables import hl7_inbox, hl7_outbox
+from cdr.storage.tables import hl7_inbox, hl7_outbox, hl7_relookups
 from cdr.storage.transactions import storage_error
 from hl7_listener.ports import (
     InboundMessage,
@@ -32,6 +32,7 @@ from hl7_listener.ports import (
     OutboundMessage,
     OutboxStatus,
     PendingMessage,
+    RelookupRequest,
     StoreOutcome,
 )
 from rights.errors import StorageError
@@ -182,8 +183,10 @@ class SqlInbox:
         *,
         lookup_id: str | None,
         now: datetime,
+        relookup: RelookupRequest | None = None,
     ) -> None:
-        """Mark done and queue the outbound messages, in one transaction.
+        """Mark done and queue the outbound messages, in one transaction (with the re-lookup
+        to make, if any: a crash cannot keep one without the other).
 
         Idempotent through the status: only the transaction that moves the row out of
         pending/failed queues anything (on PostgreSQL a concurrent one waits for the row lock,
@@ -229,6 +232,8 @@ class SqlInbox:
                 return
             if outbox_rows:
                 connection.execute(insert(hl7_outbox), outbox_rows)
+            if relookup is not None:
+                connection.execute(insert(hl7_relookups), _relookup_row(inbox_id, relookup, at))
 
     def fail(self, inbox_id: int, error: str, *, now: datetime) -> None:
         """Kept for an operator with its error; a message already done stays done."""
@@ -291,6 +296,21 @@ def _inbox_row(message: InboundMessage) -> dict[str, Any]:
         "lookup_id": None,
         "error": "",
         "processed_at": None,
+    }
+
+
+def _relookup_row(inbox_id: int, request: RelookupRequest, at: datetime) -> dict[str, Any]:
+    waiting_for = ",".join(request.waiting_for)
+    return {
+        "inbox_id": inbox_id,
+        "patient_key": fit_column(request.patient_key, _LENGTHS["patient_key"]),
+        "status": "pending",  # hl7_listener.relookup_policy.RelookupStatus.PENDING
+        "attempts": 0,
+        "created_at": at,
+        "next_attempt_at": to_utc(request.next_attempt_at),
+        "deadline_at": to_utc(request.deadline_at),
+        "waiting_for": fit_column(waiting_for, column_length(hl7_relookups.c.waiting_for)),
+        "closed_at": None,
     }
 
 

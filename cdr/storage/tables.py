@@ -25,6 +25,7 @@ __all__ = [
     "fhir_search_index",
     "hl7_inbox",
     "hl7_outbox",
+    "hl7_relookups",
     "lookup_results",
     "lookups",
     "metadata",
@@ -136,5 +137,26 @@ hl7_outbox = Table(
     Column("ack_code", String(4), nullable=False),
     UniqueConstraint("inbox_id", "destination", name="uq_hl7_outbox_inbox_destination"),
     Index("ix_hl7_outbox_destination_status_id", "destination", "status", "id"),
+    sqlite_autoincrement=True,
+)
+
+# Re-lookups (issue 18 item 5): an admission whose lookup could not ask every regime is looked
+# up again, with backoff, until every regime answers or its window ends; the later result goes
+# to the outbox like the first. One row per inbox message at most.
+hl7_relookups = Table(
+    "hl7_relookups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("inbox_id", Integer, ForeignKey("hl7_inbox.id", ondelete="CASCADE"), nullable=False),
+    Column("patient_key", String(64), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("deadline_at", DateTime(timezone=True), nullable=False),
+    Column("waiting_for", String(255), nullable=False),  # regimes not asked yet: "cnam,msa"
+    Column("closed_at", DateTime(timezone=True)),
+    UniqueConstraint("inbox_id", name="uq_hl7_relookups_inbox"),
+    Index("ix_hl7_relookups_status_next", "status", "next_attempt_at"),
     sqlite_autoincrement=True,
 )

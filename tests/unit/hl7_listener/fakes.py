@@ -21,6 +21,7 @@ from hl7_listener.ports import (
     OutboxItem,
     OutboxStatus,
     PendingMessage,
+    RelookupRequest,
     StoreOutcome,
 )
 from rights.errors import StorageError
@@ -163,6 +164,7 @@ class MemoryInbox:
         *,
         lookup_id: str | None,
         now: datetime,
+        relookup: RelookupRequest | None = None,
     ) -> None:
         self.complete_calls.append(inbox_id)
         if self.fail_complete.get(inbox_id, 0) > 0:

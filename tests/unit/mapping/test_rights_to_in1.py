@@ -84,6 +84,7 @@ def _update(
     *,
     kind: str = "Z99",
     inbound: Message | None = None,
+    final: bool | None = None,
 ) -> str:
     assert kind in ("Z99", "A31")
     return rights_update_message(
@@ -96,6 +97,7 @@ def _update(
         sending_application="CDR",
         sending_facility="GW",
         catalogue=catalogue(),
+        final=final,
     )
 
 
@@ -301,6 +303,23 @@ def test_a_regime_down_makes_zrd_partial_and_keeps_the_groups_found() -> None:
         "Rights in force with CNAM on 2026-11-24. "
         "MSA could not answer (unavailable): cannot reach the regime service.||MSG-1|P"
     ]
+
+
+@pytest.mark.parametrize("kind", ["Z99", "A31"])
+def test_a_result_an_update_will_follow_says_preliminary_in_zrd_8(kind: str) -> None:
+    # Issue 18 item 5: a receiver must tell "MSA could not be asked, more to come" from the
+    # final word; HL7 table 0085 P (preliminary) / F (final).
+    who = member("Lefèvre", "Jean-Baptiste")
+    down = failed("msa", RegimeStatus.UNAVAILABLE, TODAY, "msa: cannot reach the regime service")
+    report = report_for(who, extra=(down,))
+    (preliminary,) = _lines(_update(report, who, kind=kind, final=False), "ZRD")
+    (final,) = _lines(_update(report, who, kind=kind, final=True), "ZRD")
+    (derived,) = _lines(_update(report, who, kind=kind), "ZRD")
+    assert preliminary.split("|")[8] == "P"
+    # The window ended (or re-lookups are off): final, though MSA is still unknown.
+    assert final.split("|")[8] == "F" and final.split("|")[2] == "Y"
+    # Not said by the caller: final only when every regime answered.
+    assert derived.split("|")[8] == "P"
 
 
 def test_a_closed_period_is_not_in_force_and_zrd_lists_the_warning() -> None:
