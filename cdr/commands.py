@@ -294,6 +294,7 @@ async def lookup(settings: Settings, args: argparse.Namespace) -> int:
             birth_date=args.birth_date,
             rang=args.rang,
             regime=args.regime,
+            today=gateway.clock.today(),
         )
         stored = await gateway.service.run(query)
     finally:
