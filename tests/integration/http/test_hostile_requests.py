@@ -1,0 +1,126 @@
+"""Bad input at the FHIR API answered 4xx with an OperationOutcome, never 500 (issue 11, items
+2, 3, 5, 6, 7): overflowing numbers and dates in every search parameter the
+CapabilityStatement advertises, `$submit` bodies with dates no lookup can be made with, the
+trailing-slash redirect, charsets, Bundle types. The module's server fails the suite if its log
+holds a traceback (conftest)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.test_fhir_api import FHIR_JSON, cer_for, first
+from tests.integration.http.conftest import Served
+
+# Values that broke or could break a parser, a date library or a database integer.
+NUMBERS = ["99999999999999999999999999", "-1", "1e3", "+1", "1_0", "٣", "9" * 5000]
+DATES = [
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "2026-13-45",
+    "2026-02-30",
+    "2026-02-30T10:00:00Z",
+    "2026-11-24T25:00",
+    "99999-01-01",
+    "ge0000",
+    "sa2026",
+]
+ANY = ["a" * 4000, "x\x00y", "%", "|", ",,,", "Patient/", "é", "\U0001f600"]
+
+
+def outcome_of(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome", body
+    return body
+
+
+@pytest.fixture(scope="module")
+def advertised(served: Served) -> list[tuple[str, str, str]]:
+    statement = httpx.get(f"{served.base}/metadata").json()
+    return [
+        (resource["type"], param["name"], param["type"])
+        for resource in statement["rest"][0]["resource"]
+        for param in resource["searchParam"]
+    ]
+
+
+def test_every_advertised_search_parameter_refuses_bad_values_without_failing(
+    served: Served, advertised: list[tuple[str, str, str]]
+) -> None:
+    assert len(advertised) > 20  # the CapabilityStatement was read
+    with httpx.Client(base_url=served.base) as client:
+        for resource_type, name, kind in advertised:
+            values = DATES if kind == "date" else NUMBERS + ANY
+            for value in values:
+                response = client.get(f"/{resource_type}", params={name: value})
+                where = f"{resource_type}?{name}={value[:40]!r}"
+                assert response.status_code in (200, 400), where
+                if kind == "date":  # none of DATES is a date a search can use
+                    assert response.status_code == 400, where
+                    outcome_of(response)
+
+
+@pytest.mark.parametrize("name", ["_count", "_offset"])
+@pytest.mark.parametrize("value", NUMBERS)
+def test_paging_numbers_out_of_range_are_400(served: Served, name: str, value: str) -> None:
+    response = httpx.get(f"{served.base}/Patient", params={name: value})
+    assert response.status_code == 400
+    assert outcome_of(response)["issue"][0]["expression"] == [name]
+
+
+def test_a_large_offset_is_an_empty_page(served: Served) -> None:
+    response = httpx.get(f"{served.base}/Patient", params={"_offset": "1000000000"})
+    assert response.status_code == 200
+    assert response.json()["entry"] == []
+
+
+def test_count_0_gives_the_total_and_no_page_to_move_to(served: Served) -> None:
+    for _ in range(2):  # two stored CoverageEligibilityResponses at least
+        assert _submit(served, cer_for(first("open"))).status_code == 200
+    bundle = httpx.get(f"{served.base}/CoverageEligibilityResponse", params={"_count": "0"}).json()
+    assert bundle["total"] >= 2
+    assert bundle["entry"] == []
+    assert [link["relation"] for link in bundle["link"]] == ["self"]
+
+
+def _submit(served: Served, body: Any, **headers: str) -> httpx.Response:
+    return httpx.post(
+        f"{served.base}/CoverageEligibilityRequest/$submit",
+        json=body,
+        headers={"Content-Type": FHIR_JSON, **headers},
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize("created", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+@pytest.mark.parametrize("prefer", ["", "respond-async"])
+def test_a_created_with_no_utc_instant_is_400_before_any_lookup(
+    served: Served, created: str, prefer: str
+) -> None:
+    body = cer_for(first("open"))
+    body["created"] = created
+    response = _submit(served, body, Prefer=prefer)
+    assert response.status_code == 400
+    assert outcome_of(response)["issue"][0]["expression"] == ["CoverageEligibilityRequest.created"]
+
+
+@pytest.mark.parametrize(
+    ("element", "value"),
+    [
+        ("birthDate", "2099-01-01"),
+        ("birthDate", "1962-02-30"),
+        ("servicedDate", "0001-01-01"),
+    ],
+)
+def test_dates_no_lookup_can_be_made_with_are_400(served: Served, element: str, value: str) -> None:
+    body = cer_for(first("open"))
+    if element == "birthDate":
+        body["contained"][0]["birthDate"] = value
+    else:
+        body[element] = value
+    response = _submit(served, body)
+    assert response.status_code == 400
+    (issue,) = outcome_of(response)["issue"]
+    assert issue["expression"][0].endswith(element)
