@@ -189,6 +189,9 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        # No redirect from ``/path/`` to ``/path``: Starlette builds it from the Host header, so
+        # a client could be sent (with its body, on a 307) to any host it names. 404 instead.
+        redirect_slashes=False,
     )
     app.direct = {}
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_fhir_api import FHIR_JSON, cer_for, first
-from tests.integration.http.conftest import Served
+from tests.integration.http.conftest import Served, exchange, status_and_outcome
 
 # Values that broke or could break a parser, a date library or a database integer.
 NUMBERS = ["99999999999999999999999999", "-1", "1e3", "+1", "1_0", "٣", "9" * 5000]
@@ -124,3 +124,16 @@ def test_dates_no_lookup_can_be_made_with_are_400(served: Served, element: str, 
     assert response.status_code == 400
     (issue,) = outcome_of(response)["issue"]
     assert issue["expression"][0].endswith(element)
+
+
+def test_the_trailing_slash_is_not_redirected_anywhere(served: Served) -> None:
+    request = (
+        b"POST /fhir/CoverageEligibilityRequest/$submit/ HTTP/1.1\r\nHost: evil.example\r\n"
+        b"Content-Type: application/fhir+json\r\nContent-Length: 2\r\n"
+        b"Connection: close\r\n\r\n{}"
+    )
+    response = exchange(served.port, request)
+    status, _ = status_and_outcome(response)
+    assert status == 404
+    assert b"evil.example" not in response
+    assert httpx.get(f"{served.base}/metadata/").status_code == 404
