@@ -137,3 +137,42 @@ def test_the_trailing_slash_is_not_redirected_anywhere(served: Served) -> None:
     assert status == 404
     assert b"evil.example" not in response
     assert httpx.get(f"{served.base}/metadata/").status_code == 404
+
+
+def test_a_charset_other_than_utf_8_is_415(served: Served) -> None:
+    body = cer_for(first("open"))
+    response = _submit(served, body, **{"Content-Type": f"{FHIR_JSON}; charset=iso-8859-1"})
+    assert response.status_code == 415
+    assert "charset" in outcome_of(response)["issue"][0]["diagnostics"]
+    for fine in ("utf-8", '"UTF-8"'):
+        response = _submit(served, body, **{"Content-Type": f"{FHIR_JSON}; charset={fine}"})
+        assert response.status_code == 200
+
+
+def test_a_transaction_bundle_is_refused_with_a_reason(served: Served) -> None:
+    cer = cer_for(first("open"))
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:6f1c1d1e-0000-4000-8000-000000000001",
+                "resource": cer,
+                "request": {"method": "POST", "url": "CoverageEligibilityRequest"},
+            }
+        ],
+    }
+    response = _submit(served, bundle)
+    assert response.status_code == 400
+    (issue,) = outcome_of(response)["issue"]
+    assert issue["expression"] == ["Bundle.type"]
+    assert "transaction" in issue["diagnostics"]
+
+
+@pytest.mark.parametrize(("value", "shown"), [(1, "1"), (None, "None"), ([], "[]")])
+def test_a_resource_type_that_is_no_string_is_reported_as_sent(
+    served: Served, value: Any, shown: str
+) -> None:
+    response = _submit(served, {"resourceType": value})
+    assert response.status_code == 400
+    assert f"got resourceType {shown}" in outcome_of(response)["issue"][0]["diagnostics"]
