@@ -18,6 +18,8 @@ MAX_COUNT = 100
 # Far past any result set, and far inside the 64-bit integers of SQLite and PostgreSQL.
 MAX_OFFSET = 1_000_000_000
 _WHOLE = re.compile(r"[0-9]{1,12}")
+# No identifier, reference, code or date holds one; PostgreSQL refuses NUL in any text.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL = {"_count", "_offset", "_format"}
 _DATE = re.compile(r"(eq|ge|gt|le|lt)?(\d{4}(-\d{2}(-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?)")
 
@@ -59,6 +61,8 @@ def parse_search(
         values = [v for v in raw.split(",") if v]
         if not values:
             raise _bad(f"search parameter {name!r} has no value", name)
+        if _CONTROL_CHARACTERS.search(raw) is not None:
+            raise _bad(f"search parameter {name!r} holds a control character", name)
         criteria += _criteria(resource_type, param.name, param.kind, values)
     count = min(_int(params, "_count", DEFAULT_COUNT, MAX_OFFSET), MAX_COUNT)
     return criteria, count, _int(params, "_offset", 0, MAX_OFFSET)

@@ -5,14 +5,17 @@ and a watch on the log: no request of these suites may leave a traceback there."
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import orjson
 import pytest
+import sqlalchemy as sa
 import uvicorn
 
 from cdr.asgi import gateway_http_app
@@ -50,9 +53,37 @@ class _Keep(logging.Handler):
         self.records.append(record)
 
 
+PG_URL = os.environ.get("CDR_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """SQLite, and PostgreSQL (a database of its own, dropped after) when
+    ``CDR_TEST_POSTGRES_URL`` is set: the two refuse different values (NUL characters...)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('http') / 'cdr.sqlite3'}"
+        return
+    if not PG_URL:
+        pytest.skip("CDR_TEST_POSTGRES_URL not set: the hostile suite on PostgreSQL not run")
+    name = f"cdr_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    yield sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.dispose()
+
+
 @pytest.fixture(scope="module")
-def served(sandbox: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    settings = gateway_settings(sandbox.url, tmp_path_factory.mktemp("http"), **LIMITS)
+def served(
+    sandbox: RunningServer, tmp_path_factory: pytest.TempPathFactory, database_url: str
+) -> Iterator[Served]:
+    settings = gateway_settings(
+        sandbox.url, tmp_path_factory.mktemp("http"), database_url=database_url, **LIMITS
+    )
     gateway = build_gateway(settings)
     publish_conformance(gateway)
     limits = http_limits(settings)

@@ -176,3 +176,19 @@ def test_a_resource_type_that_is_no_string_is_reported_as_sent(
     response = _submit(served, {"resourceType": value})
     assert response.status_code == 400
     assert f"got resourceType {shown}" in outcome_of(response)["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize("where", ["family", "identifier", "request-identifier", "display"])
+def test_nul_characters_in_a_submitted_request_are_no_failure(served: Served, where: str) -> None:
+    body = cer_for(first("open"))
+    patient = body["contained"][0]
+    if where == "family":
+        patient["name"][0]["family"] = "DU\x00PONT"
+    elif where == "identifier":
+        patient["identifier"].append({"system": "urn:oid:1.2.3\x00", "value": "x\x00y"})
+    elif where == "request-identifier":
+        body["identifier"] = [{"system": "https://dpi.example/cer", "value": "a\x00b"}]
+    else:
+        body["insurer"] = {"display": "C\x00DR"}
+    response = _submit(served, body)
+    assert response.status_code in (200, 400), response.text
