@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,12 @@ from fhir_server.outcome import operation_outcome
 __all__ = ["GuardedHttpProtocol", "HttpLimits", "guarded_protocol", "http_limits"]
 
 log = logging.getLogger("cdr.http")
+
+# Per server: its connections waiting for a request head, longest-waiting first (a dict keeps
+# insertion order), so that making room costs the same at any number of connections.
+_WAITING: weakref.WeakKeyDictionary[Any, dict[GuardedHttpProtocol, None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,29 +114,30 @@ class GuardedHttpProtocol(CoalescingHttpProtocol):
         self._head_since = 0.0  # loop time the current head phase started
         self._body_since = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        self._waiting: dict[GuardedHttpProtocol, None] = {}
 
     # --- connections ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._waiting = _WAITING.setdefault(self.server_state, {})
         self._head_since = self.loop.time()
         self._timer = self.loop.call_at(
             self._head_since + self._limits.header_timeout_s, self._check_time
         )
         if len(self.connections) > self._limits.max_connections and not self._make_room():
             self._refuse(_BUSY)
+            return
+        self._waiting[self] = None
 
     def _make_room(self) -> bool:
-        """Close the connection that has waited longest for a head (not this one)."""
-        waiting = [
-            c
-            for c in self.connections
-            if isinstance(c, GuardedHttpProtocol) and c is not self and c._idle()
-        ]
-        if not waiting:
+        """Close the connection that has waited longest for a head (not this one, not yet in
+        ``_waiting``): the first of ``_waiting``, which holds them in the order they began."""
+        oldest = next(iter(self._waiting), None)
+        if oldest is None:
             return False
-        oldest = min(waiting, key=lambda c: c._head_since)
         log.debug("connection limit reached: closing the longest-waiting connection")
+        del self._waiting[oldest]
         oldest.transport.close()
         oldest.connections.discard(oldest)  # counted out now, not when the close completes
         return True
@@ -139,6 +147,7 @@ class GuardedHttpProtocol(CoalescingHttpProtocol):
         return self._in_head and (self.cycle is None or self.cycle.response_complete)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._waiting.pop(self, None)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -185,6 +194,7 @@ class GuardedHttpProtocol(CoalescingHttpProtocol):
         self._refuse(outcome_response(400, "Bad Request", "structure", "invalid HTTP/1.1 request"))
 
     def on_headers_complete(self) -> None:
+        self._waiting.pop(self, None)
         self._in_head = False
         self._in_body = True
         self._body_since = self.loop.time()
@@ -212,6 +222,8 @@ class GuardedHttpProtocol(CoalescingHttpProtocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self._head_since = self.loop.time()
+        if self._idle() and not self.transport.is_closing():
+            self._waiting[self] = None  # at the end: the latest to begin waiting
 
     # --- time -------------------------------------------------------------------------------
 

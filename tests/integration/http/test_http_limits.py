@@ -8,6 +8,7 @@ import socket
 import time
 
 import httpx
+import pytest
 
 from tests.integration.http.conftest import (
     Served,
@@ -18,6 +19,12 @@ from tests.integration.http.conftest import (
 )
 
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n"
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The protocol's limits do not depend on the database: SQLite only."""
+    return f"sqlite:///{tmp_path_factory.mktemp('limits') / 'cdr.sqlite3'}"
 
 
 def test_a_head_larger_than_the_limit_is_refused_with_431_without_reading_it_all(
