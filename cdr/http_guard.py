@@ -89,6 +89,10 @@ _BAD_VERSION = outcome_response(
 )
 
 
+# How long a refused client may go on sending (its bytes dropped) before the connection closes.
+_LINGER_S = 2.0
+
+
 def http_limits(settings: Settings) -> HttpLimits:
     return HttpLimits(
         max_header_bytes=settings.http_max_header_bytes,
@@ -115,6 +119,7 @@ class GuardedHttpProtocol(CoalescingHttpProtocol):
         self._body_since = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._waiting: dict[GuardedHttpProtocol, None] = {}
+        self._lingering = False
 
     # --- connections ------------------------------------------------------------------------
 
@@ -163,14 +168,27 @@ class GuardedHttpProtocol(CoalescingHttpProtocol):
             # The application is reading this request: tell it the client is gone.
             cycle.disconnected = True
             cycle.message_event.set()
-        if not self.transport.is_closing():
-            if not (answering and cycle.response_started):  # never inside another response
-                self.transport.write(response)
+        if self.transport.is_closing() or self._lingering:
+            return
+        if answering and cycle.response_started:  # never an answer inside another response
             self.transport.close()
+            return
+        self.transport.write(response)
+        # Closing now, with the client's bytes still unread, would reset the connection and
+        # could destroy the answer before the client reads it (RFC 9112 §9.6): send it, end
+        # our side, and discard what still comes for a moment before closing.
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self._lingering = True
+        self._timer = self.loop.call_later(_LINGER_S, self.transport.close)
 
     # --- bytes ------------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # refused: read and dropped until the close
         if self._in_head:
             self._head_bytes += len(data)
         super().data_received(data)
