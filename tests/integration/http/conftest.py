@@ -11,7 +11,9 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 import pytest
@@ -77,16 +79,17 @@ def database_url(
     admin.dispose()
 
 
-@pytest.fixture(scope="module")
-def served(
-    sandbox: RunningServer, tmp_path_factory: pytest.TempPathFactory, database_url: str
+@contextmanager
+def serving(
+    sandbox: RunningServer, data_dir: Path, database_url: str, **limits: object
 ) -> Iterator[Served]:
+    """The gateway's app under uvicorn with the guarded protocol, as `cdr serve` runs it."""
     settings = gateway_settings(
-        sandbox.url, tmp_path_factory.mktemp("http"), database_url=database_url, **LIMITS
+        sandbox.url, data_dir, database_url=database_url, **{**LIMITS, **limits}
     )
     gateway = build_gateway(settings)
     publish_conformance(gateway)
-    limits = http_limits(settings)
+    guard = http_limits(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
@@ -94,7 +97,7 @@ def served(
         log_level="warning",
         log_config=None,
         access_log=False,
-        http=guarded_protocol(limits),
+        http=guarded_protocol(guard),
     )
     server = uvicorn.Server(config)
     keep = _Keep()
@@ -106,7 +109,7 @@ def served(
         assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
         thread.join(0.01)
     try:
-        yield Served(sock.getsockname()[1], limits, keep.records)
+        yield Served(sock.getsockname()[1], guard, keep.records)
     finally:
         server.should_exit = True
         thread.join(15)
@@ -114,6 +117,14 @@ def served(
     # Kept fixed: whatever the clients sent, nothing failed inside the gateway.
     failures = [r for r in keep.records if r.exc_info or r.levelno >= logging.ERROR]
     assert not failures, [f"{r.name}: {r.getMessage()}" for r in failures]
+
+
+@pytest.fixture(scope="module")
+def served(
+    sandbox: RunningServer, tmp_path_factory: pytest.TempPathFactory, database_url: str
+) -> Iterator[Served]:
+    with serving(sandbox, tmp_path_factory.mktemp("http"), database_url) as running:
+        yield running
 
 
 def connect(port: int, timeout: float = 10.0) -> socket.socket:

@@ -6,15 +6,18 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from regimes.sandbox.server import RunningServer
 from tests.integration.http.conftest import (
     Served,
     connect,
     exchange,
     read_until_closed,
+    serving,
     status_and_outcome,
 )
 
@@ -150,3 +153,31 @@ def test_an_http_0_9_request_line_is_answered_and_closed(served: Served) -> None
     # Answered at once with 400 (the head timeout would answer 408).
     status, _ = status_and_outcome(exchange(served.port, b"GET /healthz\r\n"))
     assert status == 400
+
+
+def test_when_every_connection_is_busy_with_a_request_a_newcomer_gets_503(
+    sandbox: RunningServer, tmp_path: Path
+) -> None:
+    with serving(
+        sandbox,
+        tmp_path,
+        f"sqlite:///{tmp_path / 'cdr.sqlite3'}",
+        http_max_connections=3,
+        http_body_timeout_s=30.0,
+    ) as crowded:
+        busy = [connect(crowded.port) for _ in range(3)]
+        try:
+            for sock in busy:  # each in the middle of a body the application is reading
+                sock.sendall(
+                    b"POST /fhir/CoverageEligibilityRequest/$submit HTTP/1.1\r\n"
+                    b"Host: gateway\r\nContent-Type: application/fhir+json\r\n"
+                    b"Content-Length: 100\r\nExpect: 100-continue\r\n\r\n"
+                )
+                # The application asks for the body: the head is read, the request under way.
+                assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
+            status, outcome = status_and_outcome(exchange(crowded.port, HEAD + b"\r\n"))
+            assert status == 503
+            assert outcome["issue"][0]["code"] == "transient"  # type: ignore[index]
+        finally:
+            for sock in busy:
+                sock.close()
