@@ -192,3 +192,13 @@ def test_nul_characters_in_a_submitted_request_are_no_failure(served: Served, wh
         body["insurer"] = {"display": "C\x00DR"}
     response = _submit(served, body)
     assert response.status_code in (200, 400), response.text
+
+
+@pytest.mark.parametrize("resource_id", ["a%00b", "a" * 65, "%E2%82%AC", "a%20b"])
+def test_a_read_of_no_fhir_id_is_404(
+    served: Served, advertised: list[tuple[str, str, str]], resource_id: str
+) -> None:
+    for resource_type in sorted({t for t, _, _ in advertised}):
+        response = httpx.get(f"{served.base}/{resource_type}/{resource_id}")
+        assert response.status_code == 404, (resource_type, response.text)
+        outcome_of(response)
