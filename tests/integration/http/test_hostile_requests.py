@@ -202,3 +202,44 @@ def test_a_read_of_no_fhir_id_is_404(
         response = httpx.get(f"{served.base}/{resource_type}/{resource_id}")
         assert response.status_code == 404, (resource_type, response.text)
         outcome_of(response)
+
+
+def _hostile_bodies() -> list[Any]:
+    def with_(change: Any) -> Any:
+        body = cer_for(first("open"))
+        change(body)
+        return body
+
+    rang = "https://cdr-gateway.example.org/fhir/StructureDefinition/cdr-rang"
+    return [
+        with_(
+            lambda b: b["contained"][0].update(
+                extension=[{"url": rang, "valuePositiveInt": 10**30}]
+            )
+        ),
+        with_(
+            lambda b: b["contained"][0].update(extension=[{"url": rang, "valuePositiveInt": 1e308}])
+        ),
+        with_(lambda b: b["contained"][0].update(birthDate=19620417)),
+        with_(lambda b: b.update(created=20261124)),
+        with_(lambda b: b.update(servicedDate="+10000-01-01")),
+        with_(
+            lambda b: (
+                b.update(servicedPeriod={"start": "0001-01-01T00:00:00+14:00"})
+                or b.pop("servicedDate")
+            )
+        ),
+        with_(lambda b: b["contained"][0]["identifier"][0].update(value="1" * 100_000)),
+        with_(lambda b: b.update(purpose=["validation"] * 10_000)),
+        with_(lambda b: b.update(contained=[b["contained"][0]] * 500)),
+        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {}}] * 1000},
+        {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": 1}]},
+    ]
+
+
+@pytest.mark.parametrize("index", range(11))
+def test_hostile_submit_bodies_are_answered_without_failing(served: Served, index: int) -> None:
+    response = _submit(served, _hostile_bodies()[index])
+    assert response.status_code in (200, 400, 413), response.text
+    if response.status_code != 200:
+        outcome_of(response)
