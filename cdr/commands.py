@@ -68,6 +68,7 @@ def _uvicorn(app: Any, host: str, port: int, *, limits: HttpLimits | None = None
         log_config=None,
         access_log=False,
         http=guarded_protocol(limits) if limits is not None else "auto",
+        ws="none" if limits is not None else "auto",  # the API serves no WebSocket
     )
     return uvicorn.Server(config)
 
@@ -195,6 +196,7 @@ def _serve_workers(settings: Settings) -> int:
             log_config=None,
             access_log=False,
             http=guarded_protocol(http_limits(settings)),
+            ws="none",
         )
     finally:
         hl7.stop()

@@ -211,6 +211,11 @@ class GuardedHttpProtocol(CoalescingHttpProtocol):
         log.warning("invalid HTTP request refused", extra={"reason": msg})
         self._refuse(outcome_response(400, "Bad Request", "structure", "invalid HTTP/1.1 request"))
 
+    def _unsupported_upgrade_warning(self) -> None:
+        # uvicorn warns twice per ``Upgrade`` request (and names a missing WebSocket library):
+        # the gateway runs with ``ws="none"`` on purpose and answers it as plain HTTP.
+        pass
+
     def on_headers_complete(self) -> None:
         self._waiting.pop(self, None)
         self._in_head = False

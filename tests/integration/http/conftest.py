@@ -98,6 +98,7 @@ def serving(
         log_config=None,
         access_log=False,
         http=guarded_protocol(guard),
+        ws="none",
     )
     server = uvicorn.Server(config)
     keep = _Keep()

@@ -181,3 +181,16 @@ def test_when_every_connection_is_busy_with_a_request_a_newcomer_gets_503(
         finally:
             for sock in busy:
                 sock.close()
+
+
+def test_an_upgrade_request_is_answered_as_plain_http(served: Served) -> None:
+    before = len(served.records)
+    response = exchange(
+        served.port,
+        b"GET /fhir/metadata HTTP/1.1\r\nHost: gateway\r\nConnection: Upgrade, close\r\n"
+        b"Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n",
+    )
+    assert response.startswith(b"HTTP/1.1 200 ")
+    assert b"CapabilityStatement" in response
+    assert served.records[before:] == []  # no warning per request
