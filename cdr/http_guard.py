@@ -15,10 +15,13 @@ the limits at the protocol, where the bytes arrive, before any ASGI code runs:
   a whole request from being served; when every connection is busy with a request the newcomer
   gets 503 and close.
 
-It also answers what the parser refuses (RFC 9112 §2.2, §3.2: a bad ``Content-Length``, an
-HTTP/1.1 request without ``Host``, an HTTP/0.9 request line) with an OperationOutcome instead of
-uvicorn's plain-text 400. Time is checked by one timer per connection that re-arms itself from
-a deadline, so a request costs a clock read, not a timer.
+It also answers what the parser refuses (a bad ``Content-Length``, RFC 9112 §6.3), an HTTP/1.1
+request without ``Host`` (§3.2) and an HTTP/0.9 request line (on a connection's first request)
+with an OperationOutcome instead of uvicorn's plain-text 400 or silence; a refused client gets
+its answer before the connection closes (a lingering close, §9.6).
+
+Time is checked by one timer per connection that re-arms itself from a deadline, so a request
+costs a clock read, not a timer.
 """
 
 from __future__ import annotations
