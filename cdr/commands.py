@@ -24,7 +24,7 @@ from cdr.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.clock import SystemClock
 from cdr.hl7_process import Hl7ProcessingProcess
 from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
-from cdr.http_protocol import CoalescingHttpProtocol
+from cdr.http_guard import HttpLimits, guarded_protocol, http_limits
 from cdr.logs import configure_logging
 from cdr.render import format_nir, lookup_table, table
 from cdr.report_json import report_to_dict
@@ -56,16 +56,19 @@ def _logging(settings: Settings) -> None:
     configure_logging(json_lines=settings.log_format == "json")
 
 
-def _uvicorn(app: Any, host: str, port: int, *, coalesce: bool = False) -> uvicorn.Server:
-    """``coalesce``: the gateway's API, whose responses go out in one write each
-    (``cdr.http_protocol``); the embedded sandbox keeps uvicorn's own protocol."""
+def _uvicorn(app: Any, host: str, port: int, *, limits: HttpLimits | None = None) -> uvicorn.Server:
+    """``limits``: the gateway's API, whose clients are held to them and whose responses go out
+    in one write each (``cdr.http_guard``); the embedded sandbox keeps uvicorn's own protocol.
+    ``log_config=None``: uvicorn's own messages go through the service's log (JSON lines)."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level="warning",
+        log_config=None,
         access_log=False,
-        http=CoalescingHttpProtocol if coalesce else "auto",
+        http=guarded_protocol(limits) if limits is not None else "auto",
+        ws="none" if limits is not None else "auto",  # the API serves no WebSocket
     )
     return uvicorn.Server(config)
 
@@ -124,7 +127,10 @@ async def _serve(settings: Settings) -> int:
     processing = Hl7ProcessingProcess(settings) if split else None
     app = gateway_http_app(gateway)
     servers.append(
-        (_uvicorn(app, settings.http_host, settings.http_port, coalesce=True), http_socket)
+        (
+            _uvicorn(app, settings.http_host, settings.http_port, limits=http_limits(settings)),
+            http_socket,
+        )
     )
     await hl7.start(sock=mllp_socket)
     if processing is not None:
@@ -189,8 +195,10 @@ def _serve_workers(settings: Settings) -> int:
             port=settings.http_port,
             workers=settings.workers,
             log_level="warning",
+            log_config=None,
             access_log=False,
-            http=CoalescingHttpProtocol,
+            http=guarded_protocol(http_limits(settings)),
+            ws="none",
         )
     finally:
         hl7.stop()
@@ -293,6 +301,7 @@ async def lookup(settings: Settings, args: argparse.Namespace) -> int:
             birth_date=args.birth_date,
             rang=args.rang,
             regime=args.regime,
+            today=gateway.clock.today(),
         )
         stored = await gateway.service.run(query)
     finally:

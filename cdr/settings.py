@@ -102,6 +102,19 @@ class Settings(BaseSettings):
     hl7_relookup_window_s: float = Field(3600.0, ge=0)
     hl7_relookup_backoff_s: float = Field(30.0, gt=0)
     hl7_relookup_backoff_max_s: float = Field(600.0, gt=0)
+    # --- HTTP API: what one client may hold (cdr/http_guard.py, docs/decisions/) ---------------
+    http_max_header_bytes: int = Field(
+        65_536, ge=1024, description="largest request head (line and headers); above: 431"
+    )
+    http_header_timeout_s: float = Field(
+        10.0, gt=0, description="time for a request head to arrive; then 408 and close"
+    )
+    http_body_timeout_s: float = Field(
+        30.0, gt=0, description="time for a request body to arrive after its head; then 408"
+    )
+    http_max_connections: int = Field(
+        1000, ge=1, description="open HTTP connections; above, the longest idle one is closed"
+    )
 
     @field_validator("regimes_url")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -39,6 +40,8 @@ from rights.errors import CdrError
 __all__ = ["ReadyCheck", "create_app"]
 
 SUBMIT_PATH = "/fhir/CoverageEligibilityRequest/$submit"
+# http://hl7.org/fhir/R4/datatypes.html#id
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 ReadyCheck = Callable[[], Awaitable[bool]]
 ObserveHttp = Callable[[str, str, int, float], None]
 log = logging.getLogger("cdr.http")
@@ -189,6 +192,9 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        # No redirect from ``/path/`` to ``/path``: Starlette builds it from the Host header, so
+        # a client could be sent (with its body, on a 307) to any host it names. 404 instead.
+        redirect_slashes=False,
     )
     app.direct = {}
 
@@ -277,6 +283,10 @@ def create_app(
                 405,
                 "not-supported",
                 f"method GET is not allowed on {request.url.path}: operations are POSTed",
+            )
+        if _FHIR_ID.fullmatch(resource_id) is None:  # nothing stored has such an id
+            raise FhirRequestError(
+                404, "not-found", f"{resource_type}/{resource_id[:80]!r} is no FHIR id"
             )
         stored = await asyncio.to_thread(store.read, resource_type, resource_id)
         if stored is None:

@@ -52,8 +52,10 @@ def capability_statement(*, base_url: str, version: str, date: datetime) -> dict
             {
                 "mode": "server",
                 "documentation": (
-                    "Searches accept _count (default 20, max 100) and answer searchset Bundles "
-                    "with total and self/next links. Unknown search parameters are refused "
+                    "Searches accept _count (default 20, max 100; 0 answers the total only) "
+                    "and _offset (at most 1000000000), and answer searchset Bundles with total "
+                    "and self/next/previous links. Unknown search parameters, and values that "
+                    "are no date of the calendar or hold control characters, are refused "
                     "with 400."
                 ),
                 "resource": resources,

@@ -47,13 +47,29 @@ def response_media_type(accept: str | None, format_param: str | None) -> str:
 
 
 def check_content_type(content_type: str | None) -> None:
-    """415 unless the posted body is declared JSON."""
-    media = _media_types(content_type or "")
+    """415 unless the posted body is declared JSON, in UTF-8: the only encoding of JSON
+    (RFC 8259 §8.1) and of FHIR (http://hl7.org/fhir/R4/http.html#mime-type). A body declared
+    in another charset would be read wrongly, so it is refused rather than ignored."""
+    header = content_type or ""
+    media = _media_types(header)
     if not media or media[0] not in _JSON_TYPES:
         raise FhirRequestError(
             415,
             "not-supported",
-            f"Content-Type {content_type or '(none)'!r} is not supported: post "
+            f"Content-Type {header or '(none)'!r} is not supported: post "
             "application/fhir+json or application/json",
             location="Content-Type",
         )
+    if "charset" in header.lower():  # the common case, no charset or utf-8, stays cheap
+        for parameter in header.split(",")[0].split(";")[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+                "utf-8",
+                "utf8",
+            ):
+                raise FhirRequestError(
+                    415,
+                    "not-supported",
+                    f"charset {value.strip()!r} is not supported: FHIR JSON is UTF-8",
+                    location="Content-Type",
+                )

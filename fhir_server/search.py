@@ -15,6 +15,11 @@ __all__ = ["DEFAULT_COUNT", "MAX_COUNT", "parse_search", "searchset"]
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
+# Far past any result set, and far inside the 64-bit integers of SQLite and PostgreSQL.
+MAX_OFFSET = 1_000_000_000
+_WHOLE = re.compile(r"[0-9]{1,12}")
+# No identifier, reference, code or date holds one; PostgreSQL refuses NUL in any text.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL = {"_count", "_offset", "_format"}
 _DATE = re.compile(r"(eq|ge|gt|le|lt)?(\d{4}(-\d{2}(-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?)")
 
@@ -23,16 +28,17 @@ def _bad(message: str, location: str) -> FhirRequestError:
     return FhirRequestError(400, "invalid", message, location=location)
 
 
-def _int(params: Sequence[tuple[str, str]], name: str, default: int) -> int:
+def _int(params: Sequence[tuple[str, str]], name: str, default: int, most: int) -> int:
+    """The last value of ``name``; digits only (``int`` would also take ``+1``, ``1_0`` or
+    ``٣``), at most ``most``."""
     values = [v for k, v in params if k == name]
     if not values:
         return default
-    try:
-        number = int(values[-1])
-    except ValueError:
-        raise _bad(f"{name} must be a whole number, got {values[-1]!r}", name) from None
-    if number < 0:
-        raise _bad(f"{name} must not be negative", name)
+    if _WHOLE.fullmatch(values[-1]) is None:
+        raise _bad(f"{name} must be a whole number 0-{most}, got {values[-1][:40]!r}", name)
+    number = int(values[-1])
+    if number > most:
+        raise _bad(f"{name} must be at most {most}, got {number}", name)
     return number
 
 
@@ -55,9 +61,11 @@ def parse_search(
         values = [v for v in raw.split(",") if v]
         if not values:
             raise _bad(f"search parameter {name!r} has no value", name)
+        if _CONTROL_CHARACTERS.search(raw) is not None:
+            raise _bad(f"search parameter {name!r} holds a control character", name)
         criteria += _criteria(resource_type, param.name, param.kind, values)
-    count = min(_int(params, "_count", DEFAULT_COUNT), MAX_COUNT)
-    return criteria, count, _int(params, "_offset", 0)
+    count = min(_int(params, "_count", DEFAULT_COUNT, MAX_OFFSET), MAX_COUNT)
+    return criteria, count, _int(params, "_offset", 0, MAX_OFFSET)
 
 
 def _criteria(resource_type: str, name: str, kind: str, values: list[str]) -> list[Criterion]:
@@ -109,9 +117,10 @@ def searchset(
         return {"relation": relation, "url": f"{base_url}/{resource_type}?{query}"}
 
     links = [link("self", offset)]
-    if offset + count < total:
+    # _count=0 asks for the total only (http://hl7.org/fhir/R4/search.html#count): no page.
+    if count and offset + count < total:
         links.append(link("next", offset + count))
-    if offset > 0:
+    if count and offset > 0:
         links.append(link("previous", max(offset - count, 0)))
     return {
         "resourceType": "Bundle",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from fhir_server.store import IndexEntry
+from rights.dates import check_partial_date, utc_instant
 
 __all__ = ["SEARCH_PARAMS", "SearchParam", "index_entries", "normalise_instant"]
 
@@ -66,13 +66,11 @@ SEARCH_PARAMS: Mapping[str, Mapping[str, SearchParam]] = {
 
 
 def normalise_instant(text: str) -> str:
-    """A FHIR date/dateTime/instant as UTC text that sorts and prefixes correctly."""
+    """A FHIR date/dateTime/instant as UTC text that sorts and prefixes correctly; ValueError
+    when it is off the calendar or has no UTC time in years 1-9999."""
     if len(text) <= 10:  # a date (YYYY, YYYY-MM or YYYY-MM-DD): no time zone to apply
-        return text
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return check_partial_date(text)
+    return utc_instant(text).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _reference(value: Any) -> Iterator[str]:

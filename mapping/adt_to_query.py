@@ -13,6 +13,7 @@ from datetime import date
 
 from mapping.er7 import Delimiters, Message, Segment, field_location, is_null, unescape
 from rights.catalogue import RegimeCatalogue
+from rights.dates import check_date_of_care
 from rights.errors import IdentifierError, IdentifierKeyError, MappingError, QueryError
 from rights.identifiers import NIA_OID, NIR_DEMO_OID, NIR_OID, NIR_TEST_OID, Nir, parse_nir
 from rights.model import Requester, RightsQuery
@@ -83,7 +84,7 @@ def admission_from_message(
             location="PID-3",
         )
     # Evaluated one by one so that the first fault is the one the rules list first.
-    birth_date = _birth_date(pid)
+    birth_date = _birth_date(pid, today)
     rang = _rang(pid)
     family, given = _names(pid)
     regime = _regime(catalogue, *amo) if amo is not None else None
@@ -224,7 +225,7 @@ def _regime(catalogue: RegimeCatalogue, in1: Segment, occurrence: int) -> str | 
 # --- Patient fields --------------------------------------------------------------------------
 
 
-def _birth_date(pid: Segment) -> str | None:
+def _birth_date(pid: Segment, today: date) -> str | None:
     value = _present(pid.value(7))
     if not value:
         return None
@@ -236,7 +237,9 @@ def _birth_date(pid: Segment) -> str | None:
         )
     try:
         # Lunar dates (month or day 00, or past the calendar) are kept as the card gives them.
-        return parse_birth_date(f"{value[:4]}-{value[4:6]}-{value[6:8]}", location="PID-7")
+        return parse_birth_date(
+            f"{value[:4]}-{value[4:6]}-{value[6:8]}", location="PID-7", today=today
+        )
     except QueryError as exc:
         raise MappingError(f"PID-7: {exc.message}", code=102, location="PID-7") from exc
 
@@ -284,9 +287,16 @@ def _date_of_care(message: Message, today: date) -> date:
 def _dtm_day(value: str, location: str) -> date:
     if _DTM.fullmatch(value) is not None and len(value) >= 8 and value[:8].isdigit():
         try:
-            return date(int(value[:4]), int(value[4:6]), int(value[6:8]))
+            day = date(int(value[:4]), int(value[4:6]), int(value[6:8]))
         except ValueError:
             pass
+        else:
+            try:
+                return check_date_of_care(day, location=location)
+            except QueryError as exc:
+                raise MappingError(
+                    f"{location}: {exc.message}", code=102, location=location
+                ) from exc
     raise MappingError(
         f"{location}: date must be an HL7 date/time YYYYMMDD[HHMM…] of the calendar, got {value!r}",
         code=102,

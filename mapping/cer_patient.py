@@ -4,6 +4,7 @@ CoverageEligibilityRequest names, each checked, every fault recorded with its FH
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from mapping.cer_submission import References
@@ -51,9 +52,12 @@ class _Candidate:
     node: Node
 
 
-def read_identity(cer: Node, refs: References, faults: Faults) -> Identity | None:
+def read_identity(
+    cer: Node, refs: References, faults: Faults, *, today: date | None = None
+) -> Identity | None:
     """The identity of ``CER.patient``: from the referenced Patient (contained or Bundle entry),
-    else from the reference's own ``identifier`` (a logical reference). None when faulty."""
+    else from the reference's own ``identifier`` (a logical reference). None when faulty.
+    ``today``: a birth date after it is a fault."""
     # A reference with an identifier stands on its own, so it need not resolve.
     ref = cer.obj("patient")
     logical = ref.obj("identifier") if ref is not None else None
@@ -76,7 +80,7 @@ def read_identity(cer: Node, refs: References, faults: Faults) -> Identity | Non
     birth_date = rang = None
     family = given = None
     if patient is not None:
-        birth_date = _birth_date(patient)
+        birth_date = _birth_date(patient, today)
         rang = _rang(patient)
         family, given = _names(patient)
     if len(faults) > before or checked is None:
@@ -141,7 +145,7 @@ def _extension(resource: Node, url: str, element: str | None = None) -> Node | N
     return None
 
 
-def _birth_date(patient: Node) -> str | None:
+def _birth_date(patient: Node, today: date | None) -> str | None:
     faults = patient.faults
     # A lunar date (1971-00-00) is not a FHIR date: the raw text rides in our extension and wins.
     lunar = _extension(patient, EXT_LUNAR_BIRTH_DATE, "birthDate")
@@ -150,7 +154,7 @@ def _birth_date(patient: Node) -> str | None:
         if text is None:
             return None
         try:
-            return parse_birth_date(text, location=lunar.child_path("valueString"))
+            return parse_birth_date(text, location=lunar.child_path("valueString"), today=today)
         except QueryError as exc:
             faults.add(lunar.child_path("valueString"), exc.message, "format")
             return None
@@ -166,7 +170,8 @@ def _birth_date(patient: Node) -> str | None:
         # NIR and rang still name the person) rather than refuse a valid resource.
         return None
     try:
-        return parse_birth_date(text, location=where)
+        # birthDate is a FHIR date, a day of the calendar: lunar dates ride in the extension.
+        return parse_birth_date(text, location=where, today=today, lunar=False)
     except QueryError as exc:
         faults.add(where, exc.message)
         return None

@@ -3,7 +3,7 @@ the request makes to the resources sent with it.
 
 Accepted bodies (R4 ``CoverageEligibilityRequest/$submit``, IHE FAIS ITI-124): a bare request; a
 ``Parameters`` whose one ``resource`` parameter holds the request or a Bundle; a Bundle of type
-collection, batch or transaction holding the request and the resources it references. Pure.
+collection or batch holding the request and the resources it references. Pure.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ __all__ = ["CER", "References", "Submission", "unwrap_submission"]
 
 CER = "CoverageEligibilityRequest"
 
-# FAIS ITI-124 sends a collection; batch and transaction are what generic FHIR clients build. A
-# message Bundle belongs to FHIR messaging ($process-message), not to $submit.
-_BUNDLE_TYPES = ("collection", "batch", "transaction")
+# FAIS ITI-124 sends a collection; batch is what generic FHIR clients build. A message Bundle
+# belongs to FHIR messaging ($process-message), not to $submit; a transaction asks the server to
+# run its entries' requests all or none and answer a transaction-response
+# (http://hl7.org/fhir/R4/http.html#transaction), which $submit does not do: refused, not read
+# as a collection.
+_BUNDLE_TYPES = ("collection", "batch")
 # http://hl7.org/fhir/R4/references.html: Type/id, optionally with a version.
 _RELATIVE = re.compile(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(/_history/[A-Za-z0-9\-.]{1,64})?")
 _ABSOLUTE_TAIL = re.compile(r"^(.*)/[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
@@ -143,9 +146,16 @@ def unwrap_submission(body: object, faults: Faults) -> Submission | None:
         return _from_resource(root)
     faults.add(
         "resourceType",
-        f"expected a {CER}, a Parameters or a Bundle, got resourceType {kind!r}",
+        f"expected a {CER}, a Parameters or a Bundle, got resourceType {_shown(body)}",
     )
     return None
+
+
+def _shown(resource: Mapping[str, object]) -> str:
+    """What ``resourceType`` holds, as sent (a number, null, missing), for a message."""
+    if "resourceType" not in resource:
+        return "(none)"
+    return repr(resource["resourceType"])[:80]
 
 
 def _from_resource(node: Node) -> Submission | None:
@@ -155,7 +165,7 @@ def _from_resource(node: Node) -> Submission | None:
         return _from_bundle(node)
     node.faults.add(
         node.child_path("resourceType"),
-        f"$submit takes a {CER} or a Bundle, got resourceType {node.resource_type!r}",
+        f"$submit takes a {CER} or a Bundle, got resourceType {_shown(node.value)}",
     )
     return None
 
@@ -183,7 +193,13 @@ def _from_bundle(bundle: Node) -> Submission | None:
     if kind is not None and kind not in _BUNDLE_TYPES:
         bundle.faults.add(
             bundle.child_path("type"),
-            f"Bundle type {kind!r} is not accepted by $submit; use {', '.join(_BUNDLE_TYPES)}",
+            f"Bundle type {kind!r} is not accepted by $submit; use {' or '.join(_BUNDLE_TYPES)}"
+            + (
+                " ($submit does not run a transaction's entries as one; it reads the request "
+                "and the resources it references)"
+                if kind == "transaction"
+                else ""
+            ),
         )
     references = References()
     requests: list[Node] = []

@@ -19,6 +19,8 @@ from mapping.cer_requester import read_requester
 from mapping.cer_submission import unwrap_submission
 from mapping.fhir_read import FHIR_DATE, FHIR_DATE_TIME, Faults, Node, as_dict
 from rights.catalogue import RegimeCatalogue
+from rights.dates import check_date_of_care, check_partial_date, utc_instant
+from rights.errors import QueryError
 from rights.model import Requester, RightsQuery
 from rights.queries import build_query
 
@@ -69,7 +71,7 @@ def submit_body_to_ask(
         cer, "insurer", cer, ("Organization",), required=True, external_ok=True
     )
     date_of_care = _date_of_care(cer, today)
-    identity = read_identity(cer, refs, faults) if cer.has("patient") else None
+    identity = read_identity(cer, refs, faults, today=today) if cer.has("patient") else None
     insurance = read_insurance(cer, refs, catalogue, discovery="discovery" in purposes)
     asker = read_requester(cer, refs, default_requester, faults)
     faults.raise_if_any()
@@ -80,7 +82,7 @@ def submit_body_to_ask(
         patient=identity.patient,
         coverage=None if insurance.coverage is None else as_dict(insurance.coverage.value),
         organizations=_distinct(insurer, *asker.organizations, *insurance.payors),
-        query=_query(identity, date_of_care, insurance.regime, asker.requester, catalogue),
+        query=_query(identity, date_of_care, insurance.regime, asker.requester, catalogue, today),
         purposes=purposes,
         is_bundle=submission.is_bundle,
         nir_expression=identity.nir_expression,
@@ -93,6 +95,7 @@ def _query(
     regime: str | None,
     requester: Requester,
     catalogue: RegimeCatalogue,
+    today: date,
 ) -> RightsQuery:
     # Every field was checked where it was read, with its FHIRPath; build_query checks them
     # again by the same rules, so it cannot fail here.
@@ -105,6 +108,7 @@ def _query(
         rang=identity.rang,
         regime=regime,
         nir_oid=identity.nir_oid,
+        today=today,
     )
     return dataclasses.replace(
         query, family_name=identity.family_name, given_name=identity.given_name
@@ -131,12 +135,26 @@ def _purposes(cer: Node) -> tuple[str, ...]:
 
 def _created(cer: Node) -> None:
     created = cer.text("created", required=True)
-    if created is not None and FHIR_DATE_TIME.fullmatch(created) is None:
+    if created is None:
+        return
+    if FHIR_DATE_TIME.fullmatch(created) is None:
         cer.faults.add(
             cer.child_path("created"),
             f"created must be a FHIR dateTime (YYYY-MM-DDThh:mm:ss+zz:zz), got {created!r}",
             "format",
         )
+    else:
+        # Searches index it in UTC: an instant that has none (0001-01-01T00:00:00+14:00) or
+        # a day off the calendar is refused now, before any regime is asked.
+        try:
+            if len(created) > len("YYYY-MM-DD"):
+                utc_instant(created)
+            else:
+                check_partial_date(created)
+        except ValueError:
+            cer.faults.add(
+                cer.child_path("created"), f"created {created!r} is not an instant in UTC"
+            )
 
 
 def _date_of_care(cer: Node, today: date) -> date | None:
@@ -155,9 +173,14 @@ def _date_of_care(cer: Node, today: date) -> date | None:
         cer.faults.add(where, f"the date of care must be a FHIR date, got {text!r}", "format")
         return None
     try:
-        return date.fromisoformat(text[:10])
+        day = date.fromisoformat(text[:10])
     except ValueError:
         cer.faults.add(where, f"the date of care must be a full calendar day, got {text!r}")
+        return None
+    try:
+        return check_date_of_care(day, location=where)
+    except QueryError as exc:
+        cer.faults.add(where, exc.message)
         return None
 
 

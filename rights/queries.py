@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from rights.catalogue import RegimeCatalogue
+from rights.dates import check_date_of_care, parse_birth_date, parse_date_of_care
 from rights.errors import QueryError
 from rights.identifiers import Nir, parse_nir
 from rights.model import Requester, RightsQuery
 
 __all__ = ["build_query", "parse_birth_date", "parse_date_of_care", "parse_rang"]
-
-_BIRTH = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-
-
-def parse_birth_date(text: str, *, location: str = "birth_date") -> str:
-    """YYYY-MM-DD; lunar dates (day or month out of range, e.g. 1950-00-00) are kept as given."""
-    value = text.strip()
-    match = _BIRTH.fullmatch(value)
-    if match is None:
-        raise QueryError(f"birth date must be YYYY-MM-DD, got {text!r}", location=location)
-    year, month, day = (int(g) for g in match.groups())
-    if year < 1850 or month > 99 or day > 99:
-        raise QueryError(f"birth date {text!r} is not plausible", location=location)
-    return value
-
-
-def parse_date_of_care(text: str, *, location: str = "date_of_care") -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise QueryError(
-            f"date of care must be a calendar date YYYY-MM-DD, got {text!r}", location=location
-        ) from exc
 
 
 def parse_rang(value: str | int, *, location: str = "rang") -> int:
@@ -56,15 +33,17 @@ def build_query(
     rang: str | int = 1,
     regime: str | None = None,
     nir_oid: str | None = None,
+    today: date | None = None,
 ) -> RightsQuery:
     """Check every field before any regime is called; raise the first ``InputError`` found.
-    ``nir`` may come already checked (a ``Nir``); ``nir_oid`` is then not used."""
+    ``nir`` may come already checked (a ``Nir``); ``nir_oid`` is then not used. ``today``: a
+    birth date after it is refused (``rights.dates``)."""
     checked_nir = nir if isinstance(nir, Nir) else parse_nir(nir, oid=nir_oid)
     regime_code = catalogue.get(regime).code if regime else None
     return RightsQuery(
         nir=checked_nir,
-        date_of_care=date_of_care,
-        birth_date=parse_birth_date(birth_date) if birth_date else None,
+        date_of_care=check_date_of_care(date_of_care),
+        birth_date=parse_birth_date(birth_date, today=today) if birth_date else None,
         rang=parse_rang(rang),
         regime=regime_code,
         requester=requester,

@@ -92,6 +92,14 @@ def test_bad_date_names_the_option(env, capsys):
     assert "--date" in capsys.readouterr().err
 
 
+def test_dates_no_lookup_can_be_made_with_exit_2(env, capsys):
+    # The same rules as the FHIR API and HL7 (rights/dates.py); lunar birth dates pass.
+    assert main(["lookup", "--nir", OPEN.nir, "--birth-date", "2099-01-01"]) == 2
+    assert "future" in capsys.readouterr().err
+    assert main(["lookup", "--nir", OPEN.nir, "--date", "0001-01-01"]) == 2
+    assert "--date" in capsys.readouterr().err
+
+
 def test_no_regime_answering_exits_1_with_a_hint(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("CDR_REGIMES_URL", raising=False)
     monkeypatch.setenv("CDR_DATA_DIR", str(tmp_path))

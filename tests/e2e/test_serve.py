@@ -86,11 +86,22 @@ def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
         # The MLLP listener answers an admission with AA once it is stored.
         ack = exchange_sync(mllp_port, fixture_bytes("good/adt-a01-ins-nir-latin1.hl7"))
         assert b"MSA|AA|CPAGE-000184213" in ack
+        # What the HTTP parser refuses is an OperationOutcome, and a JSON line in the log.
+        with socket.create_connection(("127.0.0.1", http_port), timeout=10) as client:
+            client.sendall(b"POST /fhir/metadata HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n")
+            refused = b""
+            while chunk := client.recv(4096):
+                refused += chunk
+        assert refused.startswith(b"HTTP/1.1 400 ")
+        assert b'"resourceType":"OperationOutcome"' in refused
     finally:
         out, err = interrupt(server, timeout=15)
     assert server.returncode == 0, err
     assert "Traceback" not in err
     assert f"127.0.0.1:{http_port}" in err + out
+    # CDR_LOG_FORMAT=json (the default): every line of the log is a JSON object, uvicorn's too.
+    lines = [json.loads(line) for line in err.splitlines()]
+    assert any(line["message"] == "invalid HTTP request refused" for line in lines)
 
 
 def test_a_busy_port_is_a_clear_error_not_a_traceback(tmp_path):

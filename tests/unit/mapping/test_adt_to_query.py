@@ -442,6 +442,10 @@ BAD_KEY = LEFEVRE[:13] + "42"
         pytest.param(a01(pid=pid(birth="196204")), 102, "PID-7", ["YYYYMMDD"], id="birth-month"),
         pytest.param(a01(pid=pid(birth="1962041")), 102, "PID-7", ["YYYYMMDD"], id="birth-7"),
         pytest.param(a01(pid=pid(birth="17000417")), 102, "PID-7", ["plausible"], id="birth-1700"),
+        pytest.param(a01(pid=pid(birth="20990101")), 102, "PID-7", ["future"], id="birth-future"),
+        pytest.param(
+            a01(pv1=pv1(admitted="00010101")), 102, "PV1-44", ["before 1945"], id="pv1-44-year-1"
+        ),
         pytest.param(a01(pid=pid(rang="0")), 102, "PID-25", ["1-9"], id="rang-0"),
         pytest.param(a01(pid=pid(rang="10")), 102, "PID-25", ["1-9"], id="rang-10"),
         pytest.param(a01(pid=pid(rang="A")), 102, "PID-25", ["number"], id="rang-letter"),

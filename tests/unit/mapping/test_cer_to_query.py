@@ -234,6 +234,31 @@ def test_lunar_birth_date_on_the_birth_date_element():
     assert ask(body).query.birth_date == "1971-00-15"
 
 
+@pytest.mark.parametrize(
+    ("birth_date", "words"),
+    [("2099-01-01", "future"), ("2026-11-25", "future"), ("1962-02-30", "calendar")],
+)
+def test_a_future_or_impossible_birth_date_is_a_fault(birth_date, words):
+    body = fixture("cer-52345-validation.json")
+    body["contained"][0]["birthDate"] = birth_date
+    (fault,) = faults_of(body)
+    assert fault.expression == f"{CER}.contained[0].birthDate"
+    assert words in fault.message
+
+
+def test_a_lunar_birth_date_in_the_extension_is_kept_unless_in_the_future():
+    body = fixture("lunar-birth-date.json")
+    patient = body["contained"][0]
+    del patient["extension"]
+    patient["_birthDate"] = {
+        "extension": [{"url": EXT_LUNAR_BIRTH_DATE, "valueString": "1962-02-30"}]
+    }
+    assert ask(body).query.birth_date == "1962-02-30"
+    patient["_birthDate"]["extension"][0]["valueString"] = "2099-00-00"
+    (fault,) = faults_of(body)
+    assert "future" in fault.message
+
+
 def test_a_partial_birth_date_is_not_sent_to_the_regimes():
     body = fixture("lunar-birth-date.json")
     del body["contained"][0]["extension"]
@@ -249,6 +274,33 @@ def test_serviced_period_without_start_means_today():
     body = fixture("fais-bundle-collection.json")
     body["entry"][0]["resource"]["servicedPeriod"] = {"end": "2026-12-01"}
     assert ask(body).query.date_of_care == TODAY
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1900-01-01"])
+def test_a_date_of_care_before_any_right_is_a_fault(day):
+    body = fixture("cer-52345-validation.json")
+    body.pop("servicedPeriod", None)
+    body["servicedDate"] = day
+    (fault,) = faults_of(body)
+    assert (fault.expression, fault.check) == (f"{CER}.servicedDate", "value")
+    assert "before 1945-01-01" in fault.message
+
+
+def test_a_date_of_care_in_the_future_is_not_refused_here():
+    body = fixture("cer-52345-validation.json")
+    body.pop("servicedPeriod", None)
+    body["servicedDate"] = "2099-01-01"
+    assert ask(body).query.date_of_care == date(2099, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "created", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-02-30"]
+)
+def test_a_created_with_no_instant_in_utc_is_a_fault(created):
+    body = fixture("cer-52345-validation.json")
+    body["created"] = created
+    (fault,) = faults_of(body)
+    assert (fault.expression, fault.check) == (f"{CER}.created", "value")
 
 
 def test_a_bad_serviced_period_start_is_a_format_fault():
