@@ -35,6 +35,7 @@ from hl7_listener.ports import OutboxStatus
 from regimes.sandbox.server import start_in_thread
 from rights.catalogue import default_catalogue
 from rights.errors import ConfigError
+from rights.identifiers import parse_finess
 from rights.model import Requester
 from rights.queries import build_query, parse_date_of_care
 
@@ -275,6 +276,10 @@ def sandbox_list(
 
 
 async def lookup(settings: Settings, args: argparse.Namespace) -> int:
+    # The structure asking is checked before anything starts, as the FHIR edge checks it: a
+    # FINESS the regimes would refuse must not cost a round of lookups (issue 18.2).
+    where = "--finess" if getattr(args, "finess", None) is not None else "CDR_REQUESTER_FINESS"
+    finess = parse_finess(settings.requester_finess, location=where).value
     gateway = build_gateway(settings)
     try:
         date_of_care = (
@@ -284,7 +289,7 @@ async def lookup(settings: Settings, args: argparse.Namespace) -> int:
             args.nir,
             date_of_care=date_of_care,
             catalogue=gateway.catalogue,
-            requester=Requester(finess=settings.requester_finess, rpps=args.rpps),
+            requester=Requester(finess=finess, rpps=args.rpps),
             birth_date=args.birth_date,
             rang=args.rang,
             regime=args.regime,

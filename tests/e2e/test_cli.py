@@ -92,6 +92,25 @@ def test_bad_date_names_the_option(env, capsys):
     assert "--date" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("finess", "expected"),
+    [("999999999", "check digit"), ("75071218", "9 characters"), ("1750712184", "9 characters")],
+)
+def test_an_unreadable_finess_exits_2_before_any_regime_is_asked(
+    env, sandbox, capsys, finess, expected
+):
+    # Every regime down: a regime asked would make the lookup fail (exit 1), not the check.
+    httpx.put(f"{sandbox.url}/admin/faults/*", json={"down": True}).raise_for_status()
+    try:
+        code = main(["lookup", "--nir", OPEN.nir, "--finess", finess])
+    finally:
+        httpx.delete(f"{sandbox.url}/admin/faults").raise_for_status()
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--finess:" in err and expected in err
+
+
 def test_no_regime_answering_exits_1_with_a_hint(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("CDR_REGIMES_URL", raising=False)
     monkeypatch.setenv("CDR_DATA_DIR", str(tmp_path))

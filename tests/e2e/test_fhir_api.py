@@ -477,3 +477,26 @@ def test_twins_on_one_nir_stay_two_patients(fhir):
             f"{fhir}/Coverage", params={"beneficiary": answer["patient"]["reference"]}
         )
         assert found.json()["total"] == len(answer["insurance"])
+
+
+# --- the requester is never substituted (issue 18.2) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("element", "system", "value", "where"),
+    [
+        ("provider", "urn:oid:1.2.250.1.71.4.2.2", "999999999", "provider.identifier.value"),
+        ("facility", "https://finess.esante.gouv.fr", "999999999", "facility.identifier.value"),
+        ("enterer", "urn:oid:1.2.250.1.71.4.2.1", "10001234567", "enterer.identifier.value"),
+        ("provider", "https://hopital.example.org/uf", "UF-42", "provider.identifier"),
+    ],
+)
+def test_a_requester_we_cannot_read_is_400_naming_the_field(fhir, element, system, value, where):
+    cer = cer_for(first("open"))
+    kind = {"provider": "Organization", "facility": "Location", "enterer": "Practitioner"}
+    cer[element] = {"type": kind[element], "identifier": {"system": system, "value": value}}
+    issues = outcome(post(fhir, cer), 400)
+    assert [e for i in issues for e in i.get("expression", [])] == [
+        f"CoverageEligibilityRequest.{where}"
+    ]
+    assert repr(value) in issues[0]["diagnostics"] or "FINESS" in issues[0]["diagnostics"]
