@@ -21,7 +21,7 @@ from mapping.fhir_outcome import disposition
 from rights.catalogue import RegimeCatalogue
 from rights.identifiers import NIR_OID, NIR_TEST_OID
 from rights.model import Exoneration, MedecinTraitant, Period, RegimeRights, SituationKind
-from rights.result import LookupReport, RightsResult
+from rights.result import LookupReport, RegimeStatus, RightsResult
 
 __all__ = [
     "family_doctor_segment",
@@ -228,9 +228,7 @@ def zrd_segment(
     regime asked (RegimeStatus values), ZRD-5 the disposition sentence, ZRD-6 ``code^regime``
     per warning (regime empty for a warning about the identity asked), ZRD-7 the MSH-10 of the
     message this result answers (so a receiver can match them)."""
-    statuses = repeated(
-        *(components(escape(r.regime, d), r.status.value, d=d) for r in report.results), d=d
-    )
+    statuses = repeated(*(_regime_status(r, d) for r in report.results), d=d)
     warnings = [components(escape(w.code, d), d=d) for w in report.warnings]
     for result in report.found:
         warnings += [
@@ -248,6 +246,15 @@ def zrd_segment(
         escape(answers, d),
         d=d,
     )
+
+
+def _regime_status(result: RightsResult, d: Delimiters) -> str:
+    # ZRD-4: a refusal adds its reason, ``regime^rejected^reason`` (requester-refused,
+    # request-rejected), so the engine can tell who must act.
+    if result.status is RegimeStatus.REJECTED:
+        reason = result.evaluation.reason.value
+        return components(escape(result.regime, d), result.status.value, reason, d=d)
+    return components(escape(result.regime, d), result.status.value, d=d)
 
 
 def family_doctor_segment(report: LookupReport, d: Delimiters) -> str | None:

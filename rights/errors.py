@@ -48,6 +48,7 @@ __all__ = [
     "RegimeRejected",
     "RegimeTimeout",
     "RegimeUnavailable",
+    "RequesterRefused",
     "ResourceError",
     "StorageBusy",
     "StorageError",
@@ -185,6 +186,11 @@ class RegimeTimeout(RegimeError):
 
 class RegimeRejected(RegimeError):
     transient = False
+
+
+class RequesterRefused(RegimeRejected):
+    """The regime refused the requester (HTTP 403: a structure outside the FINESS categories
+    CDR serves, an unknown professional): no retry helps, and the person's rights are unknown."""
 
 
 class StorageError(CdrError):

@@ -111,6 +111,27 @@ def test_an_unreadable_finess_exits_2_before_any_regime_is_asked(
     assert "--finess:" in err and expected in err
 
 
+def test_a_refused_requester_is_a_refusal_not_an_unavailable_system(
+    sandbox, tmp_path, monkeypatch, capsys
+):
+    # The embedded-sandbox settings, pointed at the running sandbox: the "is it running" hint
+    # would be given if a refusal were taken for a failure to connect.
+    monkeypatch.delenv("CDR_REGIMES_URL", raising=False)
+    monkeypatch.setenv("CDR_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CDR_SANDBOX_PORT", sandbox.url.rsplit(":", 1)[1])
+    ehpad = "130100050"  # a structure of FINESS category 500, which CDR does not serve
+    code = main(["lookup", "--nir", OPEN.nir, "--regime", "msa", "--finess", ehpad])
+    captured = capsys.readouterr()
+    assert code == 1
+    row = next(line for line in captured.out.splitlines() if line.startswith("MSA "))
+    assert "rejected" in row and "requester-refused" in row and "regime-unavailable" not in row
+    assert "Is the system running" not in captured.err
+    assert f"FINESS {ehpad}" in captured.err and "[requester-refused]" in captured.err
+    assert main(["lookup", "--nir", OPEN.nir, "--regime", "msa", "--finess", ehpad, "--json"]) == 1
+    [result] = json.loads(capsys.readouterr().out)["results"]
+    assert (result["status"], result["reason"]) == ("rejected", "requester-refused")
+
+
 def test_no_regime_answering_exits_1_with_a_hint(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("CDR_REGIMES_URL", raising=False)
     monkeypatch.setenv("CDR_DATA_DIR", str(tmp_path))

@@ -500,3 +500,19 @@ def test_a_requester_we_cannot_read_is_400_naming_the_field(fhir, element, syste
         f"CoverageEligibilityRequest.{where}"
     ]
     assert repr(value) in issues[0]["diagnostics"] or "FINESS" in issues[0]["diagnostics"]
+
+
+# --- refusals are refusals (issue 18.3) -----------------------------------------------------
+
+
+def test_a_structure_the_regimes_refuse_gets_requester_refused_not_unavailable(fhir):
+    cer = cer_for(first("open"))
+    ehpad = {"system": "https://finess.esante.gouv.fr", "value": "130100050"}
+    cer["provider"] = {"type": "Organization", "identifier": ehpad}
+    response = post(fhir, cer)
+    assert response.status_code == 200, response.text
+    cersp = response.json()
+    assert cersp["outcome"] == "error"
+    codes = [c["code"] for e in cersp["error"] for c in e["code"]["coding"]]
+    assert codes == ["requester-refused"]
+    assert "refused the requesting structure" in cersp["disposition"]

@@ -48,7 +48,7 @@ from mapping.fhir_terms import (
 from mapping.rights_to_fhir import coverage_id, gateway_organization, patient_id, report_to_fhir
 from regimes.sandbox.members import Member
 from rights.identifiers import NIR_DEMO_OID, NIR_TEST_OID
-from rights.result import LookupReport, RegimeStatus
+from rights.result import InForceReason, LookupReport, RegimeStatus
 from tests.unit.mapping.fhir_schema import assert_valid
 from tests.unit.mapping.rights_reports import (
     CREATED,
@@ -359,22 +359,28 @@ def test_one_regime_down_makes_a_partial_answer_with_regime_unavailable() -> Non
 
 
 @pytest.mark.parametrize(
-    ("status", "detail", "code"),
+    ("status", "refusal", "detail", "code"),
     [
-        (RegimeStatus.TIMEOUT, "msa: no answer within 3 s", "regime-timeout"),
-        (RegimeStatus.REJECTED, "msa: request refused, HTTP 400: bad", "regime-rejected"),
+        (RegimeStatus.TIMEOUT, None, "msa: no answer within 3 s", "regime-timeout"),
         (
             RegimeStatus.REJECTED,
-            "msa: request refused, HTTP 403: structure 130100050 is not eligible for CDR",
-            "not-eligible",
+            InForceReason.REQUEST_REJECTED,
+            "msa: request refused, HTTP 400: bad",
+            "regime-rejected",
+        ),
+        (
+            RegimeStatus.REJECTED,
+            InForceReason.REQUESTER_REFUSED,
+            "msa: request refused, HTTP 403: structure 130100050 is of category 500",
+            "requester-refused",
         ),
     ],
 )
 def test_every_failed_regime_is_an_error_with_its_own_code(
-    status: RegimeStatus, detail: str, code: str
+    status: RegimeStatus, refusal: InForceReason | None, detail: str, code: str
 ) -> None:
     who = member("Valéry", "Noé")
-    report = report_for(who, extra=(failed("msa", status, TODAY, detail),))
+    report = report_for(who, extra=(failed("msa", status, TODAY, detail, refusal),))
     response = answer_for(report).response
     assert response["outcome"] == "partial"
     assert [_codes(e["code"], CS_CDR_ERROR) for e in response["error"]] == [[code]]
