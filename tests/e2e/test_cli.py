@@ -32,6 +32,15 @@ def test_lookup_prints_a_table_of_rights(env, capsys):
     assert out.count("\n") > 20  # the 17-regime table and the rights block
 
 
+def test_an_unknown_person_is_one_sentence(env, capsys):
+    stranger = next(m for m in POPULATION.members if "unknown" in m.scenarios)
+    assert main(["lookup", "--nir", stranger.nir, "--birth-date", stranger.birth_date]) == 0
+    out = capsys.readouterr().out
+    assert "No regime knows this person (17 regimes asked)." in out.splitlines()
+    assert "unknown-person" not in out
+    assert out.count("\n") < 10
+
+
 def test_lookup_json_is_stable_machine_output(env, capsys):
     code = main(
         ["lookup", "--nir", OPEN.nir, "--regime", "msa", "--date", OPEN.date_of_care.isoformat(),
