@@ -21,6 +21,7 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     │   ├── RegimeUnavailable           refused, reset, 5xx, circuit open (transient)
     │   ├── RegimeTimeout               no answer within the budget (transient)
     │   └── RegimeRejected              the regime refused the request (4xx, bad payload)
+    │       └── RequesterRefused        the regime refused who asks (401/403)
     ├── StorageError
     └── ConfigError
 """
