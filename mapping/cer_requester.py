@@ -145,7 +145,13 @@ class _Found:
 
 def _sort(source: Node, found: _Found, faults: Faults) -> None:
     kind = _kind_of(source)
-    for identifier in _identifiers(source):
+    identifiers = list(_identifiers(source))
+    if not identifiers and _type_of(source) == "Organization":
+        # An organisation named by its name alone: asking as the gateway's own structure would
+        # substitute it. (A Location without identifiers is a place, not a structure: it names
+        # nobody, and its managing organisation or the provider may.)
+        found.other_structure.append(source)
+    for identifier in identifiers:
         system = identifier.value.get("system")
         value = identifier.value.get("value")
         where = identifier.child_path("value")
@@ -182,13 +188,17 @@ def _sort(source: Node, found: _Found, faults: Faults) -> None:
         # under a system of no requester: nothing to read and nothing it could stand for.
 
 
+def _type_of(source: Node) -> str | None:
+    """The resource type of ``source``: a resource's own, or a logical Reference's ``type``."""
+    if source.resource_type is not None:
+        return source.resource_type
+    stated = source.value.get("type")
+    return stated if isinstance(stated, str) else None
+
+
 def _kind_of(source: Node) -> str | None:
-    """Whether ``source`` (a resource, or a logical Reference with its ``type``) is a structure
-    or a professional."""
-    kind = source.resource_type
-    if kind is None:
-        stated = source.value.get("type")
-        kind = stated if isinstance(stated, str) else None
+    """Whether ``source`` is a structure or a professional."""
+    kind = _type_of(source)
     if kind in ("Organization", "Location"):
         return "structure"
     return "professional" if kind == "Practitioner" else None

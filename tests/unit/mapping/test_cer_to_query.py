@@ -426,6 +426,13 @@ def test_an_unreadable_requester_identifier_is_a_fault_under_any_system(
     assert fault.check == check
 
 
+def test_an_organization_named_without_any_identifier_is_refused():
+    body = fixture("cer-52345-validation.json")
+    del body["contained"][3]["identifier"]
+    (fault,) = faults_of(body)
+    assert (fault.expression, fault.check) == (f"{CER}.contained[3]", "requester")
+
+
 def test_an_enterer_names_the_professional():
     body = fixture("cer-52345-validation.json")
     body["enterer"] = {
