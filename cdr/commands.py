@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import sys
+import urllib.parse
 from typing import Any
 
 import uvicorn
@@ -35,8 +36,10 @@ from hl7_listener.ports import OutboxStatus
 from regimes.sandbox.server import start_in_thread
 from rights.catalogue import default_catalogue
 from rights.errors import ConfigError
+from rights.identifiers import parse_finess
 from rights.model import Requester
 from rights.queries import build_query, parse_date_of_care
+from rights.result import InForceReason, RegimeStatus
 
 __all__ = [
     "db_upgrade",
@@ -288,6 +291,10 @@ def sandbox_list(
 
 
 async def lookup(settings: Settings, args: argparse.Namespace) -> int:
+    # The structure asking is checked before anything starts, as the FHIR edge checks it: a
+    # FINESS the regimes would refuse must not cost a round of lookups (issue 18.2).
+    where = "--finess" if getattr(args, "finess", None) is not None else "CDR_REQUESTER_FINESS"
+    finess = parse_finess(settings.requester_finess, location=where).value
     gateway = build_gateway(settings)
     try:
         date_of_care = (
@@ -297,7 +304,7 @@ async def lookup(settings: Settings, args: argparse.Namespace) -> int:
             args.nir,
             date_of_care=date_of_care,
             catalogue=gateway.catalogue,
-            requester=Requester(finess=settings.requester_finess, rpps=args.rpps),
+            requester=Requester(finess=finess, rpps=args.rpps),
             birth_date=args.birth_date,
             rang=args.rang,
             regime=args.regime,
@@ -311,13 +318,41 @@ async def lookup(settings: Settings, args: argparse.Namespace) -> int:
         print_json(report_to_dict(report, lookup_id=stored.lookup_id))
     else:
         print(lookup_table(report, gateway.catalogue, stored.lookup_id))
-        if report.outcome == "error" and settings.uses_embedded_sandbox:
+        refused = [r for r in report.failed if r.status is RegimeStatus.REJECTED]
+        if refused:
+            # A refusal is an answer: say who refused what, never "is it running?".
+            first = refused[0]
+            what = "the lookup"
+            if first.evaluation.reason is InForceReason.REQUESTER_REFUSED:
+                what = f"the requesting structure (FINESS {query.requester.finess})"
+            print(
+                f"\n{len(refused)} regime(s) refused {what} "
+                f"[{first.evaluation.reason.value}]: {first.detail}",
+                file=sys.stderr,
+            )
+        elif (
+            report.outcome == "error"
+            and settings.uses_embedded_sandbox
+            and not _accepts_connections(settings.effective_regimes_url)
+        ):
             print(
                 f"\nNo regime answered. Is the system running (`make run` or `cdr serve`)? "
                 f"Expected the sandbox at {settings.effective_regimes_url}.",
                 file=sys.stderr,
             )
     return EXIT_FAILED if report.outcome == "error" else EXIT_OK
+
+
+def _accepts_connections(url: str) -> bool:
+    """Whether anything listens at ``url``'s host and port: the hint about starting the system
+    is given only when nothing does (a regime that answered 5xx or timed out was reached)."""
+    parsed = urllib.parse.urlsplit(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
 
 
 async def regimes(settings: Settings, *, as_json: bool) -> int:

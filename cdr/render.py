@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mapping.fhir_outcome import disposition
 from rights.catalogue import RegimeCatalogue
 from rights.model import Period, RegimeRights
 from rights.result import LookupReport, RegimeStatus, RightsResult
@@ -50,27 +51,51 @@ def lookup_table(report: LookupReport, catalogue: RegimeCatalogue, lookup_id: st
         f"date of care {query.date_of_care.isoformat()}   {mode}   outcome {report.outcome}"
         f"   {report.elapsed_ms:.0f} ms",
         "",
-        table(
-            ["Regime", "Status", "In force", "Reason", "ms", "Detail"],
-            [
-                [
-                    catalogue.get(r.regime).label,
-                    r.status.value + (" (cached)" if r.from_cache else ""),
-                    "yes" if r.evaluation.in_force else "no",
-                    r.evaluation.reason.value,
-                    f"{r.elapsed_ms:.0f}",
-                    r.detail,
-                ]
-                for r in report.results
-            ],
-        ),
     ]
+    results = _most_relevant_first(report.results)
+    if all(r.status is RegimeStatus.UNKNOWN for r in results):
+        # Every regime answered that it does not know the person: one sentence, as the FHIR
+        # disposition says it, not a line per regime saying the same thing.
+        asked = f"{len(results)} regime{'s' if len(results) != 1 else ''} asked"
+        sentence = disposition(report, catalogue).rstrip(".") + f" ({asked})."
+        lines.append(sentence if results else "No regime serves this kind of number.")
+    else:
+        lines.append(
+            table(
+                ["Regime", "Status", "In force", "Reason", "ms", "Detail"],
+                [
+                    [
+                        catalogue.get(r.regime).label,
+                        r.status.value + (" (cached)" if r.from_cache else ""),
+                        "yes" if r.evaluation.in_force else "no",
+                        r.evaluation.reason.value,
+                        f"{r.elapsed_ms:.0f}",
+                        r.detail,
+                    ]
+                    for r in results
+                ],
+            )
+        )
     for warning in report.warnings:
         lines.append(f"! {warning.message}")
-    for result in report.results:
+    for result in results:
         if result.status is RegimeStatus.FOUND and result.rights is not None:
             lines += ["", *_rights_block(result, result.rights, report, catalogue)]
     return "\n".join(lines)
+
+
+def _most_relevant_first(results: Sequence[RightsResult]) -> list[RightsResult]:
+    """Rights in force first, then the regimes that know the person, then those that could not
+    answer, then those that do not know them; catalogue order within each (a stable sort)."""
+
+    def rank(result: RightsResult) -> int:
+        if result.evaluation.in_force:
+            return 0
+        if result.status is RegimeStatus.FOUND:
+            return 1
+        return 3 if result.status is RegimeStatus.UNKNOWN else 2
+
+    return sorted(results, key=rank)
 
 
 def _rights_block(

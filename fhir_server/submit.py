@@ -74,6 +74,8 @@ class SubmitService:
         the lookup complete the same CoverageEligibilityResponse in the background."""
         ask, cer = self._check(body)
         response_id = self._new_id()
+        # Until the regimes answer, the Patient is the person as asked; the answer re-points
+        # the request and the response at the person as the regimes know them.
         queued = pending_response(
             response_id=response_id,
             request_reference=f"CoverageEligibilityRequest/{cer['id']}",
@@ -137,6 +139,7 @@ class SubmitService:
             purposes=ask.purposes,
             submitted_patient=ask.patient,
         )
+        cer["patient"] = answer.response["patient"]
         return await self._save(
             [
                 answer.response,
@@ -156,7 +159,8 @@ class SubmitService:
         cer = dict(ask.cer)
         cer["id"] = self._new_id()
         cer.pop("meta", None)
-        # Point at the Patient we keep (one per identity), so that searches by patient work.
+        # Point at the Patient we keep (one per person), so that searches by patient work;
+        # this is the person as asked, replaced by the person as answered with the answer.
         cer["patient"] = {"reference": f"Patient/{our_patient_id}"}
         return cer
 

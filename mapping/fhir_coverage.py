@@ -189,17 +189,8 @@ class _Base:
         accident: str | None = None,
         payor: Json | None = None,
     ) -> Json:
-        rights = self.rights
-        person = rights.beneficiary
-        cid = coverage_id(
-            self.regime,
-            rights.ouvrant_droit.nir,
-            person.birth_date,
-            person.rang,
-            kind,
-            period.start,
-            accident,
-        )
+        person = self.rights.beneficiary
+        cid = coverage_id(self.regime, self.patient, kind, period.start, accident)
         paying = payor or self.payor
         resource: Json = {
             "resourceType": "Coverage",

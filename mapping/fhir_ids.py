@@ -4,6 +4,11 @@ Repeating a lookup for the same person must update the same Patient, Coverage, O
 Practitioner instead of piling up copies, so every id is derived from the values that identify
 the thing: a SHA-256 digest, truncated, behind a readable prefix. Digests also keep NIRs out of
 URLs and logs. The result always matches the FHIR id rule ``[A-Za-z0-9\\-\\.]{1,64}``.
+
+A person is identified as the regimes know them (CDRi 03.01/03.02): the ouvrant droit's NIR, the
+beneficiary's birth date and rang, never by what a client happened to send (with or without a
+birth date). A Coverage is named after the Patient it belongs to, so that no lookup can ever
+re-point another Patient's Coverage. ``docs/fhir-profile.md`` says what a client may rely on.
 """
 
 from __future__ import annotations
@@ -46,32 +51,23 @@ def _nir_body(nir: str) -> str:
 
 
 def patient_id(nir: str, birth_date: str | None, rang: int) -> str:
-    """The Patient of a lookup: NIR queried (an ouvrant droit's for a child), birth date, rang."""
+    """A person: the NIR their rights are under (an ouvrant droit's for a child), birth date and
+    rang. Twins share the first two and differ by rang."""
     return "patient-" + _digest("Patient", _nir_body(nir), birth_date or "", str(rang))
 
 
 def coverage_id(
     regime: str,
-    ouvrant_droit_nir: str,
-    birth_date: str,
-    rang: int,
+    patient: str,
     kind: CoverageKind,
     start: date,
     accident_number: str | None = None,
 ) -> str:
-    """One Coverage: the regime, whose rights (ouvrant droit, beneficiary's birth date and rang),
-    which kind, from when; an AT/MP Coverage is also named by its accident number."""
+    """One Coverage: the regime, the id of the Patient whose rights it holds, which kind, from
+    when; an AT/MP Coverage is also named by its accident number."""
     if (kind is CoverageKind.ATMP) != (accident_number is not None):
         raise ValueError("an accident number names AT/MP coverages, and only them")
-    parts = (
-        regime.lower(),
-        _nir_body(ouvrant_droit_nir),
-        birth_date,
-        str(rang),
-        kind.value,
-        start.isoformat(),
-        accident_number or "",
-    )
+    parts = (regime.lower(), patient, kind.value, start.isoformat(), accident_number or "")
     return "coverage-" + _digest("Coverage", *parts)
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from mapping.fhir_common import CS_CDR_ERROR
 from mapping.fhir_organization import regime_label
 from mapping.fhir_terms import (
-    ERROR_NOT_ELIGIBLE,
     ERROR_REGIME_REJECTED,
     ERROR_REGIME_TIMEOUT,
     ERROR_REGIME_UNAVAILABLE,
+    ERROR_REQUESTER_REFUSED,
     ERROR_UNKNOWN_PERSON,
     ERRORS,
     EXT_ERROR_REGIME,
@@ -28,9 +28,6 @@ _ERROR_OF_STATUS = {
     RegimeStatus.TIMEOUT: ERROR_REGIME_TIMEOUT,
     RegimeStatus.REJECTED: ERROR_REGIME_REJECTED,
 }
-# A regime refuses a structure outside the eligible FINESS categories with HTTP 403 (seed:
-# "Offre de service"); the rights model keeps only the detail text, so it is read from there.
-_NOT_ELIGIBLE_MARKS = ("http 403", "not eligible")
 _NOT_IN_FORCE = {
     InForceReason.EXPIRED: "rights expired",
     InForceReason.NOT_YET_OPEN: "rights not yet open",
@@ -52,11 +49,10 @@ def errors(report: LookupReport, catalogue: RegimeCatalogue) -> list[Json]:
 
 def _regime_error(result: RightsResult, catalogue: RegimeCatalogue) -> Json:
     code = _ERROR_OF_STATUS.get(result.status, ERROR_REGIME_UNAVAILABLE)
+    if result.evaluation.reason is InForceReason.REQUESTER_REFUSED:
+        # A structure outside the FINESS categories CDR serves (seed: "Offre de service").
+        code = ERROR_REQUESTER_REFUSED
     detail = _detail(result)
-    if result.status is RegimeStatus.REJECTED and any(
-        mark in detail.lower() for mark in _NOT_ELIGIBLE_MARKS
-    ):
-        code = ERROR_NOT_ELIGIBLE
     return {
         "extension": [extension(EXT_ERROR_REGIME, valueCode=result.regime)],
         "code": _error_code(code, f"{regime_label(result.regime, catalogue)}: {detail}"),
@@ -91,12 +87,24 @@ def disposition(report: LookupReport, catalogue: RegimeCatalogue) -> str:
             sentences.append("No regime knows this person.")
         elif len(report.failed) < len(report.results):
             sentences.append("No regime that answered knows this person.")
+        elif all(r.status is RegimeStatus.REJECTED for r in report.failed):
+            sentences.append("Every regime asked refused the lookup.")
         else:
             sentences.append("No regime could answer.")
     for result in report.failed:
         label = regime_label(result.regime, catalogue)
-        sentences.append(f"{label} could not answer ({result.status.value}): {_detail(result)}.")
+        sentences.append(f"{label} {_failure(result)}: {_detail(result)}.")
     return " ".join(sentences)
+
+
+def _failure(result: RightsResult) -> str:
+    """What a regime that gave no rights did: a refusal is an answer, not a failure to reach."""
+    reason = result.evaluation.reason
+    if reason is InForceReason.REQUESTER_REFUSED:
+        return f"refused the requesting structure ({reason.value})"
+    if result.status is RegimeStatus.REJECTED:
+        return f"refused the request ({reason.value})"
+    return f"could not answer ({result.status.value})"
 
 
 def status_extensions(report: LookupReport) -> list[Json]:

@@ -1,7 +1,7 @@
 """The beneficiary as a FHIR Patient (FR Core style) and the médecin traitant as a Practitioner.
 
-The Patient's id comes from the query (NIR asked, birth date, rang), so that the request the
-server stores and the response point at the same Patient, whatever the regimes answered.
+The Patient's id is the person as the regimes know them (``person_id``): the same whether the
+client sent a birth date, a contained Patient or a bare identifier.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from mapping.fhir_values import (
 )
 from rights.model import Beneficiary, MedecinTraitant, RegimeRights, RightsQuery
 
-__all__ = ["medecin_to_practitioner", "patient_to_fhir"]
+__all__ = ["medecin_to_practitioner", "patient_to_fhir", "person_id"]
 
 _PATIENT_ELEMENTS = ("identifier", "name", "gender", "birthDate", "generalPractitioner")
 _GENDERS = frozenset({"male", "female", "other", "unknown"})
@@ -52,7 +52,7 @@ def patient_to_fhir(
     (in force before not); the Patient's identity comes from the first. Without any, the
     Patient is what the client sent (names, birth date) plus the NIR asked for.
     """
-    pid = patient_id(query.nir.value, query.birth_date, query.rang)
+    pid = person_id(query, found)
     first = found[0].beneficiary if found else None
     patient: Json = {"resourceType": "Patient", "id": pid}
     extensions = [extension(EXT_RANG, valuePositiveInt=first.rang if first else query.rang)]
@@ -90,6 +90,20 @@ def patient_to_fhir(
     if links:
         patient["generalPractitioner"] = links
     return in_order(patient, _PATIENT_ELEMENTS), tuple(practitioners.values())
+
+
+def person_id(query: RightsQuery, found: Sequence[RegimeRights]) -> str:
+    """The Patient's id: from the beneficiary the regimes answered for (ouvrant droit's NIR,
+    birth date, rang), else, when none knows the person, from what was asked. Should two regimes
+    describe the person differently, the smallest id wins, whatever order they answered in."""
+    if not found:
+        return patient_id(query.nir.value, query.birth_date, query.rang)
+    return min(
+        patient_id(
+            r.ouvrant_droit.nir or query.nir.value, r.beneficiary.birth_date, r.beneficiary.rang
+        )
+        for r in found
+    )
 
 
 def medecin_to_practitioner(mt: MedecinTraitant) -> Json:

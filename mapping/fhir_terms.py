@@ -38,10 +38,10 @@ __all__ = [
     "CS_V3_ACT_CODE",
     "CS_V3_ROLE_CODE",
     "ERRORS",
-    "ERROR_NOT_ELIGIBLE",
     "ERROR_REGIME_REJECTED",
     "ERROR_REGIME_TIMEOUT",
     "ERROR_REGIME_UNAVAILABLE",
+    "ERROR_REQUESTER_REFUSED",
     "ERROR_UNKNOWN_PERSON",
     "ETM_CODES",
     "EXT_DEFAULT_AT_ORGANISATION",
@@ -126,13 +126,13 @@ ERROR_REGIME_UNAVAILABLE = "regime-unavailable"
 ERROR_REGIME_TIMEOUT = "regime-timeout"
 ERROR_REGIME_REJECTED = "regime-rejected"
 ERROR_UNKNOWN_PERSON = "unknown-person"
-ERROR_NOT_ELIGIBLE = "not-eligible"
+ERROR_REQUESTER_REFUSED = "requester-refused"
 ERRORS = _table(
     (ERROR_REGIME_UNAVAILABLE, "Regime unavailable"),
     (ERROR_REGIME_TIMEOUT, "Regime timeout"),
     (ERROR_REGIME_REJECTED, "Regime rejected the request"),
     (ERROR_UNKNOWN_PERSON, "Unknown person"),
-    (ERROR_NOT_ELIGIBLE, "Requesting structure not eligible"),
+    (ERROR_REQUESTER_REFUSED, "Regime refused the requester"),
 )
 
 # CDRi 03.05, SESAM-Vitale SFG FIDES-BS RG_BS684. Regimes may send codes beyond these:

@@ -26,7 +26,7 @@ from mapping.fhir_outcome import disposition
 from rights.catalogue import RegimeCatalogue
 from rights.identifiers import NIR_TEST_OID
 from rights.model import Exoneration, Period, RegimeRights, Situation, SituationKind
-from rights.result import LookupReport, RightsResult
+from rights.result import LookupReport, RegimeStatus, RightsResult
 
 __all__ = [
     "InsuranceGroup",
@@ -309,17 +309,16 @@ def zrd_segment(
     """ZRD, our Z segment on the lookup itself: ZRD-1 outcome (complete|partial|error), ZRD-2
     rights on the date of care ``Y`` in force, ``N`` not in force, ``U`` unknown (a regime could
     not be asked), ZRD-3 that date, ZRD-4 ``regime^status`` per regime asked (RegimeStatus
-    values), ZRD-5 the disposition sentence, ZRD-6 ``code^regime`` per warning (regime empty for
-    a warning about the identity asked), ZRD-7 the MSH-10 of the message this result answers,
-    ZRD-8 the result status in the values of HL7 table 0085: ``F`` final or ``P`` preliminary
-    (an updated result follows), ZRD-9 ``IN1-1^CDRi ETM code`` per group with an exonération
-    (the raw code IN1-15 cannot carry), ZRD-10 ``number^organisation^start^end`` per declared
-    AT/MP. ``final`` None: final when every regime answered (``rights_state``)."""
+    values; a refusal adds its reason), ZRD-5 the disposition sentence, ZRD-6 ``code^regime``
+    per warning (regime empty for a warning about the identity asked), ZRD-7 the MSH-10 of the
+    message this result answers, ZRD-8 the result status in the values of HL7 table 0085: ``F``
+    final or ``P`` preliminary (an updated result follows), ZRD-9 ``IN1-1^CDRi ETM code`` per
+    group with an exonération (the raw code IN1-15 cannot carry), ZRD-10
+    ``number^organisation^start^end`` per declared AT/MP. ``final`` None: final when every
+    regime answered (``rights_state``)."""
     if groups is None:
         groups = insurance_groups(report, catalogue)
-    statuses = repeated(
-        *(components(escape(r.regime, d), r.status.value, d=d) for r in report.results), d=d
-    )
+    statuses = repeated(*(_regime_status(r, d) for r in report.results), d=d)
     warnings = [components(escape(w.code, d), d=d) for w in report.warnings]
     for result in report.found:
         warnings += [
@@ -366,6 +365,15 @@ def _accidents(report: LookupReport, d: Delimiters) -> list[str]:
                 )
             )
     return out
+
+
+def _regime_status(result: RightsResult, d: Delimiters) -> str:
+    # ZRD-4: a refusal adds its reason, ``regime^rejected^reason`` (requester-refused,
+    # request-rejected), so the engine can tell who must act.
+    if result.status is RegimeStatus.REJECTED:
+        reason = result.evaluation.reason.value
+        return components(escape(result.regime, d), result.status.value, reason, d=d)
+    return components(escape(result.regime, d), result.status.value, d=d)
 
 
 def report_disposition(report: LookupReport, catalogue: RegimeCatalogue | None = None) -> str:

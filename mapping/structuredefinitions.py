@@ -80,7 +80,7 @@ def structure_definitions() -> tuple[Json, ...]:
          (_Part("regime", "code", "Catalogue code of the CDR regime", min=1),
           _Part("status", "code", "found | unknown | unavailable | timeout | rejected", min=1),
           _Part("reason", "code", "in-force | expired | not-yet-open | no-rights | "
-                "unknown-person | regime-unavailable"),
+                "unknown-person | regime-unavailable | requester-refused | request-rejected"),
           _Part("elapsedMs", "decimal", "Time the regime took, in milliseconds"),
           _Part("attempts", "unsignedInt", "Calls made (retries included)"),
           _Part("fromCache", "boolean", "Answer served from the gateway's cache"))),

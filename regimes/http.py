@@ -2,8 +2,9 @@
 
 Adapters call ``send`` instead of the client directly, so that a foreign exception never leaves
 ``regimes/``: connection refused/reset and 5xx become ``RegimeUnavailable`` (transient),
-timeouts ``RegimeTimeout`` (transient), other 4xx ``RegimeRejected``. Each gateway extends
-``HttpGateway``, which holds the injected client and base URL and probes health.
+timeouts ``RegimeTimeout`` (transient), 401/403 ``RequesterRefused``, other 4xx
+``RegimeRejected``. Each gateway extends ``HttpGateway``, which holds the injected client and base
+URL and probes health.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import httpx
 
 from regimes.transport import FastClient, Origin, Reply
 from rights.catalogue import Regime
-from rights.errors import RegimeRejected, RegimeTimeout, RegimeUnavailable
+from rights.errors import RegimeRejected, RegimeTimeout, RegimeUnavailable, RequesterRefused
 from rights.model import Requester
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "expect_200",
     "map_transport_errors",
     "probe_health",
+    "rejection",
     "requester_headers",
     "send",
 ]
@@ -58,7 +60,15 @@ def check_status(response: Reply, regime: str, *, allowed: tuple[int, ...] = ())
         raise RegimeUnavailable(
             f"{regime}: regime service error HTTP {status}: {snippet}", regime=regime
         )
-    raise RegimeRejected(f"{regime}: request refused, HTTP {status}: {snippet}", regime=regime)
+    raise rejection(status, f"{regime}: request refused, HTTP {status}: {snippet}", regime)
+
+
+def rejection(status: int, message: str, regime: str) -> RegimeRejected:
+    """A 4xx refusal: 401/403 refuse who asks (CDR serves only eligible structures), any
+    other the request itself. The two reach the user as different reasons."""
+    if status in (401, 403):
+        return RequesterRefused(message, regime=regime)
+    return RegimeRejected(message, regime=regime)
 
 
 def expect_200(response: Reply, regime: str) -> None:

@@ -21,6 +21,7 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     │   ├── RegimeUnavailable           refused, reset, 5xx, circuit open (transient)
     │   ├── RegimeTimeout               no answer within the budget (transient)
     │   └── RegimeRejected              the regime refused the request (4xx, bad payload)
+    │       └── RequesterRefused        the regime refused who asks (401/403)
     ├── StorageError
     └── ConfigError
 """
@@ -48,6 +49,7 @@ __all__ = [
     "RegimeRejected",
     "RegimeTimeout",
     "RegimeUnavailable",
+    "RequesterRefused",
     "ResourceError",
     "StorageBusy",
     "StorageError",
@@ -185,6 +187,11 @@ class RegimeTimeout(RegimeError):
 
 class RegimeRejected(RegimeError):
     transient = False
+
+
+class RequesterRefused(RegimeRejected):
+    """The regime refused the requester (HTTP 403: a structure outside the FINESS categories
+    CDR serves, an unknown professional): no retry helps, and the person's rights are unknown."""
 
 
 class StorageError(CdrError):

@@ -15,10 +15,20 @@ __all__ = ["evaluate", "query_warnings"]
 _ENDING_SOON = timedelta(days=30)
 
 
-def evaluate(status: RegimeStatus, rights: RegimeRights | None, day: date) -> Evaluation:
-    """Whether ``rights`` hold on ``day``, why not, and what the admission desk should know."""
+def evaluate(
+    status: RegimeStatus,
+    rights: RegimeRights | None,
+    day: date,
+    *,
+    refusal: InForceReason | None = None,
+) -> Evaluation:
+    """Whether ``rights`` hold on ``day``, why not, and what the admission desk should know.
+    ``refusal``: for a ``REJECTED`` status, which refusal (default ``request-rejected``)."""
     if status is RegimeStatus.UNKNOWN:
         return Evaluation(in_force=False, reason=InForceReason.UNKNOWN_PERSON)
+    if status is RegimeStatus.REJECTED:
+        # The lookup says which refusal it was; a refusal is never "unavailable".
+        return Evaluation(in_force=False, reason=refusal or InForceReason.REQUEST_REJECTED)
     if status is not RegimeStatus.FOUND or rights is None:
         return Evaluation(in_force=False, reason=InForceReason.REGIME_UNAVAILABLE)
 

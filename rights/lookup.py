@@ -14,7 +14,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from rights.catalogue import Regime, RegimeCatalogue
-from rights.errors import ConfigError, RegimeError, RegimeRejected, RegimeTimeout
+from rights.errors import (
+    ConfigError,
+    RegimeError,
+    RegimeRejected,
+    RegimeTimeout,
+    RequesterRefused,
+)
 from rights.evaluation import evaluate, query_warnings
 from rights.model import RegimeRights, RightsQuery
 from rights.ports import Clock, RegimeGateway
@@ -25,7 +31,7 @@ from rights.resilience import (
     ResiliencePolicy,
     ResultCache,
 )
-from rights.result import LookupReport, RegimeStatus, RightsResult
+from rights.result import InForceReason, LookupReport, RegimeStatus, RightsResult
 
 __all__ = ["RightsLookup"]
 
@@ -138,7 +144,12 @@ class RightsLookup:
         except RegimeRejected as exc:
             breaker.record_neutral()
             attempts.last_error = exc
-            return self._failed(regime, query, RegimeStatus.REJECTED, attempts, t0)
+            refusal = (
+                InForceReason.REQUESTER_REFUSED
+                if isinstance(exc, RequesterRefused)
+                else InForceReason.REQUEST_REJECTED
+            )
+            return self._failed(regime, query, RegimeStatus.REJECTED, attempts, t0, refusal=refusal)
         except RegimeError as exc:
             breaker.record_failure()
             attempts.last_error = exc
@@ -188,6 +199,7 @@ class RightsLookup:
         t0: float,
         *,
         timed_out: bool = False,
+        refusal: InForceReason | None = None,
     ) -> RightsResult:
         if timed_out:
             detail = f"{regime.code}: no answer within {self.policy.timeout_s:g} s"
@@ -203,6 +215,7 @@ class RightsLookup:
             detail=detail,
             elapsed_ms=(self._clock.monotonic() - t0) * 1000,
             attempts=attempts.count,
+            refusal=refusal,
         )
 
     @staticmethod
@@ -216,11 +229,12 @@ class RightsLookup:
         elapsed_ms: float = 0.0,
         attempts: int = 0,
         from_cache: bool = False,
+        refusal: InForceReason | None = None,
     ) -> RightsResult:
         return RightsResult(
             regime=regime.code,
             status=status,
-            evaluation=evaluate(status, rights, query.date_of_care),
+            evaluation=evaluate(status, rights, query.date_of_care, refusal=refusal),
             rights=rights,
             detail=detail,
             elapsed_ms=elapsed_ms,

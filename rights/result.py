@@ -40,7 +40,11 @@ class InForceReason(enum.StrEnum):
     NOT_YET_OPEN = "not-yet-open"
     NO_RIGHTS = "no-rights"  # the regime knows the person but holds no AMO period
     UNKNOWN_PERSON = "unknown-person"
-    REGIME_UNAVAILABLE = "regime-unavailable"
+    REGIME_UNAVAILABLE = "regime-unavailable"  # no answer: down, 5xx, timeout, circuit open
+    REQUESTER_REFUSED = "requester-refused"  # the regime refused who asks (HTTP 403)
+    REQUEST_REJECTED = (
+        "request-rejected"  # the regime refused the request, or its answer was unreadable
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from regimes.http import HttpGateway, Reply, expect_200, requester_headers
+from regimes.http import HttpGateway, Reply, expect_200, rejection, requester_headers
 from regimes.slm import codec
 from rights.catalogue import Regime
 from rights.errors import RegimeRejected
@@ -58,7 +58,8 @@ def _check_refusal(response: Reply, regime: str) -> None:
         and codec.is_problem(response.headers.get("content-type"))
     ):
         problem = codec.decode_json(response.content, regime)
-        raise RegimeRejected(
+        raise rejection(
+            status,
             f"{regime}: request refused, HTTP {status}: {codec.problem_summary(problem)}",
-            regime=regime,
+            regime,
         )

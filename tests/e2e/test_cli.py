@@ -32,6 +32,15 @@ def test_lookup_prints_a_table_of_rights(env, capsys):
     assert out.count("\n") > 20  # the 17-regime table and the rights block
 
 
+def test_an_unknown_person_is_one_sentence(env, capsys):
+    stranger = next(m for m in POPULATION.members if "unknown" in m.scenarios)
+    assert main(["lookup", "--nir", stranger.nir, "--birth-date", stranger.birth_date]) == 0
+    out = capsys.readouterr().out
+    assert "No regime knows this person (17 regimes asked)." in out.splitlines()
+    assert "unknown-person" not in out
+    assert out.count("\n") < 10
+
+
 def test_lookup_json_is_stable_machine_output(env, capsys):
     code = main(
         ["lookup", "--nir", OPEN.nir, "--regime", "msa", "--date", OPEN.date_of_care.isoformat(),
@@ -98,6 +107,46 @@ def test_dates_no_lookup_can_be_made_with_exit_2(env, capsys):
     assert "future" in capsys.readouterr().err
     assert main(["lookup", "--nir", OPEN.nir, "--date", "0001-01-01"]) == 2
     assert "--date" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("finess", "expected"),
+    [("999999999", "check digit"), ("75071218", "9 characters"), ("1750712184", "9 characters")],
+)
+def test_an_unreadable_finess_exits_2_before_any_regime_is_asked(
+    env, sandbox, capsys, finess, expected
+):
+    # Every regime down: a regime asked would make the lookup fail (exit 1), not the check.
+    httpx.put(f"{sandbox.url}/admin/faults/*", json={"down": True}).raise_for_status()
+    try:
+        code = main(["lookup", "--nir", OPEN.nir, "--finess", finess])
+    finally:
+        httpx.delete(f"{sandbox.url}/admin/faults").raise_for_status()
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--finess:" in err and expected in err
+
+
+def test_a_refused_requester_is_a_refusal_not_an_unavailable_system(
+    sandbox, tmp_path, monkeypatch, capsys
+):
+    # The embedded-sandbox settings, pointed at the running sandbox: the "is it running" hint
+    # would be given if a refusal were taken for a failure to connect.
+    monkeypatch.delenv("CDR_REGIMES_URL", raising=False)
+    monkeypatch.setenv("CDR_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CDR_SANDBOX_PORT", sandbox.url.rsplit(":", 1)[1])
+    ehpad = "130100050"  # a structure of FINESS category 500, which CDR does not serve
+    code = main(["lookup", "--nir", OPEN.nir, "--regime", "msa", "--finess", ehpad])
+    captured = capsys.readouterr()
+    assert code == 1
+    row = next(line for line in captured.out.splitlines() if line.startswith("MSA "))
+    assert "rejected" in row and "requester-refused" in row and "regime-unavailable" not in row
+    assert "Is the system running" not in captured.err
+    assert f"FINESS {ehpad}" in captured.err and "[requester-refused]" in captured.err
+    assert main(["lookup", "--nir", OPEN.nir, "--regime", "msa", "--finess", ehpad, "--json"]) == 1
+    [result] = json.loads(capsys.readouterr().out)["results"]
+    assert (result["status"], result["reason"]) == ("rejected", "requester-refused")
 
 
 def test_no_regime_answering_exits_1_with_a_hint(tmp_path, monkeypatch, capsys):

@@ -435,3 +435,84 @@ def test_readiness_fails_when_every_regime_is_down(fhir, sandbox):
         httpx.delete(f"{sandbox.url}/admin/faults").raise_for_status()
     assert ready.status_code == 503
     assert ready.json()["checks"]["regimes"] is False
+
+
+# --- one Patient per person (issue 18.1) ----------------------------------------------------
+
+
+def by_identifier(member: Member) -> dict[str, Any]:
+    """The request naming the person by a logical reference: the NIR only, no birth date."""
+    cer = cer_for(member)
+    del cer["contained"][0]
+    cer["patient"] = {"identifier": {"system": NIR_SYSTEM, "value": member.nir}}
+    cer["contained"][0]["beneficiary"] = cer["patient"]
+    return cer
+
+
+def test_the_patient_is_the_person_the_regime_answered_for_whatever_the_client_sent(fhir):
+    member = first("mtm")
+    bare = post(fhir, by_identifier(member))
+    assert bare.status_code == 200, bare.text
+    one = bare.json()
+    two = post(fhir, cer_for(member)).json()  # a contained Patient with its birth date
+    assert one["patient"] == two["patient"]
+    coverages = [i["coverage"]["reference"] for i in one["insurance"]]
+    assert coverages == [i["coverage"]["reference"] for i in two["insurance"]]
+    patients = httpx.get(f"{fhir}/Patient", params={"identifier": f"{NIR_SYSTEM}|{member.nir}"})
+    assert patients.json()["total"] == 1
+    found = httpx.get(f"{fhir}/Coverage", params={"beneficiary": one["patient"]["reference"]})
+    assert found.json()["total"] == len(coverages)
+    for reference in coverages:  # updated in place: each still the first Patient's
+        coverage = httpx.get(f"{fhir}/{reference}").json()
+        assert coverage["beneficiary"]["reference"] == one["patient"]["reference"]
+
+
+def test_twins_on_one_nir_stay_two_patients(fhir):
+    twins = [m for m in POPULATION.with_tag("twins")]
+    assert {m.rang for m in twins} >= {1, 2} and len({m.nir for m in twins}) == 1
+    answers = [post(fhir, cer_for(m)).json() for m in twins]
+    assert len({a["patient"]["reference"] for a in answers}) == len(twins)
+    for answer in answers:
+        found = httpx.get(
+            f"{fhir}/Coverage", params={"beneficiary": answer["patient"]["reference"]}
+        )
+        assert found.json()["total"] == len(answer["insurance"])
+
+
+# --- the requester is never substituted (issue 18.2) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("element", "system", "value", "where"),
+    [
+        ("provider", "urn:oid:1.2.250.1.71.4.2.2", "999999999", "provider.identifier.value"),
+        ("facility", "https://finess.esante.gouv.fr", "999999999", "facility.identifier.value"),
+        ("enterer", "urn:oid:1.2.250.1.71.4.2.1", "10001234567", "enterer.identifier.value"),
+        ("provider", "https://hopital.example.org/uf", "UF-42", "provider.identifier"),
+    ],
+)
+def test_a_requester_we_cannot_read_is_400_naming_the_field(fhir, element, system, value, where):
+    cer = cer_for(first("open"))
+    kind = {"provider": "Organization", "facility": "Location", "enterer": "Practitioner"}
+    cer[element] = {"type": kind[element], "identifier": {"system": system, "value": value}}
+    issues = outcome(post(fhir, cer), 400)
+    assert [e for i in issues for e in i.get("expression", [])] == [
+        f"CoverageEligibilityRequest.{where}"
+    ]
+    assert repr(value) in issues[0]["diagnostics"] or "FINESS" in issues[0]["diagnostics"]
+
+
+# --- refusals are refusals (issue 18.3) -----------------------------------------------------
+
+
+def test_a_structure_the_regimes_refuse_gets_requester_refused_not_unavailable(fhir):
+    cer = cer_for(first("open"))
+    ehpad = {"system": "https://finess.esante.gouv.fr", "value": "130100050"}
+    cer["provider"] = {"type": "Organization", "identifier": ehpad}
+    response = post(fhir, cer)
+    assert response.status_code == 200, response.text
+    cersp = response.json()
+    assert cersp["outcome"] == "error"
+    codes = [c["code"] for e in cersp["error"] for c in e["code"]["coding"]]
+    assert codes == ["requester-refused"]
+    assert "refused the requesting structure" in cersp["disposition"]

@@ -15,7 +15,7 @@ from rights.catalogue import RegimeCatalogue, default_catalogue
 from rights.evaluation import evaluate, query_warnings
 from rights.identifiers import NIA_OID, parse_nir
 from rights.model import RegimeRights, RightsQuery
-from rights.result import LookupReport, RegimeStatus, RightsResult
+from rights.result import InForceReason, LookupReport, RegimeStatus, RightsResult
 
 __all__ = [
     "CREATED",
@@ -89,10 +89,15 @@ def found(
     )
 
 
-def failed(regime: str, status: RegimeStatus, day: date, detail: str) -> RightsResult:
-    return RightsResult(
-        regime, status, evaluate(status, None, day), None, detail=detail, elapsed_ms=3000.0
-    )
+def failed(
+    regime: str,
+    status: RegimeStatus,
+    day: date,
+    detail: str,
+    refusal: InForceReason | None = None,
+) -> RightsResult:
+    evaluation = evaluate(status, None, day, refusal=refusal)
+    return RightsResult(regime, status, evaluation, None, detail=detail, elapsed_ms=3000.0)
 
 
 def report_for(

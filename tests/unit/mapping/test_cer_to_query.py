@@ -435,8 +435,68 @@ def test_an_invalid_rpps_is_a_fault():
     )
 
 
-def test_an_identifier_that_is_not_a_finess_leaves_the_default_structure():
+ID_NAT_ST = "urn:oid:1.2.250.1.71.4.2.2"
+
+
+def test_a_structure_named_by_its_siret_only_is_refused_not_replaced_by_the_default():
     body = fixture("cer-52345-validation.json")
-    # idNatSt prefix 3 is a SIRET, not a FINESS.
+    # idNatSt prefix 3 is a SIRET, not a FINESS: the gateway cannot ask in that structure's name.
     body["contained"][3]["identifier"][0]["value"] = "312345678900012"
+    (fault,) = faults_of(body)
+    assert (fault.expression, fault.check) == (f"{CER}.contained[3].identifier[0]", "requester")
+    assert "FINESS" in fault.message
+
+
+def test_an_id_nat_st_value_without_its_kind_prefix_is_refused():
+    body = fixture("cer-52345-validation.json")
+    body["contained"][3]["identifier"][0]["value"] = "999999999"
+    (fault,) = faults_of(body)
+    assert (fault.expression, fault.check) == (f"{CER}.contained[3].identifier[0].value", "format")
+    assert "1 FINESS" in fault.message and "'999999999'" in fault.message
+
+
+@pytest.mark.parametrize("element", ["provider", "facility"])
+@pytest.mark.parametrize(
+    ("system", "value", "check"),
+    [
+        (ID_NAT_ST, "999999999", "format"),
+        (ID_NAT_ST, "1750712185", "key"),
+        ("https://finess.esante.gouv.fr", "999999999", "key"),
+        ("https://finess.esante.gouv.fr", "7507121", "length"),
+        ("https://hopital.example.org/structures", "UF-42", "requester"),
+    ],
+)
+def test_an_unreadable_requester_identifier_is_a_fault_under_any_system(
+    element: str, system: str, value: str, check: str
+):
+    body = fixture("cer-52345-validation.json")
+    del body["provider"]
+    kind = "Organization" if element == "provider" else "Location"
+    body[element] = {"type": kind, "identifier": {"system": system, "value": value}}
+    (fault,) = faults_of(body)
+    assert fault.expression.startswith(f"{CER}.{element}.identifier")
+    assert fault.check == check
+
+
+def test_an_organization_named_without_any_identifier_is_refused():
+    body = fixture("cer-52345-validation.json")
+    del body["contained"][3]["identifier"]
+    (fault,) = faults_of(body)
+    assert (fault.expression, fault.check) == (f"{CER}.contained[3]", "requester")
+
+
+def test_an_enterer_names_the_professional():
+    body = fixture("cer-52345-validation.json")
+    body["enterer"] = {
+        "identifier": {"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "810001234567"}
+    }
+    assert ask(body).query.requester.rpps == "10001234567"
+    body["enterer"]["identifier"]["value"] = "10001234567"  # no idNatPs kind prefix
+    (fault,) = faults_of(body)
+    assert (fault.expression, fault.check) == (f"{CER}.enterer.identifier.value", "format")
+
+
+def test_a_request_naming_no_requester_asks_as_the_default_structure():
+    body = fixture("cer-52345-validation.json")
+    del body["provider"]
     assert ask(body).query.requester == DEFAULT

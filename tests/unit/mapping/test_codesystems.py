@@ -11,7 +11,7 @@ from mapping.codesystems import all_conformance_resources, code_systems
 from mapping.fhir_common import CANONICAL, EXT_LUNAR_BIRTH_DATE
 from mapping.fhir_terms import PROFILE_COVERAGE
 from mapping.structuredefinitions import structure_definitions
-from rights.result import RegimeStatus
+from rights.result import InForceReason, RegimeStatus
 from tests.unit.mapping.fhir_schema import assert_valid, schema_errors
 from tests.unit.mapping.rights_reports import (
     TODAY,
@@ -99,13 +99,13 @@ def _emitted() -> Iterator[dict[str, Any]]:
     for who in population().members:
         yield from resources_of(answer_for(report_for(who), purposes=("validation", "benefits")))
     known, unknown = member("Lefèvre", "Jean-Baptiste"), member("Valéry", "Noé")
-    for status, detail in (
-        ("unavailable", "cnam: down"),
-        ("timeout", "cnam: no answer"),
-        ("rejected", "cnam: HTTP 400"),
-        ("rejected", "cnam: request refused, HTTP 403: not eligible"),
+    for status, detail, refusal in (
+        ("unavailable", "cnam: down", None),
+        ("timeout", "cnam: no answer", None),
+        ("rejected", "cnam: HTTP 400", InForceReason.REQUEST_REJECTED),
+        ("rejected", "cnam: request refused, HTTP 403", InForceReason.REQUESTER_REFUSED),
     ):
-        extra = (failed("msa", RegimeStatus(status), TODAY, detail),)
+        extra = (failed("msa", RegimeStatus(status), TODAY, detail, refusal),)
         yield from resources_of(answer_for(report_for(known, extra=extra)))
     yield from resources_of(answer_for(report_for(unknown)))
 
@@ -131,7 +131,7 @@ def test_every_code_of_ours_the_mapping_emits_is_in_its_code_system() -> None:
             assert profile in definitions
     # The walk saw the error codes, qualités, class types and ETM codes, not just one system.
     assert len(used) >= 8, sorted(used)
-    assert {"unknown-person", "not-eligible", "regime-timeout"} <= used[
+    assert {"unknown-person", "requester-refused", "regime-timeout"} <= used[
         f"{CANONICAL}/CodeSystem/cdr-eligibility-error"
     ]
     assert EXT_LUNAR_BIRTH_DATE in definitions

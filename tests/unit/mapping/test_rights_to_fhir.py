@@ -48,7 +48,7 @@ from mapping.fhir_terms import (
 from mapping.rights_to_fhir import coverage_id, gateway_organization, patient_id, report_to_fhir
 from regimes.sandbox.members import Member
 from rights.identifiers import NIR_DEMO_OID, NIR_TEST_OID
-from rights.result import LookupReport, RegimeStatus
+from rights.result import InForceReason, LookupReport, RegimeStatus
 from tests.unit.mapping.fhir_schema import assert_valid
 from tests.unit.mapping.rights_reports import (
     CREATED,
@@ -112,9 +112,19 @@ def test_every_member_maps_to_resources_the_r4_schema_and_models_accept(who: Mem
     for resource in resources:
         assert_valid(resource)
         assert _FHIR_ID.fullmatch(resource["id"])
-    # The server stores the request against the same Patient id (fhir_server.submit).
+    # The Patient is the person as the regime knows them (ouvrant droit, birth date, rang), or
+    # as asked when no regime does.
     query = report.query
-    assert answer.patient["id"] == patient_id(query.nir.value, query.birth_date, query.rang)
+    expected = patient_id(query.nir.value, query.birth_date, query.rang)
+    if who.rights is not None:
+        person = who.rights
+        od, bd, rang = (
+            person.ouvrant_droit.nir,
+            person.beneficiary.birth_date,
+            person.beneficiary.rang,
+        )
+        expected = patient_id(od, bd, rang)
+    assert answer.patient["id"] == expected
     patient_ref = f"Patient/{answer.patient['id']}"
     assert answer.response["patient"]["reference"] == patient_ref
     ids = {f"{r['resourceType']}/{r['id']}" for r in resources}
@@ -349,22 +359,28 @@ def test_one_regime_down_makes_a_partial_answer_with_regime_unavailable() -> Non
 
 
 @pytest.mark.parametrize(
-    ("status", "detail", "code"),
+    ("status", "refusal", "detail", "code"),
     [
-        (RegimeStatus.TIMEOUT, "msa: no answer within 3 s", "regime-timeout"),
-        (RegimeStatus.REJECTED, "msa: request refused, HTTP 400: bad", "regime-rejected"),
+        (RegimeStatus.TIMEOUT, None, "msa: no answer within 3 s", "regime-timeout"),
         (
             RegimeStatus.REJECTED,
-            "msa: request refused, HTTP 403: structure 130100050 is not eligible for CDR",
-            "not-eligible",
+            InForceReason.REQUEST_REJECTED,
+            "msa: request refused, HTTP 400: bad",
+            "regime-rejected",
+        ),
+        (
+            RegimeStatus.REJECTED,
+            InForceReason.REQUESTER_REFUSED,
+            "msa: request refused, HTTP 403: structure 130100050 is of category 500",
+            "requester-refused",
         ),
     ],
 )
 def test_every_failed_regime_is_an_error_with_its_own_code(
-    status: RegimeStatus, detail: str, code: str
+    status: RegimeStatus, refusal: InForceReason | None, detail: str, code: str
 ) -> None:
     who = member("Valéry", "Noé")
-    report = report_for(who, extra=(failed("msa", status, TODAY, detail),))
+    report = report_for(who, extra=(failed("msa", status, TODAY, detail, refusal),))
     response = answer_for(report).response
     assert response["outcome"] == "partial"
     assert [_codes(e["code"], CS_CDR_ERROR) for e in response["error"]] == [[code]]
@@ -407,14 +423,28 @@ def test_ids_are_stable_across_calls_and_independent_of_the_response() -> None:
     rights = rights_of(who)
     amo = rights.amo[0]
     assert first.coverages[0]["id"] == coverage_id(
-        "cnam",
-        rights.ouvrant_droit.nir,
-        rights.beneficiary.birth_date,
-        rights.beneficiary.rang,
-        CoverageKind.AMO,
-        amo.period.start,
+        "cnam", first.patient["id"], CoverageKind.AMO, amo.period.start
     )
     assert patient_id(who.nir[:13], who.birth_date, 1) == patient_id(who.nir, who.birth_date, 1)
+
+
+def test_ids_do_not_depend_on_whether_the_client_sent_a_birth_date() -> None:
+    who = member("Fournier", "Philippe")
+    with_birth = report_for(who)
+    without = dataclasses.replace(
+        with_birth, query=dataclasses.replace(with_birth.query, birth_date=None)
+    )
+    one, two = answer_for(with_birth), answer_for(without)
+    assert one.patient["id"] == two.patient["id"]
+    assert [c["id"] for c in one.coverages] == [c["id"] for c in two.coverages]
+
+
+def test_a_coverage_is_named_after_its_patient_so_twins_never_share_one() -> None:
+    twins = [m for m in _MEMBERS if "twins" in m.scenarios]
+    answers = [answer_for(report_for(m)) for m in twins]
+    assert len({a.patient["id"] for a in answers}) == len(twins)
+    coverage_ids = [c["id"] for a in answers for c in a.coverages]
+    assert len(set(coverage_ids)) == len(coverage_ids)
 
 
 def test_a_lunar_birth_date_goes_in_our_extension_not_in_birth_date() -> None:

@@ -90,11 +90,11 @@ async def test_discovery_with_one_regime_down_is_partial_with_the_rights_found(
         assert_valid(resource)
 
 
-async def test_a_structure_cdr_does_not_serve_gets_not_eligible(lookup: RightsLookup) -> None:
+async def test_a_structure_cdr_does_not_serve_is_refused(lookup: RightsLookup) -> None:
     query = _query("Lefèvre", "Jean-Baptiste", regime="cnam", requester=_EHPAD)
     answer = answer_for(await lookup.lookup(query))
     assert answer.response["outcome"] == "error"
-    assert _codes(answer, CS_CDR_ERROR) == ["not-eligible"]
+    assert _codes(answer, CS_CDR_ERROR) == ["requester-refused"]
     assert "insurance" not in answer.response
     eligible = dataclasses.replace(query, requester=_ELIGIBLE, regime="msa")
     down = answer_for(await lookup.lookup(eligible))

@@ -14,7 +14,7 @@ from regimes.msa import MsaGateway
 from regimes.slm import SlmGateway
 from regimes.special import SpecialGateway
 from rights.catalogue import default_catalogue
-from rights.errors import RegimeRejected, RegimeTimeout, RegimeUnavailable
+from rights.errors import RegimeRejected, RegimeTimeout, RegimeUnavailable, RequesterRefused
 from rights.model import RegimeRights, Requester, RightsQuery
 from tests.unit.regimes import helpers
 from tests.unit.regimes.cnam import test_client as cnam
@@ -90,8 +90,8 @@ async def test_transport_failures_map_to_the_error_tree(code, exc, error):
     ("status", "error"),
     [
         (400, RegimeRejected),
-        (401, RegimeRejected),
-        (403, RegimeRejected),
+        (401, RequesterRefused),
+        (403, RequesterRefused),
         (404, RegimeRejected),
         (405, RegimeRejected),
         (408, RegimeTimeout),
@@ -109,6 +109,20 @@ async def test_error_statuses_map_to_the_error_tree(code, status, error):
     with pytest.raises(error) as caught:
         await fetch(handler, code)
     assert caught.value.regime == code
+    # A refusal of who asks and a refusal of the request reach the user as different reasons.
+    assert isinstance(caught.value, RequesterRefused) == (status in (401, 403))
+
+
+@pytest.mark.parametrize("code", ["cnam", "msa", "mgp", "enim"])
+async def test_a_refusal_of_the_requester_in_a_problem_document_is_a_requester_refusal(code):
+    def handler(request: httpx.Request) -> httpx.Response:
+        problem = {"type": "about:blank", "title": "Forbidden", "status": 403}
+        return httpx.Response(
+            403, json=problem, headers={"content-type": "application/problem+json"}
+        )
+
+    with pytest.raises(RequesterRefused):
+        await fetch(handler, code)
 
 
 HEALTH_CODES = ["cnam", "msa", "maee", "assemblee-nationale"]

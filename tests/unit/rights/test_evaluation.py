@@ -44,8 +44,16 @@ def test_no_amo_period_means_no_rights():
 
 def test_unknown_person_and_unavailable_regime():
     assert evaluate(RegimeStatus.UNKNOWN, None, DAY).reason is InForceReason.UNKNOWN_PERSON
-    for status in (RegimeStatus.UNAVAILABLE, RegimeStatus.TIMEOUT, RegimeStatus.REJECTED):
+    for status in (RegimeStatus.UNAVAILABLE, RegimeStatus.TIMEOUT):
         assert evaluate(status, None, DAY).reason is InForceReason.REGIME_UNAVAILABLE
+
+
+def test_a_refusal_is_never_unavailable():
+    rejected = RegimeStatus.REJECTED
+    assert evaluate(rejected, None, DAY).reason is InForceReason.REQUEST_REJECTED
+    refused = evaluate(rejected, None, DAY, refusal=InForceReason.REQUESTER_REFUSED)
+    assert refused.reason is InForceReason.REQUESTER_REFUSED
+    assert not refused.in_force
 
 
 def test_c2s_ame_and_etm_are_evaluated_for_the_day():
