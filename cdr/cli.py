@@ -17,6 +17,8 @@ from importlib.metadata import version as package_version
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from pydantic_settings import SettingsError
 
 from cdr.settings import Settings
 from rights.errors import CdrError, ConfigError, IdentifierKeyError, InputError
@@ -103,11 +105,22 @@ def _settings(overrides: dict[str, Any]) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        fields = ", ".join(
-            "CDR_" + "_".join(str(p) for p in err["loc"]).upper() + f" ({err['msg']})"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration: {fields}") from exc
+        raise ConfigError("; ".join(_setting_error(err) for err in exc.errors())) from exc
+    except SettingsError as exc:  # a source that cannot be read at all (e.g. the .env file)
+        raise ConfigError(str(exc)) from exc
+
+
+def _setting_error(error: ErrorDetails) -> str:
+    """``CDR_HTTP_PORT: Input should be a valid integer (got 'abc')``: the variable, the check,
+    and the value unless it may hold a secret (a database URL carries a password)."""
+    field, *path = error["loc"]
+    name = f"CDR_{str(field).upper()}" + "".join(f"[{p!r}]" for p in path)
+    message = error["msg"].removeprefix("Value error, ")
+    given = error.get("input")
+    if isinstance(given, str | int | float) and field != "database_url" and not path:
+        shown = repr(given) if len(repr(given)) <= 60 else repr(given)[:57] + "..."
+        message += f" (got {shown})"
+    return f"{name}: {message}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
