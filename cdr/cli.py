@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any
@@ -102,19 +102,35 @@ def version() -> str:
 
 
 def _settings(overrides: dict[str, Any]) -> Settings:
+    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings(**given)
     except ValidationError as exc:
-        raise ConfigError("; ".join(_setting_error(err) for err in exc.errors())) from exc
+        raise ConfigError(
+            "; ".join(_setting_error(err, options=given.keys()) for err in exc.errors())
+        ) from exc
     except SettingsError as exc:  # a source that cannot be read at all (e.g. the .env file)
         raise ConfigError(str(exc)) from exc
 
 
-def _setting_error(error: ErrorDetails) -> str:
-    """``CDR_HTTP_PORT: Input should be a valid integer (got 'abc')``: the variable, the check,
-    and the value unless it may hold a secret (a database URL carries a password)."""
+# The command-line options that stand for a setting (``_dispatch``), named in its errors.
+_OPTIONS = {
+    "http_port": "--http-port",
+    "mllp_port": "--mllp-port",
+    "sandbox_port": "--sandbox-port/--port",
+    "workers": "--workers",
+    "requester_finess": "--finess",
+}
+
+
+def _setting_error(error: ErrorDetails, *, options: Iterable[str] = ()) -> str:
+    """``CDR_HTTP_PORT: Input should be a valid integer (got 'abc')``: the variable (or the
+    option that set it), the check, and the value unless it may hold a secret (a database URL
+    carries a password)."""
     field, *path = error["loc"]
     name = f"CDR_{str(field).upper()}" + "".join(f"[{p!r}]" for p in path)
+    if field in options:
+        name = _OPTIONS.get(str(field), name)
     message = error["msg"].removeprefix("Value error, ")
     given = error.get("input")
     if isinstance(given, str | int | float) and field != "database_url" and not path:

@@ -181,9 +181,13 @@ class Settings(BaseSettings):
     @field_validator("requester_finess")
     @classmethod
     def _check_finess(cls, value: str) -> str:
-        if len(value) != 9 or not value.isdigit():
-            raise ValueError("expected a FINESS number of 9 digits")
-        return value
+        from rights.errors import InputError
+        from rights.identifiers import parse_finess
+
+        try:
+            return parse_finess(value).value
+        except InputError as exc:
+            raise ValueError(f"expected a FINESS: {exc.message}") from None
 
     @field_validator("hl7_application", "hl7_facility")
     @classmethod

@@ -65,7 +65,8 @@ def test_a_bad_value_of_any_setting_is_one_line_naming_it(field, monkeypatch, tm
         ("CDR_SANDBOX_FAULTS", '{"msa": {"down": "yes"}}', "down must be true or false"),
         ("CDR_SANDBOX_FAULTS", '{"nope": {"down": true}}', "nope"),
         ("CDR_TIMEZONE", "Europe/Pariss", "IANA time zone"),
-        ("CDR_REQUESTER_FINESS", "12345", "9 digits"),
+        ("CDR_REQUESTER_FINESS", "12345", "expected a FINESS"),
+        ("CDR_REQUESTER_FINESS", "750712185", "check digit"),
         ("CDR_HL7_APPLICATION", "CDR|GW", "HL7 delimiters"),
         ("CDR_HTTP_HOST", "http://localhost", "host name or IP address"),
         ("CDR_REGIMES_URL", "localhost:8090", "http:// or https:// URL"),
@@ -102,3 +103,9 @@ def test_a_database_password_is_never_echoed(monkeypatch, tmp_path, capsys):
 def test_good_values_pass(variable, value, monkeypatch, tmp_path, capsys):
     code, err = _run(monkeypatch, tmp_path, capsys, {variable: value})
     assert (code, err) == (0, [])
+
+
+def test_a_bad_option_is_named_as_the_option(capsys):
+    assert main(["serve", "--http-port", "99999"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("cdr: configuration error: --http-port: ")
