@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any
@@ -123,13 +123,13 @@ _OPTIONS = {
 }
 
 
-def _setting_error(error: ErrorDetails, *, options: Iterable[str] = ()) -> str:
+def _setting_error(error: ErrorDetails, *, options: Collection[str] = ()) -> str:
     """``CDR_HTTP_PORT: Input should be a valid integer (got 'abc')``: the variable (or the
     option that set it), the check, and the value unless it may hold a secret (a database URL
     carries a password)."""
     field, *path = error["loc"]
     name = f"CDR_{str(field).upper()}" + "".join(f"[{p!r}]" for p in path)
-    if field in options:
+    if str(field) in options:
         name = _OPTIONS.get(str(field), name)
     message = error["msg"].removeprefix("Value error, ")
     given = error.get("input")
