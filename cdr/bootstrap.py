@@ -109,12 +109,10 @@ def build_http_client(settings: Settings, ssl_context: ssl.SSLContext) -> httpx.
     return FastClient(transport, timeout=httpx.Timeout(settings.regime_timeout_s + 1))
 
 
-def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
-    catalogue = default_catalogue()
-    database = Database(settings.effective_database_url)
-    if migrate:
-        database.migrate()
-    store = SqlLookupStore(database.engine)
+def build_regime_gateways(
+    settings: Settings, catalogue: RegimeCatalogue
+) -> tuple[GatewayRegistry, list[httpx.AsyncClient]]:
+    """A gateway per regime of ``catalogue`` and the HTTP clients to close after use."""
     base_url = settings.effective_regimes_url
     registry = GatewayRegistry()
     clients: list[httpx.AsyncClient] = []
@@ -126,6 +124,16 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
         client = build_http_client(settings, ssl_context)
         clients.append(client)
         registry.add(regime.code, _GATEWAYS[regime.family](client, base_url))
+    return registry, clients
+
+
+def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
+    catalogue = default_catalogue()
+    database = Database(settings.effective_database_url)
+    if migrate:
+        database.migrate()
+    store = SqlLookupStore(database.engine)
+    registry, clients = build_regime_gateways(settings, catalogue)
     clock = SystemClock()
     lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
     writer = SingleWriter()

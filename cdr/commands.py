@@ -16,6 +16,7 @@ from cdr.asgi import FACTORY, gateway_http_app
 from cdr.bootstrap import (
     build_gateway,
     build_population_for,
+    build_regime_gateways,
     build_sandbox,
     prepare_storage,
     publish_conformance,
@@ -308,12 +309,14 @@ async def lookup(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def regimes(settings: Settings, *, as_json: bool) -> int:
-    gateway = build_gateway(settings, migrate=False)
+    # Only the regime services are asked: no database is opened (nor created).
+    catalogue = default_catalogue()
+    registry, clients = build_regime_gateways(settings, catalogue)
     try:
-        catalogue = gateway.catalogue
-        health = await asyncio.gather(*(gateway.registry.get(r.code).health(r) for r in catalogue))
+        health = await asyncio.gather(*(registry.get(r.code).health(r) for r in catalogue))
     finally:
-        await gateway.aclose()
+        for client in clients:
+            await client.aclose()
     rows = [
         {
             "code": r.code,
@@ -328,9 +331,23 @@ async def regimes(settings: Settings, *, as_json: bool) -> int:
         }
         for r, up in zip(catalogue, health, strict=True)
     ]
+    # Not one regime answering is no service to reach, not 17 regimes down: say that alone.
+    unreachable = not any(health)
+    if unreachable:
+        print(
+            f"cdr: no regime service answers at {settings.effective_regimes_url}: "
+            + (
+                "is the gateway running (`cdr serve` or `make run`)?"
+                if settings.uses_embedded_sandbox
+                else "check CDR_REGIMES_URL and the network"
+            ),
+            file=sys.stderr,
+        )
     if as_json:
         print_json({"catalogue_version": catalogue.version, "regimes": rows})
-        return EXIT_OK
+        return EXIT_FAILED if unreachable else EXIT_OK
+    if unreachable:
+        return EXIT_FAILED
     print(
         table(
             ["Code", "Regime", "Régime codes", "Caisse/centre", "Wire", "AT/MP", "Health"],
