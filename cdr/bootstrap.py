@@ -134,7 +134,7 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
         database.migrate()
     store = SqlLookupStore(database.engine)
     registry, clients = build_regime_gateways(settings, catalogue)
-    clock = SystemClock()
+    clock = SystemClock(settings.zone)
     lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
     writer = SingleWriter()
     metrics = GatewayMetrics(lookup)
@@ -187,7 +187,7 @@ def prepare_storage(settings: Settings) -> str:
     database = Database(settings.effective_database_url)
     try:
         database.migrate()
-        _publish(SqlFhirStore(database.engine), SystemClock().now())
+        _publish(SqlFhirStore(database.engine), SystemClock(settings.zone).now())
         return database.engine.url.render_as_string(hide_password=True)
     finally:
         database.dispose()
@@ -207,7 +207,9 @@ def build_population_for(settings: Settings, catalogue: RegimeCatalogue, today: 
 def build_sandbox(settings: Settings, *, today: date | None = None) -> Starlette:
     """The embedded regime sandbox app, with its population and the configured faults."""
     catalogue = default_catalogue()
-    population = build_population_for(settings, catalogue, today or SystemClock().today())
+    population = build_population_for(
+        settings, catalogue, today or SystemClock(settings.zone).today()
+    )
     faults = FaultBook.from_config(settings.sandbox_faults, catalogue.codes)
     return create_sandbox_app(
         catalogue,

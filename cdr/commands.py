@@ -241,7 +241,7 @@ def sandbox_list(
     catalogue = default_catalogue()
     if regime:
         regime = catalogue.get(regime, location="--regime").code
-    population = build_population_for(settings, catalogue, SystemClock().today())
+    population = build_population_for(settings, catalogue, SystemClock(settings.zone).today())
     members = [
         m
         for m in population.to_json()

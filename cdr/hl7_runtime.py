@@ -120,8 +120,10 @@ class Hl7Runtime:
             kind=settings.hl7_result_message,
             application=settings.hl7_application,
             facility=settings.hl7_facility,
-            now=clock.now,
+            # The establishment's wall time: MSH-7 with its offset.
+            now=clock.local_now,
             new_control_id=new_control_id,
+            zone=clock.zone,
         )
         self.worker = InboxWorker(
             inbox=self.inbox,
@@ -141,7 +143,8 @@ class Hl7Runtime:
             ),
             catalogue=gateway.catalogue,
             requester=gateway.default_requester,
-            now=clock.now,
+            # The establishment's wall time: the default date of care and the ACK's MSH-7.
+            now=clock.local_now,
             new_control_id=new_control_id,
             store=self._store,
             query=self._query,

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cdr.clock import DEFAULT_TIMEZONE
+
 __all__ = ["Settings"]
 
 
@@ -98,7 +100,7 @@ class Settings(BaseSettings):
 
     # --- Operations (issue 18): the establishment's clock, the log level, value checks. ---
     timezone: str = Field(
-        "Europe/Paris",
+        DEFAULT_TIMEZONE,
         description="the establishment's IANA time zone: the default date of care and the UTC "
         "offsets written in HL7 timestamps",
     )
@@ -218,6 +220,11 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The establishment's time zone (``timezone``, checked when read)."""
+        return ZoneInfo(self.timezone)
 
     @property
     def effective_database_url(self) -> str:

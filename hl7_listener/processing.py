@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Literal
 
 from hl7_listener.charset import encode
@@ -43,7 +43,9 @@ class AdmissionProcessor:
         facility: str,
         now: Callable[[], datetime],
         new_control_id: Callable[[], str],
+        zone: tzinfo = UTC,
     ) -> None:
+        self._zone = zone
         self._catalogue = catalogue
         self._requester = requester
         self._run_lookup = run_lookup
@@ -64,7 +66,7 @@ class AdmissionProcessor:
             message,
             catalogue=self._catalogue,
             requester=self._requester,
-            today=pending.received_at.date(),
+            today=pending.received_at.astimezone(self._zone).date(),
         )
         lookup_id, report = await self._run_lookup(admission.query)
         outbound = []
