@@ -78,6 +78,7 @@ class Gateway:
             await client.aclose()
         self.writer.close()
         self.database.dispose()
+        self.metrics.close()
 
 
 _GATEWAYS: dict[str, Callable[[httpx.AsyncClient, str], RegimeGateway]] = {
@@ -138,6 +139,8 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
     lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
     writer = SingleWriter()
     metrics = GatewayMetrics(lookup)
+    if settings.metrics_dir is not None:
+        metrics.share(settings.metrics_dir)
     return Gateway(
         settings=settings,
         catalogue=catalogue,

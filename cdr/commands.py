@@ -99,9 +99,22 @@ def serve(settings: Settings) -> int:
     """Run the whole system: the embedded sandbox (unless CDR_REGIMES_URL is set) and the HTTP
     API, in one process, or with ``settings.workers`` HTTP worker processes."""
     _logging(settings)
+    settings = _share_metrics(settings)
     if settings.workers > 1:
         return _serve_workers(settings)
     return asyncio.run(_serve(settings))
+
+
+def _share_metrics(settings: Settings) -> Settings:
+    """Every process of this server sums its counters into one directory (``cdr.metrics``),
+    emptied first: the numbers of a previous run are not this run's."""
+    directory = (settings.metrics_dir or settings.data_dir / "metrics").resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in [*directory.glob("*.json"), *directory.glob("*.tmp")]:
+        stale.unlink(missing_ok=True)
+    # Worker processes read their settings from the environment.
+    os.environ["CDR_METRICS_DIR"] = str(directory)
+    return settings.model_copy(update={"metrics_dir": directory})
 
 
 async def _serve(settings: Settings) -> int:

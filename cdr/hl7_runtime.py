@@ -158,6 +158,22 @@ class Hl7Runtime:
             max_connections=settings.mllp_max_connections,
         )
         gateway.metrics.add_source(self._render_metrics)
+        # Counters are summed over the processes of `cdr serve` (cdr/metrics.py): the intake
+        # and the processing side may each live in a process of their own.
+        if intake:
+            gateway.metrics.add_counter(
+                "cdr_hl7_messages_total",
+                "HL7 messages received, by acknowledgement",
+                ("ack",),
+                self._message_counts,
+            )
+        if processing:
+            gateway.metrics.add_counter(
+                "cdr_hl7_outbound_total",
+                "Outbound delivery attempts, by result",
+                ("result",),
+                self._outbound_counts,
+            )
 
     async def start(self, sock: socket.socket | None = None) -> None:
         settings = self._gateway.settings
@@ -201,18 +217,29 @@ class Hl7Runtime:
     async def _query(self, query: RightsQuery) -> LookupReport:
         return (await self._gateway.service.run(query)).report
 
-    def _render_metrics(self) -> Iterable[str]:
+    def _message_counts(self) -> dict[tuple[str, ...], float]:
         counters = self.intake.counters
-        yield "# HELP cdr_hl7_messages_total HL7 messages received, by acknowledgement"
-        yield "# TYPE cdr_hl7_messages_total counter"
-        yield f'cdr_hl7_messages_total{{ack="AA"}} {counters.accepted}'
-        yield f'cdr_hl7_messages_total{{ack="AE"}} {counters.errors}'
-        yield f'cdr_hl7_messages_total{{ack="AR"}} {counters.rejected}'
-        yield f'cdr_hl7_messages_total{{ack="duplicate"}} {counters.duplicates}'
-        yield f'cdr_hl7_messages_total{{ack="query"}} {counters.queries}'
-        yield "# HELP cdr_hl7_connections Open MLLP connections"
-        yield "# TYPE cdr_hl7_connections gauge"
-        yield f"cdr_hl7_connections {self.server.connections}"
+        return {
+            ("AA",): counters.accepted,
+            ("AE",): counters.errors,
+            ("AR",): counters.rejected,
+            ("duplicate",): counters.duplicates,
+            ("query",): counters.queries,
+        }
+
+    def _outbound_counts(self) -> dict[tuple[str, ...], float]:
+        sender = self.sender
+        return {
+            ("delivered",): sender.delivered,
+            ("failed",): sender.failures,
+            ("dead",): sender.dead,
+        }
+
+    def _render_metrics(self) -> Iterable[str]:
+        if self._intake_enabled:
+            yield "# HELP cdr_hl7_connections Open MLLP connections"
+            yield "# TYPE cdr_hl7_connections gauge"
+            yield f"cdr_hl7_connections {self.server.connections}"
         # Depths are read at scrape time from the database (cheap indexed counts).
         yield "# HELP cdr_hl7_inbox_depth Accepted messages whose lookup is not done yet"
         yield "# TYPE cdr_hl7_inbox_depth gauge"
@@ -221,13 +248,6 @@ class Hl7Runtime:
         yield "# TYPE cdr_hl7_outbox_items gauge"
         for status, count in sorted(self.outbox.depth().items()):
             yield f'cdr_hl7_outbox_items{{status="{status}"}} {count}'
-        if not self._processing_enabled:
-            return  # delivery counters live in the processing process; the depths above are shared
-        yield "# HELP cdr_hl7_outbound_total Outbound delivery attempts, by result"
-        yield "# TYPE cdr_hl7_outbound_total counter"
-        yield f'cdr_hl7_outbound_total{{result="delivered"}} {self.sender.delivered}'
-        yield f'cdr_hl7_outbound_total{{result="failed"}} {self.sender.failures}'
-        yield f'cdr_hl7_outbound_total{{result="dead"}} {self.sender.dead}'
 
 
 class Hl7Thread:

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="the least severe service log lines written"
     )
+    metrics_dir: Path | None = Field(
+        None,
+        description="where the processes of `cdr serve` share their metrics; set by `cdr serve` "
+        "(<data_dir>/metrics, emptied at start)",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
