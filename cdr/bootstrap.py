@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from cdr.clock import SystemClock
 from cdr.ids import time_ordered_id
+from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
 from cdr.service import LookupService
 from cdr.settings import Settings
@@ -40,6 +41,7 @@ from rights.lookup import RightsLookup
 from rights.model import Requester
 from rights.ports import RegimeGateway
 from rights.resilience import ResiliencePolicy
+from rights.result import LookupReport
 
 __all__ = [
     "Gateway",
@@ -147,7 +149,9 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
         database=database,
         store=store,
         lookup=lookup,
-        service=LookupService(lookup, store, observe=metrics.observe_report, blocking=writer.run),
+        service=LookupService(
+            lookup, store, observe=_observer(metrics, LookupEvents(lookup)), blocking=writer.run
+        ),
         registry=registry,
         http_clients=clients,
         clock=clock,
@@ -155,6 +159,16 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
         writer=writer,
         metrics=metrics,
     )
+
+
+def _observer(metrics: GatewayMetrics, events: LookupEvents) -> Callable[[LookupReport], None]:
+    """Each lookup report counted in the metrics and told in the logs."""
+
+    def observe(report: LookupReport) -> None:
+        metrics.observe_report(report)
+        events(report)
+
+    return observe
 
 
 def build_submit_service(gateway: Gateway) -> SubmitService:
@@ -170,7 +184,7 @@ def build_submit_service(gateway: Gateway) -> SubmitService:
     return SubmitService(
         catalogue=gateway.catalogue,
         answers=answers,
-        run_lookup=gateway.service.run_unsaved,
+        run_lookup=with_entry("fhir", gateway.service.run_unsaved),
         now=gateway.clock.now,
         today=gateway.clock.today,
         default_requester=gateway.default_requester,

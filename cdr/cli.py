@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Collection, Sequence
@@ -141,6 +142,12 @@ def _setting_error(error: ErrorDetails, *, options: Collection[str] = ()) -> str
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Commands other than the servers print their own results; the service's log lines (a
+    # regime failure during `cdr lookup`) would only repeat them, through logging's last-resort
+    # handler. `cdr serve` configures logging and is not affected.
+    cdr_logger = logging.getLogger("cdr")
+    if not cdr_logger.handlers:
+        cdr_logger.addHandler(logging.NullHandler())
     try:
         return _dispatch(args)
     except InputError as exc:

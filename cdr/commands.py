@@ -27,7 +27,7 @@ from cdr.gateway_database import database_label, open_existing_database
 from cdr.hl7_process import Hl7ProcessingProcess
 from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
 from cdr.http_protocol import CoalescingHttpProtocol
-from cdr.logs import configure_logging
+from cdr.logs import configure_logging, lookup_entry
 from cdr.render import format_nir, lookup_table, table
 from cdr.report_json import report_to_dict
 from cdr.settings import Settings
@@ -55,7 +55,7 @@ log = logging.getLogger("cdr")
 
 
 def _logging(settings: Settings) -> None:
-    configure_logging(json_lines=settings.log_format == "json")
+    configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
 
 
 def _uvicorn(app: Any, host: str, port: int, *, coalesce: bool = False) -> uvicorn.Server:
@@ -290,6 +290,7 @@ def sandbox_list(
 
 
 async def lookup(settings: Settings, args: argparse.Namespace) -> int:
+    lookup_entry.set("cli")
     gateway = build_gateway(settings)
     try:
         date_of_care = (

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import httpx
 
 from cdr.bootstrap import Gateway, build_gateway
+from cdr.logs import with_entry
 from cdr.settings import Settings
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
@@ -115,7 +116,7 @@ class Hl7Runtime:
         processor = AdmissionProcessor(
             catalogue=gateway.catalogue,
             requester=gateway.default_requester,
-            run_lookup=self._run_lookup,
+            run_lookup=with_entry("hl7", self._run_lookup),
             destinations=settings.hl7_destinations,
             kind=settings.hl7_result_message,
             application=settings.hl7_application,
@@ -147,7 +148,7 @@ class Hl7Runtime:
             now=clock.local_now,
             new_control_id=new_control_id,
             store=self._store,
-            query=self._query,
+            query=with_entry("hl7", self._query),
             on_accepted=self.worker.wake if processing else _nothing,
         )
         self.server = MllpServer(

@@ -116,9 +116,7 @@ def test_processes_sharing_a_directory_report_the_sum_of_their_counts(tmp_path):
         text = scraped.render()
     finally:
         scraped.close()
-    assert (
-        f'cdr_http_requests_total{{method="POST",route="{submit}",status="200"}} 7' in text
-    )
+    assert f'cdr_http_requests_total{{method="POST",route="{submit}",status="200"}} 7' in text
     assert f'cdr_http_request_duration_seconds_count{{route="{submit}"}} 7' in text
     assert 'cdr_lookups_total{mode="validation",outcome="complete"}' in text
     assert "# TYPE cdr_hl7_messages_total counter" in text
