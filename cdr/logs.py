@@ -10,7 +10,6 @@ correlation id, the regimes asked and how each answered, duration), a regime tha
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -18,6 +17,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from fhir_server import json_text
 from fhir_server.context import correlation_id
 from rights.lookup import RightsLookup
 from rights.resilience import BreakerState
@@ -84,7 +84,8 @@ class JsonFormatter(logging.Formatter):
             entry[key] = value if isinstance(value, int | float | bool) else mask_nirs(str(value))
         if record.exc_info:
             entry["exception"] = mask_nirs(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False)
+        # orjson: the lookup line is written on every request; compact, and UTF-8 as it is.
+        return json_text.dumps(entry).decode()
 
 
 _FAILED = frozenset({RegimeStatus.UNAVAILABLE, RegimeStatus.TIMEOUT, RegimeStatus.REJECTED})
@@ -108,16 +109,17 @@ class LookupEvents:
     def __call__(self, report: LookupReport) -> None:
         failed = [r for r in report.results if r.status in _FAILED]
         if lookup_log.isEnabledFor(logging.INFO):
+            outcome = report.outcome
             lookup_log.info(
                 "lookup %s",
-                report.outcome,
+                outcome,
                 extra={
                     "event": "lookup",
                     "entry": lookup_entry.get() or "other",
                     "nir": mask_nirs(report.query.nir.value),
                     "mode": "discovery" if report.query.is_discovery else "validation",
                     "regimes": " ".join(f"{r.regime}:{r.status.value}" for r in report.results),
-                    "outcome": report.outcome,
+                    "outcome": outcome,
                     "duration_ms": round(report.elapsed_ms, 1),
                 },
             )
@@ -161,6 +163,10 @@ def configure_logging(*, json_lines: bool, level: int | str = logging.INFO) -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    # No line shows the caller's file and line or the multiprocessing name: skip finding them
+    # (the logging HOWTO's "Optimization"; a stack walk per line otherwise).
+    logging._srcfile = None
+    logging.logMultiprocessing = False
     # Alembic narrates every migration step at INFO; the start-up banner is enough.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # httpx logs every regime request at INFO: a formatted line per `$submit` (and 17 per
