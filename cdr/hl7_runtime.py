@@ -11,7 +11,7 @@ import logging
 import secrets
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 
@@ -21,11 +21,12 @@ from cdr.settings import Settings
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
 from cdr.storage.writer import GroupCommit, LocalFirstCommit, on_loop
+from fhir_server.context import correlation_id
 from hl7_listener.client import MllpClient
 from hl7_listener.fhir_delivery import FhirDelivery
 from hl7_listener.outbound import Delivery, OutboundSender
-from hl7_listener.ports import InboundMessage, StoreOutcome
-from hl7_listener.processing import AdmissionProcessor, is_fhir_destination
+from hl7_listener.ports import InboundMessage, PendingMessage, StoreOutcome
+from hl7_listener.processing import AdmissionProcessor, Processed, is_fhir_destination
 from hl7_listener.router import Intake, IntakeOptions
 from hl7_listener.server import MllpServer
 from hl7_listener.worker import InboxWorker
@@ -60,6 +61,30 @@ def parse_destination(destination: str) -> tuple[str, int]:
 
 def _nothing() -> None:
     pass
+
+
+def _correlated(
+    process: Callable[[PendingMessage], Awaitable[Processed]],
+) -> Callable[[PendingMessage], Awaitable[Processed]]:
+    """The processing of a stored message, its log lines (the lookup, a regime failing) carrying
+    the message's MSH-10 as correlation id: what the sender's engine shows for that message."""
+
+    async def process_correlated(pending: PendingMessage) -> Processed:
+        token = correlation_id.set(_control_id(pending.raw))
+        try:
+            return await process(pending)
+        finally:
+            correlation_id.reset(token)
+
+    return process_correlated
+
+
+def _control_id(raw: bytes) -> str:
+    """MSH-10 of a stored message (accepted, so its MSH is readable), unescaped or not."""
+    end = raw.find(b"\r")
+    msh = raw if end < 0 else raw[:end]
+    fields = msh.split(msh[3:4] or b"|")
+    return fields[9].decode("latin-1") if len(fields) > 9 else ""
 
 
 def _check_url(destination: str) -> None:
@@ -129,7 +154,7 @@ class Hl7Runtime:
         self.worker = InboxWorker(
             inbox=self.inbox,
             blocking=writer,
-            process=processor,
+            process=_correlated(processor),
             now=clock.now,
             lanes=settings.hl7_lanes,
             # Alone in its process, nobody wakes the worker: it polls the inbox instead.

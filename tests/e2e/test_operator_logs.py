@@ -44,6 +44,8 @@ async def test_mllp_connections_opened_and_closed_name_the_peer(sandbox, tmp_pat
         await system.receiver.wait_for(1)
         [lookup] = lines.events("lookup")
         assert lookup["entry"] == "hl7"
+        # The lookup's lines carry the message's MSH-10, as the sender's engine shows it.
+        assert lookup["correlation_id"] == "CPAGE-000184213"
     finally:
         await system.runtime.stop()
         await system.receiver.stop()
