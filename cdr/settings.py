@@ -6,11 +6,13 @@ value is checked here, so that ``cdr.cli`` can name a bad variable before anythi
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import types
 import typing
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
@@ -18,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cdr.clock import DEFAULT_TIMEZONE
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "check_destination"]
 
 
 class Settings(BaseSettings):
@@ -265,8 +267,6 @@ def check_destination(destination: str) -> None:
 
 
 def _is_http_url(value: str) -> bool:
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018  # raises on a port out of range or not a number
@@ -276,8 +276,6 @@ def _is_http_url(value: str) -> bool:
 
 
 def _is_ipv6(value: str) -> bool:
-    import ipaddress
-
     try:
         return ipaddress.ip_address(value.strip("[]")).version == 6
     except ValueError:
