@@ -92,7 +92,9 @@ def run_fhir(sandbox: SandboxProcess, *, quick: bool = False) -> None:
 
 def _members() -> list[Member]:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    population = build_population_for(settings, default_catalogue(), SystemClock().today())
+    population = build_population_for(
+        settings, default_catalogue(), SystemClock(settings.zone).today()
+    )
     return [
         m
         for m in population.members

@@ -110,7 +110,11 @@ async def _run(plan: Plan, root: Path) -> None:
 
 def members(per_regime: int) -> list[Member]:
     settings = Settings(sandbox_per_regime=per_regime, _env_file=None)  # type: ignore[call-arg]
-    return list(build_population_for(settings, default_catalogue(), SystemClock().today()).members)
+    return list(
+        build_population_for(
+            settings, default_catalogue(), SystemClock(settings.zone).today()
+        ).members
+    )
 
 
 def organisation_numbers(catalogue: RegimeCatalogue) -> dict[str, str]:

@@ -46,7 +46,9 @@ def _gateway(url: str, data_dir: Path) -> Gateway:
 
 def _queries(regime: str | None, member_regime: str) -> list[RightsQuery]:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    population = build_population_for(settings, default_catalogue(), SystemClock().today())
+    population = build_population_for(
+        settings, default_catalogue(), SystemClock(settings.zone).today()
+    )
     out = []
     for m in population.members:
         if m.regime == member_regime and m.rights is not None and "open" in m.scenarios:

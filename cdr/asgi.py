@@ -66,5 +66,5 @@ def gateway_http_app(gateway: Gateway, *, tune_gc: bool = True) -> FastAPI:
 def create_gateway_app() -> FastAPI:
     """One worker's app: settings from the environment, no migration (the parent ran it)."""
     settings = Settings()  # type: ignore[call-arg]  # every field from CDR_* variables
-    configure_logging(json_lines=settings.log_format == "json")
+    configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
     return gateway_http_app(build_gateway(settings, migrate=False))

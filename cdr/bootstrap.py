@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from cdr.clock import SystemClock
 from cdr.ids import time_ordered_id
+from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
 from cdr.service import LookupService
 from cdr.settings import Settings
@@ -40,6 +41,7 @@ from rights.lookup import RightsLookup
 from rights.model import Requester
 from rights.ports import RegimeGateway
 from rights.resilience import ResiliencePolicy
+from rights.result import LookupReport
 
 __all__ = [
     "Gateway",
@@ -78,6 +80,7 @@ class Gateway:
             await client.aclose()
         self.writer.close()
         self.database.dispose()
+        self.metrics.close()
 
 
 _GATEWAYS: dict[str, Callable[[httpx.AsyncClient, str], RegimeGateway]] = {
@@ -109,12 +112,10 @@ def build_http_client(settings: Settings, ssl_context: ssl.SSLContext) -> httpx.
     return FastClient(transport, timeout=httpx.Timeout(settings.regime_timeout_s + 1))
 
 
-def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
-    catalogue = default_catalogue()
-    database = Database(settings.effective_database_url)
-    if migrate:
-        database.migrate()
-    store = SqlLookupStore(database.engine)
+def build_regime_gateways(
+    settings: Settings, catalogue: RegimeCatalogue
+) -> tuple[GatewayRegistry, list[httpx.AsyncClient]]:
+    """A gateway per regime of ``catalogue`` and the HTTP clients to close after use."""
     base_url = settings.effective_regimes_url
     registry = GatewayRegistry()
     clients: list[httpx.AsyncClient] = []
@@ -126,17 +127,31 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
         client = build_http_client(settings, ssl_context)
         clients.append(client)
         registry.add(regime.code, _GATEWAYS[regime.family](client, base_url))
-    clock = SystemClock()
+    return registry, clients
+
+
+def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
+    catalogue = default_catalogue()
+    database = Database(settings.effective_database_url)
+    if migrate:
+        database.migrate()
+    store = SqlLookupStore(database.engine)
+    registry, clients = build_regime_gateways(settings, catalogue)
+    clock = SystemClock(settings.zone)
     lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
     writer = SingleWriter()
     metrics = GatewayMetrics(lookup)
+    if settings.metrics_dir is not None:
+        metrics.share(settings.metrics_dir)
     return Gateway(
         settings=settings,
         catalogue=catalogue,
         database=database,
         store=store,
         lookup=lookup,
-        service=LookupService(lookup, store, observe=metrics.observe_report, blocking=writer.run),
+        service=LookupService(
+            lookup, store, observe=_observer(metrics, LookupEvents(lookup)), blocking=writer.run
+        ),
         registry=registry,
         http_clients=clients,
         clock=clock,
@@ -144,6 +159,16 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
         writer=writer,
         metrics=metrics,
     )
+
+
+def _observer(metrics: GatewayMetrics, events: LookupEvents) -> Callable[[LookupReport], None]:
+    """Each lookup report counted in the metrics and told in the logs."""
+
+    def observe(report: LookupReport) -> None:
+        metrics.observe_report(report)
+        events(report)
+
+    return observe
 
 
 def build_submit_service(gateway: Gateway) -> SubmitService:
@@ -159,7 +184,7 @@ def build_submit_service(gateway: Gateway) -> SubmitService:
     return SubmitService(
         catalogue=gateway.catalogue,
         answers=answers,
-        run_lookup=gateway.service.run_unsaved,
+        run_lookup=with_entry("fhir", gateway.service.run_unsaved),
         now=gateway.clock.now,
         today=gateway.clock.today,
         default_requester=gateway.default_requester,
@@ -179,7 +204,7 @@ def prepare_storage(settings: Settings) -> str:
     database = Database(settings.effective_database_url)
     try:
         database.migrate()
-        _publish(SqlFhirStore(database.engine), SystemClock().now())
+        _publish(SqlFhirStore(database.engine), SystemClock(settings.zone).now())
         return database.engine.url.render_as_string(hide_password=True)
     finally:
         database.dispose()
@@ -199,7 +224,9 @@ def build_population_for(settings: Settings, catalogue: RegimeCatalogue, today: 
 def build_sandbox(settings: Settings, *, today: date | None = None) -> Starlette:
     """The embedded regime sandbox app, with its population and the configured faults."""
     catalogue = default_catalogue()
-    population = build_population_for(settings, catalogue, today or SystemClock().today())
+    population = build_population_for(
+        settings, catalogue, today or SystemClock(settings.zone).today()
+    )
     faults = FaultBook.from_config(settings.sandbox_faults, catalogue.codes)
     return create_sandbox_app(
         catalogue,

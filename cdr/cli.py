@@ -9,14 +9,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from pydantic_settings import SettingsError
 
 from cdr.settings import Settings
 from rights.errors import CdrError, ConfigError, IdentifierKeyError, InputError
@@ -113,18 +116,51 @@ def version() -> str:
 
 
 def _settings(overrides: dict[str, Any]) -> Settings:
+    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings(**given)
     except ValidationError as exc:
-        fields = ", ".join(
-            "CDR_" + "_".join(str(p) for p in err["loc"]).upper() + f" ({err['msg']})"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration: {fields}") from exc
+        raise ConfigError(
+            "; ".join(_setting_error(err, options=given.keys()) for err in exc.errors())
+        ) from exc
+    except SettingsError as exc:  # a source that cannot be read at all (e.g. the .env file)
+        raise ConfigError(str(exc)) from exc
+
+
+# The command-line options that stand for a setting (``_dispatch``), named in its errors.
+_OPTIONS = {
+    "http_port": "--http-port",
+    "mllp_port": "--mllp-port",
+    "sandbox_port": "--sandbox-port/--port",
+    "workers": "--workers",
+    "requester_finess": "--finess",
+}
+
+
+def _setting_error(error: ErrorDetails, *, options: Collection[str] = ()) -> str:
+    """``CDR_HTTP_PORT: Input should be a valid integer (got 'abc')``: the variable (or the
+    option that set it), the check, and the value unless it may hold a secret (a database URL
+    carries a password)."""
+    field, *path = error["loc"]
+    name = f"CDR_{str(field).upper()}" + "".join(f"[{p!r}]" for p in path)
+    if str(field) in options:
+        name = _OPTIONS.get(str(field), name)
+    message = error["msg"].removeprefix("Value error, ")
+    given = error.get("input")
+    if isinstance(given, str | int | float) and field != "database_url" and not path:
+        shown = repr(given) if len(repr(given)) <= 60 else repr(given)[:57] + "..."
+        message += f" (got {shown})"
+    return f"{name}: {message}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Commands other than the servers print their own results; the service's log lines (a
+    # regime failure during `cdr lookup`) would only repeat them, through logging's last-resort
+    # handler. `cdr serve` configures logging and is not affected.
+    cdr_logger = logging.getLogger("cdr")
+    if not cdr_logger.handlers:
+        cdr_logger.addHandler(logging.NullHandler())
     try:
         return _dispatch(args)
     except InputError as exc:

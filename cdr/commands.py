@@ -17,6 +17,7 @@ from cdr.asgi import FACTORY, gateway_http_app
 from cdr.bootstrap import (
     build_gateway,
     build_population_for,
+    build_regime_gateways,
     build_sandbox,
     prepare_storage,
     publish_conformance,
@@ -26,13 +27,12 @@ from cdr.clock import SystemClock
 from cdr.hl7_process import Hl7ProcessingProcess
 from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
 from cdr.http_guard import HttpLimits, guarded_protocol, http_limits
-from cdr.logs import configure_logging
+from cdr.logs import configure_logging, lookup_entry
+from cdr.outbox_commands import outbox_list, outbox_retry
 from cdr.render import format_nir, lookup_table, table
 from cdr.report_json import report_to_dict
 from cdr.settings import Settings
 from cdr.storage import Database
-from cdr.storage.outbox import SqlOutbox
-from hl7_listener.ports import OutboxStatus
 from regimes.sandbox.server import start_in_thread
 from rights.catalogue import default_catalogue
 from rights.errors import ConfigError
@@ -56,7 +56,7 @@ log = logging.getLogger("cdr")
 
 
 def _logging(settings: Settings) -> None:
-    configure_logging(json_lines=settings.log_format == "json")
+    configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
 
 
 def _uvicorn(app: Any, host: str, port: int, *, limits: HttpLimits | None = None) -> uvicorn.Server:
@@ -103,9 +103,22 @@ def serve(settings: Settings) -> int:
     """Run the whole system: the embedded sandbox (unless CDR_REGIMES_URL is set) and the HTTP
     API, in one process, or with ``settings.workers`` HTTP worker processes."""
     _logging(settings)
+    settings = _share_metrics(settings)
     if settings.workers > 1:
         return _serve_workers(settings)
     return asyncio.run(_serve(settings))
+
+
+def _share_metrics(settings: Settings) -> Settings:
+    """Every process of this server sums its counters into one directory (``cdr.metrics``),
+    emptied first: the numbers of a previous run are not this run's."""
+    directory = (settings.metrics_dir or settings.data_dir / "metrics").resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in [*directory.glob("*.json"), *directory.glob("*.tmp")]:
+        stale.unlink(missing_ok=True)
+    # Worker processes read their settings from the environment.
+    os.environ["CDR_METRICS_DIR"] = str(directory)
+    return settings.model_copy(update={"metrics_dir": directory})
 
 
 async def _serve(settings: Settings) -> int:
@@ -255,7 +268,7 @@ def sandbox_list(
     catalogue = default_catalogue()
     if regime:
         regime = catalogue.get(regime, location="--regime").code
-    population = build_population_for(settings, catalogue, SystemClock().today())
+    population = build_population_for(settings, catalogue, SystemClock(settings.zone).today())
     members = [
         m
         for m in population.to_json()
@@ -291,6 +304,7 @@ def sandbox_list(
 
 
 async def lookup(settings: Settings, args: argparse.Namespace) -> int:
+    lookup_entry.set("cli")
     # The structure asking is checked before anything starts, as the FHIR edge checks it: a
     # FINESS the regimes would refuse must not cost a round of lookups (issue 18.2).
     where = "--finess" if getattr(args, "finess", None) is not None else "CDR_REQUESTER_FINESS"
@@ -356,12 +370,14 @@ def _accepts_connections(url: str) -> bool:
 
 
 async def regimes(settings: Settings, *, as_json: bool) -> int:
-    gateway = build_gateway(settings, migrate=False)
+    # Only the regime services are asked: no database is opened (nor created).
+    catalogue = default_catalogue()
+    registry, clients = build_regime_gateways(settings, catalogue)
     try:
-        catalogue = gateway.catalogue
-        health = await asyncio.gather(*(gateway.registry.get(r.code).health(r) for r in catalogue))
+        health = await asyncio.gather(*(registry.get(r.code).health(r) for r in catalogue))
     finally:
-        await gateway.aclose()
+        for client in clients:
+            await client.aclose()
     rows = [
         {
             "code": r.code,
@@ -376,9 +392,23 @@ async def regimes(settings: Settings, *, as_json: bool) -> int:
         }
         for r, up in zip(catalogue, health, strict=True)
     ]
+    # Not one regime answering is no service to reach, not 17 regimes down: say that alone.
+    unreachable = not any(health)
+    if unreachable:
+        print(
+            f"cdr: no regime service answers at {settings.effective_regimes_url}: "
+            + (
+                "is the gateway running (`cdr serve` or `make run`)?"
+                if settings.uses_embedded_sandbox
+                else "check CDR_REGIMES_URL and the network"
+            ),
+            file=sys.stderr,
+        )
     if as_json:
         print_json({"catalogue_version": catalogue.version, "regimes": rows})
-        return EXIT_OK
+        return EXIT_FAILED if unreachable else EXIT_OK
+    if unreachable:
+        return EXIT_FAILED
     print(
         table(
             ["Code", "Regime", "Régime codes", "Caisse/centre", "Wire", "AT/MP", "Health"],
@@ -408,68 +438,4 @@ def db_upgrade(settings: Settings) -> int:
     finally:
         database.dispose()
     print(f"database at {url} is up to date")
-    return EXIT_OK
-
-
-def outbox_list(settings: Settings, *, status: str | None, limit: int, as_json: bool) -> int:
-    database = Database(settings.effective_database_url)
-    try:
-        database.migrate()
-        outbox = SqlOutbox(database.engine)
-        items = outbox.items(status=OutboxStatus(status) if status else None, limit=limit)
-        depth = outbox.depth()
-    finally:
-        database.dispose()
-    rows = [
-        {
-            "id": item.id,
-            "inbox_id": item.inbox_id,
-            "destination": item.destination,
-            "control_id": item.control_id,
-            "status": item.status.value,
-            "attempts": item.attempts,
-            "created_at": item.created_at.isoformat(),
-            "next_attempt_at": item.next_attempt_at.isoformat(),
-            "delivered_at": item.delivered_at.isoformat() if item.delivered_at else None,
-            "ack_code": item.ack_code,
-            "last_error": item.last_error,
-        }
-        for item in items
-    ]
-    if as_json:
-        print_json({"counts": depth, "items": rows})
-        return EXIT_OK
-    print(
-        table(
-            ["Id", "Destination", "MSH-10", "Status", "Tries", "Next try", "Last error"],
-            [
-                [
-                    str(r["id"]),
-                    str(r["destination"]),
-                    str(r["control_id"]),
-                    str(r["status"]),
-                    str(r["attempts"]),
-                    str(r["next_attempt_at"])[:19] if r["status"] == "pending" else "",
-                    str(r["last_error"])[:60],
-                ]
-                for r in rows
-            ],
-        )
-    )
-    counts = ", ".join(f"{count} {status}" for status, count in sorted(depth.items()))
-    print(f"\n{counts or 'outbox empty'}")
-    return EXIT_OK
-
-
-def outbox_retry(settings: Settings, *, ids: list[int], every: bool) -> int:
-    if not ids and not every:
-        print("cdr: name the outbox ids to retry, or --all", file=sys.stderr)
-        return EXIT_INPUT
-    database = Database(settings.effective_database_url)
-    try:
-        database.migrate()
-        count = SqlOutbox(database.engine).requeue(None if every else ids, now=SystemClock().now())
-    finally:
-        database.dispose()
-    print(f"{count} message(s) requeued; a running gateway sends them within seconds")
     return EXIT_OK

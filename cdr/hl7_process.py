@@ -60,7 +60,7 @@ def _run(settings: Settings) -> None:
     _die_with_parent()
     with contextlib.suppress(OSError):
         os.nice(_NICENESS)
-    configure_logging(json_lines=settings.log_format == "json")
+    configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(settings))
 

@@ -11,21 +11,28 @@ import logging
 import secrets
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 
 from cdr.bootstrap import Gateway, build_gateway
+from cdr.logs import with_entry
 from cdr.settings import Settings
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
 from cdr.storage.relookups import SqlRelookups
 from cdr.storage.writer import GroupCommit, LocalFirstCommit, on_loop
+from fhir_server.context import correlation_id
 from hl7_listener.client import MllpClient
 from hl7_listener.fhir_delivery import FhirDelivery
 from hl7_listener.outbound import Delivery, OutboundSender
-from hl7_listener.ports import InboundMessage, StoreOutcome
-from hl7_listener.processing import AdmissionProcessor, ResultOptions, is_fhir_destination
+from hl7_listener.ports import InboundMessage, PendingMessage, StoreOutcome
+from hl7_listener.processing import (
+    AdmissionProcessor,
+    Processed,
+    ResultOptions,
+    is_fhir_destination,
+)
 from hl7_listener.relookup import RelookupLoop
 from hl7_listener.relookup_policy import RelookupPolicy
 from hl7_listener.router import Intake, IntakeOptions
@@ -62,6 +69,30 @@ def parse_destination(destination: str) -> tuple[str, int]:
 
 def _nothing() -> None:
     pass
+
+
+def _correlated(
+    process: Callable[[PendingMessage], Awaitable[Processed]],
+) -> Callable[[PendingMessage], Awaitable[Processed]]:
+    """The processing of a stored message, its log lines (the lookup, a regime failing) carrying
+    the message's MSH-10 as correlation id: what the sender's engine shows for that message."""
+
+    async def process_correlated(pending: PendingMessage) -> Processed:
+        token = correlation_id.set(_control_id(pending.raw))
+        try:
+            return await process(pending)
+        finally:
+            correlation_id.reset(token)
+
+    return process_correlated
+
+
+def _control_id(raw: bytes) -> str:
+    """MSH-10 of a stored message (accepted, so its MSH is readable), unescaped or not."""
+    end = raw.find(b"\r")
+    msh = raw if end < 0 else raw[:end]
+    fields = msh.split(msh[3:4] or b"|")
+    return fields[9].decode("latin-1") if len(fields) > 9 else ""
 
 
 def _check_url(destination: str) -> None:
@@ -123,18 +154,20 @@ class Hl7Runtime:
         processor = AdmissionProcessor(
             catalogue=gateway.catalogue,
             requester=gateway.default_requester,
-            run_lookup=self._run_lookup,
+            run_lookup=with_entry("hl7", self._run_lookup),
             destinations=settings.hl7_destinations,
             kind=settings.hl7_result_message,
             application=settings.hl7_application,
             facility=settings.hl7_facility,
-            now=clock.now,
+            # The establishment's wall time: MSH-7 with its offset.
+            now=clock.local_now,
             new_control_id=new_control_id,
             options={
                 destination: ResultOptions(charset=o.charset, zrd=o.zrd)
                 for destination, o in settings.hl7_destination_options.items()
             },
             relookup=relookup_policy if settings.hl7_relookup_window_s > 0 else None,
+            zone=clock.zone,
         )
         self.relookups = SqlRelookups(gateway.database.engine)
         # Runs even with the window at 0: re-lookups recorded before it was set still close.
@@ -150,7 +183,7 @@ class Hl7Runtime:
         self.worker = InboxWorker(
             inbox=self.inbox,
             blocking=writer,
-            process=processor,
+            process=_correlated(processor),
             now=clock.now,
             lanes=settings.hl7_lanes,
             # Alone in its process, nobody wakes the worker: it polls the inbox instead.
@@ -165,10 +198,11 @@ class Hl7Runtime:
             ),
             catalogue=gateway.catalogue,
             requester=gateway.default_requester,
-            now=clock.now,
+            # The establishment's wall time: the default date of care and the ACK's MSH-7.
+            now=clock.local_now,
             new_control_id=new_control_id,
             store=self._store,
-            query=self._query,
+            query=with_entry("hl7", self._query),
             on_accepted=self.worker.wake if processing else _nothing,
         )
         self.server = MllpServer(
@@ -180,6 +214,22 @@ class Hl7Runtime:
         )
         gateway.metrics.add_source(self._render_metrics)
         gateway.metrics.add_source(self._render_relookup_metrics)
+        # Counters are summed over the processes of `cdr serve` (cdr/metrics.py): the intake
+        # and the processing side may each live in a process of their own.
+        if intake:
+            gateway.metrics.add_counter(
+                "cdr_hl7_messages_total",
+                "HL7 messages received, by acknowledgement",
+                ("ack",),
+                self._message_counts,
+            )
+        if processing:
+            gateway.metrics.add_counter(
+                "cdr_hl7_outbound_total",
+                "Outbound delivery attempts, by result",
+                ("result",),
+                self._outbound_counts,
+            )
 
     async def start(self, sock: socket.socket | None = None) -> None:
         settings = self._gateway.settings
@@ -225,18 +275,29 @@ class Hl7Runtime:
     async def _query(self, query: RightsQuery) -> LookupReport:
         return (await self._gateway.service.run(query)).report
 
-    def _render_metrics(self) -> Iterable[str]:
+    def _message_counts(self) -> dict[tuple[str, ...], float]:
         counters = self.intake.counters
-        yield "# HELP cdr_hl7_messages_total HL7 messages received, by acknowledgement"
-        yield "# TYPE cdr_hl7_messages_total counter"
-        yield f'cdr_hl7_messages_total{{ack="AA"}} {counters.accepted}'
-        yield f'cdr_hl7_messages_total{{ack="AE"}} {counters.errors}'
-        yield f'cdr_hl7_messages_total{{ack="AR"}} {counters.rejected}'
-        yield f'cdr_hl7_messages_total{{ack="duplicate"}} {counters.duplicates}'
-        yield f'cdr_hl7_messages_total{{ack="query"}} {counters.queries}'
-        yield "# HELP cdr_hl7_connections Open MLLP connections"
-        yield "# TYPE cdr_hl7_connections gauge"
-        yield f"cdr_hl7_connections {self.server.connections}"
+        return {
+            ("AA",): counters.accepted,
+            ("AE",): counters.errors,
+            ("AR",): counters.rejected,
+            ("duplicate",): counters.duplicates,
+            ("query",): counters.queries,
+        }
+
+    def _outbound_counts(self) -> dict[tuple[str, ...], float]:
+        sender = self.sender
+        return {
+            ("delivered",): sender.delivered,
+            ("failed",): sender.failures,
+            ("dead",): sender.dead,
+        }
+
+    def _render_metrics(self) -> Iterable[str]:
+        if self._intake_enabled:
+            yield "# HELP cdr_hl7_connections Open MLLP connections"
+            yield "# TYPE cdr_hl7_connections gauge"
+            yield f"cdr_hl7_connections {self.server.connections}"
         # Depths are read at scrape time from the database (cheap indexed counts).
         yield "# HELP cdr_hl7_inbox_depth Accepted messages whose lookup is not done yet"
         yield "# TYPE cdr_hl7_inbox_depth gauge"
@@ -245,13 +306,6 @@ class Hl7Runtime:
         yield "# TYPE cdr_hl7_outbox_items gauge"
         for status, count in sorted(self.outbox.depth().items()):
             yield f'cdr_hl7_outbox_items{{status="{status}"}} {count}'
-        if not self._processing_enabled:
-            return  # delivery counters live in the processing process; the depths above are shared
-        yield "# HELP cdr_hl7_outbound_total Outbound delivery attempts, by result"
-        yield "# TYPE cdr_hl7_outbound_total counter"
-        yield f'cdr_hl7_outbound_total{{result="delivered"}} {self.sender.delivered}'
-        yield f'cdr_hl7_outbound_total{{result="failed"}} {self.sender.failures}'
-        yield f'cdr_hl7_outbound_total{{result="dead"}} {self.sender.dead}'
 
     def _render_relookup_metrics(self) -> Iterable[str]:
         yield "# HELP cdr_hl7_relookups_pending Admissions waiting to be looked up again"

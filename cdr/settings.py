@@ -1,23 +1,35 @@
 """All configuration in one place: ``CDR_*`` environment variables (and a ``.env`` file).
 
-Nested values use ``__``, e.g. ``CDR_SANDBOX_FAULTS='{"msa": {"latency_ms": 200}}'``.
+Lists and objects are JSON, e.g. ``CDR_SANDBOX_FAULTS='{"msa": {"latency_ms": 200}}'``. Every
+value is checked here, so that ``cdr.cli`` can name a bad variable before anything starts.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cdr.clock import DEFAULT_TIMEZONE
 from cdr.hl7_options import HL7DestinationOptions
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "check_destination"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CDR_", env_file=".env", extra="ignore")
+    # ``enable_decoding=False``: JSON-valued settings are decoded by ``_check_raw`` below, so that
+    # a malformed value is a validation error naming the variable, not a SettingsError trace.
+    model_config = SettingsConfigDict(
+        env_prefix="CDR_", env_file=".env", extra="ignore", enable_decoding=False
+    )
 
     data_dir: Path = Field(Path("var"), description="where the SQLite database and files live")
     database_url: str | None = Field(
@@ -51,7 +63,9 @@ class Settings(BaseSettings):
     )
     sandbox_seed: int = 20091
     sandbox_per_regime: int = Field(20, ge=0, le=100_000)
-    sandbox_faults: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sandbox_faults: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description='faults per regime, e.g. {"msa": {"down": true}}'
+    )
 
     # Who the gateway says it is when no person asks (unattended HL7 / FHIR flows).
     requester_finess: str = "750712184"
@@ -61,7 +75,7 @@ class Settings(BaseSettings):
     hl7_facility: str = Field("CDR", description="our MSH-4 in ACKs and results")
     hl7_destinations: list[str] = Field(
         default_factory=list,
-        description="where lookup results go: host:port of MLLP receivers (JSON list)",
+        description='where results go: MLLP host:port or FHIR base URLs, e.g. ["127.0.0.1:6661"]',
     )
     hl7_result_message: Literal["Z99", "A31"] = Field(
         "Z99", description="ADT^Z99 (IHE PAM France update) or ADT^A31 for the results"
@@ -116,6 +130,131 @@ class Settings(BaseSettings):
         1000, ge=1, description="open HTTP connections; above, the longest idle one is closed"
     )
 
+    # --- Operations (issue 18): the establishment's clock, the log level, value checks. ---
+    timezone: str = Field(
+        DEFAULT_TIMEZONE,
+        description="the establishment's IANA time zone: the default date of care and the UTC "
+        "offsets written in HL7 timestamps",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="the least severe service log lines written"
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="where the processes of `cdr serve` share their metrics; set by `cdr serve` "
+        "(<data_dir>/metrics, emptied at start)",
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _check_raw(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every setting read from text: JSON-valued ones decoded here (a bad document is the
+        setting's error), the others refused when they hold control characters (a stray
+        newline or escape in an environment file is never meant)."""
+        if not isinstance(value, str) or info.field_name is None:
+            return value
+        field = cls.model_fields[info.field_name]
+        if _is_json_valued(field.annotation):
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                kind = "list" if typing.get_origin(field.annotation) is list else "object"
+                about = f" ({field.description})" if field.description else ""
+                raise ValueError(f"expected a JSON {kind}{about}; not JSON: {exc}") from None
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+            raise ValueError("must not contain control characters")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone name such as Europe/Paris") from None
+        return value
+
+    @field_validator("hl7_destinations")
+    @classmethod
+    def _check_destinations(cls, value: list[str]) -> list[str]:
+        for destination in value:
+            check_destination(destination)
+        return value
+
+    @field_validator("host", "http_host", "mllp_host", "sandbox_host")
+    @classmethod
+    def _check_host(cls, value: str | None) -> str | None:
+        if value is None:
+            return value  # only `host` may be unset: each listener then keeps its own
+        if not value or (any(char in value for char in " /:@") and not _is_ipv6(value)):
+            raise ValueError("expected a host name or IP address")
+        return value
+
+    @field_validator("fhir_base_url", "regimes_url", mode="after")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not _is_http_url(value):
+            raise ValueError("expected an http:// or https:// URL with a host")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "expected an SQLAlchemy URL such as sqlite:///var/cdr.sqlite3 or "
+                "postgresql+psycopg://user@host/db"
+            ) from None
+        return value
+
+    @field_validator("requester_finess")
+    @classmethod
+    def _check_finess(cls, value: str) -> str:
+        from rights.errors import InputError
+        from rights.identifiers import parse_finess
+
+        try:
+            return parse_finess(value).value
+        except InputError as exc:
+            raise ValueError(f"expected a FINESS: {exc.message}") from None
+
+    @field_validator("hl7_application", "hl7_facility")
+    @classmethod
+    def _check_hd(cls, value: str) -> str:
+        # HL7 v2.5 §2.5.4: the encoding characters may not appear in a value sent as is.
+        if not value or any(char in value for char in "|^~\\&"):
+            raise ValueError("expected a non-empty name without the HL7 delimiters |^~\\&")
+        return value
+
+    @field_validator("sandbox_faults")
+    @classmethod
+    def _check_faults(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        # Imported here: the sandbox's modules are not needed to read the settings otherwise.
+        from regimes.sandbox.faults import FaultBook
+        from rights.catalogue import default_catalogue
+        from rights.errors import CdrError
+
+        try:
+            FaultBook.from_config(value, default_catalogue().codes)
+        except CdrError as exc:
+            raise ValueError(
+                f"{exc.message}; expected e.g. "
+                '{"msa": {"down": true}, "*": {"latency_ms": 50}}'
+            ) from None
+        return value
+
     @field_validator("regimes_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
@@ -128,6 +267,11 @@ class Settings(BaseSettings):
                 if field not in self.model_fields_set:
                     setattr(self, field, self.host)
         return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The establishment's time zone (``timezone``, checked when read)."""
+        return ZoneInfo(self.timezone)
 
     @property
     def effective_database_url(self) -> str:
@@ -146,3 +290,43 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_sandbox(self) -> bool:
         return self.regimes_url is None
+
+
+def check_destination(destination: str) -> None:
+    """A result destination: ``host:port`` of an MLLP receiver or the base URL of a FHIR server."""
+    if destination.startswith(("http://", "https://")):
+        if not _is_http_url(destination):
+            raise ValueError(f"{destination!r} is not a URL with a host")
+        return
+    host, sep, port = destination.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"{destination!r} is not host:port (port 1-65535) of an MLLP receiver "
+            "nor an http(s):// URL"
+        )
+
+
+def _is_http_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  # raises on a port out of range or not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _is_ipv6(value: str) -> bool:
+    try:
+        return ipaddress.ip_address(value.strip("[]")).version == 6
+    except ValueError:
+        return False
+
+
+def _is_json_valued(annotation: Any) -> bool:
+    """Lists, dicts and models are written as JSON in an environment variable."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_json_valued(arg) for arg in typing.get_args(annotation))
+    if origin in (list, dict, tuple, set, frozenset):
+        return True
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)

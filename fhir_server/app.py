@@ -92,7 +92,8 @@ class _EdgeMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                extra = [(b"x-correlation-id", cid.encode())]
+                encoded = cid.encode()
+                extra = [(b"x-correlation-id", encoded), (b"x-request-id", encoded)]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
@@ -109,11 +110,27 @@ class _EdgeMiddleware:
             response = self.fail(Request(scope), exc)
             await response(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", self.route_template)
+            if status >= 400:  # one line per error answer, with the correlation id still set
+                log.log(
+                    logging.WARNING if status >= 500 else logging.INFO,
+                    "%s %s answered %d",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "event": "http_error",
+                        "method": scope["method"],
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 1),
+                    },
+                )
             correlation_id.reset(token)
             if self.observe_http is not None:
-                route = scope.get("route")
-                template = getattr(route, "path", self.route_template)
-                self.observe_http(scope["method"], template, status, time.perf_counter() - started)
+                self.observe_http(scope["method"], template, status, seconds)
 
 
 class _Endpoint:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from mapping.er7 import Delimiters, escape, segment
 from mapping.hl7_err import err_segment
-from mapping.hl7_msh import reply_msh
+from mapping.hl7_msh import hl7_timestamp, reply_msh
 from rights.errors import MessageError
 
 __all__ = ["AckHeader", "ack_for"]
@@ -52,7 +52,7 @@ def ack_for(
         sending_facility=header.receiving_facility or escape(facility, d),
         receiving_application=header.sending_application,
         receiving_facility=header.sending_facility,
-        timestamp=now.strftime("%Y%m%d%H%M%S"),
+        timestamp=hl7_timestamp(now),
         message_type=message_type,
         control_id=control_id,
         processing_id=header.processing_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Literal
 
 from hl7_listener.ports import OutboundMessage, PendingMessage, RelookupRequest
@@ -68,7 +68,9 @@ class AdmissionProcessor:
         new_control_id: Callable[[], str],
         options: Mapping[str, ResultOptions] | None = None,
         relookup: RelookupPolicy | None = None,
+        zone: tzinfo = UTC,
     ) -> None:
+        self._zone = zone
         self._catalogue = catalogue
         self._requester = requester
         self._run_lookup = run_lookup
@@ -124,7 +126,7 @@ class AdmissionProcessor:
             message,
             catalogue=self._catalogue,
             requester=self._requester,
-            today=pending.received_at.date(),
+            today=pending.received_at.astimezone(self._zone).date(),
         )
         lookup_id, report = await self._run_lookup(admission.query)
         return message, admission, lookup_id, report

@@ -179,7 +179,8 @@ class _Connection(asyncio.Protocol):
         _set_nodelay(transport)
         self._last_activity = self._loop.time()
         self._timer = self._loop.call_later(self._server.idle_timeout_s, self._check_idle)
-        log.debug("MLLP connection from %s", self._peer)
+        peer = _address(self._peer)
+        log.info("MLLP connection opened from %s", peer, extra={"event": "mllp_open", "peer": peer})
 
     def data_received(self, data: bytes) -> None:
         self._last_activity = self._loop.time()
@@ -212,6 +213,11 @@ class _Connection(asyncio.Protocol):
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
         self._server._forget(self)
+        if self._timer is not None:  # it was opened (a refused connection never was)
+            peer = _address(self._peer)
+            log.info(
+                "MLLP connection closed from %s", peer, extra={"event": "mllp_close", "peer": peer}
+            )
         if self._decoder.skipped_bytes:
             log.warning(
                 "MLLP connection from %s closed; %d bytes outside frames were skipped",
@@ -311,3 +317,11 @@ def _set_nodelay(transport: asyncio.Transport) -> None:
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _address(peer: object) -> str:
+    """``host:port`` of a peer as asyncio gives it (a tuple for TCP)."""
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host = str(peer[0])
+        return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
+    return str(peer)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from mapping.er7 import Delimiters, components, escape, segment
 
-__all__ = ["pam_fr_header", "reply_msh"]
+__all__ = ["hl7_timestamp", "pam_fr_header", "reply_msh"]
+
+
+def hl7_timestamp(moment: datetime) -> str:
+    """``YYYYMMDDHHMMSS+ZZZZ`` (HL7 v2.5 DTM, §2.A.22): the wall time of ``moment`` with its
+    offset, so that a receiver neither reads UTC as local time nor guesses the zone."""
+    text = moment.strftime("%Y%m%d%H%M%S")
+    return text + moment.strftime("%z") if moment.utcoffset() is not None else text
 
 
 def reply_msh(

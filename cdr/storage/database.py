@@ -7,6 +7,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -84,8 +86,7 @@ class Database:
         return self._shared_no_wait
 
     def migrate(self) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
+        config = _alembic_config()
         try:
             with self.engine.begin() as connection:
                 config.attributes["connection"] = connection
@@ -105,3 +106,20 @@ class Database:
         self.engine.dispose()
         if self._shared_no_wait is not None:
             self._shared_no_wait.dispose()
+
+    def schema_state(self) -> tuple[str | None, str | None]:
+        """(the schema revision of this database or None when it has none, the revision this
+        version of the gateway needs): equal when ``migrate`` has nothing to do."""
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        try:
+            with self.engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_revision()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read the database: {exc}") from exc
+        return current, head
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config

@@ -98,6 +98,13 @@ class SqlOutbox:
         with storage_errors("requeue outbox items"), self._engine.begin() as connection:
             return int(connection.execute(statement).rowcount)
 
+    def statuses(self, ids: Sequence[int]) -> dict[int, OutboxStatus]:
+        """The state of each of ``ids`` that exists (an operator names ids to requeue)."""
+        c = hl7_outbox.c
+        statement = select(c.id, c.status).where(c.id.in_(list(ids)))
+        with storage_errors("read outbox states"), self._engine.connect() as connection:
+            return {int(i): OutboxStatus(status) for i, status in connection.execute(statement)}
+
     def destinations(self) -> list[str]:
         c = hl7_outbox.c
         statement = select(c.destination).where(c.status == _PENDING).distinct()

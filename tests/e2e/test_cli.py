@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -185,6 +186,23 @@ def test_regimes_shows_live_health(env, sandbox, capsys):
     assert health["cnam"] is True
     atmp = {r["code"] for r in data["regimes"] if r["returns_atmp"]}
     assert atmp == {"cnam", "msa"}
+
+
+def test_regimes_with_no_server_running_says_so(tmp_path, monkeypatch, capsys):
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CDR_REGIMES_URL", raising=False)
+    monkeypatch.setenv("CDR_SANDBOX_PORT", str(port))
+    assert main(["regimes"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""  # not a table of 17 regimes down
+    assert err.splitlines() == [
+        f"cdr: no regime service answers at http://127.0.0.1:{port}: "
+        "is the gateway running (`cdr serve` or `make run`)?"
+    ]
+    assert list(tmp_path.iterdir()) == []  # no database made on the way
 
 
 def test_cdr_is_a_real_command(env):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cdr.cli import main
+from cdr.gateway_database import database_label
 from cdr.storage import Database
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
@@ -88,3 +89,64 @@ def test_outbox_retry_requeues_the_named_dead_messages(outbox, capsys):
 def test_outbox_retry_without_ids_says_what_to_give(outbox, capsys):
     assert main(["outbox", "retry"]) == 2
     assert "name the outbox ids to retry, or --all" in capsys.readouterr().err
+
+
+def test_outbox_commands_name_the_database_they_read(outbox, tmp_path, capsys):
+    assert main(["outbox", "list"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"database: sqlite:///{(tmp_path / 'cdr.sqlite3').resolve().as_posix()}"]
+
+
+@pytest.mark.parametrize("command", [["outbox", "list"], ["outbox", "retry", "--all"]])
+def test_outbox_commands_never_invent_an_empty_database(command, tmp_path, monkeypatch, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("CDR_DATA_DIR", raising=False)
+    monkeypatch.delenv("CDR_DATABASE_URL", raising=False)
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "no gateway database at" in err and "CDR_DATA_DIR or CDR_DATABASE_URL" in err
+    assert list(elsewhere.iterdir()) == []  # no var/, no cdr.sqlite3
+
+
+def test_a_database_without_the_gateway_schema_is_refused(tmp_path, monkeypatch, capsys):
+    (tmp_path / "cdr.sqlite3").touch()
+    monkeypatch.setenv("CDR_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CDR_DATABASE_URL", raising=False)
+    assert main(["outbox", "list"]) == 2
+    assert "holds no gateway data" in capsys.readouterr().err
+
+
+def test_a_database_password_is_masked():
+    label = database_label("postgresql+psycopg://cdr:s3cret@db.example/cdr")
+    assert "s3cret" not in label and "db.example/cdr" in label
+
+
+def test_retrying_an_unknown_id_is_an_error_naming_it(outbox, capsys):
+    assert main(["outbox", "retry", "42"]) == 2
+    err = capsys.readouterr().err
+    assert "no outbox message with id 42" in err
+    assert outbox.depth() == {"delivered": 1, "pending": 1, "dead": 2}  # nothing requeued
+
+
+def test_retrying_a_message_that_is_not_dead_says_so(outbox, capsys):
+    dead = {item.control_id: item.id for item in outbox.items(status=OutboxStatus.DEAD)}
+    delivered = outbox.items(status=OutboxStatus.DELIVERED)[0].id
+    assert main(["outbox", "retry", str(dead["OUT-2"]), str(delivered)]) == 2
+    assert f"{delivered} is delivered" in capsys.readouterr().err
+    assert outbox.depth()["dead"] == 2
+
+
+def test_a_message_delivered_after_errors_shows_no_current_error(outbox, capsys):
+    dead = outbox.items(status=OutboxStatus.DEAD)[0]
+    outbox.requeue([dead.id], now=NOW)
+    outbox.delivered(dead.id, ack_code="AA", now=NOW)
+    assert main(["outbox", "list", "--json"]) == 0
+    row = next(i for i in json.loads(capsys.readouterr().out)["items"] if i["id"] == dead.id)
+    assert row["status"] == "delivered"
+    assert row["last_error"] is None
+    assert row["error_before_delivery"].startswith("destination answered")
+    assert main(["outbox", "list"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(f"{dead.id} "))
+    assert "before delivery: destination answered" in line

@@ -298,3 +298,19 @@ async def test_a_message_waits_for_a_write_lock_held_elsewhere_then_gets_its_aa(
         holder.close()
     [ack] = await asyncio.wait_for(reply, 30)
     assert parse_reply(ack).first("MSA").value(1) == "AA"
+
+
+async def test_acks_and_results_carry_the_establishments_offset(sandbox, tmp_path):
+    """MSH-7 is the establishment's wall time with its offset (CDR_TIMEZONE), not UTC."""
+    gateway, system = await _system(sandbox, tmp_path, timezone="Pacific/Kiritimati")
+    try:
+        [reply] = await exchange(system.port, [fixture_bytes("good/adt-a01-ins-nir-latin1.hl7")])
+        ack = parse_reply(reply)
+        assert ack.first("MSA").value(1) == "AA"
+        assert ack.msh.value(7).endswith("+1400")
+        await system.receiver.wait_for(1)
+        assert system.receiver.messages[0].msh.value(7).endswith("+1400")
+    finally:
+        await system.runtime.stop()
+        await system.receiver.stop()
+        await gateway.aclose()

@@ -5,10 +5,13 @@ On PostgreSQL too when `CDR_TEST_POSTGRES_URL` is set (a database of its own, dr
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -133,3 +136,66 @@ def test_a_busy_port_with_workers_is_a_clear_error(tmp_path):
     assert process.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port} (CDR_HTTP_PORT / --http-port)" in process.stderr
     assert "Traceback" not in process.stderr
+
+
+def _scraped(port: int, series: str) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    found = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def _poll(read, expected: float, deadline_s: float = 30) -> float:
+    deadline = time.monotonic() + deadline_s
+    value = read()
+    while value != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = read()
+    return value
+
+
+def test_metrics_are_summed_over_the_workers(tmp_path):
+    """Each scrape reports every process's counts, whichever worker answers it (issue 18.12)."""
+    http_port, sandbox_port, mllp_port = _free_port(), _free_port(), _free_port()
+    env = {**os.environ, "CDR_DATA_DIR": str(tmp_path), "CDR_MLLP_PORT": str(mllp_port)}
+    for name in ("CDR_REGIMES_URL", "CDR_DATABASE_URL", "CDR_WORKERS", "CDR_METRICS_DIR"):
+        env.pop(name, None)
+    # A file left by an earlier run is not this run's: `cdr serve` empties the directory.
+    (tmp_path / "metrics").mkdir()
+    stale = {
+        "cdr_http_requests_total": {
+            "type": "counter",
+            "help": "HTTP requests by method, route and status.",
+            "labels": ["method", "route", "status"],
+            "buckets": [],
+            "series": [[["POST", "/fhir/CoverageEligibilityRequest/$submit", "200"], 1000]],
+        }
+    }
+    (tmp_path / "metrics" / "1-stale.json").write_text(json.dumps(stale))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cdr.cli", "serve", "--workers", "2",
+         "--http-port", str(http_port), "--sandbox-port", str(sandbox_port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    submits = 'cdr_http_requests_total{method="POST",route="/fhir/CoverageEligibilityRequest/$submit",status="200"}'  # noqa: E501
+    try:
+        _wait_ready(f"http://127.0.0.1:{http_port}/readyz", server, deadline_s=60)
+        member = next(m for m in POPULATION.members if "c2s" in m.scenarios)
+        sent = 24
+        for _ in range(sent):  # a connection each: the kernel spreads them over both workers
+            response = httpx.post(
+                f"http://127.0.0.1:{http_port}/fhir/CoverageEligibilityRequest/$submit",
+                json=cer_for(member),
+                headers={"Content-Type": FHIR_JSON},
+                timeout=30,
+            )
+            assert response.status_code == 200, response.text
+        assert _poll(lambda: _scraped(http_port, submits), sent) == sent
+        # Every scrape, whichever worker answers it, gives the same total.
+        assert {_scraped(http_port, submits) for _ in range(6)} == {sent}
+        # The MLLP intake runs in the parent: its counter reaches the workers' scrape too.
+        exchange_sync(mllp_port, fixture_bytes("good/adt-a01-ins-nir-latin1.hl7"))
+        accepted = 'cdr_hl7_messages_total{ack="AA"}'
+        assert _poll(lambda: _scraped(http_port, accepted), 1) == 1
+    finally:
+        out, err = interrupt(server, timeout=30)
+    assert server.returncode == 0, err

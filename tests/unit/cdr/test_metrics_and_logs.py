@@ -95,3 +95,29 @@ def test_json_lines_carry_the_correlation_id_and_extras():
     assert entry["message"] == "lookup 18505********"
     assert entry["regime"] == "cnam"
     assert entry["level"] == "info"
+
+
+def test_processes_sharing_a_directory_report_the_sum_of_their_counts(tmp_path):
+    """`cdr serve` runs several processes: a scrape of any one reports every process's counts
+    (issue 18.12); a metric only another process keeps is reported too."""
+    submit = "/fhir/CoverageEligibilityRequest/$submit"
+    scraped, other = _metrics(), _metrics()
+    other.add_counter("cdr_hl7_messages_total", "HL7 messages.", ("ack",), lambda: {("AA",): 3})
+    scraped.share(tmp_path)
+    other.share(tmp_path)
+    try:
+        for metrics, requests in ((scraped, 2), (other, 5)):
+            for _ in range(requests):
+                metrics.observe_http("POST", submit, 200, 0.012)
+        other.observe_report(_report())
+    finally:
+        other.close()  # writes its last numbers
+    try:
+        text = scraped.render()
+    finally:
+        scraped.close()
+    assert f'cdr_http_requests_total{{method="POST",route="{submit}",status="200"}} 7' in text
+    assert f'cdr_http_request_duration_seconds_count{{route="{submit}"}} 7' in text
+    assert 'cdr_lookups_total{mode="validation",outcome="complete"}' in text
+    assert "# TYPE cdr_hl7_messages_total counter" in text
+    assert 'cdr_hl7_messages_total{ack="AA"} 3' in text
