@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 from cdr.cli import EXIT_OK, print_json
+from cdr.gateway_database import database_label, open_existing_database
 from cdr.render import table
 from cdr.settings import Settings
-from cdr.storage import Database
 from cdr.storage.relookups import SqlRelookups
 from hl7_listener.relookup_policy import RelookupStatus
 
@@ -13,9 +15,10 @@ __all__ = ["outbox_relookups"]
 
 
 def outbox_relookups(settings: Settings, *, status: str | None, limit: int, as_json: bool) -> int:
-    database = Database(settings.effective_database_url)
+    # The gateway's existing database, named on stderr, never created here (issue 18.10).
+    print(f"database: {database_label(settings.effective_database_url)}", file=sys.stderr)
+    database = open_existing_database(settings)
     try:
-        database.migrate()
         store = SqlRelookups(database.engine)
         items = store.items(status=RelookupStatus(status) if status else None, limit=limit)
         depth = store.depth()

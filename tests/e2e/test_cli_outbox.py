@@ -97,7 +97,9 @@ def test_outbox_commands_name_the_database_they_read(outbox, tmp_path, capsys):
     assert err == [f"database: sqlite:///{(tmp_path / 'cdr.sqlite3').resolve().as_posix()}"]
 
 
-@pytest.mark.parametrize("command", [["outbox", "list"], ["outbox", "retry", "--all"]])
+@pytest.mark.parametrize(
+    "command", [["outbox", "list"], ["outbox", "retry", "--all"], ["outbox", "relookups"]]
+)
 def test_outbox_commands_never_invent_an_empty_database(command, tmp_path, monkeypatch, capsys):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
