@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 from cdr.bootstrap import Gateway, build_gateway, build_sandbox
 from cdr.clock import SystemClock
 from cdr.settings import Settings
 from regimes.sandbox.server import RunningServer, start_in_thread
+
+# Hypothesis's per-example deadline is a timing assertion: on a loaded 2-core machine an example
+# can take longer than 200 ms and fail a test whose behaviour is right. Tests assert behaviour only.
+hypothesis.settings.register_profile("cdr", deadline=None)
+hypothesis.settings.load_profile("cdr")
 
 
 def gateway_settings(url: str, data_dir: Path, **overrides: object) -> Settings:
