@@ -494,18 +494,19 @@ def test_origin_host_header_leaves_out_the_default_port() -> None:
 async def test_read_timeout_is_for_silence_not_for_the_whole_answer(
     client: httpx.AsyncClient,
 ) -> None:
-    # Five pieces 0.04 s apart: 0.16 s in all, never 0.1 s of silence.
+    # Five pieces 0.3 s apart: 1.5 s in all, longer than the 1 s read timeout, but never more
+    # than 0.3 s of silence (wide margins: a loaded machine may delay a piece).
     async def trickle(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         await server.read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
         for piece in b"hello":
-            await asyncio.sleep(0.04)
+            await asyncio.sleep(0.3)
             writer.write(bytes([piece]))
             await writer.drain()
         await reader.read()
 
     async with serving(trickle) as server:
-        response = await client.get(server.url, timeout=httpx.Timeout(5, read=0.1))
+        response = await client.get(server.url, timeout=httpx.Timeout(5, read=1.0))
     assert response.content == b"hello"
 
 
