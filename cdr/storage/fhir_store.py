@@ -17,13 +17,9 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    exists,
-    false,
-    func,
     insert,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,6 +32,7 @@ from cdr.storage.fhir_batch import (
     versions_to_read,
     with_version,
 )
+from cdr.storage.fhir_search import count_statement, page_statement
 from cdr.storage.tables import fhir_resources, fhir_search_index
 from cdr.storage.transactions import in_transaction
 from fhir_server.store import Criterion, IndexEntry, ResourceWrite, StoredResource
@@ -167,22 +164,10 @@ class SqlFhirStore:
     def search(
         self, resource_type: str, criteria: Sequence[Criterion], *, count: int, offset: int
     ) -> tuple[int, list[StoredResource]]:
-        where = [fhir_resources.c.resource_type == resource_type]
-        where += [_matches(resource_type, c) for c in criteria]
         with _storage_errors("search FHIR resources"), self._engine.connect() as connection:
-            total = connection.execute(
-                select(func.count()).select_from(fhir_resources).where(*where)
-            ).scalar_one()
+            total = connection.execute(count_statement(resource_type, criteria)).scalar_one()
             rows = connection.execute(
-                select(
-                    fhir_resources.c.content,
-                    fhir_resources.c.version_id,
-                    fhir_resources.c.last_updated,
-                )
-                .where(*where)
-                .order_by(fhir_resources.c.last_updated.desc(), fhir_resources.c.id)
-                .limit(count)
-                .offset(offset)
+                page_statement(resource_type, criteria, limit=count, offset=offset)
             ).all()
         return int(total), [_stored(r.content, r.version_id, r.last_updated) for r in rows]
 
@@ -220,45 +205,3 @@ def _keys_in(
     for resource_type, resource_id in keys:
         by_type.setdefault(resource_type, []).append(resource_id)
     return or_(*(and_(type_column == t, id_column.in_(ids)) for t, ids in by_type.items()))
-
-
-def _matches(resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
-    if criterion.param == "_id":
-        return _id_matches(criterion)
-    idx = fhir_search_index.c
-    alternatives: list[ColumnElement[bool]] = []
-    for value in criterion.values:
-        if criterion.kind == "date":
-            op = {
-                "eq": idx.value.startswith(value, autoescape=True),
-                "ge": idx.value >= value,
-                # A value at coarser precision is a range (2024-01-01 is the whole day): gt
-                # excludes it, le includes it.
-                "gt": and_(idx.value > value, ~idx.value.startswith(value, autoescape=True)),
-                "le": or_(idx.value <= value, idx.value.startswith(value, autoescape=True)),
-                "lt": idx.value < value,
-            }[criterion.prefix]
-            alternatives.append(op)
-        elif criterion.kind == "token" and criterion.system is not None:
-            system_match = (
-                idx.system.is_(None) if criterion.system == "" else idx.system == criterion.system
-            )
-            alternatives.append(and_(system_match, idx.value == value) if value else system_match)
-        else:
-            alternatives.append(idx.value == value)
-    return exists().where(
-        idx.resource_type == resource_type,
-        idx.resource_id == fhir_resources.c.id,
-        idx.param == criterion.param,
-        or_(*alternatives),
-    )
-
-
-def _id_matches(criterion: Criterion) -> ColumnElement[bool]:
-    """``_id`` on the resources' key. A logical id has no system: ``_id=|x`` is ``x``, an
-    ``_id`` with any other system matches nothing, and ``_id=|`` matches every id."""
-    if criterion.system:
-        return false()
-    if criterion.system == "" and "" in criterion.values:
-        return true()
-    return fhir_resources.c.id.in_(criterion.values)
