@@ -56,6 +56,11 @@ def _logging(settings: Settings) -> None:
     configure_logging(json_lines=settings.log_format == "json")
 
 
+# On SIGTERM, requests still running after this are cancelled (a search's query with them,
+# fhir_server/search_run.py), so that the server stops within a bound whatever runs (issue 19).
+SHUTDOWN_GRACE_S = 5
+
+
 def _uvicorn(app: Any, host: str, port: int, *, coalesce: bool = False) -> uvicorn.Server:
     """``coalesce``: the gateway's API, whose responses go out in one write each
     (``cdr.http_protocol``); the embedded sandbox keeps uvicorn's own protocol."""
@@ -66,6 +71,7 @@ def _uvicorn(app: Any, host: str, port: int, *, coalesce: bool = False) -> uvico
         log_level="warning",
         access_log=False,
         http=CoalescingHttpProtocol if coalesce else "auto",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     return uvicorn.Server(config)
 
@@ -191,6 +197,7 @@ def _serve_workers(settings: Settings) -> int:
             log_level="warning",
             access_log=False,
             http=CoalescingHttpProtocol,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
     finally:
         hl7.stop()

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     cache_size: int = Field(10_000, ge=0)
     http_pool_size: int = Field(100, ge=1)
 
+    # FHIR search at scale (issue 19): the time budget of one search, past which it is answered
+    # 400 too-costly (docs/fhir-profile.md, search).
+    search_timeout_s: float = Field(5.0, gt=0, description="time budget of one FHIR search")
+
     @field_validator("regimes_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:

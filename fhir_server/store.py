@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -11,6 +13,7 @@ from rights.result import LookupReport
 
 __all__ = [
     "AnswerStore",
+    "Cancellation",
     "Criterion",
     "FhirStore",
     "IndexEntry",
@@ -64,6 +67,42 @@ class Criterion:
     prefix: str = "eq"
 
 
+class Cancellation:
+    """Set when nobody waits for a search any more (its client has gone, the server stops):
+    the store stops the query it runs for it. Thread-safe: cancelled on the event loop, the
+    query runs in a worker thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._actions: list[Callable[[], None]] = []
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            actions = list(self._actions)
+        for action in actions:
+            action()
+
+    @contextmanager
+    def stops(self, action: Callable[[], None]) -> Iterator[None]:
+        """Run ``action`` (stop the running query) if cancelled while in this block."""
+        with self._lock:
+            self._actions.append(action)
+            cancelled = self._cancelled
+        if cancelled:
+            action()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._actions.remove(action)
+
+
 class FhirStore(Protocol):
     def upsert(
         self, resource: dict[str, Any], index: Sequence[IndexEntry], now: datetime
@@ -80,9 +119,16 @@ class FhirStore(Protocol):
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None: ...
 
     def search(
-        self, resource_type: str, criteria: Sequence[Criterion], *, count: int, offset: int
+        self,
+        resource_type: str,
+        criteria: Sequence[Criterion],
+        *,
+        count: int,
+        offset: int,
+        cancel: Cancellation | None = None,
     ) -> tuple[int, list[StoredResource]]:
-        """Total matches and one page of them, most recently updated first."""
+        """Total matches and one page of them, most recently updated first. Raises
+        ``SearchTooCostly`` past the store's time budget, ``StorageError`` when cancelled."""
         ...
 
 

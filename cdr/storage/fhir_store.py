@@ -33,9 +33,10 @@ from cdr.storage.fhir_batch import (
     with_version,
 )
 from cdr.storage.fhir_search import count_statement, page_statement
+from cdr.storage.query_budget import time_budget
 from cdr.storage.tables import fhir_resources, fhir_search_index
 from cdr.storage.transactions import in_transaction
-from fhir_server.store import Criterion, IndexEntry, ResourceWrite, StoredResource
+from fhir_server.store import Cancellation, Criterion, IndexEntry, ResourceWrite, StoredResource
 from rights.errors import StorageError
 
 __all__ = ["SqlFhirStore"]
@@ -56,8 +57,9 @@ def _storage_errors(doing: str) -> Iterator[None]:
 
 
 class SqlFhirStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, search_timeout_s: float = 5.0) -> None:
         self._engine = engine
+        self._search_timeout_s = search_timeout_s
 
     def upsert(
         self, resource: dict[str, Any], index: Sequence[IndexEntry], now: datetime
@@ -162,13 +164,22 @@ class SqlFhirStore:
         return None if row is None else _stored(row.content, row.version_id, row.last_updated)
 
     def search(
-        self, resource_type: str, criteria: Sequence[Criterion], *, count: int, offset: int
+        self,
+        resource_type: str,
+        criteria: Sequence[Criterion],
+        *,
+        count: int,
+        offset: int,
+        cancel: Cancellation | None = None,
     ) -> tuple[int, list[StoredResource]]:
-        with _storage_errors("search FHIR resources"), self._engine.connect() as connection:
-            total = connection.execute(count_statement(resource_type, criteria)).scalar_one()
-            rows = connection.execute(
-                page_statement(resource_type, criteria, limit=count, offset=offset)
-            ).all()
+        parameters = list(dict.fromkeys(c.param for c in criteria))
+        with (
+            _storage_errors("search FHIR resources"),
+            self._engine.connect() as connection,
+            time_budget(connection, self._search_timeout_s, cancel, parameters) as run,
+        ):
+            total = run(count_statement(resource_type, criteria)).scalar_one()
+            rows = run(page_statement(resource_type, criteria, limit=count, offset=offset)).all()
         return int(total), [_stored(r.content, r.version_id, r.last_updated) for r in rows]
 
 
