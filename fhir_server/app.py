@@ -30,6 +30,7 @@ from fhir_server.context import correlation_id
 from fhir_server.errors import FhirRequestError
 from fhir_server.formats import check_content_type, response_media_type
 from fhir_server.outcome import error_status_and_outcome
+from fhir_server.paging import parse_paging
 from fhir_server.search import parse_search, searchset
 from fhir_server.search_params import SEARCH_PARAMS
 from fhir_server.search_run import run_until_disconnected
@@ -294,17 +295,23 @@ def create_app(
         _known_type(resource_type)
         params = list(request.query_params.multi_items())
         criteria, count, offset = parse_search(resource_type, params)
-        found = await run_until_disconnected(
+        total, after = parse_paging(params, offset)
+        page = await run_until_disconnected(
             request.receive,
             lambda cancel: store.search(
-                resource_type, criteria, count=count, offset=offset, cancel=cancel
+                resource_type,
+                criteria,
+                count=count,
+                offset=offset,
+                after=after,
+                total=total,
+                cancel=cancel,
             ),
         )
-        if found is None:  # the client has gone: nobody reads an answer (499, as nginx logs it)
+        if page is None:  # the client has gone: nobody reads an answer (499, as nginx logs it)
             return Response(status_code=499)
-        total, page = found
         return _fhir_response(
-            request, searchset(resource_type, base_url, params, total, page, count, offset)
+            request, searchset(resource_type, base_url, params, page, count, offset)
         )
 
     return app

@@ -8,14 +8,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fhir_server.errors import FhirRequestError
+from fhir_server.paging import PAGE_PARAM, encode_position
 from fhir_server.search_params import SEARCH_PARAMS, normalise_instant
-from fhir_server.store import Criterion, StoredResource
+from fhir_server.store import Criterion, SearchPage
 
 __all__ = ["DEFAULT_COUNT", "MAX_COUNT", "parse_search", "searchset"]
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
-_CONTROL = {"_count", "_offset", "_format"}
+_CONTROL = {"_count", "_offset", "_format", "_total", PAGE_PARAM}
 _DATE = re.compile(r"(eq|ge|gt|le|lt)?(\d{4}(-\d{2}(-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?)")
 
 
@@ -97,33 +98,55 @@ def searchset(
     resource_type: str,
     base_url: str,
     params: Sequence[tuple[str, str]],
-    total: int,
-    page: list[StoredResource],
+    page: SearchPage,
     count: int,
     offset: int,
 ) -> dict[str, Any]:
-    kept = [(k, v) for k, v in params if k not in ("_count", "_offset")]
+    kept = [(k, v) for k, v in params if k not in ("_count", "_offset", PAGE_PARAM)]
+    position = [(k, v) for k, v in params if k == PAGE_PARAM][-1:]
 
-    def link(relation: str, at: int) -> dict[str, str]:
-        query = urlencode([*kept, ("_count", str(count)), ("_offset", str(at))])
+    def link(relation: str, at: list[tuple[str, str]]) -> dict[str, str]:
+        query = urlencode([*kept, ("_count", str(count)), *at])
         return {"relation": relation, "url": f"{base_url}/{resource_type}?{query}"}
 
-    links = [link("self", offset)]
-    if offset + count < total:
-        links.append(link("next", offset + count))
+    links = [link("self", [*position, ("_offset", str(offset))])]
+    if page.next is not None:  # never for _count=0: an empty page has no position to follow
+        links.append(link("next", [(PAGE_PARAM, encode_position(page.next))]))
     if offset > 0:
-        links.append(link("previous", max(offset - count, 0)))
+        links.append(link("previous", [*position, ("_offset", str(max(offset - count, 0)))]))
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if page.total is not None:
+        bundle["total"] = page.total
+    bundle["link"] = links
+    entries = [
+        {
+            "fullUrl": f"{base_url}/{resource_type}/{s.resource['id']}",
+            "resource": s.resource,
+            "search": {"mode": "match"},
+        }
+        for s in page.resources
+    ]
+    if page.more_than is not None:
+        entries.append(_more_than(page.more_than))
+    bundle["entry"] = entries
+    return bundle
+
+
+def _more_than(bound: int) -> dict[str, Any]:
+    """Why the Bundle has no total: counting stopped (FHIR R4 http.html#total, estimate)."""
     return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
-        "link": links,
-        "entry": [
-            {
-                "fullUrl": f"{base_url}/{resource_type}/{s.resource['id']}",
-                "resource": s.resource,
-                "search": {"mode": "match"},
-            }
-            for s in page
-        ],
+        "resource": {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "information",
+                    "code": "informational",
+                    "diagnostics": (
+                        f"more than {bound} matches: counting stopped there; "
+                        "_total=accurate counts them all"
+                    ),
+                }
+            ],
+        },
+        "search": {"mode": "outcome"},
     }

@@ -7,18 +7,22 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from rights.result import LookupReport
 
 __all__ = [
+    "COUNT_BOUND",
     "AnswerStore",
     "Cancellation",
     "Criterion",
     "FhirStore",
     "IndexEntry",
+    "PagePosition",
     "ResourceWrite",
+    "SearchPage",
     "StoredResource",
+    "TotalMode",
 ]
 
 
@@ -65,6 +69,35 @@ class Criterion:
     values: tuple[str, ...]
     system: str | None = None
     prefix: str = "eq"
+
+
+# ``_total=estimate`` (the default) counts the matches up to this many, then says "more than":
+# an exact count of an unbounded result was most of the time of a search (issue 19).
+COUNT_BOUND = 1000
+
+# FHIR R4 search ``_total`` (http.html#total): not counted, counted up to a bound, counted.
+TotalMode = Literal["none", "estimate", "accurate"]
+
+
+@dataclass(frozen=True, slots=True)
+class PagePosition:
+    """Where a page ends in the search order (most recently updated first, then by id): the
+    next page starts after it, whatever was stored since."""
+
+    last_updated: datetime
+    resource_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of a search. ``total``: the number of matches, None when not counted or when
+    counting stopped at ``more_than`` (there are more). ``next``: where the following page
+    starts, None on the last page."""
+
+    resources: list[StoredResource]
+    total: int | None
+    more_than: int | None = None
+    next: PagePosition | None = None
 
 
 class Cancellation:
@@ -124,11 +157,14 @@ class FhirStore(Protocol):
         criteria: Sequence[Criterion],
         *,
         count: int,
-        offset: int,
+        offset: int = 0,
+        after: PagePosition | None = None,
+        total: TotalMode = "estimate",
         cancel: Cancellation | None = None,
-    ) -> tuple[int, list[StoredResource]]:
-        """Total matches and one page of them, most recently updated first. Raises
-        ``SearchTooCostly`` past the store's time budget, ``StorageError`` when cancelled."""
+    ) -> SearchPage:
+        """One page of matches, most recently updated first, starting ``offset`` matches
+        after ``after`` (or the first). Raises ``SearchTooCostly`` past the store's time
+        budget, ``StorageError`` when cancelled."""
         ...
 
 

@@ -36,7 +36,17 @@ from cdr.storage.fhir_search import count_statement, page_statement
 from cdr.storage.query_budget import time_budget
 from cdr.storage.tables import fhir_resources, fhir_search_index
 from cdr.storage.transactions import in_transaction
-from fhir_server.store import Cancellation, Criterion, IndexEntry, ResourceWrite, StoredResource
+from fhir_server.store import (
+    COUNT_BOUND,
+    Cancellation,
+    Criterion,
+    IndexEntry,
+    PagePosition,
+    ResourceWrite,
+    SearchPage,
+    StoredResource,
+    TotalMode,
+)
 from rights.errors import StorageError
 
 __all__ = ["SqlFhirStore"]
@@ -169,18 +179,45 @@ class SqlFhirStore:
         criteria: Sequence[Criterion],
         *,
         count: int,
-        offset: int,
+        offset: int = 0,
+        after: PagePosition | None = None,
+        total: TotalMode = "estimate",
         cancel: Cancellation | None = None,
-    ) -> tuple[int, list[StoredResource]]:
+    ) -> SearchPage:
         parameters = list(dict.fromkeys(c.param for c in criteria))
+        position = None if after is None else (after.last_updated, after.resource_id)
         with (
             _storage_errors("search FHIR resources"),
             self._engine.connect() as connection,
             time_budget(connection, self._search_timeout_s, cancel, parameters) as run,
         ):
-            total = run(count_statement(resource_type, criteria)).scalar_one()
-            rows = run(page_statement(resource_type, criteria, limit=count, offset=offset)).all()
-        return int(total), [_stored(r.content, r.version_id, r.last_updated) for r in rows]
+            # One row more than the page: whether a next page exists, without counting.
+            rows = run(
+                page_statement(
+                    resource_type, criteria, limit=count + 1, offset=offset, after=position
+                )
+            ).all()
+            more = len(rows) > count
+            rows = rows[:count]
+            counted: int | None = None
+            more_than: int | None = None
+            if total != "none":
+                if not more and offset == 0 and after is None:
+                    counted = len(rows)  # the whole result is on this page
+                else:
+                    up_to = None if total == "accurate" else COUNT_BOUND + 1
+                    counted = run(
+                        count_statement(resource_type, criteria, up_to=up_to)
+                    ).scalar_one()
+                    if up_to is not None and counted > COUNT_BOUND:
+                        counted, more_than = None, COUNT_BOUND
+        last = rows[-1] if more and rows else None
+        return SearchPage(
+            resources=[_stored(r.content, r.version_id, r.last_updated) for r in rows],
+            total=counted,
+            more_than=more_than,
+            next=None if last is None else PagePosition(last.last_updated, last.id),
+        )
 
 
 @lru_cache(maxsize=64)

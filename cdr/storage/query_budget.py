@@ -10,6 +10,7 @@ a cancel request on PostgreSQL.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
@@ -35,14 +36,36 @@ def _interrupted(exc: OperationalError) -> bool:
     return getattr(cause, "sqlstate", None) == _PG_QUERY_CANCELED or str(cause) == "interrupted"
 
 
-def _pg_cancel(driver: Any) -> Callable[[], None]:
-    def cancel() -> None:
-        # A cancel request is a short connection of its own; a server gone is nothing to stop
-        # (best effort: the statement_timeout still holds).
-        with suppress(Exception):
-            driver.cancel_safe(timeout=2.0)
+class _PostgresCancel:
+    """Cancel requests for the statements of one search, from another thread, until it ends.
 
-    return cancel
+    A cancel request that reaches the server between two messages of a statement is ignored,
+    so one is sent every half second until the search ends; each from a thread of its own
+    (the request is a network round trip, and cancelling happens on the event loop). The lock
+    keeps any request from leaving once the search has ended: the connection may then run
+    someone else's statement."""
+
+    def __init__(self, driver: Any) -> None:
+        self._driver = driver
+        self._lock = threading.Lock()
+        self._ended = False
+
+    def __call__(self) -> None:
+        threading.Thread(target=self._repeat, name="cdr-search-cancel", daemon=True).start()
+
+    def _repeat(self) -> None:
+        while True:
+            with self._lock:
+                if self._ended:
+                    return
+                # A server gone is nothing to stop (the statement_timeout still holds).
+                with suppress(Exception):
+                    self._driver.cancel_safe(timeout=2.0)
+            time.sleep(0.5)
+
+    def end(self) -> None:
+        with self._lock:
+            self._ended = True
 
 
 @contextmanager
@@ -65,7 +88,7 @@ def time_budget(
         driver.set_progress_handler(over, _SQLITE_STEPS)
         stop: Callable[[], None] = driver.interrupt
     else:
-        stop = _pg_cancel(driver)
+        stop = pg_cancel = _PostgresCancel(driver)
 
     def run(statement: Executable) -> Result[Any]:
         if cancel is not None and cancel.cancelled:
@@ -91,3 +114,5 @@ def time_budget(
     finally:
         if sqlite:
             driver.set_progress_handler(None, 0)
+        else:
+            pg_cancel.end()

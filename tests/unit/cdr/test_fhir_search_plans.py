@@ -247,6 +247,6 @@ def test_results_follow_the_search_rules_on_random_data(filled):
         ]
         # Most recently updated first, then by id.
         expected.sort(key=lambda i: (-written_at[(resource_type, i)], i))
-        total, page = store.search(resource_type, criteria, count=1000, offset=0)
-        assert [s.resource["id"] for s in page] == expected, (resource_type, params)
-        assert total == len(expected)
+        page = store.search(resource_type, criteria, count=1000, total="accurate")
+        assert [s.resource["id"] for s in page.resources] == expected, (resource_type, params)
+        assert page.total == len(expected)
