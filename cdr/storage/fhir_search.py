@@ -103,23 +103,31 @@ def page_statement(
     limit: int,
     offset: int = 0,
     after: tuple[datetime, str] | None = None,
+    in_order: bool = True,
 ) -> Select[Any]:
     """One page, most recently updated first (then by id). ``after``: the (lastUpdated, id) of
-    the last resource of the previous page, so that a deep page costs what the first does."""
+    the last resource of the previous page, so that a deep page costs what the first does.
+
+    ``in_order``: read ``ix_fhir_resources_recent`` from the position, keeping the matches, for
+    a broad search; otherwise take the matches by id and sort them, for a search known to have
+    few (the ordering written as an expression, so that no database reads that index instead:
+    SQLite would walk every resource of the type to find a handful)."""
     r = fhir_resources.c
+    last_updated: ColumnElement[datetime] = (
+        r.last_updated if in_order else func.coalesce(r.last_updated, r.last_updated)
+    )
     where = matching(resource_type, criteria)
     if after is not None:
-        last_updated, resource_id = after
-        where.append(
-            or_(
-                r.last_updated < last_updated,
-                and_(r.last_updated == last_updated, r.id > resource_id),
-            )
-        )
+        at, resource_id = after
+        # The first term bounds an index range; the second keeps the ties after the position.
+        where += [
+            last_updated <= at,
+            or_(last_updated < at, and_(last_updated == at, r.id > resource_id)),
+        ]
     return (
         select(r.id, r.content, r.version_id, r.last_updated)
         .where(*where)
-        .order_by(r.last_updated.desc(), r.id)
+        .order_by(last_updated.desc(), r.id)
         .limit(limit)
         .offset(offset)
     )

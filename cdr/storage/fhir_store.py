@@ -186,31 +186,47 @@ class SqlFhirStore:
     ) -> SearchPage:
         parameters = list(dict.fromkeys(c.param for c in criteria))
         position = None if after is None else (after.last_updated, after.resource_id)
+        by_index = any(c.param != "_id" for c in criteria)
         with (
             _storage_errors("search FHIR resources"),
             self._engine.connect() as connection,
             time_budget(connection, self._search_timeout_s, cancel, parameters) as run,
         ):
+            counted: int | None = None
+            few = False  # no criterion on the index: read in order (_id: by primary key)
+            if by_index:
+                # Up to the bound first: it says how to read the page (few matches are taken
+                # by id and sorted, more are read in order), and it is the estimate.
+                counted = run(
+                    count_statement(resource_type, criteria, up_to=COUNT_BOUND + 1)
+                ).scalar_one()
+                few = counted <= COUNT_BOUND
             # One row more than the page: whether a next page exists, without counting.
             rows = run(
                 page_statement(
-                    resource_type, criteria, limit=count + 1, offset=offset, after=position
+                    resource_type,
+                    criteria,
+                    limit=count + 1,
+                    offset=offset,
+                    after=position,
+                    in_order=not few,
                 )
             ).all()
             more = len(rows) > count
             rows = rows[:count]
-            counted: int | None = None
             more_than: int | None = None
-            if total != "none":
-                if not more and offset == 0 and after is None:
-                    counted = len(rows)  # the whole result is on this page
-                else:
-                    up_to = None if total == "accurate" else COUNT_BOUND + 1
+            if total == "none":
+                counted = None
+            elif not more and offset == 0 and after is None:
+                counted = len(rows)  # the whole result is on this page
+            elif counted is None or counted > COUNT_BOUND:
+                up_to = None if total == "accurate" else COUNT_BOUND + 1
+                if counted is None or up_to is None:
                     counted = run(
                         count_statement(resource_type, criteria, up_to=up_to)
                     ).scalar_one()
-                    if up_to is not None and counted > COUNT_BOUND:
-                        counted, more_than = None, COUNT_BOUND
+                if up_to is not None and counted > COUNT_BOUND:
+                    counted, more_than = None, COUNT_BOUND
         last = rows[-1] if more and rows else None
         return SearchPage(
             resources=[_stored(r.content, r.version_id, r.last_updated) for r in rows],

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from cdr.storage import Database
 from cdr.storage.fhir_search import count_statement, page_statement
 from cdr.storage.fhir_store import SqlFhirStore
 from fhir_server.search import parse_search
@@ -24,6 +25,8 @@ from tests.unit.cdr.test_storage import database  # noqa: F401  (fixture: SQLite
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 PREFIXES = ("eq", "ge", "gt", "le", "lt")
+# A page position amid the filled resources (written at T0 + 0..480 s).
+MIDDLE = (T0 + timedelta(seconds=200), "r1")
 # One representative value per advertised parameter (dates take each prefix in turn).
 VALUES = {
     "_id": "r1",
@@ -165,7 +168,10 @@ def test_no_search_is_planned_as_a_search_per_stored_resource(filled):
             criteria, count, offset = parse_search(resource_type, params)
             statements = (
                 page_statement(resource_type, criteria, limit=count + 1, offset=offset),
-                page_statement(resource_type, criteria, limit=count + 1, after=(T0, "r1")),
+                page_statement(resource_type, criteria, limit=count + 1, after=MIDDLE),
+                page_statement(
+                    resource_type, criteria, limit=count + 1, after=MIDDLE, in_order=False
+                ),
                 count_statement(resource_type, criteria),
                 count_statement(resource_type, criteria, up_to=1000),
             )
@@ -250,3 +256,31 @@ def test_results_follow_the_search_rules_on_random_data(filled):
         page = store.search(resource_type, criteria, count=1000, total="accurate")
         assert [s.resource["id"] for s in page.resources] == expected, (resource_type, params)
         assert page.total == len(expected)
+
+
+def test_few_matches_are_taken_by_id_and_many_read_in_order(tmp_path):
+    """SQLite: a search known to have few matches must not walk every resource of the type in
+    order to find them; a broad one (or a walk by next links) reads the order index from its
+    position instead of sorting every match."""
+    db = Database(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
+    db.migrate()
+    criteria, _, _ = parse_search("CoverageEligibilityResponse", [("patient", "p1")])
+
+    def plan(statement: Any) -> str:
+        sql = str(statement.compile(db.engine, compile_kwargs={"literal_binds": True}))
+        with db.engine.connect() as connection:
+            return _sqlite_plan(connection, sql)
+
+    few = plan(
+        page_statement(
+            "CoverageEligibilityResponse", criteria, limit=21, after=MIDDLE, in_order=False
+        )
+    )
+    assert "ix_fhir_resources_recent" not in few and "sqlite_autoindex" in few, few
+    for statement in (
+        page_statement("CoverageEligibilityResponse", [], limit=21, after=MIDDLE),
+        page_statement("CoverageEligibilityResponse", criteria, limit=21, after=MIDDLE),
+    ):
+        broad = plan(statement)
+        assert "ix_fhir_resources_recent" in broad and "TEMP B-TREE" not in broad, broad
+    db.dispose()
