@@ -89,10 +89,14 @@ def matching(resource_type: str, criteria: Sequence[Criterion]) -> list[ColumnEl
     conditions = [fhir_resources.c.resource_type == resource_type]
     conditions += [_id_matches(c) for c in criteria if c.param == "_id"]
     searches = [_index_ids(resource_type, c) for c in criteria if c.param != "_id"]
-    if len(searches) == 1:
-        conditions.append(fhir_resources.c.id.in_(searches[0]))
-    elif searches:
-        conditions.append(fhir_resources.c.id.in_(intersect(*searches)))
+    if searches:
+        ids = searches[0] if len(searches) == 1 else intersect(*searches)
+        # MATERIALIZED: the index searches are planned on their own, as ranges of
+        # ix_fhir_search. Inlined, PostgreSQL misjudged a date range (its statistics of the
+        # value column mix every parameter) and merged by resource id, reading every index
+        # row of the type.
+        matches = ids.cte("matches").prefix_with("MATERIALIZED")
+        conditions.append(fhir_resources.c.id.in_(select(matches.c.resource_id)))
     return conditions
 
 
