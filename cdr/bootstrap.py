@@ -155,7 +155,7 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
         registry=registry,
         http_clients=clients,
         clock=clock,
-        fhir_store=SqlFhirStore(database.engine),
+        fhir_store=SqlFhirStore(database.engine, search_timeout_s=settings.search_timeout_s),
         writer=writer,
         metrics=metrics,
     )

@@ -59,6 +59,11 @@ def _logging(settings: Settings) -> None:
     configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
 
 
+# On SIGTERM, requests still running after this are cancelled (a search's query with them,
+# fhir_server/search_run.py), so that the server stops within a bound whatever runs (issue 19).
+SHUTDOWN_GRACE_S = 5
+
+
 def _uvicorn(app: Any, host: str, port: int, *, limits: HttpLimits | None = None) -> uvicorn.Server:
     """``limits``: the gateway's API, whose clients are held to them and whose responses go out
     in one write each (``cdr.http_guard``); the embedded sandbox keeps uvicorn's own protocol.
@@ -72,6 +77,7 @@ def _uvicorn(app: Any, host: str, port: int, *, limits: HttpLimits | None = None
         access_log=False,
         http=guarded_protocol(limits) if limits is not None else "auto",
         ws="none" if limits is not None else "auto",  # the API serves no WebSocket
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     return uvicorn.Server(config)
 
@@ -215,6 +221,7 @@ def _serve_workers(settings: Settings) -> int:
             access_log=False,
             http=guarded_protocol(http_limits(settings)),
             ws="none",
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
     finally:
         hl7.stop()

@@ -255,6 +255,10 @@ class Settings(BaseSettings):
             ) from None
         return value
 
+    # FHIR search at scale (issue 19): the time budget of one search, past which it is answered
+    # 400 too-costly (docs/fhir-profile.md, search).
+    search_timeout_s: float = Field(5.0, gt=0, description="time budget of one FHIR search")
+
     @field_validator("regimes_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:

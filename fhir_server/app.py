@@ -31,8 +31,10 @@ from fhir_server.context import correlation_id
 from fhir_server.errors import FhirRequestError
 from fhir_server.formats import check_content_type, response_media_type
 from fhir_server.outcome import error_status_and_outcome
+from fhir_server.paging import parse_paging
 from fhir_server.search import parse_search, searchset
 from fhir_server.search_params import SEARCH_PARAMS
+from fhir_server.search_run import run_until_disconnected
 from fhir_server.store import FhirStore, StoredResource
 from fhir_server.submit import SubmitService
 from rights.errors import CdrError
@@ -320,11 +322,23 @@ def create_app(
         _known_type(resource_type)
         params = list(request.query_params.multi_items())
         criteria, count, offset = parse_search(resource_type, params)
-        total, page = await asyncio.to_thread(
-            store.search, resource_type, criteria, count=count, offset=offset
+        total, after = parse_paging(params, offset)
+        page = await run_until_disconnected(
+            request.receive,
+            lambda cancel: store.search(
+                resource_type,
+                criteria,
+                count=count,
+                offset=offset,
+                after=after,
+                total=total,
+                cancel=cancel,
+            ),
         )
+        if page is None:  # the client has gone: nobody reads an answer (499, as nginx logs it)
+            return Response(status_code=499)
         return _fhir_response(
-            request, searchset(resource_type, base_url, params, total, page, count, offset)
+            request, searchset(resource_type, base_url, params, page, count, offset)
         )
 
     return app

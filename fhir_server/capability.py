@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from fhir_server.paging import MAX_OFFSET
 from fhir_server.search_params import SEARCH_PARAMS
+from fhir_server.store import COUNT_BOUND
 from mapping.fhir_common import CANONICAL, FHIR_VERSION
 
 __all__ = ["capability_statement"]
@@ -52,11 +54,17 @@ def capability_statement(*, base_url: str, version: str, date: datetime) -> dict
             {
                 "mode": "server",
                 "documentation": (
-                    "Searches accept _count (default 20, max 100; 0 answers the total only) "
-                    "and _offset (at most 1000000000), and answer searchset Bundles with total "
-                    "and self/next/previous links. Unknown search parameters, and values that "
-                    "are no date of the calendar or hold control characters, are refused "
-                    "with 400."
+                    "Searches accept _count (default 20, max 100; 0 for the count only) and "
+                    "answer searchset Bundles, most recently updated first, then by id. Paging: "
+                    "the next link carries an opaque position (_page); following next links "
+                    "walks the whole result once, in order, each page as cheap as the first, "
+                    "and a resource stored meanwhile repeats none already seen. _offset is "
+                    f"accepted up to {MAX_OFFSET}. _total: none, estimate (the default: counted "
+                    f"up to {COUNT_BOUND}, beyond that no total and an outcome entry), "
+                    "accurate. Every search has a time budget (CDR_SEARCH_TIMEOUT_S, 5 s by "
+                    "default): over it, 400 too-costly naming its parameters. Unknown search "
+                    "parameters, and values that are no date of the calendar or hold control "
+                    "characters, are refused with 400."
                 ),
                 "resource": resources,
                 "operation": [{"name": "submit", "definition": _SUBMIT}],

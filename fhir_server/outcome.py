@@ -10,6 +10,7 @@ from rights.errors import (
     IdentifierError,
     InputError,
     ResourceError,
+    SearchTooCostly,
     StorageError,
     UnknownRegimeError,
 )
@@ -46,6 +47,12 @@ def error_status_and_outcome(exc: Exception, correlation_id: str) -> tuple[int, 
             for f in exc.faults
         ]
         return 400, operation_outcome(issues)
+    if isinstance(exc, SearchTooCostly):
+        # FHIR R4 issue type too-costly, HTTP 400 (http.html#search, "the search is too costly").
+        issue = _issue("too-costly", exc.message)
+        if exc.parameters:
+            issue["expression"] = list(exc.parameters)
+        return 400, operation_outcome([issue])
     if isinstance(exc, FhirRequestError):
         return exc.status, operation_outcome([_issue(exc.code, exc.message, exc.location)])
     if isinstance(exc, IdentifierError | UnknownRegimeError | InputError):

@@ -8,19 +8,21 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fhir_server.errors import FhirRequestError
+from fhir_server.paging import PAGE_PARAM, encode_position
 from fhir_server.search_params import SEARCH_PARAMS, normalise_instant
-from fhir_server.store import Criterion, StoredResource
+from fhir_server.store import Criterion, SearchPage
 
 __all__ = ["DEFAULT_COUNT", "MAX_COUNT", "parse_search", "searchset"]
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
-# Far past any result set, and far inside the 64-bit integers of SQLite and PostgreSQL.
-MAX_OFFSET = 1_000_000_000
+# What _count and _offset may be written as: far inside the 64-bit integers of SQLite and
+# PostgreSQL (an _offset past paging._LARGEST is then refused as too costly).
+_LARGEST = 1_000_000_000
 _WHOLE = re.compile(r"[0-9]{1,12}")
 # No identifier, reference, code or date holds one; PostgreSQL refuses NUL in any text.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL = {"_count", "_offset", "_format"}
+_CONTROL = {"_count", "_offset", "_format", "_total", PAGE_PARAM}
 _DATE = re.compile(r"(eq|ge|gt|le|lt)?(\d{4}(-\d{2}(-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?)")
 
 
@@ -64,8 +66,8 @@ def parse_search(
         if _CONTROL_CHARACTERS.search(raw) is not None:
             raise _bad(f"search parameter {name!r} holds a control character", name)
         criteria += _criteria(resource_type, param.name, param.kind, values)
-    count = min(_int(params, "_count", DEFAULT_COUNT, MAX_OFFSET), MAX_COUNT)
-    return criteria, count, _int(params, "_offset", 0, MAX_OFFSET)
+    count = min(_int(params, "_count", DEFAULT_COUNT, _LARGEST), MAX_COUNT)
+    return criteria, count, _int(params, "_offset", 0, _LARGEST)
 
 
 def _criteria(resource_type: str, name: str, kind: str, values: list[str]) -> list[Criterion]:
@@ -105,34 +107,55 @@ def searchset(
     resource_type: str,
     base_url: str,
     params: Sequence[tuple[str, str]],
-    total: int,
-    page: list[StoredResource],
+    page: SearchPage,
     count: int,
     offset: int,
 ) -> dict[str, Any]:
-    kept = [(k, v) for k, v in params if k not in ("_count", "_offset")]
+    kept = [(k, v) for k, v in params if k not in ("_count", "_offset", PAGE_PARAM)]
+    position = [(k, v) for k, v in params if k == PAGE_PARAM][-1:]
 
-    def link(relation: str, at: int) -> dict[str, str]:
-        query = urlencode([*kept, ("_count", str(count)), ("_offset", str(at))])
+    def link(relation: str, at: list[tuple[str, str]]) -> dict[str, str]:
+        query = urlencode([*kept, ("_count", str(count)), *at])
         return {"relation": relation, "url": f"{base_url}/{resource_type}?{query}"}
 
-    links = [link("self", offset)]
-    # _count=0 asks for the total only (http://hl7.org/fhir/R4/search.html#count): no page.
-    if count and offset + count < total:
-        links.append(link("next", offset + count))
-    if count and offset > 0:
-        links.append(link("previous", max(offset - count, 0)))
+    links = [link("self", [*position, ("_offset", str(offset))])]
+    if page.next is not None:  # never for _count=0: an empty page has no position to follow
+        links.append(link("next", [(PAGE_PARAM, encode_position(page.next))]))
+    if offset > 0:
+        links.append(link("previous", [*position, ("_offset", str(max(offset - count, 0)))]))
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if page.total is not None:
+        bundle["total"] = page.total
+    bundle["link"] = links
+    entries = [
+        {
+            "fullUrl": f"{base_url}/{resource_type}/{s.resource['id']}",
+            "resource": s.resource,
+            "search": {"mode": "match"},
+        }
+        for s in page.resources
+    ]
+    if page.more_than is not None:
+        entries.append(_more_than(page.more_than))
+    bundle["entry"] = entries
+    return bundle
+
+
+def _more_than(bound: int) -> dict[str, Any]:
+    """Why the Bundle has no total: counting stopped (FHIR R4 http.html#total, estimate)."""
     return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
-        "link": links,
-        "entry": [
-            {
-                "fullUrl": f"{base_url}/{resource_type}/{s.resource['id']}",
-                "resource": s.resource,
-                "search": {"mode": "match"},
-            }
-            for s in page
-        ],
+        "resource": {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "information",
+                    "code": "informational",
+                    "diagnostics": (
+                        f"more than {bound} matches: counting stopped there; "
+                        "_total=accurate counts them all"
+                    ),
+                }
+            ],
+        },
+        "search": {"mode": "outcome"},
     }

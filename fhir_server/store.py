@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from rights.result import LookupReport
 
 __all__ = [
+    "COUNT_BOUND",
     "AnswerStore",
+    "Cancellation",
     "Criterion",
     "FhirStore",
     "IndexEntry",
+    "PagePosition",
     "ResourceWrite",
+    "SearchPage",
     "StoredResource",
+    "TotalMode",
 ]
 
 
@@ -64,6 +71,71 @@ class Criterion:
     prefix: str = "eq"
 
 
+# ``_total=estimate`` (the default) counts the matches up to this many, then says "more than":
+# an exact count of an unbounded result was most of the time of a search (issue 19).
+COUNT_BOUND = 1000
+
+# FHIR R4 search ``_total`` (http.html#total): not counted, counted up to a bound, counted.
+TotalMode = Literal["none", "estimate", "accurate"]
+
+
+@dataclass(frozen=True, slots=True)
+class PagePosition:
+    """Where a page ends in the search order (most recently updated first, then by id): the
+    next page starts after it, whatever was stored since."""
+
+    last_updated: datetime
+    resource_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of a search. ``total``: the number of matches, None when not counted or when
+    counting stopped at ``more_than`` (there are more). ``next``: where the following page
+    starts, None on the last page."""
+
+    resources: list[StoredResource]
+    total: int | None
+    more_than: int | None = None
+    next: PagePosition | None = None
+
+
+class Cancellation:
+    """Set when nobody waits for a search any more (its client has gone, the server stops):
+    the store stops the query it runs for it. Thread-safe: cancelled on the event loop, the
+    query runs in a worker thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._actions: list[Callable[[], None]] = []
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            actions = list(self._actions)
+        for action in actions:
+            action()
+
+    @contextmanager
+    def stops(self, action: Callable[[], None]) -> Iterator[None]:
+        """Run ``action`` (stop the running query) if cancelled while in this block."""
+        with self._lock:
+            self._actions.append(action)
+            cancelled = self._cancelled
+        if cancelled:
+            action()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._actions.remove(action)
+
+
 class FhirStore(Protocol):
     def upsert(
         self, resource: dict[str, Any], index: Sequence[IndexEntry], now: datetime
@@ -80,9 +152,19 @@ class FhirStore(Protocol):
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None: ...
 
     def search(
-        self, resource_type: str, criteria: Sequence[Criterion], *, count: int, offset: int
-    ) -> tuple[int, list[StoredResource]]:
-        """Total matches and one page of them, most recently updated first."""
+        self,
+        resource_type: str,
+        criteria: Sequence[Criterion],
+        *,
+        count: int,
+        offset: int = 0,
+        after: PagePosition | None = None,
+        total: TotalMode = "estimate",
+        cancel: Cancellation | None = None,
+    ) -> SearchPage:
+        """One page of matches, most recently updated first, starting ``offset`` matches
+        after ``after`` (or the first). Raises ``SearchTooCostly`` past the store's time
+        budget, ``StorageError`` when cancelled."""
         ...
 
 

@@ -13,6 +13,7 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     │   ├── UnknownRegimeError          carries ``valid_codes``
     │   ├── QueryError                  a field of a rights query is unusable
     │   ├── ResourceError               a submitted FHIR resource; carries every ``Fault`` found
+    │   ├── SearchTooCostly             a search over its time budget; carries ``parameters``
     │   └── MessageError                an HL7 v2 message; carries ``code`` (table 0357)
     │       ├── FramingError            MLLP frame or character set unusable
     │       ├── ParseError              no readable MSH, bad segment structure
@@ -51,6 +52,7 @@ __all__ = [
     "RegimeUnavailable",
     "RequesterRefused",
     "ResourceError",
+    "SearchTooCostly",
     "StorageBusy",
     "StorageError",
     "UnknownRegimeError",
@@ -129,6 +131,15 @@ class ResourceError(InputError):
         summary = "; ".join(f"{f.expression}: {f.message}" for f in faults)
         super().__init__(summary, location=faults[0].expression if faults else "")
         self.faults = tuple(faults)
+
+
+class SearchTooCostly(InputError):
+    """A search that did not finish within its time budget. ``parameters`` are the search
+    parameters it had, for the caller to narrow it."""
+
+    def __init__(self, message: str, parameters: Sequence[str]) -> None:
+        super().__init__(message, location=", ".join(parameters))
+        self.parameters = tuple(parameters)
 
 
 class MessageError(InputError):

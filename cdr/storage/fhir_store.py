@@ -17,13 +17,9 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    exists,
-    false,
-    func,
     insert,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,9 +32,21 @@ from cdr.storage.fhir_batch import (
     versions_to_read,
     with_version,
 )
+from cdr.storage.fhir_search import count_statement, page_statement
+from cdr.storage.query_budget import time_budget
 from cdr.storage.tables import fhir_resources, fhir_search_index
 from cdr.storage.transactions import in_transaction
-from fhir_server.store import Criterion, IndexEntry, ResourceWrite, StoredResource
+from fhir_server.store import (
+    COUNT_BOUND,
+    Cancellation,
+    Criterion,
+    IndexEntry,
+    PagePosition,
+    ResourceWrite,
+    SearchPage,
+    StoredResource,
+    TotalMode,
+)
 from rights.errors import StorageError
 
 __all__ = ["SqlFhirStore"]
@@ -59,8 +67,9 @@ def _storage_errors(doing: str) -> Iterator[None]:
 
 
 class SqlFhirStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, search_timeout_s: float = 5.0) -> None:
         self._engine = engine
+        self._search_timeout_s = search_timeout_s
 
     def upsert(
         self, resource: dict[str, Any], index: Sequence[IndexEntry], now: datetime
@@ -165,26 +174,66 @@ class SqlFhirStore:
         return None if row is None else _stored(row.content, row.version_id, row.last_updated)
 
     def search(
-        self, resource_type: str, criteria: Sequence[Criterion], *, count: int, offset: int
-    ) -> tuple[int, list[StoredResource]]:
-        where = [fhir_resources.c.resource_type == resource_type]
-        where += [_matches(resource_type, c) for c in criteria]
-        with _storage_errors("search FHIR resources"), self._engine.connect() as connection:
-            total = connection.execute(
-                select(func.count()).select_from(fhir_resources).where(*where)
-            ).scalar_one()
-            rows = connection.execute(
-                select(
-                    fhir_resources.c.content,
-                    fhir_resources.c.version_id,
-                    fhir_resources.c.last_updated,
+        self,
+        resource_type: str,
+        criteria: Sequence[Criterion],
+        *,
+        count: int,
+        offset: int = 0,
+        after: PagePosition | None = None,
+        total: TotalMode = "estimate",
+        cancel: Cancellation | None = None,
+    ) -> SearchPage:
+        parameters = list(dict.fromkeys(c.param for c in criteria))
+        position = None if after is None else (after.last_updated, after.resource_id)
+        by_index = any(c.param != "_id" for c in criteria)
+        with (
+            _storage_errors("search FHIR resources"),
+            self._engine.connect() as connection,
+            time_budget(connection, self._search_timeout_s, cancel, parameters) as run,
+        ):
+            counted: int | None = None
+            few = False  # no criterion on the index: read in order (_id: by primary key)
+            if by_index:
+                # Up to the bound first: it says how to read the page (few matches are taken
+                # by id and sorted, more are read in order), and it is the estimate.
+                counted = run(
+                    count_statement(resource_type, criteria, up_to=COUNT_BOUND + 1)
+                ).scalar_one()
+                few = counted <= COUNT_BOUND
+            # One row more than the page: whether a next page exists, without counting.
+            rows = run(
+                page_statement(
+                    resource_type,
+                    criteria,
+                    limit=count + 1,
+                    offset=offset,
+                    after=position,
+                    in_order=not few,
                 )
-                .where(*where)
-                .order_by(fhir_resources.c.last_updated.desc(), fhir_resources.c.id)
-                .limit(count)
-                .offset(offset)
             ).all()
-        return int(total), [_stored(r.content, r.version_id, r.last_updated) for r in rows]
+            more = len(rows) > count
+            rows = rows[:count]
+            more_than: int | None = None
+            if total == "none":
+                counted = None
+            elif not more and offset == 0 and after is None:
+                counted = len(rows)  # the whole result is on this page
+            elif counted is None or counted > COUNT_BOUND:
+                up_to = None if total == "accurate" else COUNT_BOUND + 1
+                if counted is None or up_to is None:
+                    counted = run(
+                        count_statement(resource_type, criteria, up_to=up_to)
+                    ).scalar_one()
+                if up_to is not None and counted > COUNT_BOUND:
+                    counted, more_than = None, COUNT_BOUND
+        last = rows[-1] if more and rows else None
+        return SearchPage(
+            resources=[_stored(r.content, r.version_id, r.last_updated) for r in rows],
+            total=counted,
+            more_than=more_than,
+            next=None if last is None else PagePosition(last.last_updated, last.id),
+        )
 
 
 @lru_cache(maxsize=64)
@@ -220,45 +269,3 @@ def _keys_in(
     for resource_type, resource_id in keys:
         by_type.setdefault(resource_type, []).append(resource_id)
     return or_(*(and_(type_column == t, id_column.in_(ids)) for t, ids in by_type.items()))
-
-
-def _matches(resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
-    if criterion.param == "_id":
-        return _id_matches(criterion)
-    idx = fhir_search_index.c
-    alternatives: list[ColumnElement[bool]] = []
-    for value in criterion.values:
-        if criterion.kind == "date":
-            op = {
-                "eq": idx.value.startswith(value, autoescape=True),
-                "ge": idx.value >= value,
-                # A value at coarser precision is a range (2024-01-01 is the whole day): gt
-                # excludes it, le includes it.
-                "gt": and_(idx.value > value, ~idx.value.startswith(value, autoescape=True)),
-                "le": or_(idx.value <= value, idx.value.startswith(value, autoescape=True)),
-                "lt": idx.value < value,
-            }[criterion.prefix]
-            alternatives.append(op)
-        elif criterion.kind == "token" and criterion.system is not None:
-            system_match = (
-                idx.system.is_(None) if criterion.system == "" else idx.system == criterion.system
-            )
-            alternatives.append(and_(system_match, idx.value == value) if value else system_match)
-        else:
-            alternatives.append(idx.value == value)
-    return exists().where(
-        idx.resource_type == resource_type,
-        idx.resource_id == fhir_resources.c.id,
-        idx.param == criterion.param,
-        or_(*alternatives),
-    )
-
-
-def _id_matches(criterion: Criterion) -> ColumnElement[bool]:
-    """``_id`` on the resources' key. A logical id has no system: ``_id=|x`` is ``x``, an
-    ``_id`` with any other system matches nothing, and ``_id=|`` matches every id."""
-    if criterion.system:
-        return false()
-    if criterion.system == "" and "" in criterion.values:
-        return true()
-    return fhir_resources.c.id.in_(criterion.values)

@@ -81,6 +81,13 @@ fhir_resources = Table(
     Column("last_updated", DateTime(timezone=True), nullable=False),
     Column("content", Text, nullable=False),
 )
+# Search order (migration 0005): a page of a broad search reads it from its position.
+Index(
+    "ix_fhir_resources_recent",
+    fhir_resources.c.resource_type,
+    fhir_resources.c.last_updated.desc(),
+    fhir_resources.c.id,
+)
 
 fhir_search_index = Table(
     "fhir_search_index",

@@ -70,10 +70,18 @@ def test_paging_numbers_out_of_range_are_400(served: Served, name: str, value: s
     assert outcome_of(response)["issue"][0]["expression"] == [name]
 
 
-def test_a_large_offset_is_an_empty_page(served: Served) -> None:
-    response = httpx.get(f"{served.base}/Patient", params={"_offset": "1000000000"})
+def test_an_offset_past_the_results_is_an_empty_page(served: Served) -> None:
+    response = httpx.get(f"{served.base}/Patient", params={"_offset": "10000"})
     assert response.status_code == 200
     assert response.json()["entry"] == []
+
+
+def test_a_deep_offset_is_too_costly_not_a_crash(served: Served) -> None:
+    # Deep pages are reached by the next links' positions (issue 19); a large _offset is refused.
+    response = httpx.get(f"{served.base}/Patient", params={"_offset": "1000000000"})
+    assert response.status_code == 400
+    issue = outcome_of(response)["issue"][0]
+    assert issue["code"] == "too-costly" and issue["expression"] == ["_offset"]
 
 
 def test_count_0_gives_the_total_and_no_page_to_move_to(served: Served) -> None:

@@ -60,8 +60,10 @@ def test_driver_errors_become_storage_errors(database):  # noqa: F811
 
 
 def search(store, resource_type, **params):
+    """(total, resources), counted exactly."""
     criteria, count, offset = parse_search(resource_type, list(params.items()))
-    return store.search(resource_type, criteria, count=count, offset=offset)
+    page = store.search(resource_type, criteria, count=count, offset=offset, total="accurate")
+    return page.total, page.resources
 
 
 def test_token_search_with_and_without_system(store):

@@ -35,7 +35,8 @@ def database(request, tmp_path):
     yield db
     db.dispose()
     with admin.connect() as connection:
-        connection.exec_driver_sql(f"DROP DATABASE {name}")
+        # FORCE: the backend of a cancelled query may still be on its way out.
+        connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
     admin.dispose()
 
 
