@@ -33,6 +33,7 @@ __all__ = ["Intake", "IntakeOptions"]
 
 log = logging.getLogger("cdr.hl7")
 
+_INTERNAL_ERROR = 207  # HL7 table 0357: application internal error
 # MSH-11 (table 0103): production, training, debugging.
 _PROCESSING_IDS = frozenset({"P", "T", "D"})
 # MSH-12: the PAM FR profile is 2.5; engines in the field send 2.3 to 2.5.1, sometimes 2.6+.
@@ -263,17 +264,25 @@ class Intake:
         )
 
     def _reject_early(self, raw: bytes, codec: str, error: MessageError) -> bytes:
-        """An error found before the message could be decoded: answer from its MSH bytes."""
+        """An error found before the message could be decoded: answer from its MSH bytes.
+
+        A frame without a readable MSH is answered as docs/hl7-interface.md §5 says whatever
+        else is wrong with it (AR, ERR 100 at ``MSH^1``, empty MSA-2): there is no MSH-10 to
+        echo, and the MSH is the first thing a responder checks (HL7 v2 ch.2 processing rules).
+        Only an internal error (207) keeps its own code, so that the sender knows to resend."""
         text = raw.decode(codec, errors="replace")
         try:
             message = Message.parse(text.split("\r", 1)[0].split("\n", 1)[0])
             header, d = _header(message), message.delimiters
-        except ParseError:
+        except ParseError as unreadable:
+            if error.code != _INTERNAL_ERROR:
+                log.warning("hl7 input without a readable MSH rejected: %s", unreadable.message)
+                return self._reply(AckHeader(), "AR", unreadable, Delimiters(), codec)
             header, d = AckHeader(), Delimiters()
         return self._reply(header, error.acknowledgment, error, d, codec)
 
     def _internal_error(self, raw: bytes, codec: str, detail: str) -> bytes:
-        error = MessageError(detail, code=207, acknowledgment="AR")
+        error = MessageError(detail, code=_INTERNAL_ERROR, acknowledgment="AR")
         try:
             return self._reject_early(raw, codec, error)
         except Exception:  # the reply of last resort must not fail
