@@ -163,6 +163,7 @@ class Intake:
         )
         if outcome.duplicate_ack is not None:
             self.counters.duplicates += 1
+            _log_duplicate(header, outcome.duplicate_ack)
             return outcome.duplicate_ack
         self.counters.accepted += 1
         if status is InboxStatus.PENDING:
@@ -288,6 +289,33 @@ class Intake:
         except Exception:  # the reply of last resort must not fail
             log.exception("cannot build the AR for an internal error")
             return b"MSH|^~\\&|||||||ACK|0|P|2.5\rMSA|AR|\r"
+
+
+def _log_duplicate(header: AckHeader, stored_ack: bytes) -> None:
+    """One line per duplicate: an engineer who sends a message again (after configuring a
+    destination, say) sees why nothing else happens."""
+    sender = f"{header.sending_application}|{header.sending_facility}"
+    ack_control_id = _ack_control_id(stored_ack)
+    log.info(
+        "hl7 duplicate: %s MSH-10 %s was accepted before (its ACK %s); the stored ACK is sent "
+        "again and nothing is looked up or delivered again",
+        sender,
+        header.control_id,
+        ack_control_id,
+        extra={
+            "event": "hl7-duplicate",
+            "sender": sender,
+            "control_id": header.control_id,
+            "ack_control_id": ack_control_id,
+        },
+    )
+
+
+def _ack_control_id(ack: bytes) -> str:
+    """MSH-10 of a stored ACK (its bytes start with ``MSH`` and the field separator)."""
+    msh = ack.split(b"\r", 1)[0]
+    fields = msh.split(msh[3:4]) if len(msh) > 3 else []
+    return fields[9].decode("latin-1") if len(fields) > 9 else ""
 
 
 def _reject(code: int, location: str, message: str) -> MessageError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -164,6 +165,25 @@ async def test_a_duplicate_gets_the_stored_ack_verbatim_and_wakes_nothing() -> N
     assert await intake.handle(fixture(A01)) == stored_ack
     assert accepted.count == 0
     assert (intake.counters.accepted, intake.counters.duplicates) == (0, 1)
+
+
+async def test_a_duplicate_is_logged_with_its_control_ids(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # issue 18.6: a message sent again gets its stored ACK and nothing else; the log says so
+    caplog.set_level(logging.INFO, logger="cdr.hl7")
+    store = GatedStore()
+    intake, _ = intake_with(store)
+    first = await intake.handle(fixture(A01))
+    assert not [r for r in caplog.records if getattr(r, "event", "") == "hl7-duplicate"]
+    await intake.handle(fixture(A01))
+    [line] = [r for r in caplog.records if getattr(r, "event", "") == "hl7-duplicate"]
+    entry = entry_of(A01)
+    assert getattr(line, "control_id", None) == entry["control_id"]
+    first_msh = reply_of(first, entry).segments[0]
+    assert getattr(line, "ack_control_id", None) == first_msh.field(10) == "ACK-1"
+    assert entry["control_id"] in line.getMessage()
+    assert "nothing is looked up or delivered again" in line.getMessage()
 
 
 async def test_the_second_copy_of_a_message_gets_the_first_copys_ack() -> None:
