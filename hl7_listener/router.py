@@ -22,7 +22,8 @@ from hl7_listener.ack import AckHeader, ack_for
 from hl7_listener.charset import codec_for, decode, encode, sniff_charset_field
 from hl7_listener.ports import InboundMessage, InboxStatus, StoreOutcome
 from mapping.adt_to_query import SUPPORTED_TRIGGERS, Admission, admission_from_message
-from mapping.er7 import Delimiters, Message
+from mapping.er7 import Delimiters, Message, Segment
+from mapping.hl7_lengths import MSH_LIMITS, oversized_field
 from mapping.rights_to_in1 import rpi_message
 from rights.catalogue import RegimeCatalogue
 from rights.errors import CdrError, FramingError, MessageError, ParseError
@@ -132,6 +133,9 @@ class Intake:
             return self._reply(header, check.acknowledgment, check, d, codec)
         if message.message_code == "RQI":
             return await self._answer_query(message, codec)
+        too_long = oversized_field(message, header=False)
+        if too_long is not None:
+            return self._reply(header, too_long.acknowledgment, too_long, d, codec)
         trigger = message.trigger
         admission: Admission | None = None
         status = InboxStatus.PENDING
@@ -178,6 +182,9 @@ class Intake:
                 location="MSH-10",
                 acknowledgment="AR",
             )
+        too_long = oversized_field(message, header=True)
+        if too_long is not None:
+            return too_long
         code = message.message_code
         if code == "RQI" and self._options.synchronous_queries:
             if message.trigger != "I01":
@@ -207,6 +214,9 @@ class Intake:
         report: LookupReport | None = None
         error: MessageError | None = None
         try:
+            too_long = oversized_field(message, header=False)
+            if too_long is not None:
+                raise too_long
             admission = admission_from_message(
                 message, catalogue=self._catalogue, requester=self._requester, today=now.date()
             )
@@ -323,15 +333,23 @@ def _reject(code: int, location: str, message: str) -> MessageError:
 
 
 def _header(message: Message) -> AckHeader:
+    """The MSH fields an ACK echoes; one over its length bound (``mapping.hl7_lengths``) is
+    left empty, so that the AR refusing it is not as large as it (MSA-2 then empty, as for a
+    missing MSH-10)."""
     msh = message.segments[0]
     return AckHeader(
-        sending_application=msh.field(3),
-        sending_facility=msh.field(4),
-        receiving_application=msh.field(5),
-        receiving_facility=msh.field(6),
-        control_id=msh.field(10),
+        sending_application=_bounded(msh, 3),
+        sending_facility=_bounded(msh, 4),
+        receiving_application=_bounded(msh, 5),
+        receiving_facility=_bounded(msh, 6),
+        control_id=_bounded(msh, 10),
         trigger=message.trigger,
         processing_id=message.processing_id,
         version=msh.field(12).split(message.delimiters.component, 1)[0],
         charset_field=msh.field(18),
     )
+
+
+def _bounded(msh: Segment, number: int) -> str:
+    value = msh.field(number)
+    return value if len(value) <= MSH_LIMITS[("MSH", number)] else ""

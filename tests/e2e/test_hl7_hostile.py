@@ -72,3 +72,60 @@ async def test_a_frame_without_msh_is_rejected_ar_100_at_msh_whatever_its_bytes(
     after_msa = parse_reply(after).first("MSA")
     assert after_msa is not None and after_msa.value(1) == "AA"
 
+
+# --- fields over their length bound (mapping/hl7_lengths.py) -------------------------------
+
+
+def _with_field(payload: bytes, segment: bytes, number: int, value: bytes) -> bytes:
+    lines = payload.split(b"\r")
+    for index, line in enumerate(lines):
+        if line.startswith(segment + b"|"):
+            fields = line.split(b"|")
+            position = number if segment != b"MSH" else number - 1
+            fields += [b""] * (position + 1 - len(fields))
+            fields[position] = value
+            lines[index] = b"|".join(fields)
+            return b"\r".join(lines)
+    raise AssertionError(f"no {segment!r} in the fixture")
+
+
+async def test_a_megabyte_msh_10_is_refused_ar_102_and_not_stored(hl7: Hl7Runtime) -> None:
+    payload = _with_field(fixture_bytes(A01), b"MSH", 10, b"X" * 1_000_000)
+    replies = await exchange(hl7.port, [payload, payload])
+    for reply in replies:  # sent twice: nothing remembered, nothing echoed
+        assert len(reply) < 2_000
+        ack = parse_reply(reply)
+        msa, err = ack.first("MSA"), ack.first("ERR")
+        assert msa is not None and (msa.value(1), msa.value(2)) == ("AR", "")
+        assert err is not None and (err.field(2), err.value(3, 1)) == ("MSH^1^10", "102")
+        assert "1,000,000 characters" in err.value(8)
+    assert hl7.inbox.last_id() == 0
+
+
+async def test_an_msh_10_of_199_characters_is_accepted_and_echoed(hl7: Hl7Runtime) -> None:
+    control_id = b"C" * 199  # ST 20 in v2.5, 199 from v2.7: the tolerant bound
+    [reply] = await exchange(hl7.port, [_with_field(fixture_bytes(A01), b"MSH", 10, control_id)])
+    msa = parse_reply(reply).first("MSA")
+    assert msa is not None and (msa.value(1), msa.value(2)) == ("AA", control_id.decode())
+
+
+@pytest.mark.parametrize(
+    ("segment", "number", "length", "location"),
+    [
+        (b"PID", 7, 100_000, "PID^1^7"),
+        (b"PID", 5, 300, "PID^1^5"),
+        (b"PID", 3, 50_000, "PID^1^3"),
+        (b"PV1", 19, 251, "PV1^1^19"),
+    ],
+)
+async def test_an_oversized_field_is_refused_ae_102_at_the_field_with_a_short_ack(
+    hl7: Hl7Runtime, segment: bytes, number: int, length: int, location: str
+) -> None:
+    payload = _with_field(fixture_bytes(A01), segment, number, b"7" * length)
+    [reply] = await exchange(hl7.port, [payload])
+    assert len(reply) < 2_000  # no ERR-8 quoting the whole value
+    ack = parse_reply(reply)
+    msa, err = ack.first("MSA"), ack.first("ERR")
+    assert msa is not None and msa.value(1) == "AE"
+    assert err is not None and (err.field(2), err.value(3, 1)) == (location, "102")
+    assert hl7.inbox.last_id() == 0
