@@ -153,6 +153,8 @@ class Hl7Runtime:
             idle_timeout_s=settings.mllp_idle_timeout_s,
             max_message_bytes=settings.mllp_max_message_bytes,
             max_connections=settings.mllp_max_connections,
+            max_pending_bytes=settings.mllp_max_pending_bytes,
+            max_pending_bytes_total=settings.mllp_max_pending_bytes_total,
         )
         gateway.metrics.add_source(self._render_metrics)
 
@@ -210,6 +212,12 @@ class Hl7Runtime:
         yield "# HELP cdr_hl7_connections Open MLLP connections"
         yield "# TYPE cdr_hl7_connections gauge"
         yield f"cdr_hl7_connections {self.server.connections}"
+        yield "# HELP cdr_hl7_pending_bytes Received MLLP bytes held, not handled yet"
+        yield "# TYPE cdr_hl7_pending_bytes gauge"
+        yield f"cdr_hl7_pending_bytes {self.server.pending_bytes}"
+        yield "# HELP cdr_hl7_paused_connections MLLP connections not read now (flow control)"
+        yield "# TYPE cdr_hl7_paused_connections gauge"
+        yield f"cdr_hl7_paused_connections {self.server.paused_connections}"
         # Depths are read at scrape time from the database (cheap indexed counts).
         yield "# HELP cdr_hl7_inbox_depth Accepted messages whose lookup is not done yet"
         yield "# TYPE cdr_hl7_inbox_depth gauge"

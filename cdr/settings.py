@@ -85,6 +85,20 @@ class Settings(BaseSettings):
     cache_size: int = Field(10_000, ge=0)
     http_pool_size: int = Field(100, ge=1)
 
+    # --- MLLP memory bounds (issue 11.8): bytes received and held before they are handled ---
+    mllp_max_pending_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="per MLLP connection: bytes of received frames waiting to be handled "
+        "before reading from it pauses",
+    )
+    mllp_max_pending_bytes_total: int = Field(
+        67_108_864,
+        ge=65_536,
+        description="all MLLP connections together: bytes held (frames waiting and in "
+        "progress) before reading pauses",
+    )
+
     @field_validator("regimes_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:

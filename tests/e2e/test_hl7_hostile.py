@@ -6,6 +6,7 @@ gateway logged no traceback: a hostile input is answered, never crashed on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -129,3 +130,35 @@ async def test_an_oversized_field_is_refused_ae_102_at_the_field_with_a_short_ac
     assert msa is not None and msa.value(1) == "AE"
     assert err is not None and (err.field(2), err.value(3, 1)) == (location, "102")
     assert hl7.inbox.last_id() == 0
+
+
+# --- peers that send and never read (hl7_listener/server.py flow control) ------------------
+
+
+async def test_a_peer_that_sends_big_frames_and_never_reads_holds_bounded_memory(
+    sandbox: RunningServer, tmp_path: Path
+) -> None:
+    bound = 256 * 1024
+    runtime = await _runtime(sandbox, tmp_path, mllp_max_pending_bytes=bound)
+    server = runtime.server
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", runtime.port)
+        count, size = 60, 200_000  # 12 MB of frames that are no HL7 message
+        writer.write((b"\x0b" + b"z" * size + b"\x1c\x0d") * count)
+        held: list[int] = []
+        deadline = asyncio.get_running_loop().time() + 30
+        while runtime.intake.counters.rejected < count:
+            held.append(server.pending_bytes)
+            assert asyncio.get_running_loop().time() < deadline, "the frames were not handled"
+            await asyncio.sleep(0.005)
+        # never more than the bound, one read of the event loop and the frame in progress
+        assert max(held) <= bound + 256 * 1024 + size
+        # meanwhile and after, others are served
+        [reply] = await exchange(runtime.port, [fixture_bytes(A01)])
+        msa = parse_reply(reply).first("MSA")
+        assert msa is not None and msa.value(1) == "AA"
+        writer.close()
+        del reader
+    finally:
+        await runtime.stop()
+        await runtime._gateway.aclose()
