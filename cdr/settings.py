@@ -99,6 +99,13 @@ class Settings(BaseSettings):
         "progress) before reading pauses",
     )
 
+    # --- Durability of an AA on SQLite (issue 11.11; docs/hl7-interface.md §6) ---
+    sqlite_synchronous: Literal["full", "normal"] = Field(
+        "full",
+        description="full: each HL7 inbox commit is flushed to disk before its AA (survives "
+        "a power loss); normal: survives a crash of the gateway, not of the machine",
+    )
+
     @field_validator("regimes_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from rights.errors import StorageBusy
 
-__all__ = ["GroupCommit", "LocalFirstCommit", "SingleWriter", "on_loop"]
+__all__ = ["GroupCommit", "LocalFirstCommit", "SingleWriter", "on_loop", "then_sync"]
 
 T = TypeVar("T")
 J = TypeVar("J")
@@ -40,6 +40,24 @@ async def on_loop(fn: Callable[..., T], *args: Any) -> T:
     commit that cannot wait for a lock (``Database.no_wait_engine``), cheaper than the hand-off
     to the writer thread and back (the GIL changing hands at every driver call)."""
     return fn(*args)
+
+
+def then_sync(
+    run: Callable[..., Awaitable[Any]], sync: Callable[[], Awaitable[None]] | None
+) -> Callable[..., Awaitable[Any]]:
+    """``run`` followed by ``sync`` (``WalSync.sync``: the commit made durable) before its
+    result is handed back; ``run`` itself when there is nothing to sync. For a ``GroupCommit``,
+    whose waiters are answered only after both."""
+    if sync is None:
+        return run
+    flush = sync
+
+    async def run_then_sync(fn: Callable[..., T], *args: Any) -> T:
+        result: T = await run(fn, *args)
+        await flush()
+        return result
+
+    return run_then_sync
 
 
 @dataclass(frozen=True, slots=True)
