@@ -19,7 +19,7 @@ from cdr.bootstrap import Gateway, build_gateway
 from cdr.settings import Settings
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
-from cdr.storage.writer import GroupCommit, LocalFirstCommit, on_loop, then_sync
+from cdr.storage.writer import GroupCommit, LocalFirstCommit, on_loop
 from hl7_listener.client import MllpClient
 from hl7_listener.fhir_delivery import FhirDelivery
 from hl7_listener.outbound import Delivery, OutboundSender
@@ -96,7 +96,8 @@ class Hl7Runtime:
         # loop, then goes to the writer thread, which waits (``LocalFirstCommit``).
         # With CDR_SQLITE_SYNCHRONOUS=full (the default) each batch's commit is then flushed
         # to disk on a thread of its own before its ACKs leave (cdr/storage/durability.py):
-        # an AA'd message survives a power loss; the flush, like the commit, serves a batch.
+        # an AA'd message survives a power loss. Batches go on committing during a flush, and
+        # the next flush serves every batch committed meanwhile.
         self._no_wait_engine = gateway.database.no_wait_engine() if intake else None
         wal_sync = gateway.database.wal_sync() if intake else None
         sync = wal_sync.sync if wal_sync is not None else None
@@ -104,11 +105,9 @@ class Hl7Runtime:
             None
             if self._no_wait_engine is None
             else GroupCommit(
-                SqlInbox(self._no_wait_engine).store_many,
-                then_sync(on_loop, sync),
-                max_batch=500,
+                SqlInbox(self._no_wait_engine).store_many, on_loop, max_batch=500, durable=sync
             ),
-            GroupCommit(self.inbox.store_many, then_sync(writer, sync), max_batch=500),
+            GroupCommit(self.inbox.store_many, writer, max_batch=500, durable=sync),
         )
         clock = gateway.clock
         self.sender = OutboundSender(

@@ -38,35 +38,68 @@ log = logging.getLogger("cdr.storage")
 
 
 class WalSync:
-    """``await sync()`` returns once the WAL of ``database`` is on disk (``fsync``)."""
+    """``await sync()`` returns once the WAL of ``database`` is on disk: a flush that started
+    after the call has completed. Calls made while a flush runs share the next one (at most one
+    flush runs, one more is waited for), so the flushes keep up with any rate of commits."""
 
     def __init__(self, database: Path) -> None:
         self._wal = Path(f"{database}-wal")
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cdr-wal-sync")
         self._directory_synced = False
+        self._waiting: list[asyncio.Future[None]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.flushes = 0
 
     async def sync(self) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_while_waited_for())
+        await future
+
+    async def _flush_while_waited_for(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._executor, self._flush)
-        except OSError as exc:
-            raise StorageError(f"cannot flush the database's WAL to disk: {exc}") from exc
+            while self._waiting:
+                covered, self._waiting = self._waiting, []  # all committed before this flush
+                error: Exception | None = None
+                try:
+                    await loop.run_in_executor(self._executor, self._flush)
+                except OSError as exc:
+                    error = StorageError(f"cannot flush the database's WAL to disk: {exc}")
+                except Exception as exc:  # the executor shut down: tell the waiters
+                    error = exc
+                for future in covered:
+                    if future.done():
+                        continue
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)
+        finally:
+            self._flusher = None
 
     def _flush(self) -> None:
         # Opened for each flush: SQLite deletes and creates the WAL file as connections come
-        # and go; fsync through any descriptor flushes the file's data (POSIX, Linux).
+        # and go; a flush through any descriptor flushes the file's data (POSIX). fdatasync, as
+        # SQLite itself uses on Linux: the data and what reading it needs (the file's size),
+        # not its times.
         descriptor = os.open(self._wal, os.O_RDONLY)
         try:
-            os.fsync(descriptor)
+            _datasync(descriptor)
         finally:
             os.close(descriptor)
         if not self._directory_synced:
             # The WAL file's own directory entry, once: a new file must be found after a crash.
             _fsync_directory(self._wal.parent)
             self._directory_synced = True
+        self.flushes += 1
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+_datasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
 
 def _fsync_directory(directory: Path) -> None:

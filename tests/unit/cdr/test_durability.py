@@ -9,34 +9,53 @@ from pathlib import Path
 
 import pytest
 
+from cdr.storage import durability
 from cdr.storage.database import Database
-from cdr.storage.writer import GroupCommit, on_loop, then_sync
+from cdr.storage.writer import GroupCommit, on_loop
 from rights.errors import StorageError
 
 
-async def test_a_group_commit_answers_only_after_the_sync() -> None:
+async def test_a_group_commit_answers_only_after_the_flush_and_commits_meanwhile() -> None:
     events: list[str] = []
+    flushing = asyncio.Event()
+    release = asyncio.Event()
 
     def write(jobs: list[str]) -> list[str]:
         events.append(f"commit {','.join(jobs)}")
         return jobs
 
-    async def sync() -> None:
-        await asyncio.sleep(0)
-        events.append("sync")
+    async def durable() -> None:
+        flushing.set()
+        await release.wait()
+        events.append("flushed")
 
-    commits: GroupCommit[str, str] = GroupCommit(write, then_sync(on_loop, sync))
+    commits: GroupCommit[str, str] = GroupCommit(write, on_loop, durable=durable)
 
     async def submit(job: str) -> None:
         await commits.submit(job)
         events.append(f"answer {job}")
 
-    await asyncio.gather(submit("a"), submit("b"))
-    assert events == ["commit a,b", "sync", "answer a", "answer b"]
+    first = asyncio.gather(submit("a"), submit("b"))
+    await flushing.wait()
+    later = asyncio.create_task(submit("c"))  # committed while the first flush runs
+    while "commit c" not in events:
+        await asyncio.sleep(0)
+    assert events == ["commit a,b", "commit c"]  # nobody answered before a flush
+    release.set()
+    await first
+    await later
+    assert events[:2] == ["commit a,b", "commit c"]
+    assert events.index("answer a") > events.index("flushed")
+    assert events.index("answer c") > events.index("flushed")
 
 
-def test_then_sync_without_a_sync_is_the_run_itself() -> None:
-    assert then_sync(on_loop, None) is on_loop
+async def test_a_failed_flush_fails_the_batch_it_was_for() -> None:
+    async def durable() -> None:
+        raise StorageError("cannot flush the database's WAL to disk: EIO")
+
+    commits: GroupCommit[str, str] = GroupCommit(lambda jobs: list(jobs), on_loop, durable=durable)
+    with pytest.raises(StorageError, match="cannot flush"):
+        await commits.submit("a")
 
 
 def _file_database(tmp_path: Path, **options: bool) -> Database:
@@ -49,18 +68,23 @@ async def test_wal_sync_flushes_the_wal_file(tmp_path: Path, monkeypatch: pytest
     database = _file_database(tmp_path)
     wal = tmp_path / "cdr.sqlite3-wal"
     flushed: list[int] = []
-    real_fsync = os.fsync
+    real = durability._datasync
 
-    def fsync(descriptor: int) -> None:
+    def datasync(descriptor: int) -> None:
         flushed.append(os.fstat(descriptor).st_ino)
-        real_fsync(descriptor)
+        real(descriptor)
 
-    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(durability, "_datasync", datasync)
     try:
         sync = database.wal_sync()
         assert sync is not None
         await sync.sync()
         assert wal.stat().st_ino in flushed
+        # calls made together share flushes: never more flushes than calls, at least one
+        # flush after the last call began
+        before = sync.flushes
+        await asyncio.gather(*(sync.sync() for _ in range(20)))
+        assert 1 <= sync.flushes - before <= 2
     finally:
         database.dispose()
 
