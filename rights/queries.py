@@ -10,7 +10,14 @@ from rights.errors import QueryError
 from rights.identifiers import Nir, parse_nir
 from rights.model import Requester, RightsQuery
 
-__all__ = ["build_query", "parse_birth_date", "parse_date_of_care", "parse_rang"]
+__all__ = [
+    "DATE_OF_CARE_MAX_DAYS_AHEAD",
+    "build_query",
+    "check_date_of_care",
+    "parse_birth_date",
+    "parse_date_of_care",
+    "parse_rang",
+]
 
 _BIRTH = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
@@ -34,6 +41,24 @@ def parse_date_of_care(text: str, *, location: str = "date_of_care") -> date:
         raise QueryError(
             f"date of care must be a calendar date YYYY-MM-DD, got {text!r}", location=location
         ) from exc
+
+
+# How far ahead a date of care may be. A pre-admission (ADT^A05) or a planned stay is booked
+# weeks or months ahead; a date years ahead is a typing error (2062 for 2026), and the regimes'
+# answer for it (no period covering it: "no rights in force") would mislead.
+DATE_OF_CARE_MAX_DAYS_AHEAD = 366
+
+
+def check_date_of_care(day: date, *, today: date, location: str = "date_of_care") -> date:
+    """``day`` when it is at most ``DATE_OF_CARE_MAX_DAYS_AHEAD`` days after ``today``."""
+    if (day - today).days > DATE_OF_CARE_MAX_DAYS_AHEAD:
+        raise QueryError(
+            f"date of care {day.isoformat()} is more than a year after today "
+            f"({today.isoformat()}): a typing error? A date of care may be up to "
+            f"{DATE_OF_CARE_MAX_DAYS_AHEAD} days ahead",
+            location=location,
+        )
+    return day
 
 
 def parse_rang(value: str | int, *, location: str = "rang") -> int:
