@@ -287,3 +287,21 @@ async def test_an_unusable_rqi_is_answered_rpi_ae_without_a_lookup() -> None:
     assert err.field(2) == erl("PID-7", Delimiters())
     assert rpi.all("IN1") == []
     assert query.queries == []
+
+
+@pytest.mark.parametrize("charset", ["", "8859/1", "8859/15", "UNICODE UTF-8"])
+async def test_err_8_survives_every_charset(charset: str) -> None:
+    # issue 18.7: "YYYYMMDD[HHMM…]" came back as "YYYYMMDD[HHMM?]" in a Latin-1 ACK
+    frame = fixture("bad/ae-102-pid7-iso-date.hl7")
+    msh, rest = frame.split(b"\r", 1)
+    fields = msh.split(b"|")
+    fields += [b""] * (18 - len(fields))
+    fields[17] = charset.encode()
+    frame = b"|".join(fields) + b"\r" + rest.decode("latin-1").encode("ascii", "replace")
+    intake, _ = intake_with(GatedStore())
+    reply = await intake.handle(frame)
+    assert b"?" not in reply
+    codec = {"": "ascii", "8859/1": "latin-1", "8859/15": "iso8859-15"}.get(charset, "utf-8")
+    err = Message.parse(reply.decode(codec)).first("ERR")
+    assert err is not None and err.value(3, 1) == "102"
+    assert "YYYYMMDD[HHMM…]" in err.value(8)
