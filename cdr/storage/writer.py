@@ -131,7 +131,8 @@ class GroupCommit(Generic[J, R]):
         try:
             await self._durable()
         except Exception as exc:  # committed, but not known to be on disk: no answer is "stored"
-            _settle(batch, [_Failed(exc)] * len(batch))
+            failed: list[R | _Failed] = [_Failed(exc)] * len(batch)
+            _settle(batch, failed)
             return
         _settle(batch, outcomes)
 
