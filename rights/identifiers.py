@@ -137,12 +137,12 @@ def parse_nir(
             f"NIR must have 13 characters (15 with its key), got {len(value)}",
             location=location,
         )
-    if require_key and len(value) == 13:
+    body, key = value[:13], value[13:]
+    kind = _check_body(body, location)
+    if require_key and not key:
         raise IdentifierLengthError(
             "an INS is the NIR with its 2-digit key: 15 characters, got 13", location=location
         )
-    body, key = value[:13], value[13:]
-    kind = _check_body(body, location)
     if key:
         if not key.isdigit():
             raise IdentifierFormatError(
