@@ -132,7 +132,10 @@ def build_regime_gateways(
 
 def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
     catalogue = default_catalogue()
-    database = Database(settings.effective_database_url)
+    database = Database(
+        settings.effective_database_url,
+        durable_commits=settings.sqlite_synchronous == "full",
+    )
     if migrate:
         database.migrate()
     store = SqlLookupStore(database.engine)
@@ -201,7 +204,10 @@ def publish_conformance(gateway: Gateway) -> None:
 def prepare_storage(settings: Settings) -> str:
     """Migrate and publish the conformance resources once, before worker processes start (they
     build their gateway with ``migrate=False``); returns the database URL without password."""
-    database = Database(settings.effective_database_url)
+    database = Database(
+        settings.effective_database_url,
+        durable_commits=settings.sqlite_synchronous == "full",
+    )
     try:
         database.migrate()
         _publish(SqlFhirStore(database.engine), SystemClock(settings.zone).now())

@@ -128,12 +128,20 @@ class Hl7Runtime:
         # message, the GIL changing hands). Its engine never waits for the lock: when the
         # processing process holds it, the batch is tried again after short sleeps on the
         # loop, then goes to the writer thread, which waits (``LocalFirstCommit``).
+        # With CDR_SQLITE_SYNCHRONOUS=full (the default) each batch's commit is then flushed
+        # to disk on a thread of its own before its ACKs leave (cdr/storage/durability.py):
+        # an AA'd message survives a power loss. Batches go on committing during a flush, and
+        # the next flush serves every batch committed meanwhile.
         self._no_wait_engine = gateway.database.no_wait_engine() if intake else None
+        wal_sync = gateway.database.wal_sync() if intake else None
+        sync = wal_sync.sync if wal_sync is not None else None
         self._commits: LocalFirstCommit[InboundMessage, StoreOutcome] = LocalFirstCommit(
             None
             if self._no_wait_engine is None
-            else GroupCommit(SqlInbox(self._no_wait_engine).store_many, on_loop, max_batch=500),
-            GroupCommit(self.inbox.store_many, writer, max_batch=500),
+            else GroupCommit(
+                SqlInbox(self._no_wait_engine).store_many, on_loop, max_batch=500, durable=sync
+            ),
+            GroupCommit(self.inbox.store_many, writer, max_batch=500, durable=sync),
         )
         clock = gateway.clock
         self.sender = OutboundSender(
@@ -211,6 +219,8 @@ class Hl7Runtime:
             idle_timeout_s=settings.mllp_idle_timeout_s,
             max_message_bytes=settings.mllp_max_message_bytes,
             max_connections=settings.mllp_max_connections,
+            max_pending_bytes=settings.mllp_max_pending_bytes,
+            max_pending_bytes_total=settings.mllp_max_pending_bytes_total,
         )
         gateway.metrics.add_source(self._render_metrics)
         gateway.metrics.add_source(self._render_relookup_metrics)
@@ -298,6 +308,12 @@ class Hl7Runtime:
             yield "# HELP cdr_hl7_connections Open MLLP connections"
             yield "# TYPE cdr_hl7_connections gauge"
             yield f"cdr_hl7_connections {self.server.connections}"
+            yield "# HELP cdr_hl7_pending_bytes Received MLLP bytes held, not handled yet"
+            yield "# TYPE cdr_hl7_pending_bytes gauge"
+            yield f"cdr_hl7_pending_bytes {self.server.pending_bytes}"
+            yield "# HELP cdr_hl7_paused_connections MLLP connections not read now (flow control)"
+            yield "# TYPE cdr_hl7_paused_connections gauge"
+            yield f"cdr_hl7_paused_connections {self.server.paused_connections}"
         # Depths are read at scrape time from the database (cheap indexed counts).
         yield "# HELP cdr_hl7_inbox_depth Accepted messages whose lookup is not done yet"
         yield "# TYPE cdr_hl7_inbox_depth gauge"

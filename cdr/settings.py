@@ -259,6 +259,27 @@ class Settings(BaseSettings):
     # 400 too-costly (docs/fhir-profile.md, search).
     search_timeout_s: float = Field(5.0, gt=0, description="time budget of one FHIR search")
 
+    # --- MLLP memory bounds (issue 11.8): bytes received and held before they are handled ---
+    mllp_max_pending_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="per MLLP connection: bytes of received frames waiting to be handled "
+        "before reading from it pauses",
+    )
+    mllp_max_pending_bytes_total: int = Field(
+        67_108_864,
+        ge=65_536,
+        description="all MLLP connections together: bytes held (frames waiting and in "
+        "progress) before reading pauses",
+    )
+
+    # --- Durability of an AA on SQLite (issue 11.11; docs/hl7-interface.md §6) ---
+    sqlite_synchronous: Literal["full", "normal"] = Field(
+        "full",
+        description="full: each HL7 inbox commit is flushed to disk before its AA (survives "
+        "a power loss); normal: survives a crash of the gateway, not of the machine",
+    )
+
     @field_validator("regimes_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:

@@ -104,13 +104,50 @@ def decode(raw: bytes, codec: str) -> str:
 
 
 def encode(text: str, codec: str) -> bytes:
-    """The text in the codec; characters it cannot hold become ``?``."""
+    """The message ``text`` (starting with its MSH) in the codec.
+
+    A character the codec cannot hold (a French ERR-8 text in an ASCII ACK, an ellipsis in
+    Latin-1) is written as the HL7 hexadecimal escape of its UTF-8 bytes, ``\\Xhh…\\`` with the
+    message's escape character (HL7 v2.5 ch.2.7.2; ``mapping.er7.unescape`` reads it back), so
+    that no text is silently lost. Only a message declaring no escape character in MSH-2 gets
+    ``?`` for such a character.
+    """
     try:
-        return text.encode(codec, errors="replace")
+        return text.encode(codec)
+    except UnicodeEncodeError:
+        return _encode_escaping(text, codec)
     except LookupError:
         raise FramingError(
             f"unknown character set {codec!r}", code=103, location="MSH-18"
         ) from None
+
+
+def _encode_escaping(text: str, codec: str) -> bytes:
+    escape = _escape_character(text)
+    if escape is None:
+        return text.encode(codec, errors="replace")
+    parts: list[bytes] = []
+    rest = text
+    while rest:
+        try:
+            parts.append(rest.encode(codec))
+            break
+        except UnicodeEncodeError as exc:
+            parts.append(rest[: exc.start].encode(codec))
+            hexdigits = rest[exc.start : exc.end].encode("utf-8").hex().upper()
+            parts.append(f"{escape}X{hexdigits}{escape}".encode("ascii"))
+            rest = rest[exc.end :]
+    return b"".join(parts)
+
+
+def _escape_character(text: str) -> str | None:
+    """MSH-2's third character (``MSH|^~\\&``: ``\\``), or None when the text declares none."""
+    if not text.startswith("MSH") or len(text) < 7:
+        return None
+    separator, escape = text[3], text[6]
+    if escape == separator or escape.isalnum() or escape.isspace() or not escape.isascii():
+        return None
+    return escape
 
 
 def error_location(raw: bytes, offset: int) -> str:

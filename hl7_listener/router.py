@@ -22,8 +22,9 @@ from hl7_listener.ack import AckHeader, ack_for
 from hl7_listener.charset import codec_for, decode, encode, sniff_charset_field
 from hl7_listener.ports import InboundMessage, InboxStatus, StoreOutcome
 from mapping.adt_to_query import SUPPORTED_TRIGGERS, Admission, admission_from_message
-from mapping.er7 import Delimiters, Message
+from mapping.er7 import Delimiters, Message, Segment
 from mapping.hl7_charset import encode_escaped
+from mapping.hl7_lengths import MSH_LIMITS, oversized_field
 from mapping.rights_to_in1 import rpi_message
 from rights.catalogue import RegimeCatalogue
 from rights.errors import CdrError, FramingError, MessageError, ParseError
@@ -34,6 +35,7 @@ __all__ = ["Intake", "IntakeOptions"]
 
 log = logging.getLogger("cdr.hl7")
 
+_INTERNAL_ERROR = 207  # HL7 table 0357: application internal error
 # MSH-11 (table 0103): production, training, debugging.
 _PROCESSING_IDS = frozenset({"P", "T", "D"})
 # MSH-12: the PAM FR profile is 2.5; engines in the field send 2.3 to 2.5.1, sometimes 2.6+.
@@ -132,6 +134,9 @@ class Intake:
             return self._reply(header, check.acknowledgment, check, d, codec)
         if message.message_code == "RQI":
             return await self._answer_query(message, codec)
+        too_long = oversized_field(message, header=False)
+        if too_long is not None:
+            return self._reply(header, too_long.acknowledgment, too_long, d, codec)
         trigger = message.trigger
         admission: Admission | None = None
         status = InboxStatus.PENDING
@@ -163,6 +168,7 @@ class Intake:
         )
         if outcome.duplicate_ack is not None:
             self.counters.duplicates += 1
+            _log_duplicate(header, outcome.duplicate_ack)
             return outcome.duplicate_ack
         self.counters.accepted += 1
         if status is InboxStatus.PENDING:
@@ -177,6 +183,9 @@ class Intake:
                 location="MSH-10",
                 acknowledgment="AR",
             )
+        too_long = oversized_field(message, header=True)
+        if too_long is not None:
+            return too_long
         code = message.message_code
         if code == "RQI" and self._options.synchronous_queries:
             if message.trigger != "I01":
@@ -206,6 +215,9 @@ class Intake:
         report: LookupReport | None = None
         error: MessageError | None = None
         try:
+            too_long = oversized_field(message, header=False)
+            if too_long is not None:
+                raise too_long
             admission = admission_from_message(
                 message, catalogue=self._catalogue, requester=self._requester, today=now.date()
             )
@@ -265,17 +277,25 @@ class Intake:
         )
 
     def _reject_early(self, raw: bytes, codec: str, error: MessageError) -> bytes:
-        """An error found before the message could be decoded: answer from its MSH bytes."""
+        """An error found before the message could be decoded: answer from its MSH bytes.
+
+        A frame without a readable MSH is answered as docs/hl7-interface.md §5 says whatever
+        else is wrong with it (AR, ERR 100 at ``MSH^1``, empty MSA-2): there is no MSH-10 to
+        echo, and the MSH is the first thing a responder checks (HL7 v2 ch.2 processing rules).
+        Only an internal error (207) keeps its own code, so that the sender knows to resend."""
         text = raw.decode(codec, errors="replace")
         try:
             message = Message.parse(text.split("\r", 1)[0].split("\n", 1)[0])
             header, d = _header(message), message.delimiters
-        except ParseError:
+        except ParseError as unreadable:
+            if error.code != _INTERNAL_ERROR:
+                log.warning("hl7 input without a readable MSH rejected: %s", unreadable.message)
+                return self._reply(AckHeader(), "AR", unreadable, Delimiters(), codec)
             header, d = AckHeader(), Delimiters()
         return self._reply(header, error.acknowledgment, error, d, codec)
 
     def _internal_error(self, raw: bytes, codec: str, detail: str) -> bytes:
-        error = MessageError(detail, code=207, acknowledgment="AR")
+        error = MessageError(detail, code=_INTERNAL_ERROR, acknowledgment="AR")
         try:
             return self._reject_early(raw, codec, error)
         except Exception:  # the reply of last resort must not fail
@@ -283,21 +303,56 @@ class Intake:
             return b"MSH|^~\\&|||||||ACK|0|P|2.5\rMSA|AR|\r"
 
 
+def _log_duplicate(header: AckHeader, stored_ack: bytes) -> None:
+    """One line per duplicate: an engineer who sends a message again (after configuring a
+    destination, say) sees why nothing else happens."""
+    sender = f"{header.sending_application}|{header.sending_facility}"
+    ack_control_id = _ack_control_id(stored_ack)
+    log.info(
+        "hl7 duplicate: %s MSH-10 %s was accepted before (its ACK %s); the stored ACK is sent "
+        "again and nothing is looked up or delivered again",
+        sender,
+        header.control_id,
+        ack_control_id,
+        extra={
+            "event": "hl7-duplicate",
+            "sender": sender,
+            "control_id": header.control_id,
+            "ack_control_id": ack_control_id,
+        },
+    )
+
+
+def _ack_control_id(ack: bytes) -> str:
+    """MSH-10 of a stored ACK (its bytes start with ``MSH`` and the field separator)."""
+    msh = ack.split(b"\r", 1)[0]
+    fields = msh.split(msh[3:4]) if len(msh) > 3 else []
+    return fields[9].decode("latin-1") if len(fields) > 9 else ""
+
+
 def _reject(code: int, location: str, message: str) -> MessageError:
     return MessageError(message, code=code, location=location, acknowledgment="AR")
 
 
 def _header(message: Message) -> AckHeader:
+    """The MSH fields an ACK echoes; one over its length bound (``mapping.hl7_lengths``) is
+    left empty, so that the AR refusing it is not as large as it (MSA-2 then empty, as for a
+    missing MSH-10)."""
     msh = message.segments[0]
     return AckHeader(
-        sending_application=msh.field(3),
-        sending_facility=msh.field(4),
-        receiving_application=msh.field(5),
-        receiving_facility=msh.field(6),
-        control_id=msh.field(10),
+        sending_application=_bounded(msh, 3),
+        sending_facility=_bounded(msh, 4),
+        receiving_application=_bounded(msh, 5),
+        receiving_facility=_bounded(msh, 6),
+        control_id=_bounded(msh, 10),
         trigger=message.trigger,
         processing_id=message.processing_id,
         # MSH-12 echoed whole (``2.5^FRA^2.11``), as written in the sender's delimiters.
         version=msh.field(12),
         charset_field=msh.field(18),
     )
+
+
+def _bounded(msh: Segment, number: int) -> str:
+    value = msh.field(number)
+    return value if len(value) <= MSH_LIMITS[("MSH", number)] else ""

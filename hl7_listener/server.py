@@ -9,8 +9,12 @@ Per connection (IHE ITI TF-2 C.2.1: the ACK returns on the initiator's connectio
 reused, and the initiator must cope with the acceptor closing it when idle):
 
 - frames are handled one at a time, in the order received, so ACKs come back in message order;
-- reading pauses while ``_MAX_QUEUED`` frames wait, so a sender that never reads its ACKs
-  cannot make the server buffer without bound;
+- the bytes held are bounded: reading pauses while the frames waiting to be handled hold
+  ``max_pending_bytes`` (or ``_MAX_QUEUED`` frames), while all connections together hold
+  ``max_pending_bytes_total`` (waiting frames and frames in progress), and while the peer does
+  not read our replies (the transport's write buffer above its high-water mark): a sender that
+  never reads its ACKs is not read either, and its bytes wait in the kernel's buffers and its
+  own. A frame in progress is itself bounded by ``max_message_bytes`` (``MllpDecoder``);
 - no byte received and no handler running for ``idle_timeout_s`` closes it;
 - a handler that raises is logged and closes this connection only; the sender resends what was
   not acknowledged;
@@ -55,10 +59,18 @@ class MllpServer:
         idle_timeout_s: float = 300.0,
         max_message_bytes: int = 1_048_576,
         max_connections: int = 1000,
+        max_pending_bytes: int = 1_048_576,
+        max_pending_bytes_total: int = 67_108_864,
     ) -> None:
-        if idle_timeout_s <= 0 or max_message_bytes < 1 or max_connections < 1:
+        if min(idle_timeout_s, max_message_bytes, max_connections) <= 0:
             raise ValueError("idle_timeout_s, max_message_bytes and max_connections must be > 0")
+        if min(max_pending_bytes, max_pending_bytes_total) <= 0:
+            raise ValueError("max_pending_bytes and max_pending_bytes_total must be > 0")
         self.handler = handler
+        self.max_pending_bytes = max_pending_bytes
+        self.max_pending_bytes_total = max_pending_bytes_total
+        self._pending_bytes = 0  # held by every connection: frames waiting and in progress
+        self._waiting_for_room: set[_Connection] = set()
         self.on_oversize = on_oversize
         self.idle_timeout_s = idle_timeout_s
         self.max_message_bytes = max_message_bytes
@@ -88,6 +100,17 @@ class MllpServer:
     def connections(self) -> int:
         """Connections open now."""
         return len(self._open)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Received bytes held now, over every connection: frames waiting to be handled and
+        frames in progress."""
+        return self._pending_bytes
+
+    @property
+    def paused_connections(self) -> int:
+        """Connections not read now (flow control: see the module's docstring)."""
+        return sum(1 for c in self._open if c.reading_paused)
 
     @property
     def skipped_bytes(self) -> int:
@@ -134,6 +157,21 @@ class MllpServer:
             self._open.discard(connection)
             self._skipped_closed += connection.skipped_bytes
 
+    def _held_changed(self, delta: int) -> None:
+        self._pending_bytes += delta
+        if delta < 0 and self._waiting_for_room and not self.over_total:
+            waiting = list(self._waiting_for_room)
+            self._waiting_for_room.clear()
+            for connection in waiting:
+                connection.update_flow()
+
+    @property
+    def over_total(self) -> bool:
+        return self._pending_bytes >= self.max_pending_bytes_total
+
+    def _wait_for_room(self, connection: _Connection) -> None:
+        self._waiting_for_room.add(connection)
+
 
 class _Connection(asyncio.Protocol):
     """One accepted connection: decoder, queue of frames, and the task that drains it."""
@@ -150,6 +188,9 @@ class _Connection(asyncio.Protocol):
         self._last_activity = 0.0
         self._busy = False  # a handler is running
         self._reading_paused = False
+        self._writing_paused = False
+        self._queued_bytes = 0  # payload bytes of the frames in ``_queue``
+        self._held = 0  # what the server's total counts for this connection
         self._eof = False
         self._stopping = False
         self._lost = False
@@ -164,6 +205,10 @@ class _Connection(asyncio.Protocol):
     @property
     def task(self) -> asyncio.Task[None] | None:
         return self._task
+
+    @property
+    def reading_paused(self) -> bool:
+        return self._reading_paused
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -191,14 +236,12 @@ class _Connection(asyncio.Protocol):
         if self._decoder.skipped_bytes != skipped_before and not self._junk_logged:
             self._junk_logged = True
             log.warning("MLLP bytes outside a frame skipped from %s", self._peer)
-        if not items:
-            return
-        self._queue.extend(items)
-        if self._task is None:
-            self._task = self._loop.create_task(self._drain())
-        if len(self._queue) >= _MAX_QUEUED and self._transport is not None:
-            self._reading_paused = True
-            self._transport.pause_reading()
+        if items:
+            self._queue.extend(items)
+            self._queued_bytes += sum(_size(item) for item in items)
+            if self._task is None:
+                self._task = self._loop.create_task(self._drain())
+        self.update_flow()
 
     def eof_received(self) -> bool | None:
         # Keep the write side open to answer what was received; _drain closes when done.
@@ -207,7 +250,10 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
-        self._queue.clear()
+        self._clear_queue()
+        self._server._waiting_for_room.discard(self)
+        self._server._held_changed(-self._held)
+        self._held = 0
         if self._timer is not None:
             self._timer.cancel()
         if self._writable is not None and not self._writable.done():
@@ -228,12 +274,57 @@ class _Connection(asyncio.Protocol):
             self.closed.set_result(None)
 
     def pause_writing(self) -> None:
+        # The peer does not read what we write: stop reading what it sends as well.
+        self._writing_paused = True
         if self._writable is None or self._writable.done():
             self._writable = self._loop.create_future()
+        self.update_flow()
 
     def resume_writing(self) -> None:
+        self._writing_paused = False
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
+        self.update_flow()
+
+    # -- flow control ----------------------------------------------------------------------
+
+    def update_flow(self) -> None:
+        """Account for the bytes held, then pause or resume reading as the bounds say."""
+        if self._lost:
+            return
+        held = self._queued_bytes + self._decoder.buffered_bytes
+        if held != self._held:
+            delta, self._held = held - self._held, held
+            self._server._held_changed(delta)
+        server = self._server
+        if self._reading_paused:
+            resume = (
+                not self._writing_paused
+                and len(self._queue) < _MAX_QUEUED // 2
+                and self._queued_bytes <= server.max_pending_bytes // 2
+                and not server.over_total
+            )
+            if resume and not self._stopping and self._transport is not None:
+                self._reading_paused = False
+                self._transport.resume_reading()
+            elif server.over_total:
+                server._wait_for_room(self)
+            return
+        pause = (
+            self._writing_paused
+            or len(self._queue) >= _MAX_QUEUED
+            or self._queued_bytes >= server.max_pending_bytes
+            or server.over_total
+        )
+        if pause and self._transport is not None:
+            self._reading_paused = True
+            self._transport.pause_reading()
+            if server.over_total:
+                server._wait_for_room(self)
+
+    def _clear_queue(self) -> None:
+        self._queue.clear()
+        self._queued_bytes = 0
 
     # -- our side --------------------------------------------------------------------------
 
@@ -242,10 +333,8 @@ class _Connection(asyncio.Protocol):
         try:
             while self._queue and not self._lost:
                 item = self._queue.popleft()
-                if self._reading_paused and len(self._queue) < _MAX_QUEUED // 2:
-                    self._reading_paused = False
-                    if self._transport is not None and not self._stopping:
-                        self._transport.resume_reading()
+                self._queued_bytes -= _size(item)
+                self.update_flow()
                 self._busy = True
                 try:
                     if type(item) is Frame:
@@ -268,7 +357,8 @@ class _Connection(asyncio.Protocol):
                 self._last_activity = self._loop.time()
         except Exception:
             log.exception("MLLP handler failed; closing the connection from %s", self._peer)
-            self._queue.clear()
+            self._clear_queue()
+            self.update_flow()
             self._close()
         finally:
             self._task = None
@@ -292,8 +382,10 @@ class _Connection(asyncio.Protocol):
     def shut_down(self) -> None:
         """Server closing: read nothing more, finish the handler in flight, then close."""
         self._stopping = True
-        self._queue.clear()
-        if self._transport is not None and not self._lost:
+        self._clear_queue()
+        self.update_flow()
+        if self._transport is not None and not self._lost and not self._reading_paused:
+            self._reading_paused = True
             self._transport.pause_reading()
         if self._task is None:
             self._close()
@@ -307,6 +399,10 @@ class _Connection(asyncio.Protocol):
     def _close(self) -> None:
         if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
+
+
+def _size(item: Frame | Oversized) -> int:
+    return len(item.payload) if isinstance(item, Frame) else len(item.head)
 
 
 def _set_nodelay(transport: asyncio.Transport) -> None:

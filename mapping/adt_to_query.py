@@ -143,7 +143,8 @@ def _pid_identifier(pid: Segment) -> _Found | None:
             nss = rep
     if ins is not None:
         ins_rep, ins_oid = ins
-        return _checked(pid.value(3, 1, repetition=ins_rep), ins_oid, _cx1_location(ins_rep))
+        location = _cx1_location(ins_rep)
+        return _checked(pid.value(3, 1, repetition=ins_rep), ins_oid, location, require_key=True)
     if nss is not None:
         return _checked(pid.value(3, 1, repetition=nss), None, _cx1_location(nss))
     ssn = _present(pid.value(19))
@@ -165,9 +166,13 @@ def _in1_identifier(in1: Segment, occurrence: int) -> _Found | None:
     return _checked(value, oid if oid in _INS_OIDS else None, location)
 
 
-def _checked(value: str, oid: str | None, location: str) -> _Found:
+def _checked(value: str, oid: str | None, location: str, *, require_key: bool = False) -> _Found:
+    # Spaces, dots and dashes (a NIR copied from a card: "1 62 04 75 114 123 41") are removed;
+    # an INS must carry its key (parse_nir's ``require_key``), an NSS may omit it.
     try:
-        return _Found(parse_nir(value, oid=oid, location=location), location)
+        return _Found(
+            parse_nir(value, oid=oid, location=location, require_key=require_key), location
+        )
     except IdentifierKeyError as exc:
         given = re.sub(r"[\s.\-]", "", value)[13:]
         raise MappingError(
@@ -280,7 +285,14 @@ def _date_of_care(message: Message, today: date) -> date:
         seg = message.first(segment_id)
         value = _present(seg.value(number)) if seg is not None else ""
         if value:
-            return _dtm_day(value, f"{segment_id}-{number}")
+            location = f"{segment_id}-{number}"
+            day = _dtm_day(value, location)
+            try:
+                return check_date_of_care(day, today=today, location=location)
+            except QueryError as exc:
+                raise MappingError(
+                    f"{location}: {exc.message}", code=102, location=location
+                ) from exc
     return today
 
 

@@ -125,7 +125,13 @@ def _best_nir(identifiers: list[Node]) -> _Candidate | None:
 def _check_nir(chosen: _Candidate, faults: Faults) -> Nir | None:
     where = chosen.node.child_path("value")
     try:
-        return parse_nir(chosen.value, oid=chosen.system.removeprefix(_OID_PREFIX), location=where)
+        # An official INS-NIR (rank 0) is an INS: its key is required, as on the HL7 path.
+        return parse_nir(
+            chosen.value,
+            oid=chosen.system.removeprefix(_OID_PREFIX),
+            location=where,
+            require_key=chosen.rank == 0,
+        )
     except IdentifierError as exc:
         faults.add(where, exc.message, exc.check)
         return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from mapping.er7 import Delimiters, components, escape, segment
 from rights.errors import MessageError
 
-__all__ = ["ERROR_TEXT", "erl", "err_segment"]
+__all__ = ["ERR8_MAX", "ERROR_TEXT", "erl", "err_segment"]
 
 # HL7 table 0357, message error condition codes.
 ERROR_TEXT = {
@@ -46,10 +46,18 @@ def erl(location: str, d: Delimiters) -> str:
     return d.component.join(parts)
 
 
+# ERR-8 (TX, 250 in v2.5): our texts fit; one quoting a sender's value is cut, so that a huge
+# field cannot make a huge ACK.
+ERR8_MAX = 250
+
+
 def err_segment(error: MessageError, d: Delimiters) -> str:
     """ERR as IHE ITI TF-2 C.2.4 wants it: ERR-2 location, ERR-3 table 0357, ERR-4 severity,
-    ERR-8 the message for a human."""
+    ERR-8 the message for a human (at most ``ERR8_MAX`` characters before escaping)."""
     label = ERROR_TEXT.get(error.code, "Error")
+    text = error.message
+    if len(text) > ERR8_MAX:
+        text = text[: ERR8_MAX - 4] + " ..."
     return segment(
         "ERR",
         "",
@@ -59,6 +67,6 @@ def err_segment(error: MessageError, d: Delimiters) -> str:
         "",
         "",
         "",
-        escape(error.message, d),
+        escape(text, d),
         d=d,
     )

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from rights.errors import QueryError
 
 __all__ = [
+    "DATE_OF_CARE_MAX_DAYS_AHEAD",
     "EARLIEST_BIRTH_YEAR",
     "EARLIEST_CARE",
     "check_date_of_care",
@@ -26,6 +27,12 @@ EARLIEST_BIRTH_YEAR = 1850
 # The French social security dates from 1945; no regime holds rights before it. Anything this
 # early is a typing slip or a placeholder (0001-01-01), not a day of care.
 EARLIEST_CARE = date(1945, 1, 1)
+
+# How far ahead a date of care may be where an entry bounds it (HL7: the lenient-input rules of
+# docs/hl7-interface.md §4). A pre-admission (ADT^A05) or a planned stay is booked weeks or months
+# ahead; a date years ahead is a typing error (2062 for 2026), and the regimes' answer for it (no
+# period covering it: "no rights in force") would mislead.
+DATE_OF_CARE_MAX_DAYS_AHEAD = 366
 
 _BIRTH = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
@@ -65,9 +72,11 @@ def check_date_of_care(
     location: str = "date_of_care",
     earliest: date = EARLIEST_CARE,
     latest: date | None = None,
+    today: date | None = None,
 ) -> date:
     """``day`` when a lookup can be made for it. ``latest`` None: a date of care in the future
-    is not refused here (an entry may accept one, e.g. a planned admission)."""
+    is not refused here (an entry may accept one, e.g. a planned admission); ``today``: refused
+    when more than ``DATE_OF_CARE_MAX_DAYS_AHEAD`` days after it."""
     if day < earliest:
         raise QueryError(
             f"date of care {day.isoformat()} is before {earliest.isoformat()}", location=location
@@ -75,6 +84,13 @@ def check_date_of_care(
     if latest is not None and day > latest:
         raise QueryError(
             f"date of care {day.isoformat()} is after {latest.isoformat()}", location=location
+        )
+    if today is not None and (day - today).days > DATE_OF_CARE_MAX_DAYS_AHEAD:
+        raise QueryError(
+            f"date of care {day.isoformat()} is more than a year after today "
+            f"({today.isoformat()}): a typing error? A date of care may be up to "
+            f"{DATE_OF_CARE_MAX_DAYS_AHEAD} days ahead",
+            location=location,
         )
     return day
 

@@ -120,11 +120,16 @@ def _clean(text: str) -> str:
     return _SPACES.sub("", text).upper()
 
 
-def parse_nir(text: str, *, oid: str | None = None, location: str = "nir") -> Nir:
+def parse_nir(
+    text: str, *, oid: str | None = None, location: str = "nir", require_key: bool = False
+) -> Nir:
     """Check a NIR/NIA typed or received (13 or 15 characters, spaces accepted).
 
     ``oid`` is the identifier's assigning authority when known: NIA and test/demo OIDs mark the
     result, since a NIA or a test NIR cannot be told from a NIR by its characters alone.
+    ``require_key``: 13 characters are refused. An INS is the NIR with its key, 15 characters,
+    as the INSi teleservice returns it; 13 mean a truncated copy, whose typing errors no key
+    would catch.
     """
     value = _clean(text)
     if len(value) not in (13, 15):
@@ -134,6 +139,10 @@ def parse_nir(text: str, *, oid: str | None = None, location: str = "nir") -> Ni
         )
     body, key = value[:13], value[13:]
     kind = _check_body(body, location)
+    if require_key and not key:
+        raise IdentifierLengthError(
+            "an INS is the NIR with its 2-digit key: 15 characters, got 13", location=location
+        )
     if key:
         if not key.isdigit():
             raise IdentifierFormatError(

@@ -5,12 +5,24 @@ from __future__ import annotations
 from datetime import date
 
 from rights.catalogue import RegimeCatalogue
-from rights.dates import check_date_of_care, parse_birth_date, parse_date_of_care
+from rights.dates import (
+    DATE_OF_CARE_MAX_DAYS_AHEAD,
+    check_date_of_care,
+    parse_birth_date,
+    parse_date_of_care,
+)
 from rights.errors import QueryError
 from rights.identifiers import Nir, parse_nir
 from rights.model import Requester, RightsQuery
 
-__all__ = ["build_query", "parse_birth_date", "parse_date_of_care", "parse_rang"]
+__all__ = [
+    "DATE_OF_CARE_MAX_DAYS_AHEAD",
+    "build_query",
+    "check_date_of_care",
+    "parse_birth_date",
+    "parse_date_of_care",
+    "parse_rang",
+]
 
 
 def parse_rang(value: str | int, *, location: str = "rang") -> int:

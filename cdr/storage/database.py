@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from cdr.storage.durability import WalCheckpointer, WalSync
 from fhir_server import json_text
 from rights.errors import ConfigError, StorageError
 
@@ -25,12 +26,16 @@ def _sqlite_pragmas_no_wait(dbapi_connection: Any, record: Any) -> None:
     _sqlite_pragmas(dbapi_connection, record)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=0")
+    # These connections commit on the event loop: the checkpoint a commit would run once the
+    # WAL passes 1,000 pages (disk flushes included) is the WalCheckpointer's job instead.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the single writer; NORMAL sync is durable in WAL mode
-    # across application crashes (an OS crash may lose the last commits, not corrupt).
+    # across application crashes (an OS crash may lose the last commits, not corrupt). The
+    # commits that must survive a power loss are flushed after the fact (``wal_sync``).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -49,7 +54,9 @@ def json_column_text(value: Any) -> str:
 class Database:
     """One engine per process; ``migrate()`` brings the schema to the latest revision."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, durable_commits: bool = True) -> None:
+        """``durable_commits`` (``CDR_SQLITE_SYNCHRONOUS=full``): ``wal_sync`` flushes the WAL
+        of a SQLite file after the commits that must survive a power loss (the HL7 inbox's)."""
         try:
             parsed = make_url(url)
         except SQLAlchemyError as exc:
@@ -68,6 +75,14 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._shared_no_wait: Engine | None = None
+        self._file = (
+            Path(parsed.database)
+            if self.is_sqlite and parsed.database and parsed.database != ":memory:"
+            else None
+        )
+        self._durable = durable_commits
+        self._wal_sync: WalSync | None = None
+        self._checkpointer: WalCheckpointer | None = None
 
     def no_wait_engine(self) -> Engine | None:
         """For SQLite: an engine on the same file whose connections never wait for the write
@@ -77,7 +92,20 @@ class Database:
             return None
         engine = create_engine(self.engine.url, json_serializer=json_column_text)
         event.listen(engine, "connect", _sqlite_pragmas_no_wait)
+        if self._file is not None and self._checkpointer is None:
+            self._checkpointer = WalCheckpointer(self._file)
+            self._checkpointer.start()
         return engine
+
+    def wal_sync(self) -> WalSync | None:
+        """For a SQLite file with durable commits: what flushes its WAL off the event loop
+        (made once, closed with this database); None otherwise (PostgreSQL's commit is
+        durable by itself with its default ``synchronous_commit``)."""
+        if self._file is None or not self._durable:
+            return None
+        if self._wal_sync is None:
+            self._wal_sync = WalSync(self._file)
+        return self._wal_sync
 
     def shared_no_wait_engine(self) -> Engine | None:
         """``no_wait_engine``, made once and disposed of with this database."""
@@ -103,6 +131,12 @@ class Database:
         return True
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
+        if self._wal_sync is not None:
+            self._wal_sync.close()
+            self._wal_sync = None
         self.engine.dispose()
         if self._shared_no_wait is not None:
             self._shared_no_wait.dispose()

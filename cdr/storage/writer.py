@@ -59,6 +59,10 @@ class GroupCommit(Generic[J, R]):
 
     ``gather_passes``: event-loop passes to wait before taking a batch (see ``_drain``).
 
+    ``durable``: awaited after a batch commits and before its waiters are answered (a flush to
+    disk, ``WalSync.sync``). The next batch is committed meanwhile: a flush in progress never
+    holds up a commit, and one flush may serve several batches.
+
     Bound to the event loop of its first ``submit``.
     """
 
@@ -69,9 +73,12 @@ class GroupCommit(Generic[J, R]):
         *,
         max_batch: int = 64,
         gather_passes: int = 0,
+        durable: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._write = write
         self._run = run
+        self._durable = durable
+        self._settling: set[asyncio.Task[None]] = set()
         self._max_batch = max_batch
         self._gather_passes = gather_passes
         self._waiting: list[tuple[J, asyncio.Future[R]]] = []
@@ -108,15 +115,26 @@ class GroupCommit(Generic[J, R]):
                     if not isinstance(exc, Exception):
                         raise
                     return
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
-                    if future.done():  # its request was cancelled: the data is stored anyway
-                        continue
-                    if isinstance(outcome, _Failed):
-                        future.set_exception(outcome.error)
-                    else:
-                        future.set_result(outcome)
+                if self._durable is None:
+                    _settle(batch, outcomes)
+                else:
+                    task = asyncio.create_task(self._settle_when_durable(batch, outcomes))
+                    self._settling.add(task)
+                    task.add_done_callback(self._settling.discard)
         finally:
             self._task = None
+
+    async def _settle_when_durable(
+        self, batch: list[tuple[J, asyncio.Future[R]]], outcomes: list[R | _Failed]
+    ) -> None:
+        assert self._durable is not None
+        try:
+            await self._durable()
+        except Exception as exc:  # committed, but not known to be on disk: no answer is "stored"
+            failed: list[R | _Failed] = [_Failed(exc)] * len(batch)
+            _settle(batch, failed)
+            return
+        _settle(batch, outcomes)
 
     def _write_isolated(self, jobs: list[J]) -> list[R | _Failed]:
         """Where ``run`` runs it: the batch in one transaction, else each job on its own."""
@@ -132,6 +150,16 @@ class GroupCommit(Generic[J, R]):
             except Exception as exc:
                 outcomes.append(_Failed(exc))
         return outcomes
+
+
+def _settle(batch: list[tuple[J, asyncio.Future[R]]], outcomes: list[R | _Failed]) -> None:
+    for (_, future), outcome in zip(batch, outcomes, strict=True):
+        if future.done():  # its request was cancelled: the data is stored anyway
+            continue
+        if isinstance(outcome, _Failed):
+            future.set_exception(outcome.error)
+        else:
+            future.set_result(outcome)
 
 
 class LocalFirstCommit(Generic[J, R]):

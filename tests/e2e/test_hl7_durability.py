@@ -20,7 +20,19 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.e2e.hl7_peers import MANIFEST, SB, Receiver, fixture_bytes, read_frame
+from cdr.bootstrap import build_gateway
+from cdr.hl7_runtime import Hl7Runtime
+from cdr.storage.durability import WalSync
+from tests.conftest import gateway_settings
+from tests.e2e.hl7_peers import (
+    MANIFEST,
+    SB,
+    Receiver,
+    exchange,
+    fixture_bytes,
+    parse_reply,
+    read_frame,
+)
 
 TEMPLATES = [
     (fixture_bytes(e["file"]), e["control_id"])
@@ -176,3 +188,35 @@ async def test_kill_9_mid_burst_loses_no_accepted_message_and_duplicates_no_resu
             gateway.kill()
             gateway.wait(timeout=30)
         await receiver.stop()
+
+
+async def test_the_aa_leaves_only_after_its_commit_is_flushed_to_disk(
+    sandbox, tmp_path, monkeypatch
+):
+    """CDR_SQLITE_SYNCHRONOUS=full (the default): the WAL holding the message is flushed
+    (fsync) before the AA is sent, so an AA'd message survives a power loss."""
+    runtime: Hl7Runtime | None = None
+    seen_at_flush: list[tuple[int, int]] = []  # (messages stored, AAs sent) at each flush
+    real_flush = WalSync._flush
+
+    def flush(self: WalSync) -> None:
+        assert runtime is not None
+        stored = runtime.inbox.last_id()
+        real_flush(self)
+        seen_at_flush.append((stored, runtime.intake.counters.accepted))
+
+    monkeypatch.setattr(WalSync, "_flush", flush)
+    settings = gateway_settings(sandbox.url, tmp_path, mllp_port=0)
+    assert settings.sqlite_synchronous == "full"
+    gateway = build_gateway(settings)
+    runtime = Hl7Runtime(gateway)
+    await runtime.start()
+    try:
+        [reply] = await exchange(runtime.port, [fixture_bytes("good/adt-a01-ins-nir-latin1.hl7")])
+        msa = parse_reply(reply).first("MSA")
+        assert msa is not None and msa.value(1) == "AA"
+        # committed before the flush, and no AA sent before the flush was over
+        assert seen_at_flush and seen_at_flush[0] == (1, 0)
+    finally:
+        await runtime.stop()
+        await gateway.aclose()

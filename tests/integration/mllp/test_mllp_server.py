@@ -363,3 +363,84 @@ async def test_close_aborts_what_outlasts_the_grace_period():
     await asyncio.wait_for(server.close(grace_s=0.1), WAIT_S)
     assert await peer.closed_by_server()
     await peer.close()
+
+
+# --- bytes held per connection and in total (issue 11.8) ----------------------------------
+
+READ_CHUNK = 256 * 1024  # the most one read of the event loop takes from a socket
+
+
+class Gate:
+    """A handler that answers only once ``open`` is set; counts the frames it was given."""
+
+    def __init__(self, reply_size: int = 10) -> None:
+        self.open = asyncio.Event()
+        self.handled = 0
+        self.reply = b"R" * reply_size
+
+    async def __call__(self, payload: bytes) -> bytes:
+        await self.open.wait()
+        self.handled += 1
+        return self.reply
+
+
+async def test_a_sender_whose_frames_wait_is_no_longer_read_past_the_per_connection_bound():
+    gate = Gate()
+    bound = 1_048_576
+    server = await started(gate, max_pending_bytes=bound)
+    try:
+        peer = await Peer.connect(server.port)
+        count, size = 100, 100_000
+        peer.writer.write(frame(b"m" * size) * count)  # 10 MB, not drained: it waits in our buffer
+        await until(lambda: server.paused_connections == 1)
+        # the handler holds the first frame; what waits is bounded, the rest stays unread
+        assert server.pending_bytes <= bound + READ_CHUNK + size
+        assert server.pending_bytes < count * size // 4
+        gate.open.set()
+        replies = await peer.replies(count)  # nothing lost: every frame is read and answered
+        assert len(replies) == count
+        await until(lambda: server.pending_bytes == 0 and server.paused_connections == 0)
+        await peer.close()
+    finally:
+        await server.close()
+
+
+async def test_a_sender_that_never_reads_its_replies_is_no_longer_read():
+    gate = Gate(reply_size=65_536)
+    gate.open.set()
+    server = await started(gate)
+    try:
+        peer = await Peer.connect(server.port)
+        count = 2_000  # 2,000 replies of 64 KiB: far more than the kernel's socket buffers
+        peer.writer.write(frame(b"m" * 100) * count)
+        await until(lambda: server.paused_connections == 1)
+        handled = gate.handled
+        assert handled < count  # it stopped handling and reading: the replies are not read
+        assert server.pending_bytes <= server.max_pending_bytes + READ_CHUNK
+        replies = await peer.replies(count)  # once the peer reads, everything flows again
+        assert len(replies) == count
+        await peer.close()
+    finally:
+        await server.close()
+
+
+async def test_the_bytes_held_by_all_connections_together_are_bounded():
+    gate = Gate()
+    total = 512 * 1024
+    server = await started(gate, max_pending_bytes_total=total)
+    try:
+        peers = [await Peer.connect(server.port) for _ in range(4)]
+        count, size = 20, 50_000
+        for peer in peers:
+            peer.writer.write(frame(b"m" * size) * count)  # 1 MB each, 4 MB in all
+        await until(lambda: server.paused_connections == 4)
+        assert server.pending_bytes <= total + 4 * (READ_CHUNK + size)
+        assert server.pending_bytes < 4 * count * size // 2
+        gate.open.set()
+        for peer in peers:
+            assert len(await peer.replies(count)) == count
+        await until(lambda: server.pending_bytes == 0)
+        for peer in peers:
+            await peer.close()
+    finally:
+        await server.close()

@@ -14,6 +14,7 @@ from hl7_listener.charset import (
     hl7_name,
     sniff_charset_field,
 )
+from mapping.er7 import Message
 from rights.errors import FramingError
 
 
@@ -176,8 +177,24 @@ def test_error_location_never_raises(parts):
         assert isinstance(error_location(raw, offset), str)
 
 
-def test_encode_replaces_what_the_charset_cannot_hold():
-    assert encode("Zoé €", "latin-1") == b"Zo\xe9 ?"
-    assert encode("Zoé €", "iso8859-15") == b"Zo\xe9 \xa4"
-    assert encode("Zoé", "ascii") == b"Zo?"
-    assert encode("Zoé", "utf-8") == "Zoé".encode()
+def test_encode_escapes_what_the_charset_cannot_hold_never_a_question_mark():
+    # issue 18.7: an ERR-8 text must survive every supported charset
+    err8 = "ERR||PID^1^7|102^Data type error^HL70357|E||||birth date YYYYMMDD[HHMM…] (régime €)"
+    text = message(err8)
+    for codec in ("ascii", "latin-1", "iso8859-15", "utf-8"):
+        raw = encode(text, codec)
+        assert b"?" not in raw
+        back = Message.parse(decode(raw, codec))
+        err = back.first("ERR")
+        assert err is not None
+        assert err.value(8) == "birth date YYYYMMDD[HHMM…] (régime €)"
+    assert encode("MSH|^~\\&|Zoé €", "latin-1") == b"MSH|^~\\&|Zo\xe9 \\XE282AC\\"
+    assert encode("MSH|^~\\&|Zoé €", "iso8859-15") == b"MSH|^~\\&|Zo\xe9 \xa4"
+    assert encode("MSH|^~\\&|Zoé…", "ascii") == b"MSH|^~\\&|Zo\\XC3A9E280A6\\"
+    assert encode("MSH|^~\\&|Zoé", "utf-8") == "MSH|^~\\&|Zoé".encode()
+
+
+def test_encode_uses_the_messages_own_escape_character():
+    assert encode("MSH|^~!&|…", "ascii") == b"MSH|^~!&|!XE280A6!"
+    # no escape character declared: nothing better than "?"
+    assert encode("MSH|^~|…", "ascii") == b"MSH|^~|?"

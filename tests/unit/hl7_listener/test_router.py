@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,6 +167,25 @@ async def test_a_duplicate_gets_the_stored_ack_verbatim_and_wakes_nothing() -> N
     assert (intake.counters.accepted, intake.counters.duplicates) == (0, 1)
 
 
+async def test_a_duplicate_is_logged_with_its_control_ids(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # issue 18.6: a message sent again gets its stored ACK and nothing else; the log says so
+    caplog.set_level(logging.INFO, logger="cdr.hl7")
+    store = GatedStore()
+    intake, _ = intake_with(store)
+    first = await intake.handle(fixture(A01))
+    assert not [r for r in caplog.records if getattr(r, "event", "") == "hl7-duplicate"]
+    await intake.handle(fixture(A01))
+    [line] = [r for r in caplog.records if getattr(r, "event", "") == "hl7-duplicate"]
+    entry = entry_of(A01)
+    assert getattr(line, "control_id", None) == entry["control_id"]
+    first_msh = reply_of(first, entry).segments[0]
+    assert getattr(line, "ack_control_id", None) == first_msh.field(10) == "ACK-1"
+    assert entry["control_id"] in line.getMessage()
+    assert "nothing is looked up or delivered again" in line.getMessage()
+
+
 async def test_the_second_copy_of_a_message_gets_the_first_copys_ack() -> None:
     store = GatedStore()
     intake, accepted = intake_with(store)
@@ -267,3 +287,21 @@ async def test_an_unusable_rqi_is_answered_rpi_ae_without_a_lookup() -> None:
     assert err.field(2) == erl("PID-7", Delimiters())
     assert rpi.all("IN1") == []
     assert query.queries == []
+
+
+@pytest.mark.parametrize("charset", ["", "8859/1", "8859/15", "UNICODE UTF-8"])
+async def test_err_8_survives_every_charset(charset: str) -> None:
+    # issue 18.7: "YYYYMMDD[HHMM…]" came back as "YYYYMMDD[HHMM?]" in a Latin-1 ACK
+    frame = fixture("bad/ae-102-pid7-iso-date.hl7")
+    msh, rest = frame.split(b"\r", 1)
+    fields = msh.split(b"|")
+    fields += [b""] * (18 - len(fields))
+    fields[17] = charset.encode()
+    frame = b"|".join(fields) + b"\r" + rest.decode("latin-1").encode("ascii", "replace")
+    intake, _ = intake_with(GatedStore())
+    reply = await intake.handle(frame)
+    assert b"?" not in reply
+    codec = {"": "ascii", "8859/1": "latin-1", "8859/15": "iso8859-15"}.get(charset, "utf-8")
+    err = Message.parse(reply.decode(codec)).first("ERR")
+    assert err is not None and err.value(3, 1) == "102"
+    assert "YYYYMMDD[HHMM…]" in err.value(8)

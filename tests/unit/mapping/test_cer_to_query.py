@@ -500,3 +500,20 @@ def test_a_request_naming_no_requester_asks_as_the_default_structure():
     body = fixture("cer-52345-validation.json")
     del body["provider"]
     assert ask(body).query.requester == DEFAULT
+
+
+def test_an_official_ins_nir_without_its_key_is_refused_an_nss_without_it_is_accepted():
+    # issue 18.17, the rule shared with the HL7 path (rights.identifiers.parse_nir require_key)
+    body = fixture("discovery-no-insurance.json")
+    body["contained"][0]["identifier"] = [_identifier(SYSTEM_NIR, NIR_A[:13], use="official")]
+    (fault,) = faults_of(body)
+    assert fault.check == "length" and "15 characters" in fault.message
+    body["contained"][0]["identifier"] = [_identifier(SYSTEM_NIR, NIR_A[:13], nh=True)]
+    assert ask(body).query.nir.value == NIR_A  # the key computed
+
+
+def test_a_nir_with_spaces_is_read_without_them():
+    body = fixture("discovery-no-insurance.json")
+    spaced = "1 62 04 75 114 123 41"
+    body["contained"][0]["identifier"] = [_identifier(SYSTEM_NIR, spaced, use="official")]
+    assert ask(body).query.nir.value == NIR_A
