@@ -3,50 +3,25 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from cdr.cli import main
 from cdr.gateway_database import database_label
-from cdr.storage import Database
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
-from hl7_listener.ports import InboundMessage, OutboundMessage, OutboxStatus
-
-NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+from hl7_listener.ports import OutboxStatus
+from tests.e2e.stored_admissions import NOW, gateway_database, processed_admission
 
 
 @pytest.fixture
 def outbox(tmp_path, monkeypatch):
     """An outbox with one delivered, one pending and two dead-lettered results."""
-    monkeypatch.setenv("CDR_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("CDR_DATABASE_URL", raising=False)
-    database = Database(f"sqlite:///{tmp_path / 'cdr.sqlite3'}")
-    database.migrate()
+    database = gateway_database(tmp_path, monkeypatch)
     inbox, store = SqlInbox(database.engine), SqlOutbox(database.engine)
     for number in range(4):
-        [outcome] = inbox.store_many(
-            [
-                InboundMessage(
-                    sender_key="CPAGE|CHU",
-                    control_id=f"IN-{number}",
-                    received_at=NOW,
-                    message_type="ADT^A01",
-                    patient_key=f"p{number}",
-                    charset="ascii",
-                    raw=b"MSH|...",
-                    ack=b"MSH|...\rMSA|AA|IN\r",
-                )
-            ]
-        )
-        assert outcome.inbox_id is not None
-        inbox.complete(
-            outcome.inbox_id,
-            [OutboundMessage("127.0.0.1:6661", f"OUT-{number}", b"MSH|...")],
-            lookup_id=None,
-            now=NOW,
-        )
+        processed_admission(inbox, number)
     items = sorted(store.items(), key=lambda item: item.id)
     store.delivered(items[0].id, ack_code="AA", now=NOW)
     store.retry_later(items[1].id, error="refused", next_attempt_at=NOW + timedelta(minutes=5))

@@ -3,53 +3,28 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from cdr.cli import main
-from cdr.storage import Database
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.relookups import SqlRelookups
-from hl7_listener.ports import InboundMessage, OutboundMessage, RelookupRequest
+from hl7_listener.ports import RelookupRequest
 from hl7_listener.relookup_policy import RelookupStatus
-
-NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+from tests.e2e.stored_admissions import NOW, gateway_database, processed_admission
 
 
 @pytest.fixture
 def relookups(tmp_path, monkeypatch):
     """Two admissions whose first result was not final: one still pending, one closed."""
-    monkeypatch.setenv("CDR_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("CDR_DATABASE_URL", raising=False)
-    database = Database(f"sqlite:///{tmp_path / 'cdr.sqlite3'}")
-    database.migrate()
+    database = gateway_database(tmp_path, monkeypatch)
     inbox, store = SqlInbox(database.engine), SqlRelookups(database.engine)
     for number in range(2):
-        [outcome] = inbox.store_many(
-            [
-                InboundMessage(
-                    sender_key="CPAGE|CHU",
-                    control_id=f"IN-{number}",
-                    received_at=NOW,
-                    message_type="ADT^A01",
-                    patient_key=f"p{number}",
-                    charset="ascii",
-                    raw=b"MSH|...",
-                    ack=b"MSH|...\rMSA|AA|IN\r",
-                )
-            ]
+        relookup = RelookupRequest(
+            f"p{number}", ("msa",), NOW + timedelta(seconds=30), NOW + timedelta(hours=1)
         )
-        assert outcome.inbox_id is not None
-        inbox.complete(
-            outcome.inbox_id,
-            [OutboundMessage("127.0.0.1:6661", f"OUT-{number}", b"MSH|...")],
-            lookup_id=None,
-            now=NOW,
-            relookup=RelookupRequest(
-                f"p{number}", ("msa",), NOW + timedelta(seconds=30), NOW + timedelta(hours=1)
-            ),
-        )
+        processed_admission(inbox, number, relookup=relookup)
     (closing, _) = store.due(now=NOW + timedelta(minutes=1), limit=10)
     store.close(closing.id, attempts=0, status=RelookupStatus.FINAL, outbound=(), now=NOW)
     yield store
