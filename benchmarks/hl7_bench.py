@@ -309,6 +309,7 @@ async def _throughput(plan: Plan, root: Path, receiver: Receiver) -> None:
     templates = _write_templates(root / "throughput.json", members(20))
     gateway = {1: _Series(), 16: _Series()}
     held = {1: _Series(), 16: _Series()}
+    normal = _Series()  # diagnosis: the same gateway without the disk flush before each AA
     # Every ACK-only peer that can run here: python-hl7 always, the Node.js ones when installed.
     skipped = {name: why for name in NODE_PEERS if (why := node_peer_missing(name)) is not None}
     names = ["python-hl7", *(name for name in NODE_PEERS if name not in skipped)]
@@ -343,6 +344,16 @@ async def _throughput(plan: Plan, root: Path, receiver: Receiver) -> None:
         for n in (1, 16):
             for r in range(plan.rounds):
                 await _round(gw, held[n], None, templates, plan, n, f"H{n}R{r}")
+    # Diagnosis: what the durable AA costs (CDR_SQLITE_SYNCHRONOUS=normal: an AA'd message
+    # survives a crash of the gateway, not a power loss; docs/hl7-interface.md section 6).
+    with gateway_process(
+        root / "gw-normal",
+        destinations=[receiver.address],
+        per_regime=20,
+        env={"CDR_SQLITE_SYNCHRONOUS": "normal"},
+    ) as gw:
+        for r in range(plan.rounds):
+            await _round(gw, normal, gw.settled, templates, plan, 16, f"N16R{r}")
     receiver.reset()
     rows: list[tuple[str, str]] = []
     for n in (1, 16):
@@ -371,6 +382,14 @@ async def _throughput(plan: Plan, root: Path, receiver: Receiver) -> None:
             (f"{n} conn: diagnosis, intake alone", held[n].row()),
             (f"{n} conn: intake alone / python-hl7", f"{ratio:.2f} x  (medians)"),
         ]
+    rows += [
+        ("16 conn: diagnosis, synchronous=normal", normal.row()),
+        (
+            "16 conn: normal / python-hl7",
+            f"{median(normal.rates) / median(python_peer[16].rates):.2f} x  (medians; not "
+            "power-safe: what the flush before each AA costs)",
+        ),
+    ]
     show(
         "HL7 ACK throughput: cdr serve (SQLite; lookups with the embedded sandbox at latency 0 "
         "and result deliveries running behind the ACKs in the gateway's processing process; cache "
