@@ -285,6 +285,21 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
 
+    @field_validator("hl7_destination_options")
+    @classmethod
+    def _check_options_name_destinations(
+        cls, value: dict[str, HL7DestinationOptions], info: ValidationInfo
+    ) -> dict[str, HL7DestinationOptions]:
+        # An entry for a destination results never go to is a typing slip, not a choice.
+        destinations = info.data.get("hl7_destinations") or []
+        unknown = [key for key in value if key not in destinations]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)} is not in CDR_HL7_DESTINATIONS "
+                f"({', '.join(destinations) or 'none'}): its options would never apply"
+            )
+        return value
+
     @model_validator(mode="after")
     def _apply_host(self) -> Settings:
         if self.host:

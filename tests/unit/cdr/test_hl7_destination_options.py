@@ -31,6 +31,17 @@ def test_options_are_read_per_destination_beside_the_unchanged_list(
 def test_an_unknown_charset_or_option_is_refused(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
+    monkeypatch.setenv("CDR_HL7_DESTINATIONS", '["h:1"]')
     monkeypatch.setenv("CDR_HL7_DESTINATION_OPTIONS", value)
     with pytest.raises(ValidationError, match="hl7_destination_options"):
+        Settings()
+
+
+def test_options_for_a_destination_not_in_the_list_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A typing slip (6662 for 6661) would otherwise leave the real destination on the defaults.
+    monkeypatch.setenv("CDR_HL7_DESTINATIONS", '["127.0.0.1:6661"]')
+    monkeypatch.setenv("CDR_HL7_DESTINATION_OPTIONS", '{"127.0.0.1:6662": {"charset": "ASCII"}}')
+    with pytest.raises(ValidationError, match=r"127\.0\.0\.1:6662 is not in CDR_HL7_DESTINATIONS"):
         Settings()
