@@ -11,11 +11,18 @@ stays a dict update in memory (about a microsecond; prometheus_client's multipro
 process writes the totals it holds to a file of the shared directory every half second and the
 process that answers a scrape adds the others' files to its live numbers. Gauges describe the
 process that answered.
+
+Another process's file may be up to half a second old, so two scrapes answered by two processes
+could see a counter go down, which Prometheus reads as a restart. Every value a scrape reports
+is therefore also kept in the shared directory, and no later scrape reports less: each series
+is the larger of its sum and what was last reported. That is never more than the true total
+(a sum of counts that only grow, each read at some earlier time).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -272,6 +279,8 @@ class GatewayMetrics:
         lines: list[str] = []
         for metric in metrics:
             lines += metric.render(_series(o[metric.name]) for o in others if metric.name in o)
+        if self._share is not None:
+            lines = self._share.never_less(lines)
         cache = self._lookup.cache
         lines += [
             "# HELP cdr_cache_entries Answers held in the lookup cache.",
@@ -356,6 +365,44 @@ class MetricsShare:
                     found.append(data)
         return found
 
+    def never_less(self, lines: list[str]) -> list[str]:
+        """``lines`` of counters and histograms (``name{labels} value`` and comments), each value
+        raised to what a scrape of any process reported before (kept in ``reported.state``)."""
+        state = self._directory / "reported.state"
+        try:
+            with (self._directory / "reported.lock").open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    before: dict[str, float] = json.loads(state.read_text())
+                except (OSError, ValueError):
+                    before = {}
+                out, now = _raised(lines, before)
+                temporary = state.with_suffix(".tmp")
+                temporary.write_text(json.dumps(now))
+                os.replace(temporary, state)
+        except OSError as exc:  # the scrape still answers, as the file-less sum
+            log.warning("cannot keep the reported metrics in %s: %s", self._directory, exc)
+            return lines
+        return out
+
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
             self.write()
+
+
+def _raised(lines: list[str], before: dict[str, float]) -> tuple[list[str], dict[str, float]]:
+    out: list[str] = []
+    now = dict(before)
+    for line in lines:
+        key, _, text = line.rpartition(" ")
+        if line.startswith("#") or not key:
+            out.append(line)
+            continue
+        value = max(float(text), before.get(key, 0.0))
+        now[key] = value
+        out.append(
+            f"{key} {value:g}"
+            if not key.endswith("_sum") and "_sum{" not in key
+            else f"{key} {value:.6f}"
+        )
+    return out, now
