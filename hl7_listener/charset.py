@@ -8,6 +8,7 @@ spaces, and a few spellings engines are known to write are accepted too (``ISO-8
 
 from __future__ import annotations
 
+from mapping.hl7_charset import encode_with_hex_escapes
 from rights.errors import FramingError
 
 __all__ = ["codec_for", "decode", "encode", "error_location", "hl7_name", "sniff_charset_field"]
@@ -126,18 +127,7 @@ def _encode_escaping(text: str, codec: str) -> bytes:
     escape = _escape_character(text)
     if escape is None:
         return text.encode(codec, errors="replace")
-    parts: list[bytes] = []
-    rest = text
-    while rest:
-        try:
-            parts.append(rest.encode(codec))
-            break
-        except UnicodeEncodeError as exc:
-            parts.append(rest[: exc.start].encode(codec))
-            hexdigits = rest[exc.start : exc.end].encode("utf-8").hex().upper()
-            parts.append(f"{escape}X{hexdigits}{escape}".encode("ascii"))
-            rest = rest[exc.end :]
-    return b"".join(parts)
+    return encode_with_hex_escapes(text, codec, escape)
 
 
 def _escape_character(text: str) -> str | None:

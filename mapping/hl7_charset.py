@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from mapping.er7 import Delimiters
 
-__all__ = ["RESULT_CHARSETS", "encode_escaped", "encode_result"]
+__all__ = ["RESULT_CHARSETS", "encode_escaped", "encode_result", "encode_with_hex_escapes"]
 
 # MSH-18 (HL7 table 0211, PAM FR 2.11.2 §6.1 spellings) → Python codec.
 RESULT_CHARSETS: dict[str, str] = {
@@ -42,16 +42,22 @@ def encode_escaped(text: str, codec: str, d: Delimiters) -> bytes:
             return text.encode("latin-1")
         except UnicodeEncodeError:
             pass  # a character above U+00FF (€, œ …): the charmap codec decides
-    try:
-        return text.encode(codec)
-    except UnicodeEncodeError:
-        pass
-    out: list[str] = []
-    for char in text:
+    return encode_with_hex_escapes(text, codec, d.escape)
+
+
+def encode_with_hex_escapes(text: str, codec: str, escape: str) -> bytes:
+    """``text`` in the Python ``codec``; each run of characters it lacks written as one HL7 hex
+    escape of their UTF-8 bytes, ``<escape>Xhh…<escape>`` (HL7 v2.5 §2.7.2). The one writer of
+    these escapes: results here, ACKs and RPIs through ``hl7_listener.charset``."""
+    parts: list[bytes] = []
+    rest = text
+    while rest:
         try:
-            char.encode(codec)
-        except UnicodeEncodeError:
-            out.append(f"{d.escape}X{char.encode('utf-8').hex().upper()}{d.escape}")
-        else:
-            out.append(char)
-    return "".join(out).encode(codec)
+            parts.append(rest.encode(codec))
+            break
+        except UnicodeEncodeError as exc:
+            parts.append(rest[: exc.start].encode(codec))
+            hexdigits = rest[exc.start : exc.end].encode("utf-8").hex().upper()
+            parts.append(f"{escape}X{hexdigits}{escape}".encode("ascii"))
+            rest = rest[exc.end :]
+    return b"".join(parts)
