@@ -13,11 +13,9 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 
-import httpx
-
 from cdr.bootstrap import Gateway, build_gateway
 from cdr.logs import with_entry
-from cdr.settings import Settings
+from cdr.settings import Settings, mllp_address
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
 from cdr.storage.relookups import SqlRelookups
@@ -38,11 +36,10 @@ from hl7_listener.relookup_policy import RelookupPolicy
 from hl7_listener.router import Intake, IntakeOptions
 from hl7_listener.server import MllpServer
 from hl7_listener.worker import InboxWorker
-from rights.errors import ConfigError
 from rights.model import RightsQuery
 from rights.result import LookupReport
 
-__all__ = ["Hl7Runtime", "Hl7Thread", "new_control_id", "parse_destination"]
+__all__ = ["Hl7Runtime", "Hl7Thread", "new_control_id"]
 
 log = logging.getLogger("cdr")
 
@@ -55,16 +52,6 @@ def new_control_id() -> str:
     """20 characters, the length of MSH-10 (ST 20) in HL7 v2.5, unique without coordination: a
     random prefix per process and a counter (one urandom call per ACK cost more than the ACK)."""
     return f"{_PROCESS_PREFIX}{next(_SEQUENCE):012d}"
-
-
-def parse_destination(destination: str) -> tuple[str, int]:
-    """``host:port`` of an MLLP receiver (FHIR destinations are URLs, checked by pydantic)."""
-    host, sep, port = destination.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(
-            f"CDR_HL7_DESTINATIONS: {destination!r} is not host:port of an MLLP receiver"
-        )
-    return host.strip("[]"), int(port)
 
 
 def _nothing() -> None:
@@ -95,15 +82,6 @@ def _control_id(raw: bytes) -> str:
     return fields[9].decode("latin-1") if len(fields) > 9 else ""
 
 
-def _check_url(destination: str) -> None:
-    try:
-        url = httpx.URL(destination)
-    except httpx.InvalidURL as exc:
-        raise ConfigError(f"CDR_HL7_DESTINATIONS: {destination!r} is not a URL: {exc}") from exc
-    if not url.host:
-        raise ConfigError(f"CDR_HL7_DESTINATIONS: {destination!r} has no host")
-
-
 class Hl7Runtime:
     """``intake``: serve MLLP (ACKs, duplicates, RQI). ``processing``: run the lookups from the
     inbox and deliver the results. ``cdr serve`` runs them in two processes (see
@@ -113,11 +91,6 @@ class Hl7Runtime:
         settings = gateway.settings
         self._intake_enabled = intake
         self._processing_enabled = processing
-        for destination in settings.hl7_destinations:
-            if is_fhir_destination(destination):
-                _check_url(destination)
-            else:
-                parse_destination(destination)
         self._gateway = gateway
         self.inbox = SqlInbox(gateway.database.engine)
         self.outbox = SqlOutbox(gateway.database.engine)
@@ -270,7 +243,7 @@ class Hl7Runtime:
         timeout_s = self._gateway.settings.hl7_outbound_timeout_s
         if is_fhir_destination(destination):
             return FhirDelivery(destination, timeout_s=timeout_s)
-        host, port = parse_destination(destination)
+        host, port = mllp_address(destination)  # checked with the settings
         return MllpClient(
             host,
             port,

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from cdr.clock import DEFAULT_TIMEZONE
 from cdr.hl7_options import HL7DestinationOptions
 
-__all__ = ["Settings", "check_destination"]
+__all__ = ["Settings", "check_destination", "mllp_address"]
 
 
 class Settings(BaseSettings):
@@ -338,12 +338,18 @@ def check_destination(destination: str) -> None:
         if not _is_http_url(destination):
             raise ValueError(f"{destination!r} is not a URL with a host")
         return
+    mllp_address(destination)
+
+
+def mllp_address(destination: str) -> tuple[str, int]:
+    """Host and port of the MLLP receiver ``destination`` (``host:port``, ``[::1]:port``)."""
     host, sep, port = destination.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(
             f"{destination!r} is not host:port (port 1-65535) of an MLLP receiver "
             "nor an http(s):// URL"
         )
+    return host.strip("[]"), int(port)
 
 
 def _is_http_url(value: str) -> bool:
