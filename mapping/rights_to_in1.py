@@ -15,7 +15,7 @@ from typing import Literal
 from mapping.adt_to_query import Admission
 from mapping.er7 import Delimiters, Message, components, escape, segment
 from mapping.hl7_err import err_segment
-from mapping.hl7_msh import pam_fr_header, reply_msh
+from mapping.hl7_msh import hl7_timestamp, pam_fr_header, reply_msh
 from mapping.hl7_rol import family_doctor_segment
 from mapping.rights_segments import (
     encode_groups,
@@ -45,12 +45,6 @@ _PAM_FR_VERSION = ("2.5", "FRA", "2.11")
 DEFAULT_RESULT_CHARSET = "8859/15"
 
 
-def _timestamp(now: datetime) -> str:
-    # With its UTC offset when known, so that a receiver does not read UTC as local time.
-    text = now.strftime("%Y%m%d%H%M%S")
-    return text + now.strftime("%z") if now.utcoffset() is not None else text
-
-
 def _msh(
     answered: Message,
     d: Delimiters,
@@ -71,7 +65,7 @@ def _msh(
         sending_facility=escape(sending_facility, d),
         receiving_application=answered.sending_application,
         receiving_facility=answered.sending_facility,
-        timestamp=_timestamp(now),
+        timestamp=hl7_timestamp(now),
         message_type=components(*message_type, d=d),
         control_id=control_id,
         processing_id=answered.msh.field(11),
@@ -131,7 +125,7 @@ def rights_update_message(
         charset_field=charset_field,
         pam_fr=True,
     )
-    stamp = _timestamp(now)
+    stamp = hl7_timestamp(now)
     lines = [msh, segment("EVN", "", stamp, d=d)]
     pid = inbound.first("PID")
     lines.append(pid.encode() if pid is not None else segment("PID", "1", d=d))
@@ -175,7 +169,7 @@ def _zbe(inbound: Message, admission: Admission, now: datetime, d: Delimiters) -
     return segment(
         "ZBE",
         copied(1),
-        copied(2) or _timestamp(now),
+        copied(2) or hl7_timestamp(now),
         "",
         "UPDATE",
         "N",
