@@ -43,6 +43,7 @@ __all__ = [
     "column_length",
     "fit_column",
     "from_db",
+    "pending_message",
     "storable_text",
     "storage_errors",
     "to_utc",
@@ -164,17 +165,7 @@ class SqlInbox:
         )
         with storage_errors("read pending HL7 messages"), self._engine.connect() as connection:
             rows = connection.execute(statement).all()
-        return [
-            PendingMessage(
-                inbox_id=r.id,
-                patient_key=r.patient_key,
-                message_type=r.message_type,
-                charset=r.charset,
-                raw=bytes(r.raw),
-                received_at=from_db(r.received_at),
-            )
-            for r in rows
-        ]
+        return [pending_message(r.id, r) for r in rows]
 
     def complete(
         self,
@@ -331,3 +322,16 @@ def _require(connection: Connection, inbox_id: int) -> None:
     found = connection.execute(select(hl7_inbox.c.id).where(hl7_inbox.c.id == inbox_id)).first()
     if found is None:
         raise StorageError(f"HL7 message {inbox_id} is not in the inbox")
+
+
+def pending_message(inbox_id: int, row: Any) -> PendingMessage:
+    """The stored message of inbox row ``inbox_id`` from a result row holding its
+    ``patient_key``, ``message_type``, ``charset``, ``raw`` and ``received_at`` columns."""
+    return PendingMessage(
+        inbox_id=inbox_id,
+        patient_key=row.patient_key,
+        message_type=row.message_type,
+        charset=row.charset,
+        raw=bytes(row.raw),
+        received_at=from_db(row.received_at),
+    )

@@ -14,9 +14,16 @@ from typing import Any
 from sqlalchemy import Engine, Row, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
-from cdr.storage.inbox import column_length, fit_column, from_db, storage_errors, to_utc
+from cdr.storage.inbox import (
+    column_length,
+    fit_column,
+    from_db,
+    pending_message,
+    storage_errors,
+    to_utc,
+)
 from cdr.storage.tables import hl7_inbox, hl7_outbox, hl7_relookups
-from hl7_listener.ports import InboxStatus, OutboundMessage, OutboxStatus, PendingMessage
+from hl7_listener.ports import InboxStatus, OutboundMessage, OutboxStatus
 from hl7_listener.relookup import DueRelookup, RelookupItem
 from hl7_listener.relookup_policy import RelookupStatus
 
@@ -56,14 +63,7 @@ class SqlRelookups:
                 id=row.id,
                 attempts=row.attempts,
                 deadline_at=from_db(row.deadline_at),
-                message=PendingMessage(
-                    inbox_id=row.inbox_id,
-                    patient_key=row.patient_key,
-                    message_type=row.message_type,
-                    charset=row.charset,
-                    raw=bytes(row.raw),
-                    received_at=from_db(row.received_at),
-                ),
+                message=pending_message(row.inbox_id, row),
             )
             for row in rows
         ]
