@@ -11,29 +11,14 @@ from cdr.storage import SqlInbox, SqlOutbox
 from cdr.storage.relookups import SqlRelookups
 from hl7_listener.ports import InboundMessage, OutboundMessage, RelookupRequest
 from hl7_listener.relookup_policy import RelookupStatus
-from tests.unit.cdr.test_hl7_storage import PG_URL, _database
+from tests.unit.cdr.test_hl7_storage import database  # noqa: F401  (fixture: SQLite and PostgreSQL, migrated)
 
 T0 = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
 NIR = "185077512345678"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    if request.param == "postgresql" and not PG_URL:
-        pytest.skip("CDR_TEST_POSTGRES_URL not set: PostgreSQL storage tests not run")
-    db, cleanup = _database(PG_URL if request.param == "postgresql" else None, tmp_path, "r.db")
-    db.migrate()
-    yield db
-    db.dispose()
-    if cleanup is not None:
-        admin, db_name = cleanup
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE {db_name}")
-        admin.dispose()
-
-
 @pytest.fixture
-def stores(database):
+def stores(database):  # noqa: F811
     engine = database.engine
     return SqlInbox(engine), SqlOutbox(engine), SqlRelookups(engine)
 
