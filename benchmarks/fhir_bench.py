@@ -36,9 +36,9 @@ from benchmarks.wrk import WrkResult, run_wrk, write_post_script, wrk_available
 from cdr.bootstrap import build_population_for
 from cdr.clock import SystemClock
 from cdr.settings import Settings
-from mapping.fhir_common import CLASS_CDR_REGIME, CS_CLASS_TYPE, SYSTEM_NIR
+from mapping.fhir.common import CLASS_CDR_REGIME, CS_CLASS_TYPE, SYSTEM_NIR
 from regimes.cnam.codec import build_request
-from regimes.sandbox.population import Member
+from sandbox.population import Member
 from rights.catalogue import default_catalogue
 from rights.identifiers import parse_nir
 from rights.model import Requester, RightsQuery

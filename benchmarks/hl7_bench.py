@@ -59,8 +59,8 @@ from benchmarks.mllp_load import MARK, control_id, run_load
 from cdr.bootstrap import build_population_for
 from cdr.clock import SystemClock
 from cdr.settings import Settings
-from mapping.er7 import escape
-from regimes.sandbox.members import Member
+from mapping.hl7v2.er7 import escape
+from sandbox.members import Member
 from rights.catalogue import RegimeCatalogue, default_catalogue
 
 __all__ = ["run_hl7"]
@@ -502,8 +502,8 @@ def _intake_versus_hl7apy(plan: Plan) -> None:
 
     from hl7_listener.ports import InboundMessage, StoreOutcome
     from hl7_listener.router import Intake, IntakeOptions
-    from mapping.adt_to_query import admission_from_message
-    from mapping.er7 import Message
+    from mapping.hl7v2.adt_to_query import admission_from_message
+    from mapping.hl7v2.er7 import Message
     from rights.model import Requester
 
     catalogue = default_catalogue()
@@ -549,7 +549,7 @@ def _intake_versus_hl7apy(plan: Plan) -> None:
     ).stdout.strip()
     show(
         "HL7 parsing: hl7apy is not on the hot path (the intake uses our own ER7 parser, "
-        "mapping/er7.py; hl7apy is used in tests only)",
+        "mapping/hl7v2/er7.py; hl7apy is used in tests only)",
         [
             (
                 "ours: Message.parse + admission_from_message",

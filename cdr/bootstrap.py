@@ -22,17 +22,17 @@ from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.writer import SingleWriter
 from fhir_server.search_params import index_entries
 from fhir_server.submit import SubmitService
-from mapping.codesystems import all_conformance_resources
+from mapping.fhir.codesystems import all_conformance_resources
 from regimes.cnam import CnamGateway
 from regimes.msa import MsaGateway
 from regimes.registry import GatewayRegistry
-from regimes.sandbox.app import create_app as create_sandbox_app
-from regimes.sandbox.faults import FaultBook
-from regimes.sandbox.population import Population, build_population
-from regimes.sandbox.wire import cnam as cnam_wire
-from regimes.sandbox.wire import msa as msa_wire
-from regimes.sandbox.wire import slm as slm_wire
-from regimes.sandbox.wire import special as special_wire
+from sandbox.app import create_app as create_sandbox_app
+from sandbox.faults import FaultBook
+from sandbox.population import Population, build_population
+from sandbox.wire import cnam as cnam_wire
+from sandbox.wire import msa as msa_wire
+from sandbox.wire import slm as slm_wire
+from sandbox.wire import special as special_wire
 from regimes.slm import SlmGateway
 from regimes.special import SpecialGateway
 from regimes.transport import FastClient, FastTransport

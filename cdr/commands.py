@@ -33,7 +33,7 @@ from cdr.render import format_nir, lookup_table, table
 from cdr.report_json import report_to_dict
 from cdr.settings import Settings
 from cdr.storage import Database
-from regimes.sandbox.server import start_in_thread
+from sandbox.server import start_in_thread
 from rights.catalogue import default_catalogue
 from rights.errors import ConfigError
 from rights.identifiers import parse_finess

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mapping.fhir_outcome import disposition
+from mapping.shared import disposition
 from rights.catalogue import RegimeCatalogue
 from rights.model import Period, RegimeRights
 from rights.result import LookupReport, RegimeStatus, RightsResult

@@ -242,7 +242,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_faults(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         # Imported here: the sandbox's modules are not needed to read the settings otherwise.
-        from regimes.sandbox.faults import FaultBook
+        from sandbox.faults import FaultBook
         from rights.catalogue import default_catalogue
         from rights.errors import CdrError
 

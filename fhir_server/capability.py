@@ -9,7 +9,7 @@ from typing import Any
 from fhir_server.paging import MAX_OFFSET
 from fhir_server.search_params import SEARCH_PARAMS
 from fhir_server.store import COUNT_BOUND
-from mapping.fhir_common import CANONICAL, FHIR_VERSION
+from mapping.fhir.common import CANONICAL, FHIR_VERSION
 
 __all__ = ["capability_statement"]
 

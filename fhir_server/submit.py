@@ -13,8 +13,8 @@ from datetime import date, datetime
 from typing import Any
 
 from fhir_server.store import AnswerStore, ResourceWrite
-from mapping.cer_to_query import EligibilityAsk, submit_body_to_ask
-from mapping.rights_to_fhir import (
+from mapping.fhir.cer_to_query import EligibilityAsk, submit_body_to_ask
+from mapping.fhir.rights_to_fhir import (
     gateway_organization,
     patient_id,
     pending_response,

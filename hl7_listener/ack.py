@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from mapping.er7 import Delimiters, escape, segment
-from mapping.hl7_err import err_segment
-from mapping.hl7_msh import hl7_timestamp, reply_msh
+from mapping.hl7v2.er7 import Delimiters, escape, segment
+from mapping.hl7v2.err import err_segment
+from mapping.hl7v2.msh import hl7_timestamp, reply_msh
 from rights.errors import MessageError
 
 __all__ = ["AckHeader", "ack_for"]

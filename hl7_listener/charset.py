@@ -8,7 +8,7 @@ spaces, and a few spellings engines are known to write are accepted too (``ISO-8
 
 from __future__ import annotations
 
-from mapping.hl7_charset import encode_with_hex_escapes
+from mapping.hl7v2.charset import encode_with_hex_escapes
 from rights.errors import FramingError
 
 __all__ = ["codec_for", "decode", "encode", "error_location", "hl7_name", "sniff_charset_field"]
@@ -109,7 +109,7 @@ def encode(text: str, codec: str) -> bytes:
 
     A character the codec cannot hold (a French ERR-8 text in an ASCII ACK, an ellipsis in
     Latin-1) is written as the HL7 hexadecimal escape of its UTF-8 bytes, ``\\Xhh…\\`` with the
-    message's escape character (HL7 v2.5 ch.2.7.2; ``mapping.er7.unescape`` reads it back), so
+    message's escape character (HL7 v2.5 ch.2.7.2; ``mapping.hl7v2.er7.unescape`` reads it back), so
     that no text is silently lost. Only a message declaring no escape character in MSH-2 gets
     ``?`` for such a character.
     """

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from hl7_listener.ports import OutboxItem, OutboxStore
-from mapping.er7 import Message
+from mapping.hl7v2.er7 import Message
 from rights.errors import CdrError, StorageError
 
 __all__ = ["Delivery", "OutboundSender", "ack_code_of"]

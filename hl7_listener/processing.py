@@ -10,11 +10,11 @@ from typing import Literal
 
 from hl7_listener.ports import OutboundMessage, PendingMessage, RelookupRequest
 from hl7_listener.relookup_policy import RelookupPolicy, not_asked
-from mapping.adt_to_query import Admission, admission_from_message
-from mapping.er7 import Message
-from mapping.hl7_charset import encode_result
-from mapping.rights_to_bundle import rights_to_transaction
-from mapping.rights_to_in1 import DEFAULT_RESULT_CHARSET, rights_update_message
+from mapping.fhir.rights_to_bundle import rights_to_transaction
+from mapping.hl7v2.adt_to_query import Admission, admission_from_message
+from mapping.hl7v2.charset import encode_result
+from mapping.hl7v2.er7 import Message
+from mapping.hl7v2.rights_to_in1 import DEFAULT_RESULT_CHARSET, rights_update_message
 from rights.catalogue import RegimeCatalogue
 from rights.model import Requester, RightsQuery
 from rights.result import LookupReport
@@ -34,7 +34,7 @@ RunLookup = Callable[[RightsQuery], Awaitable[tuple[str, LookupReport]]]
 @dataclass(frozen=True, slots=True)
 class ResultOptions:
     """How the HL7 result for one MLLP destination is written: MSH-18 (a key of
-    ``mapping.hl7_charset.RESULT_CHARSETS``) and whether ZRD goes with it."""
+    ``mapping.hl7v2.charset.RESULT_CHARSETS``) and whether ZRD goes with it."""
 
     charset: str = DEFAULT_RESULT_CHARSET
     zrd: bool = True

@@ -21,11 +21,11 @@ from typing import Literal
 from hl7_listener.ack import AckHeader, ack_for
 from hl7_listener.charset import codec_for, decode, encode, sniff_charset_field
 from hl7_listener.ports import InboundMessage, InboxStatus, StoreOutcome
-from mapping.adt_to_query import SUPPORTED_TRIGGERS, Admission, admission_from_message
-from mapping.er7 import Delimiters, Message, Segment
-from mapping.hl7_charset import encode_escaped
-from mapping.hl7_lengths import MSH_LIMITS, oversized_field
-from mapping.rights_to_in1 import rpi_message
+from mapping.hl7v2.adt_to_query import SUPPORTED_TRIGGERS, Admission, admission_from_message
+from mapping.hl7v2.charset import encode_escaped
+from mapping.hl7v2.er7 import Delimiters, Message, Segment
+from mapping.hl7v2.lengths import MSH_LIMITS, oversized_field
+from mapping.hl7v2.rights_to_in1 import rpi_message
 from rights.catalogue import RegimeCatalogue
 from rights.errors import CdrError, FramingError, MessageError, ParseError
 from rights.model import Requester, RightsQuery
@@ -335,7 +335,7 @@ def _reject(code: int, location: str, message: str) -> MessageError:
 
 
 def _header(message: Message) -> AckHeader:
-    """The MSH fields an ACK echoes; one over its length bound (``mapping.hl7_lengths``) is
+    """The MSH fields an ACK echoes; one over its length bound (``mapping.hl7v2.lengths``) is
     left empty, so that the AR refusing it is not as large as it (MSA-2 then empty, as for a
     missing MSH-10)."""
     msh = message.segments[0]

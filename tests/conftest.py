@@ -11,7 +11,7 @@ import pytest
 from cdr.bootstrap import Gateway, build_gateway, build_sandbox
 from cdr.clock import SystemClock
 from cdr.settings import Settings
-from regimes.sandbox.server import RunningServer, start_in_thread
+from sandbox.server import RunningServer, start_in_thread
 
 # Hypothesis's per-example deadline is a timing assertion: on a loaded 2-core machine an example
 # can take longer than 200 ms and fail a test whose behaviour is right. Tests assert behaviour only.

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mapping.er7 import Delimiters, Message
-from mapping.hl7_err import erl
+from mapping.hl7v2.er7 import Delimiters, Message
+from mapping.hl7v2.err import erl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hl7"
 MANIFEST: list[dict[str, Any]] = json.loads(

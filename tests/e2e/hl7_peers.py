@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hl7_listener.charset import codec_for, sniff_charset_field
-from mapping.er7 import Message
+from mapping.hl7v2.er7 import Message
 from tests.hl7_fixtures import FIXTURES, MANIFEST, fixture_bytes
 
 __all__ = [

@@ -13,8 +13,8 @@ import pytest
 from cdr.asgi import gateway_http_app
 from cdr.bootstrap import build_gateway, publish_conformance
 from fhir_server.app import create_app
-from regimes.sandbox.population import Member
-from regimes.sandbox.server import RunningServer, start_in_thread
+from sandbox.population import Member
+from sandbox.server import RunningServer, start_in_thread
 from tests.conftest import gateway_settings
 from tests.e2e.test_scenarios import ALL_TAGS, POPULATION
 from tests.unit.mapping.fhir_schema import assert_valid

@@ -13,9 +13,9 @@ import pytest
 
 from cdr.clock import SystemClock
 from cdr.settings import Settings
-from mapping.cer_to_query import submit_body_to_ask
-from mapping.fhir_common import EXT_RANG
-from mapping.fhir_terms import EXT_REGIME_STATUS
+from mapping.fhir.cer_to_query import submit_body_to_ask
+from mapping.fhir.common import EXT_RANG
+from mapping.fhir.terms import EXT_REGIME_STATUS
 from rights.catalogue import default_catalogue
 from rights.model import Requester
 from tests.e2e.test_fhir_api import fhir, post  # noqa: F401  (the module's API fixture)

@@ -22,8 +22,8 @@ from starlette.routing import Route
 from cdr.bootstrap import build_gateway
 from cdr.hl7_runtime import Hl7Runtime
 from hl7_listener.ports import OutboxStatus
-from mapping.er7 import Message
-from regimes.sandbox.server import RunningServer, start_in_thread
+from mapping.hl7v2.er7 import Message
+from sandbox.server import RunningServer, start_in_thread
 from tests.conftest import gateway_settings
 from tests.e2e.hl7_peers import (
     FIXTURES,

@@ -15,7 +15,7 @@ import pytest
 
 from cdr.bootstrap import build_gateway
 from cdr.hl7_runtime import Hl7Runtime
-from regimes.sandbox.server import RunningServer
+from sandbox.server import RunningServer
 from tests.conftest import gateway_settings
 from tests.e2e.hl7_peers import exchange, fixture_bytes, parse_reply
 
@@ -74,7 +74,7 @@ async def test_a_frame_without_msh_is_rejected_ar_100_at_msh_whatever_its_bytes(
     assert after_msa is not None and after_msa.value(1) == "AA"
 
 
-# --- fields over their length bound (mapping/hl7_lengths.py) -------------------------------
+# --- fields over their length bound (mapping/hl7v2/lengths.py) -------------------------------
 
 
 def _with_field(payload: bytes, segment: bytes, number: int, value: bytes) -> bytes:

@@ -13,8 +13,8 @@ import pytest
 from cdr.bootstrap import Gateway, build_gateway
 from cdr.hl7_runtime import Hl7Runtime
 from hl7_listener.relookup_policy import RelookupStatus
-from mapping.er7 import Message
-from regimes.sandbox.server import RunningServer
+from mapping.hl7v2.er7 import Message
+from sandbox.server import RunningServer
 from tests.conftest import gateway_settings
 from tests.e2e.hl7_peers import Receiver, exchange, fixture_bytes, parse_reply
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from cdr.bootstrap import build_gateway
-from regimes.sandbox.server import RunningServer
+from sandbox.server import RunningServer
 from rights.catalogue import default_catalogue
 from rights.errors import IdentifierKeyError
 from rights.model import Requester
@@ -112,7 +112,7 @@ async def test_non_eligible_structure_is_rejected(sandbox, tmp_path):
 
 
 def _non_eligible_finess() -> str:
-    from regimes.sandbox.eligibility import default_structures
+    from sandbox.eligibility import default_structures
 
     return next(s.finess for s in default_structures() if not s.eligible)
 

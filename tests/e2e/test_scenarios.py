@@ -11,7 +11,7 @@ import pytest
 from cdr.bootstrap import Gateway, build_population_for
 from cdr.clock import SystemClock
 from cdr.settings import Settings
-from regimes.sandbox.population import Member, Population
+from sandbox.population import Member, Population
 from rights.catalogue import default_catalogue
 from rights.identifiers import NIA_OID, NirKind, parse_accident_number
 from rights.model import Qualite, Requester, SituationKind

@@ -23,7 +23,7 @@ import uvicorn
 from cdr.asgi import gateway_http_app
 from cdr.bootstrap import build_gateway, publish_conformance
 from cdr.http_guard import HttpLimits, guarded_protocol, http_limits
-from regimes.sandbox.server import RunningServer
+from sandbox.server import RunningServer
 from tests.conftest import gateway_settings
 
 # Small enough to reach in a test, large enough for every ordinary request of the suites.

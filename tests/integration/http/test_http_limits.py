@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from regimes.sandbox.server import RunningServer
+from sandbox.server import RunningServer
 from tests.integration.http.conftest import (
     Served,
     connect,

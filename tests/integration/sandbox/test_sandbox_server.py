@@ -5,10 +5,10 @@ from datetime import date
 import httpx
 import pytest
 
-from regimes.sandbox.app import create_app
-from regimes.sandbox.faults import FaultBook
-from regimes.sandbox.population import build_population
-from regimes.sandbox.server import start_in_thread
+from sandbox.app import create_app
+from sandbox.faults import FaultBook
+from sandbox.population import build_population
+from sandbox.server import start_in_thread
 from rights.catalogue import default_catalogue
 from rights.errors import ConfigError
 

@@ -14,7 +14,7 @@ from hl7_listener.charset import (
     hl7_name,
     sniff_charset_field,
 )
-from mapping.er7 import Message
+from mapping.hl7v2.er7 import Message
 from rights.errors import FramingError
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from hl7_listener.ports import InboxStatus
-from mapping.er7 import Message
+from mapping.hl7v2.er7 import Message
 from tests.unit.hl7_listener.test_router import (
     A01,
     GatedStore,

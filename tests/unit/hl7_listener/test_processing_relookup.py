@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from hl7_listener.ports import PendingMessage
 from hl7_listener.processing import AdmissionProcessor
 from hl7_listener.relookup_policy import RelookupPolicy
-from mapping.er7 import Message
-from mapping.rights_to_bundle import PRELIMINARY
+from mapping.fhir.rights_to_bundle import PRELIMINARY
+from mapping.hl7v2.er7 import Message
 from rights.model import Requester, RightsQuery
 from rights.result import LookupReport, RegimeStatus
 from tests.hl7_fixtures import FIXTURES

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from hl7_listener.router import Intake, IntakeOptions
-from mapping.er7 import Delimiters, Message
-from mapping.hl7_charset import encode_escaped
+from mapping.hl7v2.charset import encode_escaped
+from mapping.hl7v2.er7 import Delimiters, Message
 from rights.catalogue import default_catalogue
 from rights.model import Requester
 from tests.hl7_fixtures import fixture_bytes

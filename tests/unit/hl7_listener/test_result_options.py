@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from hl7_listener.ports import PendingMessage
 from hl7_listener.processing import AdmissionProcessor, ResultOptions
-from mapping.er7 import Message
+from mapping.hl7v2.er7 import Message
 from rights.evaluation import query_warnings
 from rights.model import Requester, RightsQuery
 from rights.result import LookupReport

@@ -16,8 +16,8 @@ import pytest
 
 from hl7_listener.ports import InboundMessage, InboxStatus, StoreOutcome
 from hl7_listener.router import Intake, IntakeOptions
-from mapping.er7 import Delimiters, Message
-from mapping.hl7_err import erl
+from mapping.hl7v2.er7 import Delimiters, Message
+from mapping.hl7v2.err import erl
 from rights.catalogue import default_catalogue
 from rights.errors import StorageError
 from rights.evaluation import query_warnings

@@ -21,7 +21,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT6
 
-from mapping.fhir_common import FHIR_VERSION
+from mapping.fhir.common import FHIR_VERSION
 
 __all__ = ["assert_valid", "schema_errors"]
 

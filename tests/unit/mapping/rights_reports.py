@@ -8,9 +8,9 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from mapping.rights_to_fhir import EligibilityAnswer, report_to_fhir
-from regimes.sandbox.members import Member
-from regimes.sandbox.population import Population, build_population
+from mapping.fhir.rights_to_fhir import EligibilityAnswer, report_to_fhir
+from sandbox.members import Member
+from sandbox.population import Population, build_population
 from rights.catalogue import RegimeCatalogue, default_catalogue
 from rights.evaluation import evaluate, query_warnings
 from rights.identifiers import NIA_OID, parse_nir

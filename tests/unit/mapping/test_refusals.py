@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from mapping.er7 import Delimiters
-from mapping.fhir_common import CS_CDR_ERROR
-from mapping.fhir_terms import EXT_REGIME_STATUS
-from mapping.rights_segments import zrd_segment
+from mapping.fhir.common import CS_CDR_ERROR
+from mapping.fhir.terms import EXT_REGIME_STATUS
+from mapping.hl7v2.er7 import Delimiters
+from mapping.hl7v2.rights_segments import zrd_segment
 from rights.result import InForceReason, LookupReport, RegimeStatus
 from tests.unit.mapping.rights_reports import (
     TODAY,

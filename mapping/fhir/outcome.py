@@ -1,0 +1,96 @@
+"""What a CoverageEligibilityResponse says about the lookup itself: ``error[]`` for the regimes
+that could not answer, the ``disposition`` sentence, and our per-regime status and warning
+extensions for integrators."""
+
+from __future__ import annotations
+
+from mapping.fhir.common import CS_CDR_ERROR
+from mapping.fhir.terms import (
+    ERROR_REGIME_REJECTED,
+    ERROR_REGIME_TIMEOUT,
+    ERROR_REGIME_UNAVAILABLE,
+    ERROR_REQUESTER_REFUSED,
+    ERROR_UNKNOWN_PERSON,
+    ERRORS,
+    EXT_ERROR_REGIME,
+    EXT_REGIME_STATUS,
+    EXT_WARNING,
+)
+from mapping.fhir.values import Json, coding, extension
+from mapping.shared import detail as shared_detail
+from mapping.shared import regime_label
+from rights.catalogue import RegimeCatalogue
+from rights.result import InForceReason, LookupReport, RegimeStatus, RightsResult, Warning
+
+__all__ = ["errors", "status_extensions", "warning_extensions"]
+
+_ERROR_OF_STATUS = {
+    RegimeStatus.UNAVAILABLE: ERROR_REGIME_UNAVAILABLE,
+    RegimeStatus.TIMEOUT: ERROR_REGIME_TIMEOUT,
+    RegimeStatus.REJECTED: ERROR_REGIME_REJECTED,
+}
+
+
+def errors(report: LookupReport, catalogue: RegimeCatalogue) -> list[Json]:
+    """One error per regime that could not answer; ``unknown-person`` when every regime asked
+    answered that it does not know the person."""
+    out = [_regime_error(r, catalogue) for r in report.failed]
+    if not report.found and not report.failed:
+        text = "No regime knows this person"
+        if not report.results:
+            text = "No regime serves this kind of number"
+        out.append({"code": _error_code(ERROR_UNKNOWN_PERSON, text)})
+    return out
+
+
+def _regime_error(result: RightsResult, catalogue: RegimeCatalogue) -> Json:
+    code = _ERROR_OF_STATUS.get(result.status, ERROR_REGIME_UNAVAILABLE)
+    if result.evaluation.reason is InForceReason.REQUESTER_REFUSED:
+        # A structure outside the FINESS categories CDR serves (seed: "Offre de service").
+        code = ERROR_REQUESTER_REFUSED
+    detail = shared_detail(result)
+    return {
+        "extension": [extension(EXT_ERROR_REGIME, valueCode=result.regime)],
+        "code": _error_code(code, f"{regime_label(result.regime, catalogue)}: {detail}"),
+    }
+
+
+def _error_code(code: str, text: str) -> Json:
+    return {"coding": [coding(CS_CDR_ERROR, code, ERRORS[code])], "text": text}
+
+
+def status_extensions(report: LookupReport) -> list[Json]:
+    """cdr-regime-status: how each regime asked answered, and how fast."""
+    return [
+        extension(
+            EXT_REGIME_STATUS,
+            extension=[
+                extension("regime", valueCode=r.regime),
+                extension("status", valueCode=r.status.value),
+                extension("reason", valueCode=r.evaluation.reason.value),
+                extension("elapsedMs", valueDecimal=round(r.elapsed_ms, 1)),
+                extension("attempts", valueUnsignedInt=r.attempts),
+                extension("fromCache", valueBoolean=r.from_cache),
+            ],
+        )
+        for r in report.results
+    ]
+
+
+def warning_extensions(report: LookupReport) -> list[Json]:
+    """cdr-warning: what the desk or billing should know (a provisional number, a date of care
+    outside every period…), about the identity asked for or about one regime's answer."""
+    out = [_warning(w, None) for w in report.warnings]
+    for result in report.found:
+        out += [_warning(w, result.regime) for w in result.evaluation.warnings]
+    return out
+
+
+def _warning(warning: Warning, regime: str | None) -> Json:
+    parts = [
+        extension("code", valueCode=warning.code),
+        extension("message", valueString=warning.message),
+    ]
+    if regime is not None:
+        parts.append(extension("regime", valueCode=regime))
+    return extension(EXT_WARNING, extension=parts)
