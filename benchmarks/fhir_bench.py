@@ -38,10 +38,10 @@ from cdr.clock import SystemClock
 from cdr.settings import Settings
 from mapping.fhir.common import CLASS_CDR_REGIME, CS_CLASS_TYPE, SYSTEM_NIR
 from regimes.cnam.codec import build_request
-from sandbox.population import Member
 from rights.catalogue import default_catalogue
 from rights.identifiers import parse_nir
 from rights.model import Requester, RightsQuery
+from sandbox.population import Member
 
 __all__ = ["run_fhir"]
 

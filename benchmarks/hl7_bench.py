@@ -60,8 +60,8 @@ from cdr.bootstrap import build_population_for
 from cdr.clock import SystemClock
 from cdr.settings import Settings
 from mapping.hl7v2.er7 import escape
-from sandbox.members import Member
 from rights.catalogue import RegimeCatalogue, default_catalogue
+from sandbox.members import Member
 
 __all__ = ["run_hl7"]
 

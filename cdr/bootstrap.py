@@ -26,13 +26,6 @@ from mapping.fhir.codesystems import all_conformance_resources
 from regimes.cnam import CnamGateway
 from regimes.msa import MsaGateway
 from regimes.registry import GatewayRegistry
-from sandbox.app import create_app as create_sandbox_app
-from sandbox.faults import FaultBook
-from sandbox.population import Population, build_population
-from sandbox.wire import cnam as cnam_wire
-from sandbox.wire import msa as msa_wire
-from sandbox.wire import slm as slm_wire
-from sandbox.wire import special as special_wire
 from regimes.slm import SlmGateway
 from regimes.special import SpecialGateway
 from regimes.transport import FastClient, FastTransport
@@ -42,6 +35,13 @@ from rights.model import Requester
 from rights.ports import RegimeGateway
 from rights.resilience import ResiliencePolicy
 from rights.result import LookupReport
+from sandbox.app import create_app as create_sandbox_app
+from sandbox.faults import FaultBook
+from sandbox.population import Population, build_population
+from sandbox.wire import cnam as cnam_wire
+from sandbox.wire import msa as msa_wire
+from sandbox.wire import slm as slm_wire
+from sandbox.wire import special as special_wire
 
 __all__ = [
     "Gateway",

@@ -33,13 +33,13 @@ from cdr.render import format_nir, lookup_table, table
 from cdr.report_json import report_to_dict
 from cdr.settings import Settings
 from cdr.storage import Database
-from sandbox.server import start_in_thread
 from rights.catalogue import default_catalogue
 from rights.errors import ConfigError
 from rights.identifiers import parse_finess
 from rights.model import Requester
 from rights.queries import build_query, parse_date_of_care
 from rights.result import InForceReason, RegimeStatus
+from sandbox.server import start_in_thread
 
 __all__ = [
     "db_upgrade",

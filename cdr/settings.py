@@ -242,9 +242,9 @@ class Settings(BaseSettings):
     @classmethod
     def _check_faults(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         # Imported here: the sandbox's modules are not needed to read the settings otherwise.
-        from sandbox.faults import FaultBook
         from rights.catalogue import default_catalogue
         from rights.errors import CdrError
+        from sandbox.faults import FaultBook
 
         try:
             FaultBook.from_config(value, default_catalogue().codes)

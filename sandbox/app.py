@@ -17,13 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from rights.catalogue import Regime, RegimeCatalogue
+from rights.errors import ConfigError, InputError
 from sandbox.directory import Directory
 from sandbox.eligibility import EligibilityMiddleware, StructureTable
 from sandbox.faults import ALL_REGIMES, FaultBook, FaultMiddleware
 from sandbox.members import SCENARIO_TAGS
 from sandbox.population import Population
-from rights.catalogue import Regime, RegimeCatalogue
-from rights.errors import ConfigError, InputError
 
 __all__ = ["WireRoutes", "create_app"]
 

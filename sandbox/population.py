@@ -14,6 +14,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from rights.catalogue import Regime, RegimeCatalogue
+from rights.errors import ConfigError
+from rights.model import (
+    AccidentDeclaration,
+    Exoneration,
+    MedecinTraitant,
+    Period,
+    RegimeRights,
+    Situation,
+    SncfContract,
+)
 from sandbox.members import Member, derive_tags, order_tags
 from sandbox.names import NamePool, default_names
 from sandbox.scenarios import named_members
@@ -26,17 +37,6 @@ from sandbox.synth import (
     organisation,
     practitioner_id,
     rights_record,
-)
-from rights.catalogue import Regime, RegimeCatalogue
-from rights.errors import ConfigError
-from rights.model import (
-    AccidentDeclaration,
-    Exoneration,
-    MedecinTraitant,
-    Period,
-    RegimeRights,
-    Situation,
-    SncfContract,
 )
 
 __all__ = ["Member", "Population", "build_population"]

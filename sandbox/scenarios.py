@@ -9,6 +9,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from rights.catalogue import RegimeCatalogue
+from rights.errors import ConfigError
+from rights.model import (
+    Exoneration,
+    ManagingOrganisation,
+    MedecinTraitant,
+    Period,
+    Qualite,
+    RegimeRights,
+    Situation,
+    SncfContract,
+)
 from sandbox.members import STATUS_TAGS, Member, derive_tags, order_tags
 from sandbox.names import NamePool
 from sandbox.synth import (
@@ -21,18 +33,6 @@ from sandbox.synth import (
     person,
     practitioner_id,
     rights_record,
-)
-from rights.catalogue import RegimeCatalogue
-from rights.errors import ConfigError
-from rights.model import (
-    Exoneration,
-    ManagingOrganisation,
-    MedecinTraitant,
-    Period,
-    Qualite,
-    RegimeRights,
-    Situation,
-    SncfContract,
 )
 
 __all__ = ["named_members"]

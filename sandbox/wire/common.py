@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.directory import Directory
 from rights.catalogue import Regime
+from sandbox.directory import Directory
 
 __all__ = ["ISO_DAY", "BadRequest", "Endpoint", "family_routes", "iso_day"]
 

@@ -17,12 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from sandbox.directory import Directory
-from sandbox.wire.common import BadRequest, Endpoint, family_routes
 from rights.catalogue import Regime
 from rights.errors import IdentifierError
 from rights.identifiers import parse_nir
 from rights.model import Exoneration, Period, RegimeRights
+from sandbox.directory import Directory
+from sandbox.wire.common import BadRequest, Endpoint, family_routes
 
 __all__ = ["routes"]
 

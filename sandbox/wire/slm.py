@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from sandbox.directory import Directory
-from sandbox.wire.common import ISO_DAY, Endpoint, family_routes, iso_day
 from rights.catalogue import Regime
 from rights.errors import IdentifierError
 from rights.identifiers import parse_nir
 from rights.model import Exoneration, MedecinTraitant, Period, RegimeRights, Situation
+from sandbox.directory import Directory
+from sandbox.wire.common import ISO_DAY, Endpoint, family_routes, iso_day
 
 __all__ = [
     "API_VERSION",

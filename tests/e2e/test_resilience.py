@@ -9,12 +9,12 @@ import httpx
 import pytest
 
 from cdr.bootstrap import build_gateway
-from sandbox.server import RunningServer
 from rights.catalogue import default_catalogue
 from rights.errors import IdentifierKeyError
 from rights.model import Requester
 from rights.queries import build_query
 from rights.result import RegimeStatus
+from sandbox.server import RunningServer
 from tests.conftest import gateway_settings
 from tests.e2e.test_scenarios import POPULATION
 

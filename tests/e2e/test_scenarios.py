@@ -11,12 +11,12 @@ import pytest
 from cdr.bootstrap import Gateway, build_population_for
 from cdr.clock import SystemClock
 from cdr.settings import Settings
-from sandbox.population import Member, Population
 from rights.catalogue import default_catalogue
 from rights.identifiers import NIA_OID, NirKind, parse_accident_number
 from rights.model import Qualite, Requester, SituationKind
 from rights.queries import build_query
 from rights.result import InForceReason, LookupReport, RegimeStatus, RightsResult
+from sandbox.population import Member, Population
 
 CATALOGUE = default_catalogue()
 TODAY = SystemClock().today()

@@ -5,12 +5,12 @@ from datetime import date
 import httpx
 import pytest
 
+from rights.catalogue import default_catalogue
+from rights.errors import ConfigError
 from sandbox.app import create_app
 from sandbox.faults import FaultBook
 from sandbox.population import build_population
 from sandbox.server import start_in_thread
-from rights.catalogue import default_catalogue
-from rights.errors import ConfigError
 
 CATALOGUE = default_catalogue()
 

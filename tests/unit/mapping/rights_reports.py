@@ -9,13 +9,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from mapping.fhir.rights_to_fhir import EligibilityAnswer, report_to_fhir
-from sandbox.members import Member
-from sandbox.population import Population, build_population
 from rights.catalogue import RegimeCatalogue, default_catalogue
 from rights.evaluation import evaluate, query_warnings
 from rights.identifiers import NIA_OID, parse_nir
 from rights.model import RegimeRights, RightsQuery
 from rights.result import InForceReason, LookupReport, RegimeStatus, RightsResult
+from sandbox.members import Member
+from sandbox.population import Population, build_population
 
 __all__ = [
     "CREATED",

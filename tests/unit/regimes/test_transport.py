@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.server import RunningServer, start_in_thread
 from regimes.transport import FastClient, FastTransport, Origin
+from sandbox.server import RunningServer, start_in_thread
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 

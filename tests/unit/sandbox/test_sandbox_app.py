@@ -9,13 +9,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from rights.catalogue import Regime, default_catalogue
+from rights.errors import ConfigError
 from sandbox.app import create_app
 from sandbox.directory import Directory
 from sandbox.eligibility import REQUESTER_FINESS_HEADER
 from sandbox.faults import FaultBook
 from sandbox.population import Population, build_population
-from rights.catalogue import Regime, default_catalogue
-from rights.errors import ConfigError
 
 CATALOGUE = default_catalogue()
 EHPAD = "130100050"  # sample structure of category 500 (not eligible)

@@ -8,6 +8,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from rights.errors import ConfigError
+from rights.identifiers import parse_finess
 from sandbox.eligibility import (
     REQUESTER_FINESS_HEADER,
     REQUESTER_WARNING_HEADER,
@@ -16,8 +18,6 @@ from sandbox.eligibility import (
     check_requester,
     default_structures,
 )
-from rights.errors import ConfigError
-from rights.identifiers import parse_finess
 
 # The seed list of eligible categories (CDR service offer), centres de santé included.
 SEED_CATEGORIES = {

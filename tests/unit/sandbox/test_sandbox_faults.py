@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from rights.errors import ConfigError, InputError, UnknownRegimeError
 from sandbox import faults as faults_module
 from sandbox.faults import (
     FAULT_HEADER,
@@ -19,7 +20,6 @@ from sandbox.faults import (
     FaultMiddleware,
     FaultSettings,
 )
-from rights.errors import ConfigError, InputError, UnknownRegimeError
 
 CODES = ("cnam", "msa", "senat")
 

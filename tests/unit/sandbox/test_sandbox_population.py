@@ -6,12 +6,12 @@ from datetime import date
 
 import pytest
 
-from sandbox.members import SCENARIO_TAGS, STATUS_TAGS, derive_tags, order_tags
-from sandbox.population import Population, build_population
 from rights.catalogue import default_catalogue
 from rights.errors import ConfigError
 from rights.identifiers import NirKind, parse_accident_number, parse_nir
 from rights.model import Qualite, SituationKind
+from sandbox.members import SCENARIO_TAGS, STATUS_TAGS, derive_tags, order_tags
+from sandbox.population import Population, build_population
 
 TODAY = date(2026, 11, 24)
 CATALOGUE = default_catalogue()

@@ -16,7 +16,6 @@ from mapping.hl7v2.adt_to_query import Admission
 from mapping.hl7v2.er7 import Delimiters, Message
 from mapping.hl7v2.pam_fr_check import pam_fr_violations
 from mapping.hl7v2.rights_to_in1 import insurance_segments, rights_update_message, rpi_message
-from sandbox.members import Member
 from rights.errors import MappingError, MessageError
 from rights.identifiers import NIR_TEST_OID
 from rights.model import (
@@ -26,6 +25,7 @@ from rights.model import (
     Period,
 )
 from rights.result import LookupReport, RegimeStatus
+from sandbox.members import Member
 from tests.unit.mapping.rights_reports import (
     TODAY,
     catalogue,

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from starlette.routing import Route
 
 from regimes.cnam import CnamGateway
-from sandbox.directory import Directory
-from sandbox.wire import cnam as wire
 from rights.catalogue import default_catalogue
 from rights.errors import RegimeRejected
 from rights.identifiers import parse_nir
+from sandbox.directory import Directory
+from sandbox.wire import cnam as wire
 from tests.unit.regimes.cnam.test_codec import FULL, QUERY
 from tests.unit.sandbox.wire.wire_fakes import (
     BASE_URL,

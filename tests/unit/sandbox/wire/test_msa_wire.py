@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from starlette.routing import Route
 
 from regimes.msa import MsaGateway
-from sandbox.directory import Directory
-from sandbox.wire import msa as wire
 from rights.catalogue import default_catalogue
 from rights.errors import RegimeRejected
 from rights.identifiers import parse_nir
 from rights.model import RegimeRights
+from sandbox.directory import Directory
+from sandbox.wire import msa as wire
 from tests.unit.regimes.msa.test_codec import FULL, QUERY
 from tests.unit.sandbox.wire.wire_fakes import (
     BASE_URL,

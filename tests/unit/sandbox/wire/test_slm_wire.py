@@ -12,19 +12,19 @@ import pytest
 from hypothesis import given
 from starlette.routing import Route
 
-from sandbox.wire import slm as wire
 from regimes.slm import SlmGateway, codec
 from rights.catalogue import default_catalogue
 from rights.errors import RegimeRejected
 from rights.identifiers import parse_nir
 from rights.model import AccidentDeclaration, Period, SncfContract
+from sandbox.wire import slm as wire
+from tests.unit.regimes.slm.test_codec import FULL, QUERY
 from tests.unit.sandbox.wire.wire_fakes import (
     BASE_URL,
     FakeDirectory,
     regime_rights,
     serving,
 )
-from tests.unit.regimes.slm.test_codec import FULL, QUERY
 
 CATALOGUE = default_catalogue()
 SLM_CODES = [r.code for r in CATALOGUE if r.family == "slm"]

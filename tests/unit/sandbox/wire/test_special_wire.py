@@ -12,19 +12,19 @@ import pytest
 from hypothesis import given
 from starlette.routing import Route
 
-from sandbox.wire import special as wire
 from regimes.special import SpecialGateway, codec
 from rights.catalogue import default_catalogue
 from rights.errors import RegimeRejected
 from rights.identifiers import parse_nir
 from rights.model import AccidentDeclaration, Period
+from sandbox.wire import special as wire
+from tests.unit.regimes.special.test_codec import FULL, QUERY
 from tests.unit.sandbox.wire.wire_fakes import (
     BASE_URL,
     FakeDirectory,
     regime_rights,
     serving,
 )
-from tests.unit.regimes.special.test_codec import FULL, QUERY
 
 CATALOGUE = default_catalogue()
 SPECIAL_CODES = [r.code for r in CATALOGUE if r.family == "special"]
