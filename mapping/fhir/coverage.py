@@ -59,15 +59,17 @@ from rights.model import Period, Qualite, RegimeRights, Situation, SituationKind
 
 __all__ = ["CoverageEntry", "RegimeCoverages", "rights_to_coverages"]
 
-_SPOUSES = frozenset(
-    {
-        Qualite.CONJOINT,
-        Qualite.CONJOINT_DIVORCE,
-        Qualite.CONCUBIN,
-        Qualite.CONJOINT_SEPARE,
-        Qualite.CONJOINT_VEUF,
-    }
-)
+# Qualité → subscriber-relationship (R4 code system, displays as published). A concubin is a
+# common-law spouse ("common"), as the same person's RelatedPerson says DOMPART; married
+# spouses, separated or widowed, stay "spouse"; a divorced one is no longer a spouse.
+_SUBSCRIBER_RELATIONSHIP = {
+    Qualite.ASSURE: ("self", "Self"),
+    Qualite.CONJOINT: ("spouse", "Spouse"),
+    Qualite.CONJOINT_SEPARE: ("spouse", "Spouse"),
+    Qualite.CONJOINT_VEUF: ("spouse", "Spouse"),
+    Qualite.CONCUBIN: ("common", "Common Law Spouse"),
+    Qualite.ENFANT: ("child", "Child"),
+}
 # The ouvrant droit's role towards the beneficiary, where v3-RoleCode has an exact concept.
 _OUVRANT_ROLE = {
     Qualite.ENFANT: ("PRN", "parent"),
@@ -266,17 +268,10 @@ class _Base:
 
 
 def _relationship(qualite: Qualite) -> Json:
-    if qualite is Qualite.ASSURE:
-        code = "self"
-    elif qualite in _SPOUSES:
-        code = "spouse"
-    elif qualite is Qualite.ENFANT:
-        code = "child"
-    else:
-        code = "other"
+    code, display = _SUBSCRIBER_RELATIONSHIP.get(qualite, ("other", "Other"))
     return {
         "coding": [
-            coding(CS_SUBSCRIBER_RELATIONSHIP, code, code.capitalize()),
+            coding(CS_SUBSCRIBER_RELATIONSHIP, code, display),
             _coding(CS_QUALITE, qualite.value),
         ]
     }

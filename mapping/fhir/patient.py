@@ -20,7 +20,12 @@ from mapping.fhir.common import (
     SYSTEM_NIR_TEST,
 )
 from mapping.fhir.ids import patient_id, practitioner_id
-from mapping.fhir.terms import CS_V2_0203, EXT_MEDECIN_TRAITANT_PERIOD, SYSTEM_RPPS
+from mapping.fhir.terms import (
+    CS_FR_CORE_V2_0203,
+    CS_V2_0203,
+    EXT_MEDECIN_TRAITANT_PERIOD,
+    SYSTEM_RPPS,
+)
 from mapping.fhir.values import (
     Json,
     calendar_date,
@@ -37,6 +42,11 @@ __all__ = ["medecin_to_practitioner", "patient_to_fhir", "person_id"]
 _PATIENT_ELEMENTS = ("identifier", "name", "gender", "birthDate", "generalPractitioner")
 _GENDERS = frozenset({"male", "female", "other", "unknown"})
 _NAME_USES = frozenset({"usual", "official", "temp", "nickname", "anonymous", "old", "maiden"})
+# Identifier types with their code systems' displays (THO v2-0203; FR Core fr-core-cs-v2-0203).
+_NSS = coding(CS_V2_0203, "NH", "National Health Plan Identifier")
+_INS_NIA = coding(CS_FR_CORE_V2_0203, "INS-NIA", "NIR temporaire")
+_INS_NIR_TEST = coding(CS_FR_CORE_V2_0203, "INS-NIR-TEST", "NIR TEST")
+_INS_NIR_DEMO = coding(CS_FR_CORE_V2_0203, "INS-NIR-DEMO", "NIR DEMO")
 # A submitted birthDate may be partial, as FHIR ``date`` allows: 1950 or 1950-03.
 _PARTIAL_DATE = re.compile(r"[1-9][0-9]{3}(-(0[1-9]|1[0-2]))?")
 
@@ -128,27 +138,27 @@ def _display(mt: MedecinTraitant) -> str:
 def _nss_identifier(
     query: RightsQuery, first: Beneficiary | None, submitted: Mapping[str, Any] | None
 ) -> Json:
-    """FR Core slice NSS: the billing NIR, in the system the NIR asked for belongs to."""
+    """The billing NIR, typed as FR Core types its system.
+
+    A real NIR enters FR Core Patient's NSS slice (use official, v2-0203#NH, system …4.8). NIA, test
+    and demo numbers must not: that slice fixes its system to …4.8 and is discriminated by type and
+    use, so they carry FR Core's own types (FRCorePatientINS slices INS-NIA, INS-NIR-TEST,
+    INS-NIR-DEMO: use temp for a NIA, official for the others)."""
     nir = query.nir
-    use = "official"
     if nir.is_nia:
-        system, use = SYSTEM_NIA, "temp"  # FR Core INS-NIA is a temporary identifier
+        system, use, kind = SYSTEM_NIA, "temp", _INS_NIA
     elif nir.is_test:
         # rights.Nir marks test and demo alike; the client's own identifier tells them apart.
         demo = any(
             isinstance(i, Mapping) and i.get("system") == SYSTEM_NIR_DEMO
             for i in _list(submitted, "identifier")
         )
-        system = SYSTEM_NIR_DEMO if demo else SYSTEM_NIR_TEST
+        system, use = (SYSTEM_NIR_DEMO, "official") if demo else (SYSTEM_NIR_TEST, "official")
+        kind = _INS_NIR_DEMO if demo else _INS_NIR_TEST
     else:
-        system = SYSTEM_NIR
+        system, use, kind = SYSTEM_NIR, "official", _NSS
     value = first.nir if first is not None and first.nir else nir.value
-    return {
-        "use": use,
-        "type": {"coding": [coding(CS_V2_0203, "NH", "Patient Medicare Number")]},
-        "system": system,
-        "value": value,
-    }
+    return {"use": use, "type": {"coding": [kind]}, "system": system, "value": value}
 
 
 def _names_of(person: Beneficiary) -> list[Json]:

@@ -29,6 +29,7 @@ __all__ = [
     "CS_BENEFIT_CATEGORY",
     "CS_COVERAGE_TYPE",
     "CS_ETM",
+    "CS_FR_CORE_V2_0203",
     "CS_MTM",
     "CS_NATURE_PJ",
     "CS_ORGANIZATION_TYPE",
@@ -63,6 +64,8 @@ __all__ = [
 
 # HL7 terminology.
 CS_V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+# FR Core's identifier types (INS-NIA, INS-NIR-TEST, INS-NIR-DEMO…), FRCoreCodeSystemv2-0203.
+CS_FR_CORE_V2_0203 = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
 CS_V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CS_V3_ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 CS_SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"

@@ -51,9 +51,10 @@ from mapping.fhir.terms import (
     EXT_WARNING,
     PROFILE_COVERAGE,
 )
-from sandbox.members import Member
 from rights.identifiers import NIR_DEMO_OID, NIR_TEST_OID
+from rights.model import Qualite
 from rights.result import InForceReason, LookupReport, RegimeStatus
+from sandbox.members import Member
 from tests.unit.mapping.fhir_schema import assert_valid
 from tests.unit.mapping.rights_reports import (
     CREATED,
@@ -471,18 +472,46 @@ def test_a_lunar_birth_date_goes_in_our_extension_not_in_birth_date() -> None:
         assert_valid(resource)
 
 
-def test_the_nss_identifier_follows_the_system_of_the_number_asked() -> None:
+FR_CORE_V2_0203 = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+
+
+def _typed(identifier: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    (kind,) = identifier["type"]["coding"]
+    return identifier["system"], identifier["use"], kind["system"], kind["code"], kind["display"]
+
+
+def test_only_a_real_nir_enters_fr_core_s_nss_slice_the_others_carry_fr_core_types() -> None:
+    # FR Core Patient: NSS = use official + v2-0203#NH + system …4.8 (slicing on type and use);
+    # FRCorePatientINS types NIA (temp), test and demo numbers (official) with its own codes.
     nia = answer_for(report_for(member("Pérez", "Inès"))).patient["identifier"][0]
-    assert (nia["system"], nia["use"]) == (SYSTEM_NIA, "temp")
-    assert nia["type"]["coding"][0]["code"] == "NH"
+    assert _typed(nia) == (SYSTEM_NIA, "temp", FR_CORE_V2_0203, "INS-NIA", "NIR temporaire")
     who = member("Hénault", "Dominique")
     plain = answer_for(report_for(who)).patient["identifier"][0]
-    assert (plain["system"], plain["use"]) == (SYSTEM_NIR, "official")
-    test = answer_for(report_for(who, oid=NIR_TEST_OID))
-    assert test.patient["identifier"][0]["system"] == SYSTEM_NIR_TEST
+    assert _typed(plain) == (
+        SYSTEM_NIR,
+        "official",
+        V2_0203,
+        "NH",
+        "National Health Plan Identifier",
+    )
+    test = answer_for(report_for(who, oid=NIR_TEST_OID)).patient["identifier"][0]
+    assert _typed(test) == (
+        SYSTEM_NIR_TEST,
+        "official",
+        FR_CORE_V2_0203,
+        "INS-NIR-TEST",
+        "NIR TEST",
+    )
     submitted = {"identifier": [{"system": SYSTEM_NIR_DEMO, "value": who.nir}]}
     demo = answer_for(report_for(who, oid=NIR_DEMO_OID), submitted=submitted)
-    assert demo.patient["identifier"][0]["system"] == SYSTEM_NIR_DEMO
+    assert _typed(demo.patient["identifier"][0]) == (
+        SYSTEM_NIR_DEMO,
+        "official",
+        FR_CORE_V2_0203,
+        "INS-NIR-DEMO",
+        "NIR DEMO",
+    )
 
 
 def test_the_child_of_a_test_nir_keeps_the_test_system_for_the_ouvrant_droit() -> None:
@@ -542,3 +571,34 @@ def test_the_mapping_does_not_change_what_it_is_given() -> None:
     kept = copy.deepcopy(submitted)
     answer_for(report_for(member("Valéry", "Noé")), submitted=submitted)
     assert submitted == kept
+
+
+@pytest.mark.parametrize(
+    ("qualite", "code", "display"),
+    [
+        (Qualite.ASSURE, "self", "Self"),
+        (Qualite.CONJOINT, "spouse", "Spouse"),
+        (Qualite.CONJOINT_SEPARE, "spouse", "Spouse"),
+        (Qualite.CONJOINT_VEUF, "spouse", "Spouse"),
+        (Qualite.CONCUBIN, "common", "Common Law Spouse"),
+        (Qualite.ENFANT, "child", "Child"),
+        (Qualite.CONJOINT_DIVORCE, "other", "Other"),
+        (Qualite.ASCENDANT_DESCENDANT_COLLATERAL, "other", "Other"),
+        (Qualite.AUTRE_AYANT_DROIT, "other", "Other"),
+    ],
+)
+def test_each_qualite_has_the_subscriber_relationship_code_and_display_of_r4(
+    qualite: Qualite, code: str, display: str
+) -> None:
+    # A concubin is the RelatedPerson's DOMPART: R4's "common" (common-law spouse), not "spouse".
+    who = member("Garcia", "Sylvie")
+    rights = rights_of(who)
+    changed = dataclasses.replace(
+        rights, beneficiary=dataclasses.replace(rights.beneficiary, qualite=qualite)
+    )
+    (amo,) = _of_type(answer_for(report_for(dataclasses.replace(who, rights=changed))), "amo")
+    (relationship,) = [
+        c for c in amo["relationship"]["coding"] if c["system"] == CS_SUBSCRIBER_RELATIONSHIP
+    ]
+    assert (relationship["code"], relationship["display"]) == (code, display)
+    assert _codes(amo["relationship"], CS_QUALITE) == [qualite.value]
