@@ -10,7 +10,6 @@ from mapping.fhir.terms import (
     ERROR_REGIME_TIMEOUT,
     ERROR_REGIME_UNAVAILABLE,
     ERROR_REQUESTER_REFUSED,
-    ERROR_UNKNOWN_PERSON,
     ERRORS,
     EXT_ERROR_REGIME,
     EXT_REGIME_STATUS,
@@ -24,6 +23,8 @@ from rights.result import InForceReason, LookupReport, RegimeStatus, RightsResul
 
 __all__ = ["errors", "status_extensions", "warning_extensions"]
 
+# The cdr-warning code of a person no regime knows (the code the regimes' statuses use too).
+_UNKNOWN_PERSON = InForceReason.UNKNOWN_PERSON.value
 _ERROR_OF_STATUS = {
     RegimeStatus.UNAVAILABLE: ERROR_REGIME_UNAVAILABLE,
     RegimeStatus.TIMEOUT: ERROR_REGIME_TIMEOUT,
@@ -32,15 +33,12 @@ _ERROR_OF_STATUS = {
 
 
 def errors(report: LookupReport, catalogue: RegimeCatalogue) -> list[Json]:
-    """One error per regime that could not answer; ``unknown-person`` when every regime asked
-    answered that it does not know the person."""
-    out = [_regime_error(r, catalogue) for r in report.failed]
-    if not report.found and not report.failed:
-        text = "No regime knows this person"
-        if not report.results:
-            text = "No regime serves this kind of number"
-        out.append({"code": _error_code(ERROR_UNKNOWN_PERSON, text)})
-    return out
+    """One error per regime that could not answer or refused.
+
+    A person no regime knows is an answer, not an error (R4 RemittanceOutcome ``complete``:
+    "processing has completed without errors"): it is said by a ``cdr-warning``
+    ``unknown-person``, the disposition and each regime's ``cdr-regime-status``, never here."""
+    return [_regime_error(r, catalogue) for r in report.failed]
 
 
 def _regime_error(result: RightsResult, catalogue: RegimeCatalogue) -> Json:
@@ -79,8 +77,14 @@ def status_extensions(report: LookupReport) -> list[Json]:
 
 def warning_extensions(report: LookupReport) -> list[Json]:
     """cdr-warning: what the desk or billing should know (a provisional number, a date of care
-    outside every period…), about the identity asked for or about one regime's answer."""
+    outside every period, a person no regime knows…), about the identity asked for or about one
+    regime's answer."""
     out = [_warning(w, None) for w in report.warnings]
+    if not report.found and not report.failed:
+        text = "No regime knows this person"
+        if not report.results:
+            text = "No regime serves this kind of number"
+        out.append(_warning(Warning(_UNKNOWN_PERSON, text), None))
     for result in report.found:
         out += [_warning(w, result.regime) for w in result.evaluation.warnings]
     return out

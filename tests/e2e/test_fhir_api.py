@@ -206,7 +206,16 @@ def test_every_scenario_over_http_emits_valid_resources(fhir, tag):
     assert_valid(patient.json())
     if tag == "unknown":
         assert not cersp.get("insurance")
-        assert cersp.get("error")
+        # Not being known is an answer (issue 21.5): complete, a warning, no error.
+        assert cersp["outcome"] == "complete" and "error" not in cersp
+        warnings = [
+            part["valueCode"]
+            for ext in cersp["extension"]
+            if ext["url"].endswith("/cdr-warning")
+            for part in ext["extension"]
+            if part["url"] == "code"
+        ]
+        assert "unknown-person" in warnings
 
 
 # --- bad input: every failure is an OperationOutcome with the right status ------------------

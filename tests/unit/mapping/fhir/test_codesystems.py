@@ -131,7 +131,7 @@ def test_every_code_of_ours_the_mapping_emits_is_in_its_code_system() -> None:
             assert profile in definitions
     # The walk saw the error codes, qualités, class types and ETM codes, not just one system.
     assert len(used) >= 8, sorted(used)
-    assert {"unknown-person", "requester-refused", "regime-timeout"} <= used[
+    assert {"requester-refused", "regime-timeout"} <= used[
         f"{CANONICAL}/CodeSystem/cdr-eligibility-error"
     ]
     assert EXT_LUNAR_BIRTH_DATE in definitions

@@ -323,7 +323,8 @@ def test_deferred_billing_is_in_force_on_the_date_of_care_not_today() -> None:
     assert "outside-periods" in warnings
 
 
-def test_an_unknown_person_is_a_complete_answer_with_an_unknown_person_error() -> None:
+def test_an_unknown_person_is_a_complete_answer_with_a_warning_and_no_error() -> None:
+    # R4 RemittanceOutcome complete = "completed without errors": not being known is an answer.
     who = member("Valéry", "Noé")
     submitted = {
         "resourceType": "Patient",
@@ -335,8 +336,9 @@ def test_an_unknown_person_is_a_complete_answer_with_an_unknown_person_error() -
     response = answer.response
     assert response["outcome"] == "complete"
     assert "insurance" not in response
-    (error,) = response["error"]
-    assert _codes(error["code"], CS_CDR_ERROR) == ["unknown-person"]
+    assert "error" not in response
+    warnings = [_parts(w, "code")[0] for w in _ext(response, EXT_WARNING)]
+    assert warnings == ["unknown-person"]
     assert response["disposition"] == "No regime knows this person."
     patient = answer.patient
     assert patient["name"] == [{"use": "official", "family": "Valéry", "given": ["Noé"]}]
