@@ -10,10 +10,47 @@ from fhir_server.paging import MAX_OFFSET
 from fhir_server.search_params import SEARCH_PARAMS
 from fhir_server.store import COUNT_BOUND
 from mapping.fhir.common import CANONICAL, FHIR_VERSION
+from mapping.fhir.terms import PROFILE_COVERAGE
 
-__all__ = ["capability_statement"]
+__all__ = ["SEARCH_PARAM_DEFINITIONS", "capability_statement"]
 
 _SUBMIT = "http://hl7.org/fhir/OperationDefinition/CoverageEligibilityRequest-submit"
+_CORE = "http://hl7.org/fhir/SearchParameter/"
+# searchParam.definition "SHALL be populated" for a core parameter (R4 CapabilityStatement): the
+# canonical URL of the R4 SearchParameter each one implements. Several resources share one
+# definition (Resource-id, individual-birthdate, conformance-url).
+SEARCH_PARAM_DEFINITIONS: dict[tuple[str, str], str] = {
+    (resource_type, name): _CORE + slug
+    for resource_type, name, slug in (
+        ("CoverageEligibilityResponse", "request", "CoverageEligibilityResponse-request"),
+        ("CoverageEligibilityResponse", "patient", "CoverageEligibilityResponse-patient"),
+        ("CoverageEligibilityResponse", "created", "CoverageEligibilityResponse-created"),
+        ("CoverageEligibilityResponse", "outcome", "CoverageEligibilityResponse-outcome"),
+        ("CoverageEligibilityResponse", "status", "CoverageEligibilityResponse-status"),
+        ("CoverageEligibilityRequest", "patient", "CoverageEligibilityRequest-patient"),
+        ("CoverageEligibilityRequest", "created", "CoverageEligibilityRequest-created"),
+        ("CoverageEligibilityRequest", "status", "CoverageEligibilityRequest-status"),
+        ("Coverage", "beneficiary", "Coverage-beneficiary"),
+        ("Coverage", "patient", "Coverage-patient"),
+        ("Coverage", "payor", "Coverage-payor"),
+        ("Coverage", "status", "Coverage-status"),
+        ("Coverage", "identifier", "Coverage-identifier"),
+        ("Patient", "identifier", "Patient-identifier"),
+        ("Patient", "birthdate", "individual-birthdate"),
+        ("Organization", "identifier", "Organization-identifier"),
+        ("Practitioner", "identifier", "Practitioner-identifier"),
+        ("CodeSystem", "url", "conformance-url"),
+        ("StructureDefinition", "url", "conformance-url"),
+    )
+}
+# Our profiles, per resource type they constrain (docs/fhir-profile.md).
+_SUPPORTED_PROFILES = {"Coverage": [PROFILE_COVERAGE]}
+
+
+def _definition(resource_type: str, name: str) -> str:
+    if name == "_id":
+        return _CORE + "Resource-id"
+    return SEARCH_PARAM_DEFINITIONS[(resource_type, name)]
 
 
 def capability_statement(*, base_url: str, version: str, date: datetime) -> dict[str, Any]:
@@ -26,11 +63,19 @@ def capability_statement(*, base_url: str, version: str, date: datetime) -> dict
             "readHistory": False,
             "updateCreate": False,
             "searchParam": [
-                {"name": p.name, "type": p.kind, "documentation": p.documentation}
+                {
+                    "name": p.name,
+                    "definition": _definition(resource_type, p.name),
+                    "type": p.kind,
+                    "documentation": p.documentation,
+                }
                 for p in params.values()
             ],
         }
+        if resource_type in _SUPPORTED_PROFILES:
+            entry["supportedProfile"] = _SUPPORTED_PROFILES[resource_type]
         if resource_type == "CoverageEligibilityRequest":
+            # A type-level operation: POST [base]/CoverageEligibilityRequest/$submit (ITI-124).
             entry["operation"] = [{"name": "submit", "definition": _SUBMIT}]
         resources.append(entry)
     return {
@@ -67,7 +112,6 @@ def capability_statement(*, base_url: str, version: str, date: datetime) -> dict
                     "characters, are refused with 400."
                 ),
                 "resource": resources,
-                "operation": [{"name": "submit", "definition": _SUBMIT}],
             }
         ],
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mapping.fhir.common import EXT_LUNAR_BIRTH_DATE, EXT_RANG
+from mapping.fhir.common import EXT_LUNAR_BIRTH_DATE, EXT_RANG, FHIR_VERSION
 from mapping.fhir.terms import (
     CS_COVERAGE_TYPE,
     CS_ETM,
@@ -108,8 +108,9 @@ def _header(url: str, title: str, description: str) -> Json:
         "experimental": False,
         "publisher": PUBLISHER,
         "description": description,
-        # No fhirVersion: the official R4 JSON schema's enum stops at 4.0.0 and refuses 4.0.1,
-        # and claiming 4.0.0 would be wrong. The element is optional; the base is R4 4.0.1.
+        # R4 technical correction 4.0.1 (the published R4 JSON schema's enum wrongly stops at
+        # 4.0.0; our tests let that one value through, see tests/fixtures/fhir-r4/README.md).
+        "fhirVersion": FHIR_VERSION,
     }
 
 

@@ -118,7 +118,8 @@ def test_metadata_is_a_truthful_capability_statement(fhir):
     assert {p["name"] for p in types["Coverage"]["searchParam"]} >= {
         "beneficiary", "patient", "payor", "status"
     }  # fmt: skip
-    assert rest["operation"][0]["name"] == "submit"
+    assert types["CoverageEligibilityRequest"]["operation"][0]["name"] == "submit"
+    assert "operation" not in rest  # $submit is type-level only
 
 
 def test_submit_returns_a_valid_response_with_its_coverage_and_persists_it(fhir):
