@@ -21,10 +21,11 @@ from mapping.shared import regime_label
 from rights.catalogue import RegimeCatalogue
 from rights.result import InForceReason, LookupReport, RegimeStatus, RightsResult, Warning
 
-__all__ = ["errors", "status_extensions", "warning_extensions"]
+__all__ = ["VALIDATION_WITHOUT_REGIME", "errors", "status_extensions", "warning_extensions"]
 
 # The cdr-warning code of a person no regime knows (the code the regimes' statuses use too).
 _UNKNOWN_PERSON = InForceReason.UNKNOWN_PERSON.value
+VALIDATION_WITHOUT_REGIME = "validation-without-regime"
 _ERROR_OF_STATUS = {
     RegimeStatus.UNAVAILABLE: ERROR_REGIME_UNAVAILABLE,
     RegimeStatus.TIMEOUT: ERROR_REGIME_TIMEOUT,
@@ -75,16 +76,23 @@ def status_extensions(report: LookupReport) -> list[Json]:
     ]
 
 
-def warning_extensions(report: LookupReport) -> list[Json]:
+def warning_extensions(report: LookupReport, *, validation_asked: bool = False) -> list[Json]:
     """cdr-warning: what the desk or billing should know (a provisional number, a date of care
     outside every period, a person no regime knows…), about the identity asked for or about one
-    regime's answer."""
+    regime's answer. ``validation_asked``: the request's purpose includes ``validation``."""
     out = [_warning(w, None) for w in report.warnings]
     if not report.found and not report.failed:
         text = "No regime knows this person"
         if not report.results:
             text = "No regime serves this kind of number"
         out.append(_warning(Warning(_UNKNOWN_PERSON, text), None))
+    if validation_asked and report.query.is_discovery:
+        # The response keeps the purpose asked for; this says what was done instead.
+        text = (
+            "validation asked without a regime (no insurance.coverage names one): every regime "
+            "was asked, as for a discovery"
+        )
+        out.append(_warning(Warning(VALIDATION_WITHOUT_REGIME, text), None))
     for result in report.found:
         out += [_warning(w, result.regime) for w in result.evaluation.warnings]
     return out

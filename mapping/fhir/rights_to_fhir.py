@@ -99,7 +99,8 @@ def report_to_fhir(
 
     with_items = "benefits" in chosen
     response: Json = {"resourceType": "CoverageEligibilityResponse", "id": response_id}
-    extensions = status_extensions(report) + warning_extensions(report)
+    warnings = warning_extensions(report, validation_asked="validation" in chosen)
+    extensions = status_extensions(report) + warnings
     if extensions:
         response["extension"] = extensions
     response.update(

@@ -604,3 +604,21 @@ def test_each_qualite_has_the_subscriber_relationship_code_and_display_of_r4(
     ]
     assert (relationship["code"], relationship["display"]) == (code, display)
     assert _codes(amo["relationship"], CS_QUALITE) == [qualite.value]
+
+
+def test_validation_without_a_regime_says_every_regime_was_asked() -> None:
+    # The query has no regime (no insurance.coverage named one): the lookup was a discovery.
+    who = member("Hénault", "Dominique")
+    report = report_for(who, discovery=True)
+    asked = answer_for(report, purposes=("validation",)).response
+    assert asked["purpose"] == ["validation"]
+    warnings = [_parts(w, "code")[0] for w in _ext(asked, EXT_WARNING)]
+    assert "validation-without-regime" in warnings
+    discovery = answer_for(report, purposes=("discovery",)).response
+    assert "validation-without-regime" not in [
+        _parts(w, "code")[0] for w in _ext(discovery, EXT_WARNING)
+    ]
+    named = answer_for(report_for(who), purposes=("validation",)).response
+    assert "validation-without-regime" not in [
+        _parts(w, "code")[0] for w in _ext(named, EXT_WARNING)
+    ]
