@@ -47,7 +47,7 @@ def _schema_path() -> Path:
 
 @functools.cache
 def _registry() -> tuple[str, Registry[Any]]:
-    schema = json.loads(_schema_path().read_text(encoding="utf-8"))
+    schema = _with_erratum(json.loads(_schema_path().read_text(encoding="utf-8")))
     uri = str(schema.get("id") or "urn:fhir-r4-schema")
     resource = Resource.from_contents(schema, default_specification=DRAFT6)
     return uri, Registry().with_resource(uri, resource)
@@ -62,15 +62,17 @@ def _validator(resource_type: str) -> jsonschema.Draft6Validator:
     )
 
 
-def _schema_erratum(error: jsonschema.ValidationError) -> bool:
+def _with_erratum(schema: dict[str, Any]) -> dict[str, Any]:
     # The published R4 schema's FHIRVersion enum stops at 4.0.0: it refuses "4.0.1", the very
-    # version R4 is. Only that value, only in a fhirVersion element, is let through.
-    path = list(error.absolute_path)
-    return (
-        error.validator == "enum"
-        and error.instance == FHIR_VERSION
-        and "fhirVersion" in [p for p in path if isinstance(p, str)][-1:]
-    )
+    # version R4 is. The enum of every fhirVersion element gains that one value, so a
+    # StructureDefinition is accepted alone and inside a Bundle's entries alike.
+    for definition in schema.get("definitions", {}).values():
+        element = definition.get("properties", {}).get("fhirVersion")
+        if isinstance(element, dict) and element.get("type") == "array":
+            element = element.get("items")  # ImplementationGuide lists its versions
+        if isinstance(element, dict) and FHIR_VERSION not in element.get("enum", [FHIR_VERSION]):
+            element["enum"] = [*element["enum"], FHIR_VERSION]
+    return schema
 
 
 def schema_errors(resource: Mapping[str, Any]) -> list[str]:
@@ -79,7 +81,6 @@ def schema_errors(resource: Mapping[str, Any]) -> list[str]:
     return [
         f"{'/'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}"
         for error in validator.iter_errors(resource)
-        if not _schema_erratum(error)
     ]
 
 

@@ -139,10 +139,19 @@ def test_every_code_of_ours_the_mapping_emits_is_in_its_code_system() -> None:
 
 
 def test_the_schema_check_lets_r4_be_4_0_1_and_nothing_else() -> None:
-    # The official schema's FHIRVersion enum lacks 4.0.1; our helper tolerates exactly that.
+    # The official schema's FHIRVersion enum lacks 4.0.1; our helper adds exactly that value,
+    # at the top level and inside a Bundle alike.
     sd = dict(structure_definitions()[0])
     assert schema_errors({**sd, "fhirVersion": "4.0.1"}) == []
     assert schema_errors({**sd, "fhirVersion": "4.0.2"}) != []
     assert schema_errors({**sd, "status": "4.0.1"}) != []
     ig = {"resourceType": "ImplementationGuide", "fhirVersion": ["4.0.1"]}
     assert schema_errors(ig) == []
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": {**sd, "fhirVersion": "4.0.1"}}],
+    }
+    assert schema_errors(bundle) == []
+    bundle["entry"] = [{"resource": {**sd, "fhirVersion": "4.0.2"}}]
+    assert schema_errors(bundle) != []
