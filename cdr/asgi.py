@@ -13,10 +13,10 @@ import asyncio
 from fastapi import FastAPI
 
 from cdr.bootstrap import Gateway, build_gateway, build_submit_service
-from cdr.cli import version
 from cdr.heap import settle_heap
 from cdr.logs import configure_logging
 from cdr.settings import Settings
+from cdr.version import version
 from fhir_server.app import create_app
 
 __all__ = ["FACTORY", "create_gateway_app", "gateway_http_app"]

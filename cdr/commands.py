@@ -22,8 +22,8 @@ from cdr.bootstrap import (
     prepare_storage,
     publish_conformance,
 )
-from cdr.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.clock import SystemClock
+from cdr.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.hl7_process import Hl7ProcessingProcess
 from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
 from cdr.http_guard import HttpLimits, guarded_protocol, http_limits

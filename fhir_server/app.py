@@ -11,7 +11,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -22,6 +22,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,7 +40,7 @@ from fhir_server.store import FhirStore, StoredResource
 from fhir_server.submit import SubmitService
 from rights.errors import CdrError
 
-__all__ = ["ReadyCheck", "create_app"]
+__all__ = ["ReadyCheck", "create_app", "request_headers"]
 
 SUBMIT_PATH = "/fhir/CoverageEligibilityRequest/$submit"
 # http://hl7.org/fhir/R4/datatypes.html#id
@@ -54,13 +55,22 @@ def _new_correlation_id() -> str:
     return f"{random.getrandbits(128):032x}"
 
 
+def request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The request's headers by lower-case name. A header sent more than once keeps every
+    value, joined by ", " as RFC 9110 §5.3 allows for list-valued fields (``Prefer:
+    respond-async`` then ``Prefer: handling=strict`` reads as both)."""
+    headers: dict[str, str] = {}
+    for key, value in raw:
+        name = key.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {text}" if name in headers else text
+    return headers
+
+
 class _EdgeMiddleware:
     """Pure ASGI (no per-request copy): correlation id in and out, format negotiation for
     /fhir, HTTP metrics, and the last line of defence that turns any unexpected exception into
-    an OperationOutcome 500 instead of a stack trace.
-
-    ``route_template``: the route reported in the metrics when ``app`` is one endpoint rather
-    than the router (which names the matched route in the scope)."""
+    an OperationOutcome 500 instead of a stack trace."""
 
     def __init__(
         self,
@@ -68,18 +78,16 @@ class _EdgeMiddleware:
         *,
         fail: Callable[[Request, Exception], Response],
         observe_http: ObserveHttp | None,
-        route_template: str = "unmatched",
     ) -> None:
         self.app = app
         self.fail = fail
         self.observe_http = observe_http
-        self.route_template = route_template
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = request_headers(scope["headers"])
         cid = headers.get("x-request-id") or _new_correlation_id()
         token = correlation_id.set(cid)
         state = scope.setdefault("state", {})
@@ -114,7 +122,7 @@ class _EdgeMiddleware:
         finally:
             seconds = time.perf_counter() - started
             route = scope.get("route")
-            template = getattr(route, "path", self.route_template)
+            template = getattr(route, "path", "unmatched")
             if status >= 400:  # one line per error answer, with the correlation id still set
                 log.log(
                     logging.WARNING if status >= 500 else logging.INFO,
@@ -146,21 +154,28 @@ class _Endpoint:
         await self._handle(scope, receive, send)
 
 
-class _GatewayApp(FastAPI):
-    """FastAPI, but the endpoints in ``direct`` (method and path) are served without the
-    framework's middleware, routing and request layers: under load those were about 15 % of a
-    `$submit`'s CPU (BENCHMARKS.md). Each comes wrapped in its own ``_EdgeMiddleware``, so it
-    keeps the edge's duties (correlation id, formats, OperationOutcome errors, metrics)."""
+class _DirectDispatch:
+    """The innermost middleware: the routes in ``direct`` (method and path) are served here,
+    past FastAPI's exception middleware, router and request layers (under load those were
+    about 15 % of a `$submit`'s CPU, BENCHMARKS.md); every other request goes on to them.
 
-    direct: dict[tuple[str, str], ASGIApp]
+    Being a middleware, not a replacement of the application, every middleware outside it
+    (the edge, and whatever ``create_app`` is given: authentication, CORS...) sees the direct
+    routes as it sees the others. The matched route is put in the scope, as the router does,
+    so the metrics name it."""
+
+    def __init__(self, app: ASGIApp, *, direct: Mapping[tuple[str, str], Route]) -> None:
+        self.app = app
+        self.direct = direct
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            endpoint = self.direct.get((scope["method"], scope["path"]))
-            if endpoint is not None:
-                await endpoint(scope, receive, send)
+            route = self.direct.get((scope["method"], scope["path"]))
+            if route is not None:
+                scope["route"] = route
+                await route.app(scope, receive, send)
                 return
-        await super().__call__(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 def _fhir_response(
@@ -194,7 +209,11 @@ def create_app(
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     metrics: Callable[[], str] | None = None,
     observe_http: ObserveHttp | None = None,
+    middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
+    """The application. ``middleware`` (outermost first) runs inside the edge and outside
+    every route, `$submit` included: the place for authentication and access control."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if on_startup is not None:
@@ -204,7 +223,7 @@ def create_app(
         if on_shutdown is not None:
             await on_shutdown()
 
-    app = _GatewayApp(
+    app = FastAPI(
         title="CDR Gateway",
         version=version,
         docs_url=None,
@@ -215,7 +234,7 @@ def create_app(
         # a client could be sent (with its body, on a 307) to any host it names. 404 instead.
         redirect_slashes=False,
     )
-    app.direct = {}
+    direct: dict[tuple[str, str], Route] = {}
 
     def fail(request: Request, exc: Exception) -> Response:
         cid = correlation_id.get() or _new_correlation_id()
@@ -224,6 +243,12 @@ def create_app(
             log.error("request failed", exc_info=exc, extra={"path": request.url.path})
         return _fhir_response(request, outcome, status)
 
+    # Starlette runs the middleware added last outermost. From the outside in: the edge
+    # (correlation id, formats, metrics, OperationOutcome for anything that escapes), the
+    # middleware given by the caller, the direct dispatch, then FastAPI's own stack.
+    app.add_middleware(_DirectDispatch, direct=direct)
+    for layer in reversed(middleware):
+        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
     app.add_middleware(_EdgeMiddleware, fail=fail, observe_http=observe_http)
 
     @app.exception_handler(CdrError)
@@ -286,13 +311,10 @@ def create_app(
         await _send_fhir(send, state["media_type"], result.body, 200, "location", location)
 
     # In the router (so that another method on the path is a 405, and the route is listed), and
-    # served directly: see ``_GatewayApp``.
-    app.router.routes.append(
-        Route(SUBMIT_PATH, endpoint=_Endpoint(submit_endpoint), methods=["POST"])
-    )
-    app.direct[("POST", SUBMIT_PATH)] = _EdgeMiddleware(
-        _Endpoint(submit_endpoint), fail=fail, observe_http=observe_http, route_template=SUBMIT_PATH
-    )
+    # served by the direct dispatch: see ``_DirectDispatch``.
+    submit_route = Route(SUBMIT_PATH, endpoint=_Endpoint(submit_endpoint), methods=["POST"])
+    app.router.routes.append(submit_route)
+    direct[("POST", SUBMIT_PATH)] = submit_route
 
     @app.get("/fhir/{resource_type}/{resource_id}")
     async def read(request: Request, resource_type: str, resource_id: str) -> Response:

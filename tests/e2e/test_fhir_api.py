@@ -338,7 +338,7 @@ def test_unexpected_failure_is_500_with_a_correlation_id(tmp_path: Path):
 
 
 def test_submit_edge_rules_hold_on_its_direct_path(fhir):
-    # `$submit` is served outside FastAPI's routing (fhir_server.app._GatewayApp): the edge's
+    # `$submit` is served by the direct dispatch (fhir_server.app._DirectDispatch): the edge's
     # rules must hold there as on every other route.
     outcome(httpx.get(f"{fhir}/CoverageEligibilityRequest/$submit"), 405)
     outcome(post(fhir, cer_for(first("open")), Accept="application/fhir+xml"), 406)
