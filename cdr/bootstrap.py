@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import httpx
+from fastapi import FastAPI
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from cdr.clock import SystemClock
+from cdr.heap import settle_heap
 from cdr.ids import time_ordered_id
 from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
@@ -20,6 +24,8 @@ from cdr.storage import Database, SqlLookupStore
 from cdr.storage.answers import SqlAnswerStore
 from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.writer import SingleWriter
+from cdr.version import version
+from fhir_server.app import create_app as create_fhir_app
 from fhir_server.search_params import index_entries
 from fhir_server.submit import SubmitService
 from mapping.fhir.codesystems import all_conformance_resources
@@ -46,6 +52,7 @@ from sandbox.wire import special as special_wire
 __all__ = [
     "Gateway",
     "build_gateway",
+    "build_http_app",
     "build_population_for",
     "build_sandbox",
     "build_submit_service",
@@ -244,4 +251,48 @@ def build_sandbox(settings: Settings, *, today: date | None = None) -> Starlette
             "slm": slm_wire.routes,
             "special": special_wire.routes,
         },
+    )
+
+
+def build_http_app(
+    gateway: Gateway, *, tune_gc: bool = True, middleware: Sequence[Middleware] = ()
+) -> FastAPI:
+    """The FHIR API and health endpoints over ``gateway``; closing the app closes the gateway.
+
+    ``tune_gc``: settle the process's garbage collector once the server has started
+    (``cdr.heap``); False when the app runs inside another program, such as a test session.
+    ``middleware`` (outermost first) sees every request, `$submit` included, inside the edge:
+    where the API's authentication and access control will be wired.
+    """
+
+    async def database_ready() -> bool:
+        return await asyncio.to_thread(gateway.database.ping)
+
+    async def regimes_ready() -> bool:
+        # Ready while the regime backend answers at all: one regime down makes lookups partial,
+        # not impossible, and must not take the whole gateway out of a load balancer.
+        health = await asyncio.gather(
+            *(gateway.registry.get(r.code).health(r) for r in gateway.catalogue)
+        )
+        return any(health)
+
+    settings = gateway.settings
+    submit = build_submit_service(gateway)
+
+    async def shut_down() -> None:
+        await submit.drain()
+        await gateway.aclose()
+
+    return create_fhir_app(
+        {"database": database_ready, "regimes": regimes_ready},
+        version=version(),
+        store=gateway.fhir_store,
+        submit=submit,
+        base_url=settings.effective_fhir_base_url,
+        max_body_bytes=settings.fhir_max_body_bytes,
+        on_startup=settle_heap if tune_gc else None,
+        on_shutdown=shut_down,
+        metrics=gateway.metrics.render,
+        observe_http=gateway.metrics.observe_http,
+        middleware=middleware,
     )

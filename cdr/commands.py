@@ -13,9 +13,10 @@ from typing import Any
 
 import uvicorn
 
-from cdr.asgi import FACTORY, gateway_http_app
+from cdr.asgi import FACTORY
 from cdr.bootstrap import (
     build_gateway,
+    build_http_app,
     build_population_for,
     build_regime_gateways,
     build_sandbox,
@@ -147,7 +148,7 @@ async def _serve(settings: Settings) -> int:
     split = settings.hl7_processing_process
     hl7 = Hl7Runtime(gateway, processing=not split)
     processing = Hl7ProcessingProcess(settings) if split else None
-    app = gateway_http_app(gateway)
+    app = build_http_app(gateway)
     servers.append(
         (
             _uvicorn(app, settings.http_host, settings.http_port, limits=http_limits(settings)),

@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cdr.asgi import gateway_http_app
-from cdr.bootstrap import build_gateway, publish_conformance
+from cdr.bootstrap import build_gateway, build_http_app, publish_conformance
 from fhir_server.app import create_app
 from sandbox.population import Member
 from sandbox.server import RunningServer, start_in_thread
@@ -32,7 +31,7 @@ def fhir(sandbox: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> It
     gateway = build_gateway(settings)
     publish_conformance(gateway)
     # Exactly what `cdr serve` runs, but for the collector settings of a server process.
-    server = start_in_thread(gateway_http_app(gateway, tune_gc=False))
+    server = start_in_thread(build_http_app(gateway, tune_gc=False))
     yield f"{server.url}/fhir"
     server.stop()  # the app's shutdown closes the gateway
 
