@@ -26,11 +26,10 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fhir_server import json_text
 from fhir_server.capability import capability_statement
 from fhir_server.context import correlation_id
 from fhir_server.errors import FhirRequestError
-from fhir_server.formats import check_content_type, response_media_type
+from fhir_server.formats import FHIR_JSON, check_content_type, encode_body, response_media_type
 from fhir_server.outcome import error_status_and_outcome
 from fhir_server.paging import parse_paging
 from fhir_server.search import parse_search, searchset
@@ -38,6 +37,7 @@ from fhir_server.search_params import SEARCH_PARAMS
 from fhir_server.search_run import run_until_disconnected
 from fhir_server.store import FhirStore, StoredResource
 from fhir_server.submit import SubmitService
+from fhir_server.xml_format import xml_to_resource
 from rights.errors import CdrError
 
 __all__ = ["ReadyCheck", "create_app", "request_headers"]
@@ -91,7 +91,7 @@ class _EdgeMiddleware:
         cid = headers.get("x-request-id") or _new_correlation_id()
         token = correlation_id.set(cid)
         state = scope.setdefault("state", {})
-        state["media_type"] = "application/fhir+json"
+        state["media_type"] = FHIR_JSON
         state["headers"] = headers
         started = time.perf_counter()
         status = 500
@@ -181,9 +181,9 @@ class _DirectDispatch:
 def _fhir_response(
     request: Request, body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    media = getattr(request.state, "media_type", "application/fhir+json")
+    media = getattr(request.state, "media_type", FHIR_JSON)
     return Response(
-        json_text.dumps(body),
+        encode_body(body, media),
         status_code=status,
         media_type=f"{media}; charset=utf-8",
         headers=headers,
@@ -379,8 +379,9 @@ def _known_type(resource_type: str) -> None:
 async def _read_json_body(
     headers: Mapping[str, str], receive: Receive, limit: int
 ) -> dict[str, Any] | None:
-    """The posted resource, or None when the client disconnected before the end of its body."""
-    check_content_type(headers.get("content-type"))
+    """The posted resource (in our JSON form when it was posted as XML), or None when the
+    client disconnected before the end of its body."""
+    xml = check_content_type(headers.get("content-type"))
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise FhirRequestError(413, "too-long", f"body of {declared} bytes exceeds {limit} bytes")
@@ -394,6 +395,8 @@ async def _read_json_body(
             raise FhirRequestError(413, "too-long", f"body exceeds {limit} bytes")
         if not message.get("more_body", False):
             break
+    if xml:
+        return xml_to_resource(raw)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -409,7 +412,7 @@ async def _send_fhir(
     send: Send, media_type: str, body: dict[str, Any], status: int, name: str, value: str
 ) -> None:
     """``_fhir_response`` for a plain ASGI endpoint: the same status line and headers."""
-    content = json_text.dumps(body)
+    content = encode_body(body, media_type)
     await send(
         {
             "type": "http.response.start",

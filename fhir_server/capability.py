@@ -94,7 +94,14 @@ def capability_statement(*, base_url: str, version: str, date: datetime) -> dict
             "url": base_url,
         },
         "fhirVersion": FHIR_VERSION,
-        "format": ["application/fhir+json", "json", "application/json"],
+        "format": [
+            "application/fhir+json",
+            "json",
+            "application/json",
+            "application/fhir+xml",
+            "xml",
+            "application/xml",
+        ],
         "rest": [
             {
                 "mode": "server",

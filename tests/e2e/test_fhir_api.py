@@ -278,13 +278,13 @@ def test_body_over_the_limit_is_413(fhir):
     outcome(post(fhir, body), 413)
 
 
-def test_xml_is_refused_with_406_and_415(fhir):
-    outcome(httpx.get(f"{fhir}/metadata", headers={"Accept": "application/fhir+xml"}), 406)
-    outcome(httpx.get(f"{fhir}/metadata", params={"_format": "xml"}), 406)
+def test_formats_we_do_not_speak_are_406_and_415(fhir):
+    outcome(httpx.get(f"{fhir}/metadata", headers={"Accept": "text/html"}), 406)
+    outcome(httpx.get(f"{fhir}/metadata", params={"_format": "ttl"}), 406)
     response = httpx.post(
         f"{fhir}/CoverageEligibilityRequest/$submit",
-        content=b"<CoverageEligibilityRequest/>",
-        headers={"Content-Type": "application/fhir+xml"},
+        content=b"name=value",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     outcome(response, 415)
 
@@ -340,7 +340,7 @@ def test_submit_edge_rules_hold_on_its_direct_path(fhir):
     # `$submit` is served by the direct dispatch (fhir_server.app._DirectDispatch): the edge's
     # rules must hold there as on every other route.
     outcome(httpx.get(f"{fhir}/CoverageEligibilityRequest/$submit"), 405)
-    outcome(post(fhir, cer_for(first("open")), Accept="application/fhir+xml"), 406)
+    outcome(post(fhir, cer_for(first("open")), Accept="text/csv"), 406)
     response = post(fhir, cer_for(first("open")), **{"X-Request-ID": "sub-7"})
     assert response.status_code == 200
     assert response.headers["X-Correlation-ID"] == "sub-7"
