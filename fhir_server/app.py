@@ -32,7 +32,7 @@ from fhir_server.errors import FhirRequestError
 from fhir_server.formats import FHIR_JSON, check_content_type, encode_body, response_media_type
 from fhir_server.outcome import error_status_and_outcome
 from fhir_server.paging import parse_paging
-from fhir_server.search import parse_search, searchset
+from fhir_server.search import read_search, searchset
 from fhir_server.search_params import SEARCH_PARAMS
 from fhir_server.search_run import run_until_disconnected
 from fhir_server.store import FhirStore, StoredResource
@@ -343,7 +343,11 @@ def create_app(
     async def search(request: Request, resource_type: str) -> Response:
         _known_type(resource_type)
         params = list(request.query_params.multi_items())
-        criteria, count, offset = parse_search(resource_type, params)
+        prefer = request.state.headers.get("prefer", "").lower()
+        asked = read_search(
+            resource_type, params, strict="handling=strict" in prefer, base_url=base_url
+        )
+        criteria, count, offset = asked.criteria, asked.count, asked.offset
         total, after = parse_paging(params, offset)
         page = await run_until_disconnected(
             request.receive,
@@ -360,7 +364,8 @@ def create_app(
         if page is None:  # the client has gone: nobody reads an answer (499, as nginx logs it)
             return Response(status_code=499)
         return _fhir_response(
-            request, searchset(resource_type, base_url, params, page, count, offset)
+            request,
+            searchset(resource_type, base_url, asked.used, page, count, offset, asked.ignored),
         )
 
     return app

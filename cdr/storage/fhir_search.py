@@ -24,7 +24,7 @@ __all__ = ["count_statement", "matching", "page_statement"]
 # The greatest value of each character of an ISO 8601 date-time at the same position: a value
 # that starts with ``v`` is at most ``v`` followed by the rest of this text, so a date prefix
 # becomes an index range (a ``LIKE 'v%'`` is no range on SQLite nor on PostgreSQL).
-_LATEST = "9999-99-99T99:99:99"
+_LATEST = "9999-99-99T99:99:99.999999"
 
 
 def _through(value: str) -> str:
@@ -39,12 +39,17 @@ def _date(criterion: Criterion, value: str) -> ColumnElement[bool]:
     idx = fhir_search_index.c
     starts = idx.value.startswith(value, autoescape=True)
     through = _through(value)
+    # A stored value is an instant (or a day): "starts after" and "ends before" the searched
+    # range are gt and lt; "not equal" is outside it, two ranges.
     return {
         "eq": and_(idx.value >= value, idx.value <= through, starts),
+        "ne": or_(idx.value < value, idx.value > through),
         "ge": idx.value >= value,
         "gt": and_(idx.value > value, ~starts),
+        "sa": and_(idx.value > value, ~starts),
         "le": and_(idx.value <= through, or_(idx.value <= value, starts)),
         "lt": idx.value < value,
+        "eb": idx.value < value,
     }[criterion.prefix]
 
 

@@ -295,8 +295,9 @@ def test_application_json_is_accepted_and_echoed(fhir):
     assert response.headers["content-type"].startswith("application/json")
 
 
-def test_unknown_search_parameter_is_400(fhir):
-    issues = outcome(httpx.get(f"{fhir}/Coverage", params={"colour": "blue"}), 400)
+def test_unknown_search_parameter_is_400_when_strict(fhir):
+    strict = {"Prefer": "handling=strict"}
+    issues = outcome(httpx.get(f"{fhir}/Coverage", params={"colour": "blue"}, headers=strict), 400)
     assert "not supported" in issues[0]["diagnostics"]
 
 
