@@ -18,9 +18,7 @@ STRICT = {"Prefer": "handling=strict"}
 
 
 def _ids(bundle: dict[str, Any]) -> set[str]:
-    return {
-        e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"
-    }
+    return {e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"}
 
 
 def _self_params(bundle: dict[str, Any]) -> list[tuple[str, str]]:
