@@ -298,17 +298,16 @@ def create_app(
         body = await _read_json_body(headers, receive, max_body_bytes)
         if body is None:  # the client left before sending its whole body: no one to answer
             return
+        # IHE FAIS (ITI-124/125), not FHIR's asynchronous pattern: `Prefer: respond-async` is
+        # answered at once with a normal 200 whose response says `queued`; the client reads
+        # that response (Content-Location) until its outcome is no longer `queued`. A 200
+        # answer names its response with Content-Location, never Location (a create header).
         if "respond-async" in headers.get("prefer", "").lower():
             result = await submit.submit_async(body)
-            location = f"{base_url}/CoverageEligibilityResponse/{result.response_id}"
-            # RFC 7240 + FHIR async pattern: 202, and where to poll.
-            await _send_fhir(
-                send, state["media_type"], result.body, 202, "content-location", location
-            )
-            return
-        result = await submit.submit(body)
+        else:
+            result = await submit.submit(body)
         location = f"{base_url}/CoverageEligibilityResponse/{result.response_id}"
-        await _send_fhir(send, state["media_type"], result.body, 200, "location", location)
+        await _send_fhir(send, state["media_type"], result.body, 200, "content-location", location)
 
     # In the router (so that another method on the path is a 405, and the route is listed), and
     # served by the direct dispatch: see ``_DirectDispatch``.
@@ -335,8 +334,11 @@ def create_app(
                 404, "not-found", f"{resource_type}/{resource_id} does not exist"
             )
         headers = _version_headers(stored)
-        if request.headers.get("if-none-match") == headers["ETag"]:
+        if _etag_matches(request.headers.get("if-none-match"), stored.version_id):
             return Response(status_code=304, headers=headers)
+        if stored.resource.get("outcome") == "queued":
+            # A lookup still running (FAIS asynchronous $submit): when to read again.
+            headers["Retry-After"] = "1"
         return _fhir_response(request, stored.resource, 200, headers)
 
     @app.get("/fhir/{resource_type}")
@@ -369,6 +371,19 @@ def create_app(
         )
 
     return app
+
+
+def _etag_matches(if_none_match: str | None, version_id: int) -> bool:
+    """RFC 9110 §13.1.2: ``*`` or a list of entity tags, compared weakly (``W/"3"`` and
+    ``"3"`` name the same version)."""
+    if not if_none_match:
+        return False
+    wanted = f'"{version_id}"'
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == wanted:
+            return True
+    return False
 
 
 def _known_type(resource_type: str) -> None:

@@ -129,7 +129,11 @@ def test_submit_returns_a_valid_response_with_its_coverage_and_persists_it(fhir)
     assert_valid(cersp)
     assert cersp["resourceType"] == "CoverageEligibilityResponse"
     assert cersp["outcome"] == "complete"
-    assert response.headers["Location"].endswith(f"/CoverageEligibilityResponse/{cersp['id']}")
+    # A 200 names its response with Content-Location; Location is a create header (R4 http).
+    assert "Location" not in response.headers
+    assert response.headers["Content-Location"].endswith(
+        f"/CoverageEligibilityResponse/{cersp['id']}"
+    )
     inforce = [i for i in cersp["insurance"] if i.get("inforce")]
     assert inforce
     coverage_ref = inforce[0]["coverage"]["reference"]
@@ -377,15 +381,23 @@ def test_respond_async_queues_then_completes(fhir, sandbox):
     ).raise_for_status()
     try:
         response = post(fhir, cer_for(member), Prefer="respond-async")
-        assert response.status_code == 202, response.text
+        # IHE FAIS, not FHIR's async pattern: a normal 200 whose response says queued.
+        assert response.status_code == 200, response.text
+        assert "Preference-Applied" not in response.headers
         queued = response.json()
         assert_valid(queued)
         assert queued["outcome"] == "queued"
         location = response.headers["Content-Location"]
         assert location.endswith(f"/CoverageEligibilityResponse/{queued['id']}")
         url = f"{fhir}/CoverageEligibilityResponse/{queued['id']}"
-        first_poll = httpx.get(url).json()
-        assert first_poll["outcome"] == "queued"
+        first_poll = httpx.get(url)
+        assert first_poll.json()["outcome"] == "queued"
+        assert first_poll.headers["Retry-After"] == "1"
+        # Every reference of the queued answer resolves while the lookup runs.
+        for ref in (queued["patient"], queued["request"], queued["insurer"]):
+            resolved = httpx.get(f"{fhir}/{ref['reference']}")
+            assert resolved.status_code == 200, ref
+            assert_valid(resolved.json())
         deadline = time.monotonic() + 20
         while True:
             polled = httpx.get(url).json()
@@ -398,6 +410,7 @@ def test_respond_async_queues_then_completes(fhir, sandbox):
     assert_valid(polled)
     assert any(i.get("inforce") for i in polled["insurance"])
     assert polled["request"] == queued["request"]
+    assert "Retry-After" not in httpx.get(url).headers
 
 
 def test_respond_async_still_checks_the_request_at_once(fhir):
@@ -526,3 +539,13 @@ def test_a_structure_the_regimes_refuse_gets_requester_refused_not_unavailable(f
     codes = [c["code"] for e in cersp["error"] for c in e["code"]["coding"]]
     assert codes == ["requester-refused"]
     assert "refused the requesting structure" in cersp["disposition"]
+
+
+def test_if_none_match_compares_weakly_and_takes_lists(fhir):
+    answer = post(fhir, cer_for(first("open"))).json()
+    url = f"{fhir}/{answer['patient']['reference']}"
+    etag = httpx.get(url).headers["ETag"]
+    strong = etag.removeprefix("W/")
+    for header in (etag, strong, f'"nope", {etag}', "*"):
+        assert httpx.get(url, headers={"If-None-Match": header}).status_code == 304, header
+    assert httpx.get(url, headers={"If-None-Match": '"999"'}).status_code == 200
