@@ -124,11 +124,15 @@ class QueryError(InputError):
 @dataclass(frozen=True, slots=True)
 class Fault:
     """One fault in a submitted resource: ``expression`` is its FHIRPath, ``check`` what failed
-    (``required``, ``value``, ``format``, ``length``, ``key``, ``month``, ``department`` …)."""
+    (``required``, ``value``, ``format``, ``length``, ``key``, ``month``, ``department`` …).
+    ``rule``: the resource is valid FHIR but breaks a rule of ours or of the CDR service (a
+    NIR's key, a date of care too far ahead, a cancelled request), as opposed to a resource
+    that is not valid FHIR; the HTTP edge answers 422 rather than 400 when every fault is one."""
 
     expression: str
     message: str
     check: str = "value"
+    rule: bool = False
 
 
 class ResourceError(InputError):

@@ -148,6 +148,14 @@ def _status(cer: Node) -> None:
         cer.faults.add(
             cer.child_path("status"), f"status {status!r} is not one of {', '.join(STATUSES)}"
         )
+    elif status is not None and status != "active":
+        # fm-status: only an active request asks for something; a draft, a cancelled request
+        # or one entered in error is not looked up (nor stored).
+        cer.faults.add(
+            cer.child_path("status"),
+            f"a request with status {status!r} is not processed: only an active one is",
+            rule=True,
+        )
 
 
 def _purposes(cer: Node) -> tuple[str, ...]:
@@ -207,7 +215,7 @@ def _date_of_care(cer: Node, today: date) -> date | None:
     try:
         return check_date_of_care(day, location=where)
     except QueryError as exc:
-        cer.faults.add(where, exc.message)
+        cer.faults.add(where, exc.message, rule=True)  # a real day, outside what CDR serves
         return None
 
 

@@ -262,7 +262,8 @@ def test_invalid_nir_names_the_identifier_and_the_check(fhir):
     cer = cer_for(member)
     wrong = member.nir[:13] + f"{(int(member.nir[13:]) % 97) + 1:02d}"
     cer["contained"][0]["identifier"][0]["value"] = wrong
-    issues = outcome(post(fhir, cer), 400)
+    # Valid FHIR breaking a rule of the NIR: 422, not 400 (R4 http.html).
+    issues = outcome(post(fhir, cer), 422)
     assert any("identifier" in e for i in issues for e in i.get("expression", []))
     assert any(f"expected {member.nir[13:]}" in i["diagnostics"] for i in issues)
     assert any("[key]" in i["diagnostics"] for i in issues)
@@ -549,3 +550,22 @@ def test_if_none_match_compares_weakly_and_takes_lists(fhir):
     for header in (etag, strong, f'"nope", {etag}', "*"):
         assert httpx.get(url, headers={"If-None-Match": header}).status_code == 304, header
     assert httpx.get(url, headers={"If-None-Match": '"999"'}).status_code == 200
+
+
+@pytest.mark.parametrize("status", ["cancelled", "entered-in-error", "draft"])
+def test_a_request_that_is_not_active_is_not_processed(fhir, status):
+    cer = {**cer_for(first("open")), "status": status}
+    issues = outcome(post(fhir, cer), 422)
+    assert issues[0]["expression"] == ["CoverageEligibilityRequest.status"]
+    assert status in issues[0]["diagnostics"]
+
+
+def test_a_fhir_fault_beside_a_business_one_is_400(fhir):
+    member = first("open")
+    cer = {**cer_for(member), "status": "cancelled"}
+    del cer["purpose"]  # required by FHIR itself
+    issues = outcome(post(fhir, cer), 400)
+    assert {i["expression"][0] for i in issues} >= {
+        "CoverageEligibilityRequest.status",
+        "CoverageEligibilityRequest.purpose",
+    }
