@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -30,11 +29,13 @@ from fhir_server.search_params import index_entries
 from fhir_server.submit import SubmitService
 from mapping.fhir.codesystems import all_conformance_resources
 from regimes.cnam import CnamGateway
+from regimes.endpoints import RegimeEndpoint, client_tls_context
 from regimes.msa import MsaGateway
+from regimes.port import RegimePort
 from regimes.registry import GatewayRegistry
 from regimes.slm import SlmGateway
 from regimes.special import SpecialGateway
-from regimes.transport import FastClient, FastTransport
+from regimes.transport import FastPort, FastTransport
 from rights.catalogue import RegimeCatalogue, default_catalogue
 from rights.lookup import RightsLookup
 from rights.model import Requester
@@ -72,7 +73,7 @@ class Gateway:
     lookup: RightsLookup
     service: LookupService
     registry: GatewayRegistry
-    http_clients: list[httpx.AsyncClient]
+    regime_ports: list[RegimePort]
     clock: SystemClock
     fhir_store: SqlFhirStore
     writer: SingleWriter
@@ -83,14 +84,14 @@ class Gateway:
         return Requester(finess=self.settings.requester_finess, label="CDR Gateway")
 
     async def aclose(self) -> None:
-        for client in self.http_clients:
-            await client.aclose()
+        for port in self.regime_ports:
+            await port.aclose()
         self.writer.close()
         self.database.dispose()
         self.metrics.close()
 
 
-_GATEWAYS: dict[str, Callable[[httpx.AsyncClient, str], RegimeGateway]] = {
+_GATEWAYS: dict[str, Callable[[RegimePort], RegimeGateway]] = {
     "cnam": CnamGateway,
     "msa": MsaGateway,
     "slm": SlmGateway,
@@ -110,31 +111,30 @@ def policy_from(settings: Settings) -> ResiliencePolicy:
     )
 
 
-def build_http_client(settings: Settings, ssl_context: ssl.SSLContext) -> httpx.AsyncClient:
-    """A client for one regime service, on our lean HTTP/1.1 transport (decision 0004).
+def build_regime_port(settings: Settings, endpoint: RegimeEndpoint) -> RegimePort:
+    """The port to one regime service, on our lean HTTP/1.1 transport (decision 0004).
 
-    The lookup use case owns the time budget; the client's own timeout is only a backstop.
+    The lookup use case owns the time budget; the transport's own timeout is only a backstop.
     """
-    transport = FastTransport(max_connections=settings.http_pool_size, ssl_context=ssl_context)
-    return FastClient(transport, timeout=httpx.Timeout(settings.regime_timeout_s + 1))
+    transport = FastTransport(max_connections=settings.http_pool_size)
+    return FastPort(transport, endpoint, httpx.Timeout(settings.regime_timeout_s + 1))
 
 
 def build_regime_gateways(
     settings: Settings, catalogue: RegimeCatalogue
-) -> tuple[GatewayRegistry, list[httpx.AsyncClient]]:
-    """A gateway per regime of ``catalogue`` and the HTTP clients to close after use."""
-    base_url = settings.effective_regimes_url
+) -> tuple[GatewayRegistry, list[RegimePort]]:
+    """A gateway per regime of ``catalogue`` and the ports to close after use."""
     registry = GatewayRegistry()
-    clients: list[httpx.AsyncClient] = []
-    # Building a TLS context costs milliseconds: one for all the regime clients.
-    ssl_context = ssl.create_default_context()
+    ports: list[RegimePort] = []
+    # Building a TLS context costs milliseconds: one for all the regime ports.
+    endpoint = RegimeEndpoint(settings.effective_regimes_url, ssl_context=client_tls_context())
     for regime in catalogue:
-        # One client per regime service: each regime is its own host (and, in production,
+        # One port per regime service: each regime is its own host (and, in production,
         # its own client certificate) with its own connection pool.
-        client = build_http_client(settings, ssl_context)
-        clients.append(client)
-        registry.add(regime.code, _GATEWAYS[regime.family](client, base_url))
-    return registry, clients
+        port = build_regime_port(settings, endpoint)
+        ports.append(port)
+        registry.add(regime.code, _GATEWAYS[regime.family](port))
+    return registry, ports
 
 
 def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
@@ -146,7 +146,7 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
     if migrate:
         database.migrate()
     store = SqlLookupStore(database.engine)
-    registry, clients = build_regime_gateways(settings, catalogue)
+    registry, ports = build_regime_gateways(settings, catalogue)
     clock = SystemClock(settings.zone)
     lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
     writer = SingleWriter()
@@ -163,7 +163,7 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
             lookup, store, observe=_observer(metrics, LookupEvents(lookup)), blocking=writer.run
         ),
         registry=registry,
-        http_clients=clients,
+        regime_ports=ports,
         clock=clock,
         fhir_store=SqlFhirStore(database.engine, search_timeout_s=settings.search_timeout_s),
         writer=writer,

@@ -380,12 +380,12 @@ def _accepts_connections(url: str) -> bool:
 async def regimes(settings: Settings, *, as_json: bool) -> int:
     # Only the regime services are asked: no database is opened (nor created).
     catalogue = default_catalogue()
-    registry, clients = build_regime_gateways(settings, catalogue)
+    registry, ports = build_regime_gateways(settings, catalogue)
     try:
         health = await asyncio.gather(*(registry.get(r.code).health(r) for r in catalogue))
     finally:
-        for client in clients:
-            await client.aclose()
+        for port in ports:
+            await port.aclose()
     rows = [
         {
             "code": r.code,

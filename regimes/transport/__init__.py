@@ -9,7 +9,7 @@ CPU per request on loopback, which dominated regime discovery (decision 0004). S
   as transfer coding;
 - ``connection``: one connection as an asyncio protocol, timeouts as httpx has them;
 - ``pool``: ``FastTransport``, the keep-alive pools and the retry of a stale connection;
-- ``client``: ``FastClient``, an httpx client whose ``exchange`` skips httpx's models.
+- ``port``: ``FastPort``, the regime port (``regimes.port``) on it, skipping httpx's models.
 
 Scope: plain HTTP/1.1 over TCP or TLS to absolute http/https URLs; no proxies, no HTTP/2, no
 upgrades, no response streaming (the whole body is read before the response is returned).
@@ -17,8 +17,8 @@ Failures are raised as the httpx exceptions httpcore would raise, so ``regimes/h
 them unchanged.
 """
 
-from regimes.transport.client import FastClient
-from regimes.transport.parser import MAX_BODY_BYTES, MAX_HEAD_BYTES, Reply
+from regimes.transport.parser import MAX_BODY_BYTES, MAX_HEAD_BYTES
 from regimes.transport.pool import FastTransport, Origin
+from regimes.transport.port import FastPort
 
-__all__ = ["MAX_BODY_BYTES", "MAX_HEAD_BYTES", "FastClient", "FastTransport", "Origin", "Reply"]
+__all__ = ["MAX_BODY_BYTES", "MAX_HEAD_BYTES", "FastPort", "FastTransport", "Origin"]

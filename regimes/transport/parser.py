@@ -9,15 +9,13 @@ a coding we do not decode would hand the codec bytes it cannot read; h11 refuses
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 import httptools
 import httpx
 
+from regimes.port import WireReply
 from regimes.transport.encoder import FRAMING_HEADERS
 
-__all__ = ["MAX_BODY_BYTES", "MAX_HEAD_BYTES", "Reply", "ResponseReader", "ResponseRefused"]
+__all__ = ["MAX_BODY_BYTES", "MAX_HEAD_BYTES", "ResponseReader", "ResponseRefused"]
 
 # h11 allows 16 KiB of head by default; ours is wider for headers a real gateway adds.
 MAX_HEAD_BYTES = 64 * 1024
@@ -26,19 +24,6 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 
 class ResponseRefused(Exception):
     """Raised inside a parser callback: the response breaks a limit or a rule."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A whole response, without httpx's model around it: ``headers`` by lower-case name."""
-
-    status_code: int
-    headers: Mapping[str, str]
-    content: bytes
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
 
 
 class ResponseReader:
@@ -132,13 +117,13 @@ class ResponseReader:
             name.lower() in FRAMING_HEADERS for name, _ in self.headers
         )
 
-    def reply(self) -> Reply:
+    def reply(self) -> WireReply:
         headers: dict[str, str] = {}
         for name, value in self.headers:
             key = name.decode("latin-1").lower()
             text = value.decode("latin-1")
             headers[key] = f"{headers[key]}, {text}" if key in headers else text
-        return Reply(self.parser.get_status_code(), headers, b"".join(self.body))
+        return WireReply(self.parser.get_status_code(), headers, b"".join(self.body))
 
     def response(self) -> httpx.Response:
         version = self.parser.get_http_version()

@@ -14,13 +14,14 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
+from regimes.port import WireReply
 from regimes.transport.connection import Connection, Outgoing, StaleConnection, describe
 from regimes.transport.encoder import request_bytes
-from regimes.transport.parser import MAX_BODY_BYTES, MAX_HEAD_BYTES, Reply, ResponseReader
+from regimes.transport.parser import MAX_BODY_BYTES, MAX_HEAD_BYTES, ResponseReader
 
 __all__ = ["FastTransport", "Origin"]
 
@@ -30,21 +31,24 @@ _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where requests go: scheme, host and port, and the ``Host`` header that names them."""
+    """Where requests go and as whom: scheme, host, port and the client ``identity`` (the pool
+    key: a connection opened for one identity is never used for another), with the TLS
+    context that presents it (None: the transport's own)."""
 
     scheme: str
     host: str
     port: int
+    identity: str = ""
+    ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def of(cls, url: httpx.URL) -> Origin:
+    def of(
+        cls, url: httpx.URL, identity: str = "", ssl_context: ssl.SSLContext | None = None
+    ) -> Origin:
         if url.scheme not in _DEFAULT_PORTS or not url.host:
             raise httpx.UnsupportedProtocol(f"cannot send to {url!r}")
-        return cls(url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.scheme, self.host, self.port)
+        port = url.port or _DEFAULT_PORTS[url.scheme]
+        return cls(url.scheme, url.host, port, identity, ssl_context)
 
     @property
     def host_header(self) -> bytes:
@@ -79,9 +83,10 @@ class Pool:
 
 
 class FastTransport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 with a keep-alive pool per (scheme, host, port); at most ``max_connections``
-    open per origin; idle connections are dropped after ``keepalive_expiry`` seconds; a response
-    whose head or body is larger than ``max_head_bytes`` / ``max_body_bytes`` is refused."""
+    """HTTP/1.1 with a keep-alive pool per origin (scheme, host, port, identity); at most
+    ``max_connections`` open per origin; idle connections are dropped after
+    ``keepalive_expiry`` seconds; a response whose head or body is larger than
+    ``max_head_bytes`` / ``max_body_bytes`` is refused."""
 
     def __init__(
         self,
@@ -96,13 +101,13 @@ class FastTransport(httpx.AsyncBaseTransport):
         self._ssl_context = ssl_context
         self._keepalive_expiry = keepalive_expiry
         self._new_connection = functools.partial(Connection, max_head_bytes, max_body_bytes)
-        self._pools: dict[tuple[str, str, int], Pool] = {}
+        self._pools: dict[Origin, Pool] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         if url.scheme not in _DEFAULT_PORTS or not url.host:
             raise httpx.UnsupportedProtocol(f"cannot send to {url!r}", request=request)
-        origin = (url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])
+        origin = Origin(url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])
         outgoing = Outgoing(
             request_bytes(request, await request.aread()),
             request.extensions.get("timeout", {}),
@@ -120,13 +125,13 @@ class FastTransport(httpx.AsyncBaseTransport):
         timeouts: Mapping[str, float | None],
         *,
         idempotent: bool = False,
-    ) -> Reply:
+    ) -> WireReply:
         """``payload``, a whole HTTP/1.1 request (not HEAD) already encoded, sent to
         ``origin``; failures raised as ``handle_async_request`` raises them."""
         outgoing = Outgoing(payload, timeouts, idempotent=idempotent)
-        return (await self._roundtrip(origin.key, outgoing)).reply()
+        return (await self._roundtrip(origin, outgoing)).reply()
 
-    async def _roundtrip(self, origin: tuple[str, str, int], outgoing: Outgoing) -> ResponseReader:
+    async def _roundtrip(self, origin: Origin, outgoing: Outgoing) -> ResponseReader:
         timeouts, request = outgoing.timeouts, outgoing.request
         pool = self._pools.get(origin)
         if pool is None:
@@ -164,15 +169,16 @@ class FastTransport(httpx.AsyncBaseTransport):
         await asyncio.gather(*(conn.aclose() for conn in conns))
 
     async def _connect(
-        self, origin: tuple[str, str, int], timeout: float | None, request: httpx.Request | None
+        self, origin: Origin, timeout: float | None, request: httpx.Request | None
     ) -> Connection:
-        scheme, host, port = origin
+        host, port = origin.host, origin.port
         context = None
-        if scheme == "https":
-            if self._ssl_context is None:
+        if origin.scheme == "https":
+            context = origin.ssl_context or self._ssl_context
+            if context is None:
                 self._ssl_context = ssl.create_default_context()
                 self._ssl_context.set_alpn_protocols(["http/1.1"])
-            context = self._ssl_context
+                context = self._ssl_context
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):

@@ -1,10 +1,11 @@
 """What the gateway and codec tests of every wire family share: the committed fixtures of a family,
 hand-written ``httpx.MockTransport`` handlers, and one gateway call over such a handler.
 
-``fetch`` makes each call twice: on an httpx client over ``MockTransport``, and on the
-``FastClient`` the gateway runs on in production, over loopback to a server that hands each
-request to the same handler. Both must send the same request and come to the same answer, so
-every family test covers both of the gateways' request paths."""
+``fetch`` makes each call twice: through an ``HttpxPort`` on an httpx client over
+``MockTransport``, and through the ``FastPort`` the gateway runs on in production, over loopback
+to a server that hands each request to the same handler. Both must send the same requests (as
+many, the same bytes) and come to the same answer, so every family test covers both
+implementations of the regime port."""
 
 from __future__ import annotations
 
@@ -17,13 +18,16 @@ from pathlib import Path
 
 import httpx
 
-from regimes.transport import FastClient, FastTransport
+from regimes.endpoints import RegimeEndpoint
+from regimes.httpx_port import HttpxPort
+from regimes.port import RegimePort
+from regimes.transport import FastPort, FastTransport
 from rights.catalogue import Regime
 from rights.model import RegimeRights, RightsQuery
 from rights.ports import RegimeGateway
 
 Handler = Callable[[httpx.Request], httpx.Response]
-GatewayType = Callable[[httpx.AsyncClient, str], RegimeGateway]
+GatewayType = Callable[[RegimePort], RegimeGateway]
 
 
 class Fixtures:
@@ -73,18 +77,23 @@ async def fetch(
     gateway: GatewayType, base_url: str, handler: Handler, regime: Regime, query: RightsQuery
 ) -> RegimeRights | None:
     mock_seen: list[httpx.Request] = []
-    async with httpx.AsyncClient(
-        transport=httpx.MockTransport(_keep(handler, mock_seen))
-    ) as client:
-        mock = await _outcome(gateway(client, base_url).fetch(regime, query))
+    mock_port = HttpxPort(
+        httpx.AsyncClient(transport=httpx.MockTransport(_keep(handler, mock_seen))), base_url
+    )
+    try:
+        mock = await _outcome(gateway(mock_port).fetch(regime, query))
+    finally:
+        await mock_port.aclose()
     fast_seen: list[httpx.Request] = []
-    async with (
-        _bridge(_keep(handler, fast_seen), base_url) as url,
-        FastClient(FastTransport(), timeout=httpx.Timeout(5)) as fast_client,
-    ):
-        fast = await _outcome(gateway(fast_client, url).fetch(regime, query))
-    if len(fast_seen) == len(mock_seen) and not _HANDLER_FAILED & {id(r) for r in fast_seen}:
-        assert [_wire(r) for r in fast_seen] == [_wire(r) for r in mock_seen]
+    async with _bridge(_keep(handler, fast_seen), base_url) as url:
+        fast_port = FastPort(FastTransport(), RegimeEndpoint(url), httpx.Timeout(5))
+        try:
+            fast = await _outcome(gateway(fast_port).fetch(regime, query))
+        finally:
+            await fast_port.aclose()
+    assert len(fast_seen) == len(mock_seen), "the two ports sent different numbers of requests"
+    assert [_wire(r) for r in fast_seen] == [_wire(r) for r in mock_seen]
+    if not _HANDLER_FAILED & {id(r) for r in fast_seen}:
         assert _describe(fast) == _describe(mock)
     if isinstance(mock, BaseException):
         raise mock
@@ -115,7 +124,7 @@ def _describe(outcome: RegimeRights | BaseException | None) -> object:
     return outcome
 
 
-# What httpx adds to every request by itself; the FastClient sends none of these.
+# What httpx adds to every request by itself; the FastPort sends none of these.
 _CLIENT_DEFAULTS = {"host", "user-agent", "accept-encoding", "connection", "content-length"}
 
 
@@ -185,5 +194,8 @@ def _response_bytes(response: httpx.Response) -> bytes:
 
 
 async def health(gateway: GatewayType, base_url: str, handler: Handler, regime: Regime) -> bool:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        return await gateway(client, base_url).health(regime)
+    port = HttpxPort(httpx.AsyncClient(transport=httpx.MockTransport(handler)), base_url)
+    try:
+        return await gateway(port).health(regime)
+    finally:
+        await port.aclose()

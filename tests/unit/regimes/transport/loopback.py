@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
+
+import httpx
+
+from regimes.endpoints import RegimeEndpoint
+from regimes.port import WireReply, WireRequest
+from regimes.transport import FastPort, FastTransport
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -81,3 +87,19 @@ def answering(*responses: bytes) -> Handler:
             index += 1
 
     return handler
+
+
+async def send(
+    transport: FastTransport,
+    url: str,
+    method: str = "GET",
+    target: str = "/",
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    *,
+    idempotent: bool = False,
+    timeout: httpx.Timeout | None = None,
+) -> WireReply:
+    """One request through a ``FastPort`` to ``url`` on ``transport`` (closed by the caller)."""
+    port = FastPort(transport, RegimeEndpoint(url), timeout or httpx.Timeout(5))
+    return await port.send(WireRequest(method, target, headers or {}, body, idempotent))

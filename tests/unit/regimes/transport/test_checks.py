@@ -9,12 +9,12 @@ import asyncio
 import httpx
 import pytest
 
-from regimes.transport import FastClient, FastTransport, Origin
-from tests.unit.regimes.transport.loopback import OK, Server, answering, serving
+from regimes.transport import FastTransport
+from tests.unit.regimes.transport.loopback import OK, Server, answering, send, serving
 
 
-def fast_client(**limits: int) -> FastClient:
-    return FastClient(FastTransport(**limits), timeout=httpx.Timeout(5))  # type: ignore[arg-type]
+def fast_client(**limits: int) -> FastTransport:
+    return FastTransport(**limits)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- requests
@@ -24,9 +24,10 @@ def fast_client(**limits: int) -> FastClient:
 async def test_a_method_that_is_not_a_token_is_refused(method: str) -> None:
     async with serving(answering(OK)) as server, fast_client() as client:
         with pytest.raises(httpx.LocalProtocolError, match="method"):
-            await client.exchange(Origin.of(httpx.URL(server.url)), method, "/", {}, None)
-        with pytest.raises(httpx.LocalProtocolError, match="method"):
-            await client.request(method, server.url)
+            await send(client, server.url, method, "/", {}, None)
+        async with httpx.AsyncClient(transport=client) as httpx_client:
+            with pytest.raises(httpx.LocalProtocolError, match="method"):
+                await httpx_client.request(method, server.url)
     assert server.requests == []
 
 
@@ -34,7 +35,7 @@ async def test_a_method_that_is_not_a_token_is_refused(method: str) -> None:
 async def test_a_header_name_that_is_not_a_token_is_refused(name: str) -> None:
     async with serving(answering(OK)) as server, fast_client() as client:
         with pytest.raises(httpx.LocalProtocolError, match="header name"):
-            await client.exchange(Origin.of(httpx.URL(server.url)), "GET", "/", {name: "1"}, None)
+            await send(client, server.url, "GET", "/", {name: "1"}, None)
     assert server.requests == []
 
 
@@ -42,9 +43,7 @@ async def test_a_header_name_that_is_not_a_token_is_refused(name: str) -> None:
 async def test_a_header_value_with_nul_cr_or_lf_is_refused(value: str) -> None:
     async with serving(answering(OK)) as server, fast_client() as client:
         with pytest.raises(httpx.LocalProtocolError, match="value of header"):
-            await client.exchange(
-                Origin.of(httpx.URL(server.url)), "GET", "/", {"X-A": value}, None
-            )
+            await send(client, server.url, "GET", "/", {"X-A": value}, None)
     assert server.requests == []
 
 
@@ -52,7 +51,7 @@ async def test_a_header_value_with_nul_cr_or_lf_is_refused(value: str) -> None:
 async def test_a_target_with_whitespace_or_a_control_character_is_refused(target: str) -> None:
     async with serving(answering(OK)) as server, fast_client() as client:
         with pytest.raises(httpx.LocalProtocolError, match="target"):
-            await client.exchange(Origin.of(httpx.URL(server.url)), "GET", target, {}, None)
+            await send(client, server.url, "GET", target, {}, None)
     assert server.requests == []
 
 
@@ -69,10 +68,9 @@ async def refused(raw: bytes, match: str, **limits: int) -> Server:
             await writer.drain()
 
     async with serving(handler) as server, fast_client(**limits) as client:
-        origin = Origin.of(httpx.URL(server.url))
         with pytest.raises(httpx.RemoteProtocolError, match=match):
-            await client.exchange(origin, "GET", "/", {}, None)
-        assert (await client.exchange(origin, "GET", "/", {}, None)).content == b"ok"
+            await send(client, server.url)
+        assert (await send(client, server.url)).content == b"ok"
     assert server.connections == 2
     return server
 
@@ -101,7 +99,7 @@ async def test_a_head_that_never_ends_is_refused_without_waiting_for_its_end() -
     async with serving(handler) as server, fast_client(max_head_bytes=4096) as client:
         with pytest.raises(httpx.RemoteProtocolError, match="head larger than 4096"):
             async with asyncio.timeout(5):
-                await client.exchange(Origin.of(httpx.URL(server.url)), "GET", "/", {}, None)
+                await send(client, server.url, "GET", "/", {}, None)
         endless.set()
 
 
@@ -131,13 +129,13 @@ async def test_a_body_until_close_larger_than_the_limit_is_refused() -> None:
 
     async with serving(handler) as server, fast_client(max_body_bytes=100) as client:
         with pytest.raises(httpx.RemoteProtocolError, match="body larger than 100"):
-            await client.exchange(Origin.of(httpx.URL(server.url)), "GET", "/", {}, None)
+            await send(client, server.url, "GET", "/", {}, None)
 
 
 async def test_a_body_at_the_limit_is_read() -> None:
     raw = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"a" * 100
     async with serving(answering(raw)) as server, fast_client(max_body_bytes=100) as client:
-        reply = await client.exchange(Origin.of(httpx.URL(server.url)), "GET", "/", {}, None)
+        reply = await send(client, server.url, "GET", "/", {}, None)
     assert reply.content == b"a" * 100
 
 
@@ -150,7 +148,7 @@ async def test_a_transfer_encoding_other_than_chunked_is_refused(value: bytes) -
 async def test_chunked_in_any_case_is_read() -> None:
     raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
     async with serving(answering(raw)) as server, fast_client() as client:
-        reply = await client.exchange(Origin.of(httpx.URL(server.url)), "GET", "/", {}, None)
+        reply = await send(client, server.url, "GET", "/", {}, None)
     assert reply.content == b"ok"
 
 

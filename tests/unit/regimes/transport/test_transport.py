@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from regimes.transport import FastClient, FastTransport, Origin
+from regimes.transport import FastTransport, Origin
 from sandbox.server import RunningServer, start_in_thread
 from tests.unit.regimes.transport.loopback import OK, Handler, Server, answering, serving
 
@@ -374,62 +374,6 @@ async def test_json_post_through_uvicorn(echo_app: RunningServer) -> None:
             response = await client.post("/echo", params={"q": "é"}, json={"n": n, "nir": "1"})
             assert response.status_code == 200
             assert response.json() == {"got": {"n": n, "nir": "1"}, "q": "é"}
-
-
-# ---------------------------------------------------------------- FastClient.exchange
-
-
-def fast_client(**timeouts: float) -> FastClient:
-    return FastClient(FastTransport(), timeout=httpx.Timeout(5, **timeouts))
-
-
-async def test_exchange_sends_exactly_the_request_and_reads_the_whole_answer() -> None:
-    raw = (
-        b"HTTP/1.1 404 Not Found\r\nContent-Type: application/problem+json\r\n"
-        b"X-A: 1\r\nx-a: 2\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
-    )
-    async with serving(answering(raw)) as server, fast_client() as client:
-        origin = Origin.of(httpx.URL(server.url))
-        reply = await client.exchange(
-            origin, "POST", "/r/cnam?x=a%20b", {"Content-Type": "application/json"}, b"{}"
-        )
-        await client.exchange(origin, "GET", "/plain", {"Accept": "application/json"}, None)
-    host = server.url.removeprefix("http://").encode()
-    assert server.requests == [
-        b"POST /r/cnam?x=a%20b HTTP/1.1\r\nContent-Type: application/json\r\nHost: "
-        + host
-        + b"\r\nContent-Length: 2\r\n\r\n{}",
-        b"GET /plain HTTP/1.1\r\nAccept: application/json\r\nHost: " + host + b"\r\n\r\n",
-    ]
-    assert server.connections == 1  # kept alive between the two
-    assert reply.status_code == 404
-    assert reply.content == b"abc"
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.headers["x-a"] == "1, 2"
-
-
-async def test_exchange_refuses_a_line_break_in_a_header() -> None:
-    async with serving(answering(OK)) as server, fast_client() as client:
-        origin = Origin.of(httpx.URL(server.url))
-        with pytest.raises(httpx.LocalProtocolError):
-            await client.exchange(origin, "GET", "/", {"X-Finess": "1\r\nX-Evil: 1"}, None)
-    assert server.requests == []
-
-
-async def test_exchange_failures_are_the_httpx_ones() -> None:
-    async def silent(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        await server.read_request(reader)
-        await reader.read()
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    async with fast_client(read=0.05) as client:
-        with pytest.raises(httpx.ConnectError):
-            await client.exchange(Origin("http", "127.0.0.1", port), "GET", "/", {}, None)
-        async with serving(silent) as server:
-            with pytest.raises(httpx.ReadTimeout):
-                await client.exchange(Origin.of(httpx.URL(server.url)), "GET", "/", {}, None)
 
 
 def test_origin_host_header_leaves_out_the_default_port() -> None:
