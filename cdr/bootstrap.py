@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -17,6 +19,7 @@ from cdr.heap import settle_heap
 from cdr.ids import time_ordered_id
 from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
+from cdr.regime_options import RegimeEndpointOptions
 from cdr.service import LookupService
 from cdr.settings import Settings
 from cdr.storage import Database, SqlLookupStore
@@ -29,7 +32,7 @@ from fhir_server.search_params import index_entries
 from fhir_server.submit import SubmitService
 from mapping.fhir.codesystems import all_conformance_resources
 from regimes.cnam import CnamGateway
-from regimes.endpoints import RegimeEndpoint, client_tls_context
+from regimes.endpoints import RegimeEndpoint, client_tls_context, identity_of
 from regimes.msa import MsaGateway
 from regimes.port import RegimePort
 from regimes.registry import GatewayRegistry
@@ -59,6 +62,7 @@ __all__ = [
     "build_submit_service",
     "prepare_storage",
     "publish_conformance",
+    "regime_endpoints",
 ]
 
 
@@ -120,20 +124,46 @@ def build_regime_port(settings: Settings, endpoint: RegimeEndpoint) -> RegimePor
     return FastPort(transport, endpoint, httpx.Timeout(settings.regime_timeout_s + 1))
 
 
+def regime_endpoints(settings: Settings, catalogue: RegimeCatalogue) -> dict[str, RegimeEndpoint]:
+    """Each regime's endpoint: ``CDR_REGIME_ENDPOINTS`` for that regime, else the defaults for
+    all (``CDR_REGIMES_URL`` or the embedded sandbox, ``CDR_REGIMES_CA_FILE``,
+    ``CDR_REGIMES_CLIENT_CERT_FILE`` and ``_KEY_FILE``). A regime that names its own client
+    certificate presents it with its own key, never with the default one."""
+    contexts: dict[tuple[Path | None, Path | None, Path | None], ssl.SSLContext] = {}
+    endpoints: dict[str, RegimeEndpoint] = {}
+    for regime in catalogue:
+        options = settings.regime_endpoints.get(regime.code, RegimeEndpointOptions())
+        cert: Path | None
+        key: Path | None
+        if options.client_cert_file is not None:
+            cert, key = options.client_cert_file, options.client_key_file
+        else:
+            cert, key = settings.regimes_client_cert_file, settings.regimes_client_key_file
+        files = (options.ca_file or settings.regimes_ca_file, cert, key)
+        # Building a TLS context costs milliseconds: one per distinct set of files.
+        context = contexts.get(files)
+        if context is None:
+            context = contexts[files] = client_tls_context(*files)
+        endpoints[regime.code] = RegimeEndpoint(
+            options.url or settings.effective_regimes_url,
+            identity=identity_of(cert),
+            ssl_context=context,
+        )
+    return endpoints
+
+
 def build_regime_gateways(
     settings: Settings, catalogue: RegimeCatalogue
 ) -> tuple[GatewayRegistry, list[RegimePort]]:
     """A gateway per regime of ``catalogue`` and the ports to close after use."""
     registry = GatewayRegistry()
     ports: list[RegimePort] = []
-    # Building a TLS context costs milliseconds: one for all the regime ports.
-    endpoint = RegimeEndpoint(settings.effective_regimes_url, ssl_context=client_tls_context())
-    for regime in catalogue:
-        # One port per regime service: each regime is its own host (and, in production,
-        # its own client certificate) with its own connection pool.
+    for code, endpoint in regime_endpoints(settings, catalogue).items():
+        # One port per regime service: each regime is its own host with its own client
+        # certificate and its own connection pool.
         port = build_regime_port(settings, endpoint)
         ports.append(port)
-        registry.add(regime.code, _GATEWAYS[regime.family](port))
+        registry.add(code, _GATEWAYS[catalogue.get(code).family](port))
     return registry, ports
 
 

@@ -13,6 +13,8 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rights.errors import ConfigError
+
 __all__ = ["ANONYMOUS", "RegimeEndpoint", "client_tls_context", "identity_of"]
 
 ANONYMOUS = ""  # no client certificate
@@ -34,11 +36,15 @@ def client_tls_context(
 ) -> ssl.SSLContext:
     """A TLS client context trusting ``ca_file`` (the system's CAs when None) and presenting
     ``cert_file`` with ``key_file`` (the key may be in the certificate file) when given."""
-    context = ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
+    try:
+        context = ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
+        if cert_file is not None:
+            context.load_cert_chain(str(cert_file), None if key_file is None else str(key_file))
+    except (ssl.SSLError, OSError) as exc:
+        files = ", ".join(str(f) for f in (ca_file, cert_file, key_file) if f is not None)
+        raise ConfigError(f"cannot use the TLS files {files}: {exc}") from exc
     # The regime transport speaks HTTP/1.1 only: say so, so that a server never picks h2.
     context.set_alpn_protocols(["http/1.1"])
-    if cert_file is not None:
-        context.load_cert_chain(str(cert_file), None if key_file is None else str(key_file))
     return context
 
 
