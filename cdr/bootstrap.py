@@ -34,7 +34,7 @@ from mapping.fhir.codesystems import all_conformance_resources
 from regimes.cnam import CnamGateway
 from regimes.endpoints import RegimeEndpoint, client_tls_context, identity_of
 from regimes.msa import MsaGateway
-from regimes.port import RegimePort
+from regimes.port import AssertionSigner, NoAssertion, RegimePort, SigningPort
 from regimes.registry import GatewayRegistry
 from regimes.slm import SlmGateway
 from regimes.special import SpecialGateway
@@ -153,21 +153,26 @@ def regime_endpoints(settings: Settings, catalogue: RegimeCatalogue) -> dict[str
 
 
 def build_regime_gateways(
-    settings: Settings, catalogue: RegimeCatalogue
+    settings: Settings, catalogue: RegimeCatalogue, signer: AssertionSigner | None = None
 ) -> tuple[GatewayRegistry, list[RegimePort]]:
-    """A gateway per regime of ``catalogue`` and the ports to close after use."""
+    """A gateway per regime of ``catalogue`` and the ports to close after use. Every call of
+    every gateway, health probes included, goes through ``signer``: where the signed assertion
+    of DESIGN §7 will be added (none yet: ``NoAssertion``)."""
+    signer = NoAssertion() if signer is None else signer
     registry = GatewayRegistry()
     ports: list[RegimePort] = []
     for code, endpoint in regime_endpoints(settings, catalogue).items():
         # One port per regime service: each regime is its own host with its own client
         # certificate and its own connection pool.
-        port = build_regime_port(settings, endpoint)
+        port = SigningPort(build_regime_port(settings, endpoint), signer)
         ports.append(port)
         registry.add(code, _GATEWAYS[catalogue.get(code).family](port))
     return registry, ports
 
 
-def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
+def build_gateway(
+    settings: Settings, *, migrate: bool = True, signer: AssertionSigner | None = None
+) -> Gateway:
     catalogue = default_catalogue()
     database = Database(
         settings.effective_database_url,
@@ -176,7 +181,7 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
     if migrate:
         database.migrate()
     store = SqlLookupStore(database.engine)
-    registry, ports = build_regime_gateways(settings, catalogue)
+    registry, ports = build_regime_gateways(settings, catalogue, signer)
     clock = SystemClock(settings.zone)
     lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
     writer = SingleWriter()
