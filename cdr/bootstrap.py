@@ -48,6 +48,7 @@ from rights.result import LookupReport
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.faults import FaultBook
 from sandbox.population import Population, build_population
+from sandbox.server import SandboxTls
 from sandbox.wire import cnam as cnam_wire
 from sandbox.wire import msa as msa_wire
 from sandbox.wire import slm as slm_wire
@@ -63,6 +64,7 @@ __all__ = [
     "prepare_storage",
     "publish_conformance",
     "regime_endpoints",
+    "sandbox_tls",
 ]
 
 
@@ -330,4 +332,15 @@ def build_http_app(
         metrics=gateway.metrics.render,
         observe_http=gateway.metrics.observe_http,
         middleware=middleware,
+    )
+
+
+def sandbox_tls(settings: Settings) -> SandboxTls | None:
+    """How the embedded sandbox serves TLS (``CDR_SANDBOX_TLS_*``), or None: plain HTTP."""
+    if settings.sandbox_tls_cert_file is None:
+        return None
+    return SandboxTls(
+        settings.sandbox_tls_cert_file,
+        settings.sandbox_tls_key_file,
+        settings.sandbox_tls_client_ca_file,
     )

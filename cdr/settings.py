@@ -79,6 +79,18 @@ class Settings(BaseSettings):
         description="per regime code: url, ca_file, client_cert_file, client_key_file, e.g. "
         '{"msa": {"url": "https://msa.example:8443", "client_cert_file": "msa.pem"}}',
     )
+    # TLS for the embedded sandbox (`cdr serve`, `cdr sandbox serve`): with a certificate it
+    # serves https (and the default CDR_REGIMES_URL follows); with a client CA it requires
+    # client certificates that CA signed, as the regime services do (DESIGN §7).
+    sandbox_tls_cert_file: Path | None = Field(
+        None, description="the sandbox's server certificate (PEM): serve https"
+    )
+    sandbox_tls_key_file: Path | None = Field(
+        None, description="the private key of that certificate; default in its file"
+    )
+    sandbox_tls_client_ca_file: Path | None = Field(
+        None, description="CA certificates (PEM): require a client certificate they signed"
+    )
     sandbox_seed: int = 20091
     sandbox_per_regime: int = Field(20, ge=0, le=100_000)
     sandbox_faults: dict[str, dict[str, Any]] = Field(
@@ -303,11 +315,26 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
 
-    @field_validator("regimes_ca_file", "regimes_client_cert_file", "regimes_client_key_file")
+    @field_validator(
+        "regimes_ca_file",
+        "regimes_client_cert_file",
+        "regimes_client_key_file",
+        "sandbox_tls_cert_file",
+        "sandbox_tls_key_file",
+        "sandbox_tls_client_ca_file",
+    )
     @classmethod
     def _check_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("sandbox_tls_key_file", "sandbox_tls_client_ca_file")
+    @classmethod
+    def _check_sandbox_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # Without a server certificate the sandbox serves plain HTTP: these would never apply.
+        if value is not None and info.data.get("sandbox_tls_cert_file") is None:
+            raise ValueError("set without CDR_SANDBOX_TLS_CERT_FILE")
         return value
 
     @field_validator("regime_endpoints")
@@ -379,7 +406,13 @@ class Settings(BaseSettings):
 
     @property
     def effective_regimes_url(self) -> str:
-        return self.regimes_url or f"http://{self.sandbox_host}:{self.sandbox_port}"
+        return (
+            self.regimes_url or f"{self.sandbox_scheme}://{self.sandbox_host}:{self.sandbox_port}"
+        )
+
+    @property
+    def sandbox_scheme(self) -> str:
+        return "http" if self.sandbox_tls_cert_file is None else "https"
 
     @property
     def uses_embedded_sandbox(self) -> bool:

@@ -5,12 +5,19 @@ hand-written ``httpx.MockTransport`` handlers, and one gateway call over such a 
 ``MockTransport``, and through the ``FastPort`` the gateway runs on in production, over loopback
 to a server that hands each request to the same handler. Both must send the same requests (as
 many, the same bytes) and come to the same answer, so every family test covers both
-implementations of the regime port."""
+implementations of the regime port. The loopback server speaks the base URL's scheme: for an
+https base URL it serves TLS with a throwaway test certificate (tests/tls.py), which the
+``FastPort`` verifies, so the gateway tests run the https branch of the transport."""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
 import json
+import shutil
+import ssl
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from http import HTTPStatus
@@ -18,13 +25,14 @@ from pathlib import Path
 
 import httpx
 
-from regimes.endpoints import RegimeEndpoint
+from regimes.endpoints import RegimeEndpoint, client_tls_context
 from regimes.httpx_port import HttpxPort
 from regimes.port import RegimePort
 from regimes.transport import FastPort, FastTransport
 from rights.catalogue import Regime
 from rights.model import RegimeRights, RightsQuery
 from rights.ports import RegimeGateway
+from tests.tls import Pki, make_pki
 
 Handler = Callable[[httpx.Request], httpx.Response]
 GatewayType = Callable[[RegimePort], RegimeGateway]
@@ -85,8 +93,9 @@ async def fetch(
     finally:
         await mock_port.aclose()
     fast_seen: list[httpx.Request] = []
-    async with _bridge(_keep(handler, fast_seen), base_url) as url:
-        fast_port = FastPort(FastTransport(), RegimeEndpoint(url), httpx.Timeout(5))
+    async with _loopback(_keep(handler, fast_seen), base_url) as url:
+        endpoint = RegimeEndpoint(url, ssl_context=_client_tls())
+        fast_port = FastPort(FastTransport(), endpoint, httpx.Timeout(5))
         try:
             fast = await _outcome(gateway(fast_port).fetch(regime, query))
         finally:
@@ -139,9 +148,10 @@ def _wire(request: httpx.Request) -> tuple[object, ...]:
 
 
 @asynccontextmanager
-async def _bridge(handler: Handler, base_url: str) -> AsyncIterator[str]:
+async def _loopback(handler: Handler, base_url: str) -> AsyncIterator[str]:
     """A loopback HTTP/1.1 server answering each request with ``handler``, the request's URL
-    rewritten onto ``base_url`` (what the handler saw through ``MockTransport``)."""
+    rewritten onto ``base_url`` (what the handler saw through ``MockTransport``); over TLS when
+    ``base_url`` is https."""
     base = httpx.URL(base_url)
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -174,11 +184,33 @@ async def _bridge(handler: Handler, base_url: str) -> AsyncIterator[str]:
             with suppress(OSError):
                 await writer.wait_closed()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    tls = _server_tls() if base.scheme == "https" else None
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=tls)
+    port = server.sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}{base.raw_path.decode()}"
+        yield f"{base.scheme}://127.0.0.1:{port}{base.raw_path.decode()}"
     finally:
         server.close()
+
+
+@functools.cache
+def _pki() -> Pki:
+    """One throwaway PKI for the whole run, removed at exit."""
+    directory = Path(tempfile.mkdtemp(prefix="cdr-test-pki-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return make_pki(directory)
+
+
+@functools.cache
+def _server_tls() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(_pki().server_cert, _pki().server_key)
+    return context
+
+
+@functools.cache
+def _client_tls() -> ssl.SSLContext:
+    return client_tls_context(_pki().ca)
 
 
 def _response_bytes(response: httpx.Response) -> bytes:
