@@ -426,15 +426,15 @@ async def regimes(settings: Settings, *, as_json: bool) -> int:
     # Not one regime answering is no service to reach, not 17 regimes down: say that alone.
     unreachable = not any(health)
     if unreachable:
-        print(
-            f"cdr: no regime service answers at {settings.effective_regimes_url}: "
-            + (
-                "is the gateway running (`cdr serve` or `make run`)?"
-                if settings.uses_embedded_sandbox
-                else "check CDR_REGIMES_URL and the network"
-            ),
-            file=sys.stderr,
-        )
+        url = settings.effective_regimes_url
+        if settings.uses_embedded_sandbox and not _accepts_connections(url):
+            hint = "is the gateway running (`cdr serve` or `make run`)?"
+        elif settings.uses_embedded_sandbox:
+            # Something listens but no regime answers: over https, a TLS refusal.
+            hint = "it accepts connections: check the CDR_REGIMES_*_FILE TLS settings"
+        else:
+            hint = "check CDR_REGIMES_URL, the CDR_REGIMES_*_FILE TLS settings and the network"
+        print(f"cdr: no regime service answers at {url}: {hint}", file=sys.stderr)
     if as_json:
         print_json({"catalogue_version": catalogue.version, "regimes": rows})
         return EXIT_FAILED if unreachable else EXIT_OK

@@ -28,7 +28,7 @@ class RegimeEndpoint:
 
     url: str
     identity: str = ANONYMOUS
-    ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
 
 
 def client_tls_context(

@@ -31,15 +31,16 @@ _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where requests go and as whom: scheme, host, port and the client ``identity`` (the pool
-    key: a connection opened for one identity is never used for another), with the TLS
-    context that presents it (None: the transport's own)."""
+    """Where requests go and as whom: scheme, host, port, the client ``identity`` and the TLS
+    context that presents it (None: the transport's own). All of it is the pool key: a
+    connection opened for one identity, or verified against one context's CAs, is never used
+    for another."""
 
     scheme: str
     host: str
     port: int
     identity: str = ""
-    ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
 
     @classmethod
     def of(

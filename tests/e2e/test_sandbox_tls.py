@@ -76,6 +76,7 @@ def test_cdr_sandbox_serve_requires_the_client_certificate_cdr_regimes_presents(
         assert refused.returncode == 1
         assert not any(r["up"] for r in json.loads(refused.stdout)["regimes"])
         assert f"https://127.0.0.1:{port}" in refused.stderr
+        assert "TLS settings" in refused.stderr
         with httpx.Client(verify=ssl.create_default_context(cafile=str(pki.ca))) as plain:
             try:
                 plain.get(f"https://127.0.0.1:{port}/regimes/cnam/health")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 
 import httpx
 import pytest
@@ -126,8 +127,11 @@ async def test_a_connection_opened_for_one_identity_is_never_used_for_another() 
     assert len(server.requests) == 7
 
 
-def test_the_identity_is_part_of_the_origin() -> None:
+def test_the_identity_and_the_tls_context_are_part_of_the_origin() -> None:
     url = httpx.URL("https://cdr.example:8443/")
+    context, other = ssl.create_default_context(), ssl.create_default_context()
     assert Origin.of(url, "a") != Origin.of(url, "b")
     assert Origin.of(url, "a") == Origin.of(url, "a")
+    assert Origin.of(url, "a", context) != Origin.of(url, "a", other)
+    assert Origin.of(url, "a", context) == Origin.of(url, "a", context)
     assert Origin.of(url) == Origin("https", "cdr.example", 8443)
