@@ -1,8 +1,8 @@
 """Encoding one whole HTTP/1.1 request, refusing what would change its meaning on the wire.
 
 The checks are h11's (RFC 9110 §5.1, §5.5, §9.1; RFC 9112 §3.2): the method and every header name
-are tokens, no header value holds a NUL, CR or LF, and the request target holds no whitespace or
-control character. A bad request never reaches the socket: it is refused as
+are tokens, no header value holds a NUL, CR or LF, and the request target is visible ASCII (no
+whitespace, control or non-ASCII character). A bad request never reaches the socket: it is refused as
 ``httpx.LocalProtocolError`` before anything is sent.
 """
 
@@ -19,8 +19,9 @@ FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
 
 # RFC 9110 §5.6.2: token = 1*tchar.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# RFC 9112 §3.2: the target is a run of visible characters, a space ends it early.
-_BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
+# RFC 9112 §3.2, RFC 3986: the target is a run of visible ASCII characters (anything else is
+# percent-encoded); a space would end it early.
+_BAD_TARGET = re.compile(r"[^\x21-\x7e]")
 # The few names and methods the regime calls use are checked once, not on every call.
 _CHECKED_TOKENS: set[bytes] = set()
 

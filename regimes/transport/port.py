@@ -40,7 +40,7 @@ class FastPort:
         check_target(target)
         method = method_bytes(request.method)
         payload = encode(
-            b"%s %s%s HTTP/1.1" % (method, self._prefix, target.encode("latin-1")),
+            b"%s %s%s HTTP/1.1" % (method, self._prefix, target.encode("ascii")),
             [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()],
             self._host,
             body or b"",

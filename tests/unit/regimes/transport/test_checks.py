@@ -47,8 +47,12 @@ async def test_a_header_value_with_nul_cr_or_lf_is_refused(value: str) -> None:
     assert server.requests == []
 
 
-@pytest.mark.parametrize("target", ["/a b", "/a\r\nX: 1", "/a\x00", "/\x7f", ""], ids=repr)
-async def test_a_target_with_whitespace_or_a_control_character_is_refused(target: str) -> None:
+@pytest.mark.parametrize(
+    "target", ["/a b", "/a\r\nX: 1", "/a\x00", "/\x7f", "/\t", "/é", ""], ids=repr
+)
+async def test_a_target_with_whitespace_a_control_or_non_ascii_character_is_refused(
+    target: str,
+) -> None:
     async with serving(answering(OK)) as server, fast_client() as client:
         with pytest.raises(httpx.LocalProtocolError, match="target"):
             await send(client, server.url, "GET", target, {}, None)
