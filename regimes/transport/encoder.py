@@ -2,8 +2,8 @@
 
 The checks are h11's (RFC 9110 §5.1, §5.5, §9.1; RFC 9112 §3.2): the method and every header name
 are tokens, no header value holds a NUL, CR or LF, and the request target is visible ASCII (no
-whitespace, control or non-ASCII character). A bad request never reaches the socket: it is refused as
-``httpx.LocalProtocolError`` before anything is sent.
+whitespace, control or non-ASCII character). A bad request never reaches the socket: it is
+refused as ``httpx.LocalProtocolError`` before anything is sent.
 """
 
 from __future__ import annotations
