@@ -4,6 +4,13 @@ entry points."""
 
 from sandbox.app import create_app
 from sandbox.population import Population, build_population
-from sandbox.server import RunningServer, start_in_thread
+from sandbox.server import RunningServer, SandboxTls, start_in_thread
 
-__all__ = ["Population", "RunningServer", "build_population", "create_app", "start_in_thread"]
+__all__ = [
+    "Population",
+    "RunningServer",
+    "SandboxTls",
+    "build_population",
+    "create_app",
+    "start_in_thread",
+]
