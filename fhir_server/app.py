@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -24,12 +22,19 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from fhir_server.capability import capability_statement
 from fhir_server.context import correlation_id
+from fhir_server.edge import (
+    DirectDispatch,
+    EdgeMiddleware,
+    Endpoint,
+    ObserveHttp,
+    new_correlation_id,
+)
 from fhir_server.errors import FhirRequestError
-from fhir_server.formats import FHIR_JSON, check_content_type, encode_body, response_media_type
+from fhir_server.formats import FHIR_JSON, check_content_type, encode_body
 from fhir_server.outcome import error_status_and_outcome
 from fhir_server.paging import parse_paging
 from fhir_server.search import read_search, searchset
@@ -40,142 +45,13 @@ from fhir_server.submit import SubmitService
 from fhir_server.xml_format import xml_to_resource
 from rights.errors import CdrError
 
-__all__ = ["ReadyCheck", "create_app", "request_headers"]
+__all__ = ["ReadyCheck", "create_app"]
 
 SUBMIT_PATH = "/fhir/CoverageEligibilityRequest/$submit"
 # http://hl7.org/fhir/R4/datatypes.html#id
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 ReadyCheck = Callable[[], Awaitable[bool]]
-ObserveHttp = Callable[[str, str, int, float], None]
 log = logging.getLogger("cdr.http")
-
-
-def _new_correlation_id() -> str:
-    # The shape of uuid4().hex; a label for logs, not a secret: no system call per request.
-    return f"{random.getrandbits(128):032x}"
-
-
-def request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """The request's headers by lower-case name. A header sent more than once keeps every
-    value, joined by ", " as RFC 9110 §5.3 allows for list-valued fields (``Prefer:
-    respond-async`` then ``Prefer: handling=strict`` reads as both)."""
-    headers: dict[str, str] = {}
-    for key, value in raw:
-        name = key.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        headers[name] = f"{headers[name]}, {text}" if name in headers else text
-    return headers
-
-
-class _EdgeMiddleware:
-    """Pure ASGI (no per-request copy): correlation id in and out, format negotiation for
-    /fhir, HTTP metrics, and the last line of defence that turns any unexpected exception into
-    an OperationOutcome 500 instead of a stack trace."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        fail: Callable[[Request, Exception], Response],
-        observe_http: ObserveHttp | None,
-    ) -> None:
-        self.app = app
-        self.fail = fail
-        self.observe_http = observe_http
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = request_headers(scope["headers"])
-        cid = headers.get("x-request-id") or _new_correlation_id()
-        token = correlation_id.set(cid)
-        state = scope.setdefault("state", {})
-        state["media_type"] = FHIR_JSON
-        state["headers"] = headers
-        started = time.perf_counter()
-        status = 500
-        response_started = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-                status = message["status"]
-                encoded = cid.encode()
-                extra = [(b"x-correlation-id", encoded), (b"x-request-id", encoded)]
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        try:
-            if scope["path"].startswith("/fhir"):
-                query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-                state["media_type"] = response_media_type(
-                    headers.get("accept"), query.get("_format")
-                )
-            await self.app(scope, receive, send_with_id)
-        except Exception as exc:
-            if response_started:
-                raise
-            response = self.fail(Request(scope), exc)
-            await response(scope, receive, send_with_id)
-        finally:
-            seconds = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            if status >= 400:  # one line per error answer, with the correlation id still set
-                log.log(
-                    logging.WARNING if status >= 500 else logging.INFO,
-                    "%s %s answered %d",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    extra={
-                        "event": "http_error",
-                        "method": scope["method"],
-                        "route": template,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 1),
-                    },
-                )
-            correlation_id.reset(token)
-            if self.observe_http is not None:
-                self.observe_http(scope["method"], template, status, seconds)
-
-
-class _Endpoint:
-    """A plain ASGI endpoint. Starlette's ``Route`` runs an object like this as an ASGI app,
-    where it would wrap a function as a request-response handler."""
-
-    def __init__(self, handle: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
-        self._handle = handle
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._handle(scope, receive, send)
-
-
-class _DirectDispatch:
-    """The innermost middleware: the routes in ``direct`` (method and path) are served here,
-    past FastAPI's exception middleware, router and request layers (under load those were
-    about 15 % of a `$submit`'s CPU, BENCHMARKS.md); every other request goes on to them.
-
-    Being a middleware, not a replacement of the application, every middleware outside it
-    (the edge, and whatever ``create_app`` is given: authentication, CORS...) sees the direct
-    routes as it sees the others. The matched route is put in the scope, as the router does,
-    so the metrics name it."""
-
-    def __init__(self, app: ASGIApp, *, direct: Mapping[tuple[str, str], Route]) -> None:
-        self.app = app
-        self.direct = direct
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            route = self.direct.get((scope["method"], scope["path"]))
-            if route is not None:
-                scope["route"] = route
-                await route.app(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def _fhir_response(
@@ -237,7 +113,7 @@ def create_app(
     direct: dict[tuple[str, str], Route] = {}
 
     def fail(request: Request, exc: Exception) -> Response:
-        cid = correlation_id.get() or _new_correlation_id()
+        cid = correlation_id.get() or new_correlation_id()
         status, outcome = error_status_and_outcome(exc, cid)
         if status >= 500:
             log.error("request failed", exc_info=exc, extra={"path": request.url.path})
@@ -246,10 +122,10 @@ def create_app(
     # Starlette runs the middleware added last outermost. From the outside in: the edge
     # (correlation id, formats, metrics, OperationOutcome for anything that escapes), the
     # middleware given by the caller, the direct dispatch, then FastAPI's own stack.
-    app.add_middleware(_DirectDispatch, direct=direct)
+    app.add_middleware(DirectDispatch, direct=direct)
     for layer in reversed(middleware):
         app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
-    app.add_middleware(_EdgeMiddleware, fail=fail, observe_http=observe_http)
+    app.add_middleware(EdgeMiddleware, fail=fail, observe_http=observe_http)
 
     @app.exception_handler(CdrError)
     async def known_error(request: Request, exc: CdrError) -> Response:
@@ -287,7 +163,7 @@ def create_app(
     if store is None or submit is None:
         return app
 
-    @app.get("/fhir/metadata")
+    @app.api_route("/fhir/metadata", methods=["GET", "HEAD"])
     async def metadata(request: Request) -> Response:
         statement = capability_statement(base_url=base_url, version=version, date=datetime.now(UTC))
         return _fhir_response(request, statement)
@@ -310,12 +186,12 @@ def create_app(
         await _send_fhir(send, state["media_type"], result.body, 200, "content-location", location)
 
     # In the router (so that another method on the path is a 405, and the route is listed), and
-    # served by the direct dispatch: see ``_DirectDispatch``.
-    submit_route = Route(SUBMIT_PATH, endpoint=_Endpoint(submit_endpoint), methods=["POST"])
+    # served by the direct dispatch: see ``DirectDispatch``.
+    submit_route = Route(SUBMIT_PATH, endpoint=Endpoint(submit_endpoint), methods=["POST"])
     app.router.routes.append(submit_route)
     direct[("POST", SUBMIT_PATH)] = submit_route
 
-    @app.get("/fhir/{resource_type}/{resource_id}")
+    @app.api_route("/fhir/{resource_type}/{resource_id}", methods=["GET", "HEAD"])
     async def read(request: Request, resource_type: str, resource_id: str) -> Response:
         _known_type(resource_type)
         if resource_id.startswith("$"):  # an operation (ids cannot hold "$"): POST only
@@ -341,10 +217,36 @@ def create_app(
             headers["Retry-After"] = "1"
         return _fhir_response(request, stored.resource, 200, headers)
 
-    @app.get("/fhir/{resource_type}")
+    @app.api_route("/fhir/{resource_type}", methods=["GET", "HEAD"])
     async def search(request: Request, resource_type: str) -> Response:
         _known_type(resource_type)
-        params = list(request.query_params.multi_items())
+        return await run_search(request, resource_type, list(request.query_params.multi_items()))
+
+    @app.post("/fhir/{resource_type}/_search")
+    async def search_by_post(request: Request, resource_type: str) -> Response:
+        # R4 search.html: the parameters in a form body, with those of the URL (if any).
+        _known_type(resource_type)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/x-www-form-urlencoded":
+            raise FhirRequestError(
+                415,
+                "not-supported",
+                "a search by POST takes its parameters as application/x-www-form-urlencoded",
+                location="Content-Type",
+            )
+        body = await request.body()
+        if len(body) > max_body_bytes:
+            raise FhirRequestError(413, "too-long", f"body exceeds {max_body_bytes} bytes")
+        try:
+            form = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            raise FhirRequestError(400, "structure", "the form body is not UTF-8") from None
+        params = [*request.query_params.multi_items(), *form]
+        return await run_search(request, resource_type, params)
+
+    async def run_search(
+        request: Request, resource_type: str, params: list[tuple[str, str]]
+    ) -> Response:
         prefer = request.state.headers.get("prefer", "").lower()
         asked = read_search(
             resource_type, params, strict="handling=strict" in prefer, base_url=base_url

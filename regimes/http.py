@@ -10,6 +10,7 @@ so that a foreign exception never leaves ``regimes/``: connection refused/reset 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from urllib.parse import quote, urlencode
@@ -52,14 +53,41 @@ def check_status(response: WireReply, regime: str, *, allowed: tuple[int, ...] =
     status = response.status_code
     if status < 400 or status in allowed:
         return
-    snippet = response.text[:200].strip()
+    said = readable_reason(response)
     if status in (408, 504):
         raise RegimeTimeout(f"{regime}: regime service timed out (HTTP {status})", regime=regime)
     if status >= 500 or status == 429:
         raise RegimeUnavailable(
-            f"{regime}: regime service error HTTP {status}: {snippet}", regime=regime
+            f"{regime}: regime service error HTTP {status}{said}", regime=regime
         )
-    raise rejection(status, f"{regime}: request refused, HTTP {status}: {snippet}", regime)
+    raise rejection(status, f"{regime}: request refused, HTTP {status}{said}", regime)
+
+
+# The fields in which the regime services' JSON error bodies say why (CNAM "libelle", the
+# special regimes' "message"...), in the order they are looked for.
+_REASON_FIELDS = ("libelle", "message", "detail", "erreur", "error", "code")
+_REASON_LENGTH = 160
+
+
+def readable_reason(response: WireReply) -> str:
+    """``": <why>"`` from a JSON error body's message field, on one line of printable text and
+    at most 160 characters; "" when the body says nothing readable. The raw body never goes
+    further: it would reach the FHIR disposition and the HL7 ZRD, which people read, with
+    whatever markup or data the regime put in it."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    for field in _REASON_FIELDS:
+        value = body.get(field)
+        if isinstance(value, str):
+            text = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+            if text:
+                cut = text[:_REASON_LENGTH]
+                return f": {cut}…" if len(text) > _REASON_LENGTH else f": {cut}"
+    return ""
 
 
 def rejection(status: int, message: str, regime: str) -> RegimeRejected:

@@ -147,3 +147,31 @@ def test_every_date_prefix_at_every_precision(fhir, answer) -> None:  # noqa: F8
         assert (answer["id"] in _ids(found.json())) is expected, value
     issues = outcome(httpx.get(search, params={"created": f"ap{day}"}), 400)
     assert "ap" in issues[0]["diagnostics"]
+
+
+def test_head_answers_the_headers_of_a_get(fhir, answer) -> None:  # noqa: F811
+    for url in (
+        f"{fhir}/{answer['patient']['reference']}",
+        f"{fhir}/Coverage?patient={answer['patient']['reference']}",
+        f"{fhir}/metadata",
+    ):
+        got, head = httpx.get(url), httpx.head(url)
+        assert head.status_code == 200 and head.content == b"", url
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert head.headers.get("etag") == got.headers.get("etag")
+
+
+def test_a_search_by_post_is_the_search_by_get(fhir, answer) -> None:  # noqa: F811
+    patient = answer["patient"]["reference"]
+    by_get = httpx.get(f"{fhir}/Coverage", params={"patient": patient, "status": "active"})
+    by_post = httpx.post(
+        f"{fhir}/Coverage/_search",
+        params={"status": "active"},
+        data={"patient": patient},
+    )
+    assert by_post.status_code == 200, by_post.text
+    assert _ids(by_post.json()) == _ids(by_get.json()) != set()
+    # Its self link is a GET a client can follow.
+    assert dict(_self_params(by_post.json()))["patient"] == patient
+    refused = httpx.post(f"{fhir}/Coverage/_search", json={"patient": patient})
+    assert outcome(refused, 415)[0]["expression"] == ["Content-Type"]

@@ -11,7 +11,8 @@ import pytest
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fhir_server.app import create_app, request_headers
+from fhir_server.app import create_app
+from fhir_server.edge import request_headers
 from fhir_server.errors import FhirRequestError
 from fhir_server.submit import SubmitResult
 from sandbox.server import RunningServer, start_in_thread
