@@ -22,6 +22,7 @@ import json
 import random
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+
 import orjson
 
 from benchmarks.fhir_bench import cer_for, open_members

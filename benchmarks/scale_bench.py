@@ -1,0 +1,237 @@
+"""The store at hospital scale (issue 19): searches and `$submit` as the store grows.
+
+For each database (SQLite, PostgreSQL) the store starts empty and is filled to each size in turn
+(``scale_fill``: the gateway's own write path, in bulk; the fill rate is printed, not judged).
+At each size, and at the empty store first:
+
+1. the store's size on disk and what each lookup added (SQLite: the file after a checkpoint;
+   PostgreSQL: ``pg_total_relation_size`` of the FHIR tables and of the lookup records);
+2. p50/p95 of every advertised search through the store's own search (``scale_search``);
+3. `$submit` throughput as users make it: ``cdr serve`` on that very store, loaded by wrk as in
+   the FHIR section (cnam validations, sandbox latency 0, cache off), beside the empty store's.
+
+Goals: every search <= 200 ms p95 at 1,000,000 lookups; `$submit` at 1,000,000 >= 0.9 x the
+empty store's rate.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from benchmarks.fhir_bench import (
+    CONNECTIONS,
+    SUBMIT,
+    Plan,
+    cer_for,
+    gateway_process,
+    load_submit,
+    open_members,
+    postgres_admin_url,
+    postgres_database,
+    postgres_unavailable,
+)
+from benchmarks.harness import SandboxProcess, median, sandbox_process, show
+from benchmarks.scale_fill import StoreFiller, answer_templates, year_end
+from benchmarks.scale_search import COUNT, SearchTiming, time_searches
+from benchmarks.wrk import run_wrk, write_post_script, wrk_available
+from cdr.bootstrap import prepare_storage
+from cdr.clock import SystemClock
+from cdr.settings import Settings
+from cdr.storage import Database, SqlLookupStore
+from cdr.storage.fhir_store import SqlFhirStore
+
+__all__ = ["DATABASES", "SIZES", "run_scale"]
+
+SIZES = (100_000, 1_000_000)
+DATABASES = ("sqlite", "postgresql")
+SEARCH_GOAL_MS = 200.0
+SUBMIT_GOAL = 0.9
+_FHIR_TABLES = ("fhir_resources", "fhir_search_index")
+_LOOKUP_TABLES = ("lookups", "lookup_results")
+
+
+@dataclass(frozen=True, slots=True)
+class _Store:
+    label: str
+    database: Database
+    data_dir: Path
+    url: str | None  # the gateway's CDR_DATABASE_URL; None: cdr.sqlite3 in data_dir
+
+
+def run_scale(
+    *,
+    sizes: tuple[int, ...] = SIZES,
+    databases: tuple[str, ...] = DATABASES,
+    quick: bool = False,
+    submit: bool = True,
+) -> None:
+    """``submit`` False leaves out the `$submit` throughput (no gateway, no sandbox, no wrk)."""
+    runs = 5 if quick else 20
+    plan = Plan(seconds=1, rounds=1, overhead_count=0, overhead_seconds=0, workers=(1,))
+    if not quick:
+        plan = Plan(seconds=2, rounds=3, overhead_count=0, overhead_seconds=0, workers=(1,))
+    templates = answer_templates()
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="cdr-scale-") as tmp:
+        root = Path(tmp)
+        sandbox: SandboxProcess | None = None
+        if submit and not wrk_available():
+            show("Store at scale: $submit", [("skipped", "wrk is not installed (Debian wrk)")])
+        elif submit:
+            sandbox = stack.enter_context(sandbox_process())
+            sandbox.reset_faults()
+        script = write_post_script(root, SUBMIT, [json.dumps(cer_for(m)) for m in open_members()])
+        for kind in databases:
+            with _store(kind, root) as store:
+                if isinstance(store, str):
+                    show(f"Store at scale: {kind}", [("skipped", store)])
+                    continue
+                _run_one(store, templates, sizes, runs, sandbox, script, plan)
+
+
+@contextmanager
+def _store(kind: str, root: Path) -> Iterator[_Store | str]:
+    """A fresh, migrated store with the conformance resources (as `cdr serve` prepares it), or
+    why there is none."""
+    url: str | None = None
+    data_dir = root / kind
+    with ExitStack() as stack:
+        if kind == "postgresql":
+            admin = postgres_admin_url()
+            reason = postgres_unavailable(admin)
+            if reason is not None:
+                yield f"PostgreSQL: {reason} (set CDR_BENCH_POSTGRES_URL)"
+                return
+            url = stack.enter_context(postgres_database(admin))
+        settings = Settings(_env_file=None, data_dir=data_dir, database_url=url)  # type: ignore[call-arg]
+        prepare_storage(settings)
+        database = Database(settings.effective_database_url)
+        try:
+            label = "SQLite" if kind == "sqlite" else "PostgreSQL"
+            yield _Store(label, database, data_dir, url)
+        finally:
+            database.dispose()
+
+
+def _size_on_disk(store: _Store) -> tuple[int, str]:
+    """Bytes of the store, and how they were measured."""
+    engine = store.database.engine
+    if store.url is None:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        files = [store.data_dir / name for name in ("cdr.sqlite3", "cdr.sqlite3-wal")]
+        return sum(f.stat().st_size for f in files if f.exists()), "file"
+    with engine.connect() as connection:
+        fhir, lookups = (
+            connection.execute(
+                sa.text(" + ".join(f"pg_total_relation_size('{t}')" for t in tables))
+            ).scalar_one()
+            for tables in (_FHIR_TABLES, _LOOKUP_TABLES)
+        )
+    return int(
+        fhir + lookups
+    ), f"FHIR tables {fhir / 1e6:,.1f} MB + lookup records {lookups / 1e6:,.1f} MB"
+
+
+def _submit_rate(
+    store: _Store, sandbox: SandboxProcess | None, script: Path, plan: Plan
+) -> tuple[float, str] | None:
+    if sandbox is None:
+        return None
+    with gateway_process(sandbox.url, 1, store.url, store.data_dir) as server:
+        run_wrk(server.url + SUBMIT, script, connections=CONNECTIONS, seconds=1)  # warm
+        results = [load_submit(server.url, script, plan) for _ in range(plan.rounds)]
+    rates = [r.rate for r in results]
+    return median(rates), ", ".join(f"{r:,.0f}" for r in rates)
+
+
+def _run_one(
+    store: _Store,
+    templates: list,  # type: ignore[type-arg]
+    sizes: tuple[int, ...],
+    runs: int,
+    sandbox: SandboxProcess | None,
+    script: Path,
+    plan: Plan,
+) -> None:
+    end = year_end(SystemClock().today())
+    filler = StoreFiller(store.database, templates, end)
+    fhir = SqlFhirStore(store.database.engine)  # the gateway's default time budget
+    lookups = SqlLookupStore(store.database.engine)
+    empty_bytes, _ = _size_on_disk(store)
+    empty = _submit_rate(store, sandbox, script, plan)
+    curve: list[tuple[str, str]] = []
+    if empty is not None:
+        curve.append(("empty store: $submit", f"{empty[0]:,.0f} requests/s  (rounds: {empty[1]})"))
+    for size in sorted(sizes):
+        before = filler.filled
+        started = time.perf_counter()
+        filler.fill(max(0, size - before))
+        seconds = max(time.perf_counter() - started, 1e-9)
+        stored = lookups.count()  # the fill's and those of the $submit runs
+        total_bytes, how = _size_on_disk(store)
+        per_lookup = (total_bytes - empty_bytes) / max(stored, 1)
+        rows = [
+            (
+                "fill (SqlAnswerStore.save, in bulk)",
+                f"{filler.filled - before:,} lookups at {(filler.filled - before) / seconds:,.0f}"
+                f" lookups/s ({seconds:,.0f} s); {stored:,} stored in all (with the $submit runs')",
+            ),
+            (
+                "size on disk",
+                f"{total_bytes / 1e6:,.1f} MB ({how}); {per_lookup:,.0f} bytes per lookup",
+            ),
+        ]
+        timings = time_searches(fhir, end, runs)
+        rows += [(t.label, _timing(t)) for t in timings]
+        worst = max((t for t in timings if t.error is None), key=lambda t: t.p95_ms, default=None)
+        failed = [t for t in timings if t.error is not None]
+        verdict = (
+            "met"
+            if worst is not None and worst.p95_ms <= SEARCH_GOAL_MS and not failed
+            else "missed"
+        )
+        slowest = "" if worst is None else f"slowest p95 {worst.p95_ms:,.1f} ms: {worst.label}"
+        rows.append(
+            (
+                f"goal: every search <= {SEARCH_GOAL_MS:.0f} ms p95",
+                f"{verdict} at {size:,} ({slowest})"
+                + (f"; {len(failed)} failed" if failed else ""),
+            )
+        )
+        rate = _submit_rate(store, sandbox, script, plan)
+        if rate is not None and empty is not None:
+            ratio = rate[0] / empty[0]
+            met = "met" if ratio >= SUBMIT_GOAL else "missed"
+            rows.append(
+                (
+                    "$submit (cdr serve --workers 1, wrk)",
+                    f"{rate[0]:,.0f} requests/s  (rounds: {rate[1]}); {ratio:.2f} x the empty "
+                    f"store's (goal >= {SUBMIT_GOAL} x: {met})",
+                )
+            )
+            curve.append(
+                (f"{size:,} lookups: $submit", f"{rate[0]:,.0f} requests/s, {ratio:.2f} x")
+            )
+        curve.append(
+            (
+                f"{size:,} lookups: searches",
+                f"slowest p95 {worst.p95_ms if worst else float('nan'):,.1f} ms; "
+                f"{per_lookup:,.0f} bytes per lookup",
+            )
+        )
+        show(f"Store at scale: {store.label}, {filler.filled:,} lookups (_count={COUNT})", rows)
+    show(f"Store at scale: {store.label}, the curve", curve)
+
+
+def _timing(t: SearchTiming) -> str:
+    if t.error is not None:
+        return f"FAILED {t.error}"
+    return f"p50 {t.p50_ms:,.1f} ms, p95 {t.p95_ms:,.1f} ms  ({t.matches} matches)"
