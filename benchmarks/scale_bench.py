@@ -213,12 +213,12 @@ def _run_one(
             rows.append(
                 (
                     "$submit (cdr serve --workers 1, wrk)",
-                    f"{rate[0]:,.0f} requests/s  (rounds: {rate[1]}); {ratio:.2f} x the empty "
+                    f"{rate[0]:,.0f} requests/s  (rounds: {rate[1]}); {ratio:.3f} x the empty "
                     f"store's (goal >= {SUBMIT_GOAL} x: {met})",
                 )
             )
             curve.append(
-                (f"{size:,} lookups: $submit", f"{rate[0]:,.0f} requests/s, {ratio:.2f} x")
+                (f"{size:,} lookups: $submit", f"{rate[0]:,.0f} requests/s, {ratio:.3f} x")
             )
         curve.append(
             (
@@ -234,4 +234,4 @@ def _run_one(
 def _timing(t: SearchTiming) -> str:
     if t.error is not None:
         return f"FAILED {t.error}"
-    return f"p50 {t.p50_ms:,.1f} ms, p95 {t.p95_ms:,.1f} ms  ({t.matches} matches)"
+    return f"p50 {t.p50_ms:,.1f} ms, p95 {t.p95_ms:,.1f} ms  (matches: {t.matches})"

@@ -110,10 +110,9 @@ def _search(
 
 
 def _half_year_back(store: SqlFhirStore, end: datetime) -> PagePosition | None:
-    """The position of a CERsp stored about half a year before ``end``: where the ``next``
-    link of the page before it would point."""
-    day = (end - timedelta(days=182)).date()
-    query = f"created=ge{day}&created=lt{day + timedelta(days=7)}"
+    """The position of the latest CERsp created half a year or more before ``end``: where the
+    ``next`` link of the page before it points."""
+    query = f"created=lt{(end - timedelta(days=182)).date()}"
     request = read_search("CoverageEligibilityResponse", _params(query), strict=True)
     found = store.search(
         "CoverageEligibilityResponse", request.criteria, count=1, total="none"
@@ -134,7 +133,7 @@ def time_searches(store: SqlFhirStore, end: datetime, runs: int) -> list[SearchT
     if position is not None:
         timings.append(
             _timed(
-                f"{label}, deep page (next link, ~half a year back)",
+                f"{label}, deep page (next link, half a year back)",
                 runs,
                 _search(store, resource_type, query, after=position),
             )
