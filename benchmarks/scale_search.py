@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from benchmarks.harness import median, percentile
@@ -35,6 +35,7 @@ class SearchTiming:
     p95_ms: float
     matches: str  # Bundle.total, "> 1000" (an estimate that stopped) or "?" (not counted)
     error: str | None = None  # why the search failed (too-costly...), None when it answered
+    judged: bool = True  # held to the goal; an exact count of everything is not
 
 
 def _value(resource: StoredResource, param: str, kind: str) -> str | None:
@@ -138,11 +139,12 @@ def time_searches(store: SqlFhirStore, end: datetime, runs: int) -> list[SearchT
                 _search(store, resource_type, query, after=position),
             )
         )
-    timings.append(
-        _timed(
-            f"{label}&_total=accurate",
-            max(3, runs // 4),  # each counts the whole store
-            _search(store, resource_type, query, total="accurate"),
-        )
+    # Counts every match, as the client asked: its cost grows with the store by design (the
+    # default, estimate, stops counting at 1,000), so it is shown and not held to the goal.
+    accurate = _timed(
+        f"{label}&_total=accurate (not held to the goal)",
+        max(3, runs // 4),
+        _search(store, resource_type, query, total="accurate"),
     )
+    timings.append(replace(accurate, judged=False))
     return timings
