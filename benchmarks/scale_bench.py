@@ -251,5 +251,5 @@ def _run_one(
 
 def _timing(t: SearchTiming) -> str:
     if t.error is not None:
-        return f"FAILED {t.error}"
-    return f"p50 {t.p50_ms:,.1f} ms, p95 {t.p95_ms:,.1f} ms  (matches: {t.matches})"
+        return f"FAILED after {t.runs} runs: {t.error}"
+    return f"p50 {t.p50_ms:,.1f} ms, p95 {t.p95_ms:,.1f} ms  (n={t.runs}; matches: {t.matches})"
