@@ -43,19 +43,7 @@ from rights.identifiers import parse_nir
 from rights.model import Requester, RightsQuery
 from sandbox.population import Member
 
-__all__ = [
-    "CONNECTIONS",
-    "POSTGRES_URL",
-    "SUBMIT",
-    "cer_for",
-    "gateway_process",
-    "load_submit",
-    "open_members",
-    "postgres_admin_url",
-    "postgres_database",
-    "postgres_unavailable",
-    "run_fhir",
-]
+__all__ = ["postgres_admin_url", "run_fhir"]
 
 SUBMIT = "/fhir/CoverageEligibilityRequest/$submit"
 CONNECTIONS = 32
@@ -89,20 +77,20 @@ def run_fhir(sandbox: SandboxProcess, *, quick: bool = False) -> None:
         return
     plan = QUICK if quick else FULL
     sandbox.reset_faults()
-    members = open_members()
+    members = _members()
     with tempfile.TemporaryDirectory(prefix="cdr-fhir-bench-") as tmp:
         root = Path(tmp)
-        script = write_post_script(root, SUBMIT, [json.dumps(cer_for(m)) for m in members])
+        script = write_post_script(root, SUBMIT, [json.dumps(_cer_for(m)) for m in members])
         with (
             _floor(root) as floor,
-            gateway_process(sandbox.url, 1, None, root / "sqlite-versus") as gateway,
+            _gateway(sandbox.url, 1, None, root / "sqlite-versus") as gateway,
         ):
             _versus(floor, gateway, script, plan)
             _overhead(gateway.url, sandbox.url, members, root, plan)
         _curves(sandbox.url, script, plan, root)
 
 
-def open_members() -> list[Member]:
+def _members() -> list[Member]:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     population = build_population_for(
         settings, default_catalogue(), SystemClock(settings.zone).today()
@@ -114,7 +102,7 @@ def open_members() -> list[Member]:
     ]
 
 
-def cer_for(member: Member) -> dict[str, Any]:
+def _cer_for(member: Member) -> dict[str, Any]:
     """A validation CER for ``member`` on its regime: contained Patient and Coverage."""
     patient: dict[str, Any] = {
         "resourceType": "Patient",
@@ -149,7 +137,7 @@ def cer_for(member: Member) -> dict[str, Any]:
     }
 
 
-def load_submit(url: str, script: Path, plan: Plan) -> WrkResult:
+def _load(url: str, script: Path, plan: Plan) -> WrkResult:
     result = run_wrk(url + SUBMIT, script, connections=CONNECTIONS, seconds=plan.seconds)
     failed = result.bad_status + result.socket_errors
     if failed > result.requests // 100:
@@ -166,7 +154,7 @@ def _versus(floor: Running, gateway: Running, script: Path, plan: Plan) -> None:
     for _ in range(plan.rounds):
         for name, server in (("floor", floor), ("gateway", gateway)):
             before = _cpu_seconds(server.pid)
-            result = load_submit(server.url, script, plan)
+            result = _load(server.url, script, plan)
             runs[name].append(result)
             cpu[name].append((_cpu_seconds(server.pid) - before) * 1000 / max(result.requests, 1))
     ratio = median([g.rate / f.rate for g, f in zip(runs["gateway"], runs["floor"], strict=True)])
@@ -216,7 +204,7 @@ def _overhead(
     ]
     spec = {
         "gateway_url": gateway + SUBMIT,
-        "bodies": [json.dumps(cer_for(m)) for m in members],
+        "bodies": [json.dumps(_cer_for(m)) for m in members],
         "sandbox_url": f"{sandbox_url}/regimes/cnam/cdri/v1/consultations",
         "sandbox_bodies": [build_request(q).decode() for q in queries],
         "sandbox_headers": {
@@ -266,7 +254,7 @@ def _curves(sandbox_url: str, script: Path, plan: Plan, root: Path) -> None:
     note = f"  ({', '.join(map(str, skipped))} skipped: {cores} cores)" if skipped else ""
     rows = [("SQLite", _curve(sandbox_url, counts, script, plan, root, None) + note)]
     admin_url = postgres_admin_url()
-    reason = postgres_unavailable(admin_url)
+    reason = _postgres_unavailable(admin_url)
     if reason is None:
         try:
             rows.append(
@@ -289,14 +277,14 @@ def _curve(
     points = []
     for n in counts:
         with (
-            postgres_database(admin_url) as database_url,
-            gateway_process(
+            _postgres_database(admin_url) as database_url,
+            _gateway(
                 sandbox_url, n, database_url, root / f"curve-{n}-{uuid.uuid4().hex[:6]}"
             ) as server,
         ):
             # Warm every worker.
             run_wrk(server.url + SUBMIT, script, connections=CONNECTIONS, seconds=1)
-            runs = [load_submit(server.url, script, plan) for _ in range(plan.rounds)]
+            runs = [_load(server.url, script, plan) for _ in range(plan.rounds)]
         points.append(f"{n}: {median([r.rate for r in runs]):,.0f}")
     return "   ".join(points)
 
@@ -308,7 +296,7 @@ def postgres_admin_url() -> str:
     )
 
 
-def postgres_unavailable(admin_url: str) -> str | None:
+def _postgres_unavailable(admin_url: str) -> str | None:
     url = sa.make_url(admin_url)
     try:
         with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=0.5):
@@ -319,7 +307,7 @@ def postgres_unavailable(admin_url: str) -> str | None:
 
 
 @contextmanager
-def postgres_database(admin_url: str | None) -> Iterator[str | None]:
+def _postgres_database(admin_url: str | None) -> Iterator[str | None]:
     """A fresh PostgreSQL database for one run, dropped after; None means SQLite."""
     if admin_url is None:
         yield None
@@ -337,7 +325,7 @@ def postgres_database(admin_url: str | None) -> Iterator[str | None]:
 
 
 @contextmanager
-def gateway_process(
+def _gateway(
     regimes_url: str, workers: int, database_url: str | None, data_dir: Path
 ) -> Iterator[Running]:
     port = free_port()

@@ -30,13 +30,13 @@ from benchmarks.fhir_bench import (
     CONNECTIONS,
     SUBMIT,
     Plan,
-    cer_for,
-    gateway_process,
-    load_submit,
-    open_members,
+    _cer_for,
+    _gateway,
+    _load,
+    _members,
+    _postgres_database,
+    _postgres_unavailable,
     postgres_admin_url,
-    postgres_database,
-    postgres_unavailable,
 )
 from benchmarks.harness import SandboxProcess, median, sandbox_process, show
 from benchmarks.scale_fill import AnswerTemplate, StoreFiller, answer_templates, year_end
@@ -87,7 +87,7 @@ def run_scale(
         elif submit:
             sandbox = stack.enter_context(sandbox_process())
             sandbox.reset_faults()
-        script = write_post_script(root, SUBMIT, [json.dumps(cer_for(m)) for m in open_members()])
+        script = write_post_script(root, SUBMIT, [json.dumps(_cer_for(m)) for m in _members()])
         for kind in databases:
             with _store(kind, root / kind) as store, _store(kind, root / f"{kind}-empty") as empty:
                 if isinstance(store, str) or isinstance(empty, str):
@@ -105,11 +105,11 @@ def _store(kind: str, data_dir: Path) -> Iterator[_Store | str]:
     with ExitStack() as stack:
         if kind == "postgresql":
             admin = postgres_admin_url()
-            reason = postgres_unavailable(admin)
+            reason = _postgres_unavailable(admin)
             if reason is not None:
                 yield f"PostgreSQL: {reason} (set CDR_BENCH_POSTGRES_URL)"
                 return
-            url = stack.enter_context(postgres_database(admin))
+            url = stack.enter_context(_postgres_database(admin))
         settings = Settings(_env_file=None, data_dir=data_dir, database_url=url)  # type: ignore[call-arg]
         prepare_storage(settings)
         database = Database(settings.effective_database_url)
@@ -164,15 +164,15 @@ def _submit_rates(
         return None
     rates: tuple[list[float], list[float]] = ([], [])
     with (
-        gateway_process(sandbox.url, 1, filled.url, filled.data_dir) as on_filled,
-        gateway_process(sandbox.url, 1, empty.url, empty.data_dir) as on_empty,
+        _gateway(sandbox.url, 1, filled.url, filled.data_dir) as on_filled,
+        _gateway(sandbox.url, 1, empty.url, empty.data_dir) as on_empty,
     ):
         servers = (on_filled, on_empty)
         for server in servers:  # warm both: imports, pools, the first pages
             run_wrk(server.url + SUBMIT, script, connections=CONNECTIONS, seconds=1)
         for _ in range(plan.rounds):
             for server, into in zip(servers, rates, strict=True):
-                into.append(load_submit(server.url, script, plan).rate)
+                into.append(_load(server.url, script, plan).rate)
     return rates
 
 

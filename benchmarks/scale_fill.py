@@ -20,12 +20,13 @@ import asyncio
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
 
-from benchmarks.fhir_bench import cer_for, open_members
+from benchmarks.fhir_bench import _cer_for, _members
 from cdr.storage.answers import SqlAnswerStore
 from cdr.storage.database import Database
 from cdr.storage.fhir_store import SqlFhirStore
@@ -75,8 +76,8 @@ class _Capture:
 
 
 def answer_templates(members: list[Member] | None = None) -> list[AnswerTemplate]:
-    """One template per open CNAM member of the sandbox (``fhir_bench.open_members``)."""
-    members = open_members() if members is None else members
+    """One template per open CNAM member of the sandbox (the FHIR benchmark's members)."""
+    members = _members() if members is None else members
     by_nir = {m.nir: m for m in members}
 
     async def run_lookup(query: RightsQuery) -> LookupReport:
@@ -105,7 +106,7 @@ def answer_templates(members: list[Member] | None = None) -> list[AnswerTemplate
 
     async def submit_all() -> None:
         for member in members:
-            await service.submit({**cer_for(member), "created": _SENTINEL.isoformat()})
+            await service.submit({**_cer_for(member), "created": _SENTINEL.isoformat()})
 
     asyncio.run(submit_all())
     templates = []
@@ -177,14 +178,7 @@ class StoreFiller:
     def fill(self, count: int) -> None:
         """``count`` more lookups, saved ``CHUNK`` at a time by the gateway's answer store."""
         writer = SingleWriter()
-        engine = self._database.engine
-        answers = SqlAnswerStore(
-            engine,
-            SqlFhirStore(engine),
-            now=lambda: self._moment,
-            run=writer.run,
-            quick_engine=self._database.shared_no_wait_engine(),
-        )
+        answers = _answer_store(self._database, lambda: self._moment, writer)
 
         async def fill_all() -> None:
             left = count
@@ -201,6 +195,19 @@ class StoreFiller:
             asyncio.run(fill_all())
         finally:
             writer.close()
+
+
+def _answer_store(
+    database: Database, now: Callable[[], datetime], writer: SingleWriter
+) -> SqlAnswerStore:
+    """The answer store as ``bootstrap.build_submit_service`` makes it, its clock ``now``."""
+    return SqlAnswerStore(
+        database.engine,
+        SqlFhirStore(database.engine),
+        now=now,
+        run=writer.run,
+        quick_engine=database.shared_no_wait_engine(),
+    )
 
 
 def year_end(today: date) -> datetime:
