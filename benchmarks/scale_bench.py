@@ -170,8 +170,10 @@ def _submit_rates(
         servers = (on_filled, on_empty)
         for server in servers:  # warm both: imports, pools, the first pages
             run_wrk(server.url + SUBMIT, script, connections=CONNECTIONS, seconds=1)
-        for _ in range(plan.rounds):
-            for server, into in zip(servers, rates, strict=True):
+        for round_number in range(plan.rounds):
+            # Each round in the other order: neither store always runs first.
+            pairs = list(zip(servers, rates, strict=True))
+            for server, into in pairs[:: -1 if round_number % 2 else 1]:
                 into.append(_load(server.url, script, plan).rate)
     return rates
 
