@@ -58,3 +58,7 @@ def test_a_filled_lookup_is_stored_as_a_submit_stores_it(database):
         assert fhir.read("Patient", patient_id) is not None
         patients.add(patient_id)
     assert 1 < len(patients) < 40
+    # Each at its own instant, within the year before the fill's end.
+    created = {s.resource["created"] for s in page.resources}
+    assert len(created) == 40
+    assert all("2025-12-07" <= c < "2026-12-08" for c in created)
