@@ -59,6 +59,7 @@ class AnswerTemplate:
     report: LookupReport
     fresh_ids: tuple[str, ...]  # the CERsp and CER ids: new for every lookup
     person_ids: tuple[str, ...]  # the Patient and Coverage ids: one set per person
+    person_numbers: tuple[str, ...]  # the Coverages' identifiers (AT/MP numbers): per person too
     nir: str  # the 15-character NIR of the person
 
 
@@ -122,6 +123,12 @@ def answer_templates(members: list[Member] | None = None) -> list[AnswerTemplate
                 person_ids=tuple(
                     r["id"] for r in resources if r["resourceType"] in ("Patient", "Coverage")
                 ),
+                person_numbers=tuple(
+                    i["value"]
+                    for r in resources
+                    if r["resourceType"] == "Coverage"
+                    for i in r.get("identifier", [])
+                ),
                 nir=report.query.nir.value,
             )
         )
@@ -167,6 +174,11 @@ class StoreFiller:
             text = text.replace(old, _digest(old, self.filled))
         for old in template.person_ids:
             text = text.replace(old, old.split("-")[0] + "-" + _digest(old, person))
+        for old in template.person_numbers:  # as JSON strings: the whole value, digits kept
+            mine = _digest(old, person)
+            if old.isdigit():
+                mine = f"{int(mine, 16) % 10 ** len(old):0{len(old)}d}"
+            text = text.replace(f'"{old}"', f'"{mine}"')
         text = text.replace(template.nir, nir).replace(template.nir[:13], nir[:13])
         resources = orjson.loads(text)
         writes = [ResourceWrite(r, new=n) for r, n in zip(resources, template.new, strict=True)]
