@@ -50,6 +50,8 @@ _SUPPORTED_PROFILES = {"Coverage": [PROFILE_COVERAGE]}
 def _definition(resource_type: str, name: str) -> str:
     if name == "_id":
         return _CORE + "Resource-id"
+    if name == "_lastUpdated":
+        return _CORE + "Resource-lastUpdated"
     return SEARCH_PARAM_DEFINITIONS[(resource_type, name)]
 
 

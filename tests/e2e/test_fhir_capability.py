@@ -55,6 +55,7 @@ _VALUE_OF: dict[str, Callable[[Json], str]] = {
     "url": lambda r: str(r["url"]),
     "birthdate": lambda r: str(r["birthDate"]),
     "created": lambda r: "eq" + str(r["created"])[:10],
+    "_lastUpdated": lambda r: "eq" + str(r["meta"]["lastUpdated"])[:10],
     "request": _reference("request"),
     "beneficiary": _reference("beneficiary"),
     "payor": _reference("payor"),

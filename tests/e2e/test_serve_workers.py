@@ -93,7 +93,7 @@ def test_cdr_serve_with_two_workers_answers_submit_and_stops_cleanly(tmp_path, d
             assert body["resourceType"] == "CoverageEligibilityResponse"
             assert body["outcome"] == "complete"
             assert body["insurance"], body
-        # The base URL the workers put in Content-Location comes from --http-port, not CDR_HTTP_PORT.
+        # The base URL in the workers' Content-Location comes from --http-port, not CDR_HTTP_PORT.
         assert response.headers["content-location"].startswith(
             f"http://127.0.0.1:{http_port}/fhir/"
         )
