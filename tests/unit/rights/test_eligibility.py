@@ -10,14 +10,42 @@ from rights.errors import ConfigError, IdentifierError
 
 # The seed's "Structures de santé éligibles": establishments (public, ESPIC, private clinics)
 # and centres de santé, the codes in brackets included.
-SEED_ESTABLISHMENTS = ["101", "106", "109", "108", "119", "135", "144", "163", "173", "179", "431", "114", "115", "122", "127", "128", "129", "131", "141", "146", "156", "161", "292", "355", "430", "362", "365", "697", "698"]
+SEED_ESTABLISHMENTS = [
+    "101",
+    "106",
+    "109",
+    "108",
+    "119",
+    "135",
+    "144",
+    "163",
+    "173",
+    "179",
+    "431",
+    "114",
+    "115",
+    "122",
+    "127",
+    "128",
+    "129",
+    "131",
+    "141",
+    "146",
+    "156",
+    "161",
+    "292",
+    "355",
+    "430",
+    "362",
+    "365",
+    "697",
+    "698",
+]
 SEED_CENTRES = ["124", "125", "130", "289", "297", "439"]
 
 
 def test_the_eligible_categories_are_the_seed_list_exactly() -> None:
-    assert sorted(default_categories().eligible_codes) == sorted(
-        SEED_ESTABLISHMENTS + SEED_CENTRES
-    )
+    assert sorted(default_categories().eligible_codes) == sorted(SEED_ESTABLISHMENTS + SEED_CENTRES)
 
 
 def test_the_bracketed_codes_sit_under_their_category() -> None:
