@@ -109,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     eligibility.add_argument("--json", action="store_true", help="machine-readable output")
 
+    pki = sub.add_parser("pki", help="the test PKI shaped like IGC-Santé")
+    pki_sub = pki.add_subparsers(dest="pki_command", required=True, metavar="ACTION")
+    pki_init = pki_sub.add_parser("init", help="write a test root, sub-CAs, CRLs and certificates")
+    pki_init.add_argument("directory", metavar="DIR", help="an empty or new directory")
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply the schema migrations")
@@ -244,6 +249,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cdr.eligibility_commands import eligibility
 
         return eligibility(args.finess, category=args.category, as_json=args.json)
+    if args.command == "pki":
+        from pathlib import Path
+
+        from cdr.pki_commands import pki_init
+
+        return pki_init(_settings({}), Path(args.directory))
     if args.command == "db":
         return commands.db_upgrade(_settings({}))
     raise AssertionError(args.command)  # argparse refuses unknown commands
