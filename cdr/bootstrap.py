@@ -20,6 +20,7 @@ from cdr.ids import time_ordered_id
 from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
 from cdr.regime_options import RegimeEndpointOptions
+from cdr.regime_trust import build_assertion_checker, build_structure_signer
 from cdr.service import LookupService
 from cdr.settings import Settings
 from cdr.storage import Database, SqlLookupStore
@@ -159,7 +160,7 @@ def build_regime_gateways(
 ) -> tuple[GatewayRegistry, list[RegimePort]]:
     """A gateway per regime of ``catalogue`` and the ports to close after use. Every call of
     every gateway, health probes included, goes through ``signer``: where the signed assertion
-    of DESIGN §7 will be added (none yet: ``NoAssertion``)."""
+    of DESIGN §7 is added (``cdr.regime_trust``; ``NoAssertion`` without signing material)."""
     signer = NoAssertion() if signer is None else signer
     registry = GatewayRegistry()
     ports: list[RegimePort] = []
@@ -183,8 +184,10 @@ def build_gateway(
     if migrate:
         database.migrate()
     store = SqlLookupStore(database.engine)
-    registry, ports = build_regime_gateways(settings, catalogue, signer)
     clock = SystemClock(settings.zone)
+    if signer is None:
+        signer = build_structure_signer(settings, clock.now)
+    registry, ports = build_regime_gateways(settings, catalogue, signer)
     lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
     writer = SingleWriter()
     metrics = GatewayMetrics(lookup)
@@ -282,6 +285,7 @@ def build_sandbox(settings: Settings, *, today: date | None = None) -> Starlette
         catalogue,
         population,
         faults,
+        assertions=build_assertion_checker(settings, SystemClock(settings.zone).now),
         families={
             "cnam": cnam_wire.routes,
             "msa": msa_wire.routes,

@@ -146,6 +146,9 @@ def _setting_error(error: ErrorDetails, *, options: Collection[str] = ()) -> str
     """``CDR_HTTP_PORT: Input should be a valid integer (got 'abc')``: the variable (or the
     option that set it), the check, and the value unless it may hold a secret (a database URL
     carries a password)."""
+    if not error["loc"]:
+        # A check across settings (a model validator): its message names the variables.
+        return error["msg"].removeprefix("Value error, ")
     field, *path = error["loc"]
     name = f"CDR_{str(field).upper()}" + "".join(f"[{p!r}]" for p in path)
     if str(field) in options:

@@ -91,6 +91,14 @@ class Settings(BaseSettings):
     sandbox_tls_client_ca_file: Path | None = Field(
         None, description="CA certificates (PEM): require a client certificate they signed"
     )
+    # The sandbox's check of each call's signed assertion (decision 0008): the trust is the
+    # client CA file above (root and sub-CAs); the CAs' CRLs are listed here.
+    sandbox_require_assertions: bool = Field(
+        False, description="refuse every regime call without a valid signed assertion"
+    )
+    sandbox_crl_files: list[Path] = Field(
+        default_factory=list, description='CRLs (PEM) of the trusted CAs, e.g. ["persons.crl.pem"]'
+    )
     sandbox_seed: int = 20091
     sandbox_per_regime: int = Field(20, ge=0, le=100_000)
     sandbox_faults: dict[str, dict[str, Any]] = Field(
@@ -105,6 +113,14 @@ class Settings(BaseSettings):
     requester_finess: str = "750100018"
     structure_finess: str | None = None
     structure_category: str | None = Field(None, pattern=r"^\d{3}$")
+    # Its ORG SIGN certificate (PEM, with its chain) and key: with them, every regime call
+    # carries the structure's signed assertion, bound to CDR_REGIMES_CLIENT_CERT_FILE.
+    structure_sign_cert_file: Path | None = Field(
+        None, description="the structure's signature certificate and chain (PEM)"
+    )
+    structure_sign_key_file: Path | None = Field(
+        None, description="the private key of that certificate (PEM)"
+    )
 
     # HL7 v2 over MLLP (docs/hl7-interface.md).
     hl7_application: str = Field("CDR-GATEWAY", description="our MSH-3 in ACKs and results")
@@ -330,6 +346,8 @@ class Settings(BaseSettings):
         "sandbox_tls_cert_file",
         "sandbox_tls_key_file",
         "sandbox_tls_client_ca_file",
+        "structure_sign_cert_file",
+        "structure_sign_key_file",
     )
     @classmethod
     def _check_file(cls, value: Path | None) -> Path | None:
@@ -388,6 +406,32 @@ class Settings(BaseSettings):
                 f"({', '.join(destinations) or 'none'}): its options would never apply"
             )
         return value
+
+    @field_validator("sandbox_crl_files")
+    @classmethod
+    def _check_crl_files(cls, value: list[Path]) -> list[Path]:
+        for path in value:
+            if not path.is_file():
+                raise ValueError(f"no such file: {path}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_assertion_material(self) -> Settings:
+        signing = (self.structure_sign_cert_file, self.structure_sign_key_file)
+        if (signing[0] is None) != (signing[1] is None):
+            raise ValueError(
+                "CDR_STRUCTURE_SIGN_CERT_FILE and CDR_STRUCTURE_SIGN_KEY_FILE go together"
+            )
+        if signing[0] is not None and self.regimes_client_cert_file is None:
+            raise ValueError(
+                "CDR_STRUCTURE_SIGN_CERT_FILE needs CDR_REGIMES_CLIENT_CERT_FILE: an assertion "
+                "is bound to the TLS client certificate it travels with"
+            )
+        if self.sandbox_require_assertions and self.sandbox_tls_client_ca_file is None:
+            raise ValueError(
+                "CDR_SANDBOX_REQUIRE_ASSERTIONS needs CDR_SANDBOX_TLS_CLIENT_CA_FILE (the trust)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _apply_structure(self) -> Settings:

@@ -24,11 +24,16 @@ import jwt
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rights.eligibility import CategoryTable, judge_structure
 from rights.errors import IdentifierError
+from sandbox.tls_peer import client_certificate_der
 
-__all__ = ["AssertionChecker", "AssertionTrust"]
+__all__ = ["AssertionChecker", "AssertionMiddleware", "AssertionTrust"]
+
+_HEADER_KEY = b"x-cdr-assertion"  # regimes.assertion.ASSERTION_HEADER, lower-cased
 
 
 @dataclass(frozen=True)
@@ -185,3 +190,28 @@ class AssertionChecker:
         if not verdict.eligible:
             return f"structure {finess}: {verdict.reason}"
         return None
+
+
+class AssertionMiddleware:
+    """Refuses every ``/regimes/...`` call (health probes excepted) whose assertion the checker
+    refuses: HTTP 403 with the reason, which the gateway passes on to its caller."""
+
+    def __init__(self, app: ASGIApp, checker: AssertionChecker) -> None:
+        self.app = app
+        self.checker = checker
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/regimes/") or path.endswith("/health"):
+            await self.app(scope, receive, send)
+            return
+        token = None
+        for key, value in scope["headers"]:
+            if key == _HEADER_KEY:
+                token = value.decode("latin-1")
+                break
+        reason = self.checker.check(token, client_certificate_der(scope))
+        if reason is not None:
+            await JSONResponse({"error": reason}, status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
