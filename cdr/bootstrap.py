@@ -34,6 +34,7 @@ from fhir_server.submit import SubmitService
 from mapping.fhir.codesystems import all_conformance_resources
 from regimes.cnam import CnamGateway
 from regimes.endpoints import RegimeEndpoint, client_tls_context, identity_of
+from regimes.httpx_port import HttpxPort
 from regimes.msa import MsaGateway
 from regimes.port import AssertionSigner, NoAssertion, RegimePort, SigningPort
 from regimes.registry import GatewayRegistry
@@ -123,8 +124,20 @@ def build_regime_port(settings: Settings, endpoint: RegimeEndpoint) -> RegimePor
 
     The lookup use case owns the time budget; the transport's own timeout is only a backstop.
     """
+    timeout = httpx.Timeout(settings.regime_timeout_s + 1)
+    if settings.regimes_proxy_url is not None:
+        # Through the hospital's proxy: httpx speaks the proxy protocol (CONNECT for https, the
+        # endpoint's TLS context, client certificate included, end to end through the tunnel).
+        client = httpx.AsyncClient(
+            proxy=settings.regimes_proxy_url,
+            verify=endpoint.ssl_context if endpoint.ssl_context is not None else True,
+            timeout=timeout,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=settings.http_pool_size),
+        )
+        return HttpxPort(client, endpoint)
     transport = FastTransport(max_connections=settings.http_pool_size)
-    return FastPort(transport, endpoint, httpx.Timeout(settings.regime_timeout_s + 1))
+    return FastPort(transport, endpoint, timeout)
 
 
 def regime_endpoints(settings: Settings, catalogue: RegimeCatalogue) -> dict[str, RegimeEndpoint]:

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     regimes_url: str | None = Field(
         None, description="base URL of the regime services; default the embedded sandbox"
     )
+    regimes_proxy_url: str | None = Field(
+        None,
+        description="HTTP proxy (http://host:port) the regime calls go through; https ones "
+        "tunnel with CONNECT, TLS and its client certificate still end to end",
+    )
     # TLS to the regime services (DESIGN §7), a default for all regimes; CDR_REGIME_ENDPOINTS
     # overrides any of them, and the URL, per regime (docs/architecture.md, "Regime calls").
     regimes_ca_file: Path | None = Field(
@@ -247,7 +252,7 @@ class Settings(BaseSettings):
             raise ValueError("expected a host name or IP address")
         return value
 
-    @field_validator("fhir_base_url", "regimes_url", mode="after")
+    @field_validator("fhir_base_url", "regimes_url", "regimes_proxy_url", mode="after")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None and not _is_http_url(value):
