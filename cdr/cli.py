@@ -224,10 +224,14 @@ def _dispatch(args: argparse.Namespace) -> int:
                 "workers": args.workers,
             }
         )
-        return commands.serve(settings)
+        from cdr import serve_commands
+
+        return serve_commands.serve(settings)
     if args.command == "sandbox":
         if args.sandbox_command == "serve":
-            return commands.sandbox_serve(_settings({"sandbox_port": args.port}))
+            from cdr.serve_commands import sandbox_serve
+
+            return sandbox_serve(_settings({"sandbox_port": args.port}))
         return commands.sandbox_list(
             _settings({}), as_json=args.json, scenario=args.scenario, regime=args.regime
         )
