@@ -23,6 +23,7 @@ from cdr.bootstrap import (
 )
 from cdr.eligibility_commands import check_own_structure
 from cdr.exits import EXIT_OK
+from cdr.exposure import check_exposure
 from cdr.hl7_process import Hl7ProcessingProcess
 from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
 from cdr.http_guard import HttpLimits, guarded_protocol, http_limits
@@ -99,8 +100,10 @@ def serve(settings: Settings) -> int:
     """Run the whole system: the embedded sandbox (unless CDR_REGIMES_URL is set) and the HTTP
     API, in one process, or with ``settings.workers`` HTTP worker processes."""
     _logging(settings)
-    # Before any socket opens: a structure CDR does not serve is refused in one line.
+    # Before any socket opens: a structure CDR does not serve, or listeners open to the
+    # network without authentication, are refused in one line.
     check_own_structure(settings.requester_finess, settings.structure_category)
+    log.warning(check_exposure(settings))
     settings = _share_metrics(settings)
     if settings.workers > 1:
         return _serve_workers(settings)

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     )
 
     # The regime backend: the embedded sandbox by default, or any base URL speaking our wires.
+    # DESIGN §9: API and MLLP authentication. Off is allowed only while every listener binds
+    # loopback, unless CDR_ALLOW_OPEN says so (docs/security.md, "Exposure").
+    auth: Literal["on", "off"] = "off"
+    allow_open: bool = False
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(8090, ge=0, le=65535)
     regimes_url: str | None = Field(
