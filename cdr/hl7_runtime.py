@@ -6,6 +6,7 @@ Part of the composition root: the only place the listener meets storage and the 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
 import logging
 import secrets
@@ -196,6 +197,9 @@ class Hl7Runtime:
             max_connections=settings.mllp_max_connections,
             max_pending_bytes=settings.mllp_max_pending_bytes,
             max_pending_bytes_total=settings.mllp_max_pending_bytes_total,
+            allowed_peers=[
+                ipaddress.ip_network(peer, strict=False) for peer in settings.mllp_allowed_peers
+            ],
         )
         gateway.metrics.add_source(self._render_metrics)
         gateway.metrics.add_source(self._render_relookup_metrics)

@@ -151,6 +151,11 @@ class Settings(BaseSettings):
     mllp_idle_timeout_s: float = Field(300.0, gt=0)
     mllp_max_message_bytes: int = Field(1_048_576, ge=1024)
     mllp_max_connections: int = Field(1000, ge=1)
+    mllp_allowed_peers: list[str] = Field(
+        default_factory=list,
+        description='addresses or networks allowed to connect, e.g. ["10.1.2.0/24", "::1"]; '
+        "empty: any peer (loopback-only by default, see CDR_ALLOW_OPEN)",
+    )
     hl7_outbound_max_attempts: int = Field(10, ge=1)
     hl7_outbound_backoff_s: float = Field(1.0, ge=0)
     hl7_outbound_backoff_max_s: float = Field(300.0, ge=0)
@@ -414,6 +419,18 @@ class Settings(BaseSettings):
                 f"{', '.join(unknown)} is not in CDR_HL7_DESTINATIONS "
                 f"({', '.join(destinations) or 'none'}): its options would never apply"
             )
+        return value
+
+    @field_validator("mllp_allowed_peers")
+    @classmethod
+    def _check_peers(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
         return value
 
     @field_validator("sandbox_crl_files")

@@ -72,6 +72,7 @@ def test_a_bad_value_of_any_setting_is_one_line_naming_it(field, monkeypatch, tm
         ("CDR_STRUCTURE_SIGN_CERT_FILE", __file__, "go together"),
         ("CDR_SANDBOX_REQUIRE_ASSERTIONS", "1", "needs CDR_SANDBOX_TLS_CLIENT_CA_FILE"),
         ("CDR_SANDBOX_CRL_FILES", '["no-such.crl.pem"]', "no such file"),
+        ("CDR_MLLP_ALLOWED_PEERS", '["10.1.2.0/33"]', "not an IP address or network"),
         ("CDR_HL7_APPLICATION", "CDR|GW", "HL7 delimiters"),
         ("CDR_HTTP_HOST", "http://localhost", "host name or IP address"),
         ("CDR_REGIMES_URL", "localhost:8090", "http:// or https:// URL"),
