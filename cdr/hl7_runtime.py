@@ -51,6 +51,16 @@ _PROCESS_PREFIX = secrets.token_hex(4).upper()
 _SEQUENCE = itertools.count(1)
 
 
+_STOP_S = 10.0
+
+
+async def _bounded(name: str, step: Awaitable[None], timeout_s: float) -> None:
+    try:
+        await asyncio.wait_for(step, timeout_s)
+    except TimeoutError:
+        log.error("HL7 stop: %s did not stop within %.0f s; left behind", name, timeout_s)
+
+
 def new_control_id() -> str:
     """20 characters, the length of MSH-10 (ST 20) in HL7 v2.5, unique without coordination: a
     random prefix per process and a counter (one urandom call per ACK cost more than the ACK)."""
@@ -234,13 +244,15 @@ class Hl7Runtime:
         return self.server.port
 
     async def stop(self) -> None:
+        """Stop the intake, then the workers; each step bounded, so that a stop always ends
+        (a step that overruns is logged by name and left behind)."""
         if self._intake_enabled:
-            await self.server.close()
+            await _bounded("the MLLP server", self.server.close(), _STOP_S + 5)
         if self._no_wait_engine is not None:
             self._no_wait_engine.dispose()
-        await self.worker.stop()
-        await self.relookup_loop.stop()
-        await self.sender.stop()
+        await _bounded("the inbox worker", self.worker.stop(), _STOP_S)
+        await _bounded("the re-lookup loop", self.relookup_loop.stop(), _STOP_S)
+        await _bounded("the outbound sender", self.sender.stop(), _STOP_S)
 
     async def _store(self, message: InboundMessage) -> StoreOutcome:
         return await self._commits.submit(message)
