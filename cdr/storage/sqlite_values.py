@@ -2,7 +2,7 @@
 
 A row written on the driver must be the very row SQLAlchemy would have written: reads,
 searches, the CLI and migrations all go through SQLAlchemy and parse these texts back.
-``tests/unit/cdr/test_sqlite_values.py`` holds each rule to SQLAlchemy's own bind processor.
+``tests/unit/cdr/storage/test_sqlite_values.py`` holds each rule to SQLAlchemy's own bind processor.
 """
 
 from __future__ import annotations

@@ -18,17 +18,14 @@ from cdr.storage.writer import SingleWriter
 from fhir_server.search_params import index_entries
 from fhir_server.store import ResourceWrite
 from rights.errors import StorageError
-from tests.unit.cdr.test_fhir_store import patient, search
-from tests.unit.cdr.test_storage import (
-    _report,
-    database,  # noqa: F401  (fixture: SQLite and PostgreSQL)
-)
+from tests.unit.cdr.storage.test_fhir_store import patient, search
+from tests.unit.cdr.storage.test_lookups import _report
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def stores(database):  # noqa: F811
+def stores(database):
     database.migrate()
     writer = SingleWriter()
     fhir = SqlFhirStore(database.engine)

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -20,45 +18,14 @@ from hl7_listener.ports import (
 )
 from rights.errors import StorageError
 
-PG_URL = os.environ.get("CDR_TEST_POSTGRES_URL")
 T0 = datetime(2026, 11, 24, 8, 30, 15, 123456, tzinfo=UTC)
 
 
-def _database(url: str | None, tmp_path, name: str):
-    """A fresh database: a SQLite file, or a new PostgreSQL database (dropped afterwards)."""
-    if url is None:
-        return Database(f"sqlite:///{tmp_path / name}"), None
-    db_name = f"cdr_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {db_name}")
-    target = sa.make_url(url).set(database=db_name).render_as_string(hide_password=False)
-    return Database(target), (admin, db_name)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    if request.param == "postgresql" and not PG_URL:
-        pytest.skip("CDR_TEST_POSTGRES_URL not set: PostgreSQL storage tests not run")
-    db, cleanup = _database(PG_URL if request.param == "postgresql" else None, tmp_path, "c.db")
-    db.migrate()
-    yield db
-    db.dispose()
-    if cleanup is not None:
-        admin, db_name = cleanup
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE {db_name}")
-        admin.dispose()
-
-
 @pytest.fixture
-def inbox(database):
-    return SqlInbox(database.engine)
-
-
-@pytest.fixture
-def outbox(database):
-    return SqlOutbox(database.engine)
+def database(database):
+    """Migrated: every test here starts from the latest schema."""
+    database.migrate()
+    return database
 
 
 def _raw(control_id: str) -> bytes:
@@ -416,87 +383,3 @@ def test_fail_keeps_the_message_out_of_pending_and_never_undoes_a_done_one(inbox
     ]
     with pytest.raises(StorageError):
         inbox.fail(9999, "nope", now=T0)
-
-
-# --- outbox ---------------------------------------------------------------------------------
-
-
-def test_head_is_the_oldest_pending_item_and_due_respects_the_next_attempt(inbox, outbox):
-    _queue(inbox, ["1", "2", "3"], ["bus:2575"])
-    head = outbox.head("bus:2575")
-    assert head is not None and head.control_id == "OUT1"
-    assert head.payload == b"MSH|Z99 OUT1\r" and isinstance(head.payload, bytes)
-    assert [i.control_id for i in outbox.due("bus:2575", now=T0, limit=10)] == [
-        "OUT1",
-        "OUT2",
-        "OUT3",
-    ]
-    assert outbox.due("bus:2575", now=T0 - timedelta(seconds=1), limit=10) == []
-    assert len(outbox.due("bus:2575", now=T0, limit=2)) == 2
-
-    later = T0 + timedelta(seconds=30)
-    assert outbox.retry_later(head.id, error="timeout", next_attempt_at=later) == 1
-    # Not due any more, yet still the head: delivery to one destination keeps its order.
-    assert outbox.head("bus:2575").id == head.id
-    assert [i.control_id for i in outbox.due("bus:2575", now=T0, limit=10)] == ["OUT2", "OUT3"]
-    assert [i.control_id for i in outbox.due("bus:2575", now=later, limit=10)] == [
-        "OUT1",
-        "OUT2",
-        "OUT3",
-    ]
-    assert outbox.head("elsewhere:1") is None
-
-
-def test_an_item_is_retried_then_delivered(inbox, outbox):
-    _queue(inbox, ["1"], ["bus:2575"])
-    item = outbox.head("bus:2575")
-    paris = timezone(timedelta(hours=2))
-    next_at = datetime(2026, 11, 24, 10, 31, tzinfo=paris)
-    assert outbox.retry_later(item.id, error="refused", next_attempt_at=next_at) == 1
-    assert outbox.retry_later(item.id, error="AE from the bus", next_attempt_at=next_at) == 2
-    retried = outbox.head("bus:2575")
-    assert retried.attempts == 2 and retried.last_error == "AE from the bus"
-    assert retried.next_attempt_at == next_at and retried.next_attempt_at.tzinfo is UTC
-
-    outbox.delivered(item.id, ack_code="CA", now=T0 + timedelta(minutes=3))
-    assert outbox.head("bus:2575") is None and outbox.destinations() == []
-    (done,) = outbox.items(status=OutboxStatus.DELIVERED)
-    assert done.attempts == 3 and done.ack_code == "CA"
-    assert done.delivered_at == T0 + timedelta(minutes=3)
-    assert outbox.depth() == {"delivered": 1}
-
-
-def test_dead_items_leave_the_queue_until_requeued(inbox, outbox):
-    _queue(inbox, ["1", "2", "3"], ["bus:2575"])
-    first, second, third = outbox.due("bus:2575", now=T0, limit=10)
-    outbox.retry_later(first.id, error="timeout", next_attempt_at=T0)
-    outbox.dead(first.id, error="timeout, gave up", now=T0)
-    outbox.dead(second.id, error="AR", now=T0)
-    assert outbox.head("bus:2575").id == third.id
-    dead = outbox.items(status=OutboxStatus.DEAD)
-    assert [i.id for i in dead] == [second.id, first.id]  # newest first
-    assert dead[1].attempts == 2 and dead[1].last_error == "timeout, gave up"
-    assert outbox.depth() == {"dead": 2, "pending": 1}
-
-    later = T0 + timedelta(hours=1)
-    assert outbox.requeue([first.id, third.id], now=later) == 1  # third is not dead
-    requeued = outbox.head("bus:2575")
-    assert requeued.id == first.id and requeued.attempts == 0
-    assert requeued.next_attempt_at == later
-    assert requeued.last_error == "timeout, gave up"
-    assert outbox.requeue([], now=later) == 0
-    assert outbox.requeue(None, now=later) == 1  # second
-    assert outbox.depth() == {"pending": 3}
-
-
-def test_destinations_and_depth_cover_every_pending_destination(inbox, outbox):
-    _queue(inbox, ["1", "2"], ["bus:2575", "archive:2576"])
-    assert outbox.destinations() == ["archive:2576", "bus:2575"]
-    assert outbox.depth() == {"pending": 4}
-    for item in outbox.due("archive:2576", now=T0, limit=10):
-        outbox.delivered(item.id, ack_code="AA", now=T0)
-    assert outbox.destinations() == ["bus:2575"]
-    assert outbox.depth() == {"pending": 2, "delivered": 2}
-    assert len(outbox.items(limit=3)) == 3
-    with pytest.raises(StorageError, match="outbox item 9999 does not exist"):
-        outbox.retry_later(9999, error="x", next_attempt_at=T0)

@@ -11,14 +11,13 @@ from fhir_server.search import parse_search
 from fhir_server.search_params import index_entries
 from fhir_server.store import ResourceWrite
 from rights.errors import StorageError
-from tests.unit.cdr.test_storage import database  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 NIR = "urn:oid:1.2.250.1.213.1.4.8"
 
 
 @pytest.fixture
-def store(database):  # noqa: F811
+def store(database):
     database.migrate()
     return SqlFhirStore(database.engine)
 
@@ -49,7 +48,7 @@ def test_versions_only_change_when_the_content_does(store):
     assert store.read("Patient", "nope") is None
 
 
-def test_driver_errors_become_storage_errors(database):  # noqa: F811
+def test_driver_errors_become_storage_errors(database):
     unmigrated = SqlFhirStore(database.engine)  # no tables: every statement fails
     with pytest.raises(StorageError):
         put(unmigrated, patient("p1", "185057505612345"))
@@ -118,7 +117,7 @@ class _RacingStore(SqlFhirStore):
         super()._insert_new(connection, rows)
 
 
-def test_a_concurrent_insert_of_the_same_resource_is_retried_not_lost(database):  # noqa: F811
+def test_a_concurrent_insert_of_the_same_resource_is_retried_not_lost(database):
     database.migrate()
     store = _RacingStore(database.engine)
     mine = patient("p-race", "185057505612345", birth="1981-01-01")

@@ -22,9 +22,9 @@ from fhir_server.search_params import index_entries
 from fhir_server.store import ResourceWrite
 from rights.errors import StorageError
 from rights.model import Requester
-from tests.unit.cdr.test_answers import response
-from tests.unit.cdr.test_fhir_store import patient, search
-from tests.unit.cdr.test_storage import _report
+from tests.unit.cdr.storage.test_answers import response
+from tests.unit.cdr.storage.test_fhir_store import patient, search
+from tests.unit.cdr.storage.test_lookups import _report
 
 T1 = datetime(2026, 11, 24, 9, 0, 0, 123456, tzinfo=UTC)
 T2 = T1 + timedelta(minutes=5, microseconds=1)

@@ -21,7 +21,6 @@ from cdr.storage.fhir_store import SqlFhirStore
 from fhir_server.search import parse_search
 from fhir_server.search_params import SEARCH_PARAMS, index_entries
 from fhir_server.store import Criterion, IndexEntry
-from tests.unit.cdr.test_storage import database  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 PREFIXES = ("eq", "ge", "gt", "le", "lt")
@@ -121,7 +120,7 @@ def _searches() -> Iterator[tuple[str, list[tuple[str, str]]]]:
 
 
 @pytest.fixture
-def filled(database):  # noqa: F811
+def filled(database):
     database.migrate()
     store = SqlFhirStore(database.engine)
     resources = _fill(store, 60)
