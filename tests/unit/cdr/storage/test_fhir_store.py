@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from cdr.storage import Database
 from cdr.storage.fhir_store import SqlFhirStore, _read_statement
@@ -101,28 +102,27 @@ def test_reference_and_date_search(store):
     assert total == 3 and len(page) == 2
 
 
-class _RacingStore(SqlFhirStore):
-    """Another writer stores the same new resource between our read and our insert, once."""
-
-    def __init__(self, engine):
-        super().__init__(engine)
-        self.raced = False
-
-    def _insert_new(self, connection, rows):
-        if not self.raced:
-            self.raced = True
-            other = SqlFhirStore(connection.engine)
-            rival = patient(rows[0]["id"], "185057505612345")
-            other.upsert(rival, index_entries(rival), T0)
-        super()._insert_new(connection, rows)
-
-
 def test_a_concurrent_insert_of_the_same_resource_is_retried_not_lost(database):
+    """Another writer stores the same new resource between our read and our insert, once."""
     database.migrate()
-    store = _RacingStore(database.engine)
+    store = SqlFhirStore(database.engine)
+    other = Database(database.url)  # another gateway process, as far as the database can tell
+    raced: list[bool] = []
+
+    def rival_first(_conn, _cursor, statement, *_rest):
+        if statement.startswith("INSERT INTO fhir_resources") and not raced:
+            raced.append(True)
+            rival = patient("p-race", "185057505612345")
+            SqlFhirStore(other.engine).upsert(rival, index_entries(rival), T0)
+
     mine = patient("p-race", "185057505612345", birth="1981-01-01")
-    stored = store.upsert(mine, index_entries(mine), T0 + timedelta(minutes=1))
-    assert store.raced
+    sa.event.listen(database.engine, "before_cursor_execute", rival_first)
+    try:
+        stored = store.upsert(mine, index_entries(mine), T0 + timedelta(minutes=1))
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", rival_first)
+        other.dispose()
+    assert raced
     # The retry read the rival's row and stored ours as its next version.
     assert stored.version_id == 2
     read = store.read("Patient", "p-race")
