@@ -6,22 +6,21 @@ loop needs; the driver's own ``execute`` does that work in C. Same tables and th
 rows (``sqlite_values``), the same decisions (``fhir_batch``) as ``insert_lookup_records``
 then ``SqlFhirStore.write``; PostgreSQL keeps the SQLAlchemy path.
 
-It runs on the cursor of the caller's transaction (``in_transaction``) and raises driver
-errors as SQLAlchemy would: conflicts are retried, and failures become ``StorageError``,
-exactly as for every other write.
+It runs on the driver's cursor of the caller's transaction (``in_transaction``), which
+retries its conflicts and turns its driver errors into ``StorageError`` exactly as for every
+other write.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.engine.interfaces import DBAPICursor
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import StatementError
 
 from cdr.storage.fhir_batch import (
     INDEX_VALUE_LENGTH,
@@ -53,13 +52,27 @@ _INSERT_INDEX = (
 
 
 def write_answers_sqlite(
+    connection: Connection,
+    records: Sequence[LookupRecord],
+    writes: Sequence[ResourceWrite],
+    now: datetime,
+) -> list[StoredResource]:
+    """The ``AnswerWrite`` of the sqlite3 driver: ``records`` and ``writes`` within the
+    caller's transaction, in the order and with the outcome of ``answers.write_answers``."""
+    cursor = connection.connection.cursor()  # the driver's, in this same transaction
+    try:
+        return write_answers_on(cursor, records, writes, now)
+    finally:
+        cursor.close()
+
+
+def write_answers_on(
     cursor: DBAPICursor,
     records: Sequence[LookupRecord],
     writes: Sequence[ResourceWrite],
     now: datetime,
 ) -> list[StoredResource]:
-    """``records`` and ``writes`` within the caller's transaction, in the order and with the
-    outcome of ``insert_lookup_records`` then ``SqlFhirStore.write``."""
+    """``write_answers_sqlite`` on ``cursor``."""
     if records:
         _insert(cursor, lookups, [r.row for r in records])
         results = [result for r in records for result in r.results]
@@ -124,7 +137,7 @@ def _insert(cursor: DBAPICursor, table: Table, rows: list[dict[str, Any]]) -> No
     try:
         values = [tuple([row[n] if r is None else r(row[n]) for n, r in columns]) for row in rows]
     except (TypeError, ValueError) as exc:  # where SQLAlchemy's bind processors fail alike
-        raise _as_sqlalchemy(exc, statement, None, many=True) from exc
+        raise StatementError(str(exc), statement, None, exc) from exc
     _run(cursor, statement, values)
 
 
@@ -139,16 +152,7 @@ def _insert_statement(
 
 
 def _run(cursor: DBAPICursor, statement: str, parameters: Any, *, many: bool = True) -> None:
-    try:
-        if many:
-            cursor.executemany(statement, parameters)
-        else:
-            cursor.execute(statement, parameters)
-    except sqlite3.Error as exc:
-        raise _as_sqlalchemy(exc, statement, parameters, many=many) from exc
-
-
-def _as_sqlalchemy(error: Exception, statement: str, parameters: Any, *, many: bool) -> Exception:
-    """``error`` as SQLAlchemy raises it from a statement: IntegrityError, OperationalError…
-    for ``in_transaction`` to retry or turn into ``StorageError`` as it does any other."""
-    return DBAPIError.instance(statement, parameters, error, sqlite3.Error, ismulti=many)
+    if many:
+        cursor.executemany(statement, parameters)
+    else:
+        cursor.execute(statement, parameters)

@@ -3,12 +3,14 @@
 The MLLP intake commits every batch before its ACKs leave. Through SQLAlchemy's statement
 machinery (parameter processing, result wrapping) a batch of 16 spent about half its time in
 Python; the driver's own ``execute`` does the same work in C. Same table, same rows, and the
-same outcomes (``inbox_batch``) as ``inbox._store_batch``; PostgreSQL keeps the SQLAlchemy path.
+same outcomes (``inbox_batch``) as ``inbox.store_batch``; PostgreSQL keeps the SQLAlchemy path.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from sqlalchemy import Connection
 
 from cdr.storage.inbox_batch import Key, batch_outcomes, new_rows
 from cdr.storage.sqlite_values import sqlite_datetime
@@ -36,8 +38,18 @@ _INSERT = (
 )
 
 
-def store_batch_sqlite(cursor: Any, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
-    """``rows`` as ``inbox._inbox_row`` makes them; the caller commits or rolls back."""
+def store_batch_sqlite(connection: Connection, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
+    """The ``InboxWrite`` of the sqlite3 driver: ``rows`` as ``inbox._inbox_row`` makes
+    them, within the caller's transaction."""
+    cursor = connection.connection.cursor()  # the driver's, in this same transaction
+    try:
+        return store_batch_on(cursor, rows)
+    finally:
+        cursor.close()
+
+
+def store_batch_on(cursor: Any, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
+    """``store_batch_sqlite`` on ``cursor``."""
     senders = list({r["sender_key"] for r in rows})
     controls = list({r["control_id"] for r in rows})
     cursor.execute(

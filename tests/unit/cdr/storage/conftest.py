@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from cdr.bootstrap import write_strategy
 from cdr.storage import Database, SqlInbox, SqlOutbox
 
 PG_URL = os.environ.get("CDR_TEST_POSTGRES_URL")
@@ -48,7 +49,8 @@ def migrated(database: Database) -> Database:
 
 @pytest.fixture
 def inbox(migrated: Database) -> SqlInbox:
-    return SqlInbox(migrated.engine)
+    """Writing its batches as the gateway does on this database (``write_strategy``)."""
+    return SqlInbox(migrated.engine, store=write_strategy(migrated).inbox)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import event
 
+from cdr.bootstrap import write_strategy
 from cdr.storage import SqlLookupStore
 from cdr.storage.answers import SqlAnswerStore
 from cdr.storage.database import Database
@@ -29,7 +30,9 @@ def stores(database):
     database.migrate()
     writer = SingleWriter()
     fhir = SqlFhirStore(database.engine)
-    answers = SqlAnswerStore(database.engine, fhir, now=lambda: T0, run=writer.run)
+    answers = SqlAnswerStore(
+        database.engine, now=lambda: T0, run=writer.run, write=write_strategy(database).answers
+    )
     yield answers, fhir, SqlLookupStore(database.engine), database.engine
     writer.close()
 
@@ -133,9 +136,9 @@ async def test_sqlite_answers_commit_on_the_loop_and_wait_for_a_lock_on_the_writ
     fhir = SqlFhirStore(sqlite_db.engine)
     answers = SqlAnswerStore(
         sqlite_db.engine,
-        fhir,
         now=lambda: T0,
         run=counted,
+        write=write_strategy(sqlite_db).answers,
         quick_engine=sqlite_db.shared_no_wait_engine(),
     )
     try:

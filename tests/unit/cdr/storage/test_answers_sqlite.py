@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from cdr.storage import Database, SqlLookupStore
-from cdr.storage import answers as answers_module
 from cdr.storage.answers import SqlAnswerStore
-from cdr.storage.answers_sqlite import _read_versions, write_answers_sqlite
+from cdr.storage.answers_sqlite import _read_versions, write_answers_on
 from cdr.storage.fhir_store import SqlFhirStore
-from cdr.storage.lookups import insert_lookup_records, lookup_record
+from cdr.storage.lookups import lookup_record
+from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES
 from cdr.storage.tables import fhir_resources, fhir_search_index, lookup_results, lookups
 from cdr.storage.transactions import in_transaction
 from cdr.storage.writer import SingleWriter
@@ -31,25 +31,22 @@ T2 = T1 + timedelta(minutes=5, microseconds=1)
 T3 = T2 + timedelta(hours=1)
 
 
-def _sqlalchemy_path(engine, records, writes, now):
-    """What ``SqlAnswerStore`` runs on PostgreSQL (and ran on SQLite before the driver path)."""
+def _path(strategy):
+    """A batch written by ``strategy``'s answer write, in a transaction as ``SqlAnswerStore``
+    runs it."""
 
-    def work(connection):
-        insert_lookup_records(connection, records)
-        return SqlFhirStore(engine).write(connection, writes, now)
+    def write(engine, records, writes, now):
+        return in_transaction(
+            engine,
+            lambda connection: strategy.answers(connection, records, writes, now),
+            "store answers",
+        )
 
-    return in_transaction(engine, work, "store answers")
+    return write
 
 
-def _driver_path(engine, records, writes, now):
-    def work(connection):
-        cursor = connection.connection.cursor()
-        try:
-            return write_answers_sqlite(cursor, records, writes, now)
-        finally:
-            cursor.close()
-
-    return in_transaction(engine, work, "store answers")
+_sqlalchemy_path = _path(SQLALCHEMY_WRITES)  # what PostgreSQL runs
+_driver_path = _path(SQLITE_DRIVER_WRITES)
 
 
 def _rows(engine):
@@ -218,15 +215,12 @@ async def test_a_resource_stored_meanwhile_by_another_process_is_retried_not_los
         def __getattr__(self, name):
             return getattr(self._cursor, name)
 
-    real = answers_module.write_answers_sqlite
-    monkeypatch.setattr(
-        answers_module,
-        "write_answers_sqlite",
-        lambda cursor, *rest: real(RacingCursor(cursor), *rest),
-    )
+    def racing_write(connection, *rest):
+        return write_answers_on(RacingCursor(connection.connection.cursor()), *rest)
+
     writer = SingleWriter()
     fhir = SqlFhirStore(database.engine)
-    answers = SqlAnswerStore(database.engine, fhir, now=lambda: T2, run=writer.run)
+    answers = SqlAnswerStore(database.engine, now=lambda: T2, run=writer.run, write=racing_write)
     try:
         [stored] = await answers.save([_write(mine)], None)
     finally:
@@ -246,7 +240,9 @@ async def test_a_bad_answer_fails_alone_on_the_driver_path(tmp_path):
     database.migrate()
     writer = SingleWriter()
     fhir = SqlFhirStore(database.engine)
-    answers = SqlAnswerStore(database.engine, fhir, now=lambda: T1, run=writer.run)
+    answers = SqlAnswerStore(
+        database.engine, now=lambda: T1, run=writer.run, write=SQLITE_DRIVER_WRITES.answers
+    )
     try:
         outcomes = await asyncio.gather(
             answers.save([_write(response("r1"), new=True)], _report()),

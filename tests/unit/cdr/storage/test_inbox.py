@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from cdr.storage import Database, SqlInbox, SqlOutbox
-from cdr.storage import inbox as inbox_module
+from cdr.bootstrap import write_strategy
+from cdr.storage import Database, SqlInbox, SqlOutbox, inbox_sqlite
 from cdr.storage.tables import hl7_inbox
 from hl7_listener.ports import (
     InboundMessage,
@@ -212,6 +212,12 @@ def test_times_are_stored_as_instants_and_read_back_in_utc(inbox):
 # --- inbox: concurrent writers --------------------------------------------------------------
 
 
+def _inbox(database, engine=None):
+    """An inbox on ``database`` (through ``engine``, another process's) writing as the gateway
+    does on it."""
+    return SqlInbox(engine or database.engine, store=write_strategy(database).inbox)
+
+
 @pytest.fixture
 def other_engine(database):
     """The same database through another engine: another gateway process, as far as the
@@ -227,7 +233,7 @@ def before_each_insert(database, monkeypatch, hook):
     stored keys and its insert: where a concurrent writer can slip in. SQLite stores through
     the driver itself (``cdr/storage/inbox_sqlite.py``), PostgreSQL through SQLAlchemy."""
     if database.engine.dialect.name == "sqlite":
-        real = inbox_module.store_batch_sqlite
+        real = inbox_sqlite.store_batch_on
         inside: list[bool] = []
 
         class RacingCursor:
@@ -248,9 +254,7 @@ def before_each_insert(database, monkeypatch, hook):
                 return getattr(self._cursor, name)
 
         monkeypatch.setattr(
-            inbox_module,
-            "store_batch_sqlite",
-            lambda cursor, rows: real(RacingCursor(cursor), rows),
+            inbox_sqlite, "store_batch_on", lambda cursor, rows: real(RacingCursor(cursor), rows)
         )
         yield
         return
@@ -269,7 +273,7 @@ def before_each_insert(database, monkeypatch, hook):
 def test_a_key_inserted_by_another_process_meanwhile_is_found_on_the_retry(
     database, other_engine, monkeypatch
 ):
-    mine, other = SqlInbox(database.engine), SqlInbox(other_engine)
+    mine, other = _inbox(database), _inbox(database, other_engine)
     raced: list[bool] = []
 
     def other_process_stores_first():
@@ -286,7 +290,7 @@ def test_a_key_inserted_by_another_process_meanwhile_is_found_on_the_retry(
 
 
 def test_the_batch_is_retried_once_only(database, other_engine, monkeypatch):
-    mine, other = SqlInbox(database.engine), SqlInbox(other_engine)
+    mine, other = _inbox(database), _inbox(database, other_engine)
     keys = iter(["1", "2"])
 
     def other_process_always_wins():
@@ -310,7 +314,7 @@ def test_two_writers_storing_the_same_messages_at_once_store_each_once(database,
     errors: list[BaseException] = []
 
     def write(n: int) -> None:
-        store = SqlInbox(engines[n])
+        store = _inbox(database, engines[n])
         try:
             barrier.wait(timeout=10)
             results[n] = store.store_many([_message(c, ack=f"ACK{n}".encode()) for c in controls])
