@@ -5,22 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Engine,
-    Select,
-    and_,
-    bindparam,
-    delete,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, select
 
 from cdr.storage.fhir_batch import (
     INDEX_VALUE_LENGTH,
@@ -32,8 +19,15 @@ from cdr.storage.fhir_batch import (
 )
 from cdr.storage.fhir_search import count_statement, page_statement
 from cdr.storage.query_budget import time_budget
-from cdr.storage.tables import fhir_resources, fhir_search_index
+from cdr.storage.tables import fhir_resources
 from cdr.storage.transactions import in_transaction, storage_errors
+from cdr.storage.write_statements import (
+    DELETE_INDEX,
+    INSERT_INDEX,
+    INSERT_RESOURCE,
+    UPDATE_RESOURCE,
+    read_versions,
+)
 from fhir_server.store import (
     COUNT_BOUND,
     Cancellation,
@@ -170,7 +164,7 @@ def write_resources(
     if to_read:
         types = tuple(to_read)
         found = connection.execute(
-            _read_statement(types), {f"ids_{n}": to_read[t] for n, t in enumerate(types)}
+            read_versions(types), {f"ids_{n}": to_read[t] for n, t in enumerate(types)}
         )
         stored = {
             (row.resource_type, row.id): StoredVersion(
@@ -181,7 +175,7 @@ def write_resources(
     plan = plan_writes(writes, stored, now)
     if plan.new:
         connection.execute(
-            insert(fhir_resources),
+            INSERT_RESOURCE,
             [
                 {
                     "resource_type": p.resource_type,
@@ -193,25 +187,21 @@ def write_resources(
                 for p in plan.new
             ],
         )
-    for p in plan.changed:
-        connection.execute(
-            update(fhir_resources)
-            .where(
-                fhir_resources.c.resource_type == p.resource_type,
-                fhir_resources.c.id == p.resource_id,
-            )
-            .values(version_id=p.version_id, last_updated=now, content=p.content)
-        )
     if plan.changed:
+        keys = [{"key_type": p.resource_type, "key_id": p.resource_id} for p in plan.changed]
         connection.execute(
-            delete(fhir_search_index).where(
-                _keys_in(
-                    fhir_search_index.c.resource_type,
-                    fhir_search_index.c.resource_id,
-                    [(p.resource_type, p.resource_id) for p in plan.changed],
-                )
-            )
+            UPDATE_RESOURCE,
+            [
+                key
+                | {
+                    "new_version_id": p.version_id,
+                    "new_last_updated": now,
+                    "new_content": p.content,
+                }
+                for key, p in zip(keys, plan.changed, strict=True)
+            ],
         )
+        connection.execute(DELETE_INDEX, keys)
     rows = [
         {
             "resource_type": p.resource_type,
@@ -224,40 +214,5 @@ def write_resources(
         for e in p.index
     ]
     if rows:
-        connection.execute(insert(fhir_search_index), rows)
+        connection.execute(INSERT_INDEX, rows)
     return plan.results
-
-
-@lru_cache(maxsize=64)
-def _read_statement(types: tuple[str, ...]) -> Select[Any]:
-    """The versions of resources of ``types``, their ids bound as ``ids_<n>`` per type. One
-    statement per tuple of types, reused: building it took longer than running it."""
-    return select(
-        fhir_resources.c.resource_type,
-        fhir_resources.c.id,
-        fhir_resources.c.version_id,
-        fhir_resources.c.content,
-        fhir_resources.c.last_updated,
-    ).where(
-        or_(
-            *(
-                and_(
-                    fhir_resources.c.resource_type == resource_type,
-                    fhir_resources.c.id.in_(bindparam(f"ids_{n}", expanding=True)),
-                )
-                for n, resource_type in enumerate(types)
-            )
-        )
-    )
-
-
-def _keys_in(
-    type_column: ColumnElement[str], id_column: ColumnElement[str], keys: list[tuple[str, str]]
-) -> ColumnElement[bool]:
-    """``(type, id) IN (...)`` written as one ``type = ? AND id IN (...)`` per type: SQLite
-    (3.40) runs a row-value IN as a scan of the whole table, these terms as index searches.
-    (``_read_statement`` is the same, with the ids bound.)"""
-    by_type: dict[str, list[str]] = {}
-    for resource_type, resource_id in keys:
-        by_type.setdefault(resource_type, []).append(resource_id)
-    return or_(*(and_(type_column == t, id_column.in_(ids)) for t, ids in by_type.items()))

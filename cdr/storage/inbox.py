@@ -12,7 +12,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     String,
-    bindparam,
     func,
     insert,
     select,
@@ -22,6 +21,7 @@ from sqlalchemy import (
 from cdr.storage.inbox_batch import Key, batch_outcomes, new_rows
 from cdr.storage.tables import hl7_inbox, hl7_outbox, hl7_relookups
 from cdr.storage.transactions import in_transaction, storage_errors
+from cdr.storage.write_statements import INBOX_INSERT, INBOX_STORED
 from hl7_listener.ports import (
     InboundMessage,
     InboxStatus,
@@ -226,20 +226,6 @@ class SqlInbox:
             return int(connection.execute(statement).scalar() or 0)
 
 
-# Built once: constructing a statement costs about as much as running it on a small batch.
-# Both IN lists are prefixes of the unique index; the few extra pairs the cross product may
-# bring back are ignored. A batch has few senders, so this stays one index probe per key.
-_STORED = select(hl7_inbox.c.sender_key, hl7_inbox.c.control_id, hl7_inbox.c.ack).where(
-    hl7_inbox.c.sender_key.in_(bindparam("senders", expanding=True)),
-    hl7_inbox.c.control_id.in_(bindparam("controls", expanding=True)),
-)
-# RETURNING without sort_by_parameter_order: SQLite cannot order a multi-row RETURNING
-# (SQLAlchemy would fall back to one INSERT per row), so the new ids are matched by key.
-_INSERT = insert(hl7_inbox).returning(
-    hl7_inbox.c.id, hl7_inbox.c.sender_key, hl7_inbox.c.control_id
-)
-
-
 def _inbox_row(message: InboundMessage) -> dict[str, Any]:
     return {
         "sender_key": fit_column(message.sender_key, _LENGTHS["sender_key"]),
@@ -277,12 +263,13 @@ def store_batch(connection: Connection, rows: list[dict[str, Any]]) -> list[Stor
     keys = {"senders": list({r["sender_key"] for r in rows})}
     keys["controls"] = list({r["control_id"] for r in rows})
     stored: dict[Key, bytes] = {
-        (r.sender_key, r.control_id): bytes(r.ack) for r in connection.execute(_STORED, keys)
+        (r.sender_key, r.control_id): bytes(r.ack) for r in connection.execute(INBOX_STORED, keys)
     }
     fresh = new_rows(rows, stored)
     inserted: dict[Key, int] = {}
     if fresh:
-        inserted = {(r.sender_key, r.control_id): r.id for r in connection.execute(_INSERT, fresh)}
+        returned = connection.execute(INBOX_INSERT, fresh)
+        inserted = {(r.sender_key, r.control_id): r.id for r in returned}
     return batch_outcomes(rows, stored, inserted)
 
 

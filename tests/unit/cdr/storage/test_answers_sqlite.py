@@ -266,9 +266,7 @@ def test_reading_stored_versions_uses_the_primary_key_not_a_scan(tmp_path):
     with database.engine.connect() as connection:
         plan = " ".join(
             str(row[-1])
-            for row in connection.exec_driver_sql(
-                f"EXPLAIN QUERY PLAN {statement}", tuple(parameters)
-            )
+            for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
         )
     database.dispose()
     assert "SCAN fhir_resources" not in plan and "USING INDEX" in plan, plan

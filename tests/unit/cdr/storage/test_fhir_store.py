@@ -6,8 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from cdr.storage import Database
-from cdr.storage.fhir_store import SqlFhirStore, _read_statement
+from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.transactions import in_transaction
+from cdr.storage.write_statements import read_versions
 from fhir_server.search import parse_search
 from fhir_server.search_params import index_entries
 from fhir_server.store import ResourceWrite
@@ -196,7 +197,7 @@ def test_reading_stored_versions_uses_the_primary_key_not_a_scan(tmp_path):
     one ``type = ? AND id IN (...)`` per type instead."""
     db = Database(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
     db.migrate()
-    statement = _read_statement(("Patient", "Coverage")).params(ids_0=["p1"], ids_1=["c1", "c2"])
+    statement = read_versions(("Patient", "Coverage")).params(ids_0=["p1"], ids_1=["c1", "c2"])
     sql = str(
         statement.compile(
             db.engine, compile_kwargs={"literal_binds": True, "render_postcompile": True}
