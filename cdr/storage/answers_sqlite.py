@@ -31,6 +31,7 @@ from cdr.storage.fhir_batch import (
     versions_to_read,
 )
 from cdr.storage.lookups import LookupRecord
+from cdr.storage.packed import pack, unpack
 from cdr.storage.sqlite_values import Rule, column_rules, sqlite_datetime
 from cdr.storage.tables import lookup_results, lookups
 from cdr.storage.write_statements import (
@@ -93,7 +94,7 @@ def _write_resources(
         cursor.execute(*_read_versions(to_read))
         stored = {
             (resource_type, resource_id): StoredVersion(
-                version_id, content, datetime.fromisoformat(last_updated)
+                version_id, unpack(content), datetime.fromisoformat(last_updated)
             )
             for resource_type, resource_id, version_id, content, last_updated in cursor.fetchall()
         }
@@ -106,7 +107,7 @@ def _write_resources(
                 "id": p.resource_id,
                 "version_id": p.version_id,
                 "last_updated": stamp,
-                "content": p.content,
+                "content": pack(p.content),
             }
             for p in plan.new
         ]
@@ -115,7 +116,11 @@ def _write_resources(
         keys = [{"key_type": p.resource_type, "key_id": p.resource_id} for p in plan.changed]
         updates = [
             key
-            | {"new_version_id": p.version_id, "new_last_updated": stamp, "new_content": p.content}
+            | {
+                "new_version_id": p.version_id,
+                "new_last_updated": stamp,
+                "new_content": pack(p.content),
+            }
             for key, p in zip(keys, plan.changed, strict=True)
         ]
         cursor.executemany(_UPDATE_RESOURCE.sql, _UPDATE_RESOURCE.many(updates))

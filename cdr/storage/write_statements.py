@@ -65,7 +65,7 @@ UPDATE_RESOURCE = (
     .values(
         version_id=bindparam("new_version_id"),
         last_updated=bindparam("new_last_updated", type_=_resource.last_updated.type),
-        content=bindparam("new_content"),
+        content=bindparam("new_content", type_=_resource.content.type),
     )
 )
 # Rows with key_type, key_id: the index rows of a resource being replaced.

@@ -275,7 +275,7 @@ def test_few_matches_are_taken_by_id_and_many_read_in_order(tmp_path):
             "CoverageEligibilityResponse", criteria, limit=21, after=MIDDLE, in_order=False
         )
     )
-    assert "ix_fhir_resources_recent" not in few and "sqlite_autoindex" in few, few
+    assert "ix_fhir_resources_recent" not in few and "USING PRIMARY KEY" in few, few
     for statement in (
         page_statement("CoverageEligibilityResponse", [], limit=21, after=MIDDLE),
         page_statement("CoverageEligibilityResponse", criteria, limit=21, after=MIDDLE),
