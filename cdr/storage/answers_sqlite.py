@@ -24,7 +24,6 @@ from sqlalchemy.exc import StatementError
 
 from cdr.storage.driver_sql import DriverStatement, sqlite_statement
 from cdr.storage.fhir_batch import (
-    INDEX_VALUE_LENGTH,
     Key,
     StoredVersion,
     plan_writes,
@@ -113,29 +112,19 @@ def _write_resources(
         ]
         cursor.executemany(_INSERT_RESOURCE.sql, _INSERT_RESOURCE.many(rows))
     if plan.changed:
-        keys = [{"key_type": p.resource_type, "key_id": p.resource_id} for p in plan.changed]
         updates = [
-            key
-            | {
+            {
+                "key_type": p.resource_type,
+                "key_id": p.resource_id,
                 "new_version_id": p.version_id,
                 "new_last_updated": stamp,
                 "new_content": pack(p.content),
             }
-            for key, p in zip(keys, plan.changed, strict=True)
+            for p in plan.changed
         ]
         cursor.executemany(_UPDATE_RESOURCE.sql, _UPDATE_RESOURCE.many(updates))
-        cursor.executemany(_DELETE_INDEX.sql, _DELETE_INDEX.many(keys))
-    index = [
-        {
-            "resource_type": p.resource_type,
-            "resource_id": p.resource_id,
-            "param": e.param,
-            "system": e.system,
-            "value": e.value[:INDEX_VALUE_LENGTH],
-        }
-        for p in plan.indexed
-        for e in p.index
-    ]
+        cursor.executemany(_DELETE_INDEX.sql, _DELETE_INDEX.many(plan.replaced_index()))
+    index = plan.index_rows()
     if index:
         cursor.executemany(_INSERT_INDEX.sql, _INSERT_INDEX.many(index))
     return plan.results

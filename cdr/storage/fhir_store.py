@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from cdr.storage.fhir_batch import (
-    INDEX_VALUE_LENGTH,
     Key,
     StoredVersion,
     plan_writes,
@@ -188,31 +187,21 @@ def write_resources(
             ],
         )
     if plan.changed:
-        keys = [{"key_type": p.resource_type, "key_id": p.resource_id} for p in plan.changed]
         connection.execute(
             UPDATE_RESOURCE,
             [
-                key
-                | {
+                {
+                    "key_type": p.resource_type,
+                    "key_id": p.resource_id,
                     "new_version_id": p.version_id,
                     "new_last_updated": now,
                     "new_content": p.content,
                 }
-                for key, p in zip(keys, plan.changed, strict=True)
+                for p in plan.changed
             ],
         )
-        connection.execute(DELETE_INDEX, keys)
-    rows = [
-        {
-            "resource_type": p.resource_type,
-            "resource_id": p.resource_id,
-            "param": e.param,
-            "system": e.system,
-            "value": e.value[:INDEX_VALUE_LENGTH],
-        }
-        for p in plan.indexed
-        for e in p.index
-    ]
+        connection.execute(DELETE_INDEX, plan.replaced_index())
+    rows = plan.index_rows()
     if rows:
         connection.execute(INSERT_INDEX, rows)
     return plan.results
