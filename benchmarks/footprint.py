@@ -174,7 +174,9 @@ def run_footprint(*, quick: bool = False) -> dict[str, Footprint]:
             for param, count in footprint.index_rows_by_param.items()
             if count
         ]
-        rows += [(f"text {column}", f"{size:,.0f} B") for column, size in footprint.payload.items()]
+        rows += [
+            (f"stored {column}", f"{size:,.0f} B") for column, size in footprint.payload.items()
+        ]
         rows += [
             (f"pages {name}", f"{size:,.0f} B") for name, size in footprint.bytes.items() if size
         ]
