@@ -19,7 +19,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from rights.errors import StorageBusy, StorageError
 
-__all__ = ["WRITE_ATTEMPTS", "in_transaction", "is_busy", "storage_error", "storage_errors"]
+__all__ = [
+    "WRITE_ATTEMPTS",
+    "in_transaction",
+    "is_busy",
+    "is_interrupted",
+    "storage_error",
+    "storage_errors",
+]
 
 T = TypeVar("T")
 
@@ -33,6 +40,7 @@ _SQLITE_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 # the transaction back: running it again is the documented answer) and lock_not_available
 # (NOWAIT or lock_timeout).
 _POSTGRES_BUSY_STATES = frozenset({"40001", "40P01", "55P03"})
+_POSTGRES_QUERY_CANCELED = "57014"
 
 
 def _driver_error(error: BaseException) -> BaseException:
@@ -52,6 +60,17 @@ def is_busy(error: BaseException) -> bool:
     if isinstance(code, int):
         return code & 0xFF in _SQLITE_BUSY_CODES
     return getattr(driver, "sqlstate", None) in _POSTGRES_BUSY_STATES
+
+
+def is_interrupted(error: BaseException) -> bool:
+    """Whether ``error``'s statement was stopped on our request: SQLite's SQLITE_INTERRUPT
+    (``interrupt()``, or a progress handler that said stop), PostgreSQL's query_canceled
+    (57014: a ``statement_timeout`` or a cancel request)."""
+    driver = _driver_error(error)
+    code = getattr(driver, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == sqlite3.SQLITE_INTERRUPT
+    return getattr(driver, "sqlstate", None) == _POSTGRES_QUERY_CANCELED
 
 
 def _is_conflict(error: BaseException) -> bool:

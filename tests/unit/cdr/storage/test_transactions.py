@@ -13,7 +13,13 @@ from sqlalchemy.exc import OperationalError
 
 from cdr.storage import Database
 from cdr.storage.tables import lookups
-from cdr.storage.transactions import in_transaction, is_busy, storage_error, storage_errors
+from cdr.storage.transactions import (
+    in_transaction,
+    is_busy,
+    is_interrupted,
+    storage_error,
+    storage_errors,
+)
 from rights.errors import StorageBusy, StorageError
 
 
@@ -137,3 +143,19 @@ def test_a_postgresql_row_lock_held_elsewhere_is_storage_busy(database):
     finally:
         holder.rollback()
         holder.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "interrupted"),
+    [
+        (_sqlite_error("interrupted", sqlite3.SQLITE_INTERRUPT), True),
+        (_sqlite_error("another wording", sqlite3.SQLITE_INTERRUPT), True),
+        (_sqlite_error("interrupted", sqlite3.SQLITE_BUSY), False),
+        (psycopg.errors.lookup("57014")("canceling statement due to statement timeout"), True),
+        (psycopg.errors.lookup("40001")("could not serialize access"), False),
+    ],
+    ids=lambda v: getattr(v, "sqlite_errorcode", None) or getattr(v, "sqlstate", None) or v,
+)
+def test_a_statement_stopped_on_request_is_told_by_its_code(error, interrupted):
+    assert is_interrupted(error) is interrupted
+    assert is_interrupted(_wrapped(error)) is interrupted
