@@ -9,8 +9,10 @@ the HTTP path. Two cases, each on a fresh database after a warm-up lookup per pe
 - ``repeated``: the same lookups again for the same members (what a hospital does all day:
   the same patients come back), where an unchanged resource costs nothing to write.
 
-Bytes are SQLite's own accounting of its pages (the ``dbstat`` table: every table and index
-of the file, cell payload and the page space they take), divided by the number of lookups.
+Bytes are the database's own accounting of its pages, divided by the number of lookups: on
+SQLite the ``dbstat`` table (every table and index of the file), on PostgreSQL (when a server
+answers where the other benchmarks look for one) each table's and index's main fork, a table's
+TOAST table with it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fhir_bench import _cer_for
+import sqlalchemy as sa
+
+from benchmarks.fhir_bench import (
+    POSTGRES_URL,
+    _cer_for,
+    _postgres_database,
+    _postgres_unavailable,
+)
 from benchmarks.harness import show
 from cdr.bootstrap import (
     build_gateway,
@@ -56,6 +65,39 @@ class Footprint:
     @property
     def total_bytes(self) -> float:
         return sum(self.bytes.values())
+
+
+_POSTGRES_PAGES = sa.text(
+    "SELECT c.relname, pg_relation_size(c.oid) + "
+    "coalesce(pg_relation_size(nullif(c.reltoastrelid, 0)), 0) "
+    "+ coalesce((SELECT sum(pg_relation_size(i.indexrelid)) FROM pg_index i "
+    "WHERE i.indrelid = c.reltoastrelid), 0) "
+    "FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i') "
+    "AND c.relname NOT LIKE 'alembic_version%'"
+)
+
+
+def _postgres_snapshot(engine: sa.Engine) -> dict[str, Any]:
+    with engine.connect() as connection:
+        rows = {
+            t: connection.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in _TABLES
+        }
+        pages = {name: int(size) for name, size in connection.execute(_POSTGRES_PAGES)}
+        payload = {
+            column: int(
+                connection.execute(
+                    # As stored: after PostgreSQL's own compression of large values, if any.
+                    sa.text(f"SELECT coalesce(sum(pg_column_size({name})), 0) FROM {table}")
+                ).scalar_one()
+            )
+            for column, (table, name) in {
+                "fhir_resources.content": ("fhir_resources", "content"),
+                "lookup_results.rights": ("lookup_results", "rights"),
+                "lookups.warnings": ("lookups", "warnings"),
+            }.items()
+        }
+    return {"rows": rows, "pages": pages, "payload": payload, "by_param": {}}
 
 
 def _snapshot(path: Path) -> dict[str, Any]:
@@ -99,17 +141,17 @@ def _delta(before: dict[str, int], after: dict[str, int], n: int) -> dict[str, f
 
 
 async def _rounds(
-    gateway: Any, path: Path, warm_up: Sequence[Member], measured: Sequence[Member]
+    gateway: Any, snapshot: Any, warm_up: Sequence[Member], measured: Sequence[Member]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The snapshots before and after ``measured``'s lookups, ``warm_up``'s made first."""
     service = build_submit_service(gateway)
     try:
         for member in warm_up:
             await service.submit(_cer_for(member))
-        before = _snapshot(path)
+        before = snapshot()
         for member in measured:
             await service.submit(_cer_for(member))
-        return before, _snapshot(path)
+        return before, snapshot()
     finally:
         await gateway.aclose()
 
@@ -136,20 +178,33 @@ def open_cnam_members() -> list[Member]:
     ]
 
 
-def measure_footprint(members: Sequence[Member], *, repeated: bool) -> Footprint:
+def measure_footprint(
+    members: Sequence[Member], *, repeated: bool, database_url: str | None = None
+) -> Footprint:
     """Per-lookup writes of one `$submit` for each of ``members``; ``repeated``: each of them
-    looked up once before the measured round."""
+    looked up once before the measured round. ``database_url``: a fresh PostgreSQL database
+    (None: a SQLite file)."""
     settings = _settings()
     server = start_in_thread(build_sandbox(settings, today=SystemClock(settings.zone).today()))
     try:
         with tempfile.TemporaryDirectory(prefix="cdr-footprint-") as root:
-            gateway_settings = _settings(regimes_url=server.url, data_dir=Path(root), cache_ttl_s=0)
+            gateway_settings = _settings(
+                regimes_url=server.url,
+                data_dir=Path(root),
+                cache_ttl_s=0,
+                database_url=database_url,
+            )
             gateway = build_gateway(gateway_settings)
+            engine = gateway.database.engine
+            path = Path(root) / "cdr.sqlite3"
+            snapshot = (
+                (lambda: _snapshot(path))
+                if database_url is None
+                else (lambda: _postgres_snapshot(engine))
+            )
             warm_up = members if repeated else members[:1]
             measured = members if repeated else members[1:]
-            before, after = asyncio.run(
-                _rounds(gateway, Path(root) / "cdr.sqlite3", warm_up, measured)
-            )
+            before, after = asyncio.run(_rounds(gateway, snapshot, warm_up, measured))
     finally:
         server.stop()
     n = len(measured)
@@ -165,9 +220,18 @@ def measure_footprint(members: Sequence[Member], *, repeated: bool) -> Footprint
 def run_footprint(*, quick: bool = False) -> dict[str, Footprint]:
     members = open_cnam_members()[: 8 if quick else 1000]
     results = {
-        "distinct": measure_footprint(members, repeated=False),
-        "repeated": measure_footprint(members, repeated=True),
+        "SQLite, distinct": measure_footprint(members, repeated=False),
+        "SQLite, repeated": measure_footprint(members, repeated=True),
     }
+    unavailable = _postgres_unavailable(POSTGRES_URL)
+    if unavailable is not None:
+        print(f"\n## Store footprint on PostgreSQL: skipped ({unavailable})")
+    else:
+        for case, repeated in (("distinct", False), ("repeated", True)):
+            with _postgres_database(POSTGRES_URL) as url:
+                results[f"PostgreSQL, {case}"] = measure_footprint(
+                    members, repeated=repeated, database_url=url
+                )
     for case, footprint in results.items():
         rows = [(f"rows {table}", f"{footprint.rows.get(table, 0):.2f}") for table in _TABLES] + [
             (f"index rows {param}", f"{count:.2f}")
