@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from cdr.clock import SystemClock
+from cdr.heap import settle_heap
 from cdr.ids import time_ordered_id
 from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
+from cdr.regime_options import RegimeEndpointOptions
 from cdr.service import LookupService
 from cdr.settings import Settings
 from cdr.storage import Database, SqlLookupStore
@@ -21,15 +27,19 @@ from cdr.storage.answers import SqlAnswerStore
 from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES, WriteStrategy
 from cdr.storage.writer import SingleWriter
+from cdr.version import version
+from fhir_server.app import create_app as create_fhir_app
 from fhir_server.search_params import index_entries
 from fhir_server.submit import SubmitService
 from mapping.fhir.codesystems import all_conformance_resources
 from regimes.cnam import CnamGateway
+from regimes.endpoints import RegimeEndpoint, client_tls_context, identity_of
 from regimes.msa import MsaGateway
+from regimes.port import AssertionSigner, NoAssertion, RegimePort, SigningPort
 from regimes.registry import GatewayRegistry
 from regimes.slm import SlmGateway
 from regimes.special import SpecialGateway
-from regimes.transport import FastClient, FastTransport
+from regimes.transport import FastPort, FastTransport
 from rights.catalogue import RegimeCatalogue, default_catalogue
 from rights.lookup import RightsLookup
 from rights.model import Requester
@@ -39,6 +49,7 @@ from rights.result import LookupReport
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.faults import FaultBook
 from sandbox.population import Population, build_population
+from sandbox.server import SandboxTls
 from sandbox.wire import cnam as cnam_wire
 from sandbox.wire import msa as msa_wire
 from sandbox.wire import slm as slm_wire
@@ -47,11 +58,14 @@ from sandbox.wire import special as special_wire
 __all__ = [
     "Gateway",
     "build_gateway",
+    "build_http_app",
     "build_population_for",
     "build_sandbox",
     "build_submit_service",
     "prepare_storage",
     "publish_conformance",
+    "regime_endpoints",
+    "sandbox_tls",
     "write_strategy",
 ]
 
@@ -67,7 +81,7 @@ class Gateway:
     lookup: RightsLookup
     service: LookupService
     registry: GatewayRegistry
-    http_clients: list[httpx.AsyncClient]
+    regime_ports: list[RegimePort]
     clock: SystemClock
     fhir_store: SqlFhirStore
     writer: SingleWriter
@@ -79,14 +93,14 @@ class Gateway:
         return Requester(finess=self.settings.requester_finess, label="CDR Gateway")
 
     async def aclose(self) -> None:
-        for client in self.http_clients:
-            await client.aclose()
+        for port in self.regime_ports:
+            await port.aclose()
         self.writer.close()
         self.database.dispose()
         self.metrics.close()
 
 
-_GATEWAYS: dict[str, Callable[[httpx.AsyncClient, str], RegimeGateway]] = {
+_GATEWAYS: dict[str, Callable[[RegimePort], RegimeGateway]] = {
     "cnam": CnamGateway,
     "msa": MsaGateway,
     "slm": SlmGateway,
@@ -106,31 +120,59 @@ def policy_from(settings: Settings) -> ResiliencePolicy:
     )
 
 
-def build_http_client(settings: Settings, ssl_context: ssl.SSLContext) -> httpx.AsyncClient:
-    """A client for one regime service, on our lean HTTP/1.1 transport (decision 0004).
+def build_regime_port(settings: Settings, endpoint: RegimeEndpoint) -> RegimePort:
+    """The port to one regime service, on our lean HTTP/1.1 transport (decision 0004).
 
-    The lookup use case owns the time budget; the client's own timeout is only a backstop.
+    The lookup use case owns the time budget; the transport's own timeout is only a backstop.
     """
-    transport = FastTransport(max_connections=settings.http_pool_size, ssl_context=ssl_context)
-    return FastClient(transport, timeout=httpx.Timeout(settings.regime_timeout_s + 1))
+    transport = FastTransport(max_connections=settings.http_pool_size)
+    return FastPort(transport, endpoint, httpx.Timeout(settings.regime_timeout_s + 1))
+
+
+def regime_endpoints(settings: Settings, catalogue: RegimeCatalogue) -> dict[str, RegimeEndpoint]:
+    """Each regime's endpoint: ``CDR_REGIME_ENDPOINTS`` for that regime, else the defaults for
+    all (``CDR_REGIMES_URL`` or the embedded sandbox, ``CDR_REGIMES_CA_FILE``,
+    ``CDR_REGIMES_CLIENT_CERT_FILE`` and ``_KEY_FILE``). A regime that names its own client
+    certificate presents it with its own key, never with the default one."""
+    contexts: dict[tuple[Path | None, Path | None, Path | None], ssl.SSLContext] = {}
+    endpoints: dict[str, RegimeEndpoint] = {}
+    for regime in catalogue:
+        options = settings.regime_endpoints.get(regime.code, RegimeEndpointOptions())
+        cert: Path | None
+        key: Path | None
+        if options.client_cert_file is not None:
+            cert, key = options.client_cert_file, options.client_key_file
+        else:
+            cert, key = settings.regimes_client_cert_file, settings.regimes_client_key_file
+        files = (options.ca_file or settings.regimes_ca_file, cert, key)
+        # Building a TLS context costs milliseconds: one per distinct set of files.
+        context = contexts.get(files)
+        if context is None:
+            context = contexts[files] = client_tls_context(*files)
+        endpoints[regime.code] = RegimeEndpoint(
+            options.url or settings.effective_regimes_url,
+            identity=identity_of(cert),
+            ssl_context=context,
+        )
+    return endpoints
 
 
 def build_regime_gateways(
-    settings: Settings, catalogue: RegimeCatalogue
-) -> tuple[GatewayRegistry, list[httpx.AsyncClient]]:
-    """A gateway per regime of ``catalogue`` and the HTTP clients to close after use."""
-    base_url = settings.effective_regimes_url
+    settings: Settings, catalogue: RegimeCatalogue, signer: AssertionSigner | None = None
+) -> tuple[GatewayRegistry, list[RegimePort]]:
+    """A gateway per regime of ``catalogue`` and the ports to close after use. Every call of
+    every gateway, health probes included, goes through ``signer``: where the signed assertion
+    of DESIGN §7 will be added (none yet: ``NoAssertion``)."""
+    signer = NoAssertion() if signer is None else signer
     registry = GatewayRegistry()
-    clients: list[httpx.AsyncClient] = []
-    # Building a TLS context costs milliseconds: one for all the regime clients.
-    ssl_context = ssl.create_default_context()
-    for regime in catalogue:
-        # One client per regime service: each regime is its own host (and, in production,
-        # its own client certificate) with its own connection pool.
-        client = build_http_client(settings, ssl_context)
-        clients.append(client)
-        registry.add(regime.code, _GATEWAYS[regime.family](client, base_url))
-    return registry, clients
+    ports: list[RegimePort] = []
+    for code, endpoint in regime_endpoints(settings, catalogue).items():
+        # One port per regime service: each regime is its own host with its own client
+        # certificate and its own connection pool.
+        port = SigningPort(build_regime_port(settings, endpoint), signer)
+        ports.append(port)
+        registry.add(code, _GATEWAYS[catalogue.get(code).family](port))
+    return registry, ports
 
 
 def write_strategy(database: Database) -> WriteStrategy:
@@ -140,7 +182,9 @@ def write_strategy(database: Database) -> WriteStrategy:
     return SQLITE_DRIVER_WRITES if database.is_sqlite else SQLALCHEMY_WRITES
 
 
-def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
+def build_gateway(
+    settings: Settings, *, migrate: bool = True, signer: AssertionSigner | None = None
+) -> Gateway:
     catalogue = default_catalogue()
     database = Database(
         settings.effective_database_url,
@@ -149,7 +193,7 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
     if migrate:
         database.migrate()
     store = SqlLookupStore(database.engine)
-    registry, clients = build_regime_gateways(settings, catalogue)
+    registry, ports = build_regime_gateways(settings, catalogue, signer)
     clock = SystemClock(settings.zone)
     lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
     writer = SingleWriter()
@@ -166,7 +210,7 @@ def build_gateway(settings: Settings, *, migrate: bool = True) -> Gateway:
             lookup, store, observe=_observer(metrics, LookupEvents(lookup)), blocking=writer.run
         ),
         registry=registry,
-        http_clients=clients,
+        regime_ports=ports,
         clock=clock,
         fhir_store=SqlFhirStore(database.engine, search_timeout_s=settings.search_timeout_s),
         writer=writer,
@@ -255,4 +299,59 @@ def build_sandbox(settings: Settings, *, today: date | None = None) -> Starlette
             "slm": slm_wire.routes,
             "special": special_wire.routes,
         },
+    )
+
+
+def build_http_app(
+    gateway: Gateway, *, tune_gc: bool = True, middleware: Sequence[Middleware] = ()
+) -> FastAPI:
+    """The FHIR API and health endpoints over ``gateway``; closing the app closes the gateway.
+
+    ``tune_gc``: settle the process's garbage collector once the server has started
+    (``cdr.heap``); False when the app runs inside another program, such as a test session.
+    ``middleware`` (outermost first) sees every request, `$submit` included, inside the edge:
+    where the API's authentication and access control will be wired.
+    """
+
+    async def database_ready() -> bool:
+        return await asyncio.to_thread(gateway.database.ping)
+
+    async def regimes_ready() -> bool:
+        # Ready while the regime backend answers at all: one regime down makes lookups partial,
+        # not impossible, and must not take the whole gateway out of a load balancer.
+        health = await asyncio.gather(
+            *(gateway.registry.get(r.code).health(r) for r in gateway.catalogue)
+        )
+        return any(health)
+
+    settings = gateway.settings
+    submit = build_submit_service(gateway)
+
+    async def shut_down() -> None:
+        await submit.drain()
+        await gateway.aclose()
+
+    return create_fhir_app(
+        {"database": database_ready, "regimes": regimes_ready},
+        version=version(),
+        store=gateway.fhir_store,
+        submit=submit,
+        base_url=settings.effective_fhir_base_url,
+        max_body_bytes=settings.fhir_max_body_bytes,
+        on_startup=settle_heap if tune_gc else None,
+        on_shutdown=shut_down,
+        metrics=gateway.metrics.render,
+        observe_http=gateway.metrics.observe_http,
+        middleware=middleware,
+    )
+
+
+def sandbox_tls(settings: Settings) -> SandboxTls | None:
+    """How the embedded sandbox serves TLS (``CDR_SANDBOX_TLS_*``), or None: plain HTTP."""
+    if settings.sandbox_tls_cert_file is None:
+        return None
+    return SandboxTls(
+        settings.sandbox_tls_cert_file,
+        settings.sandbox_tls_key_file,
+        settings.sandbox_tls_client_ca_file,
     )

@@ -8,27 +8,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import sys
 from collections.abc import Collection, Sequence
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import SettingsError
 
+from cdr.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.settings import Settings
+from cdr.version import version
 from rights.errors import CdrError, ConfigError, IdentifierKeyError, InputError
 
 __all__ = ["main"]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INPUT = 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -105,14 +100,6 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply the schema migrations")
     return parser
-
-
-def version() -> str:
-    """The version, declared once in pyproject.toml."""
-    try:
-        return package_version("cdr-gateway")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+source"
 
 
 def _settings(overrides: dict[str, Any]) -> Settings:
@@ -243,11 +230,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "db":
         return commands.db_upgrade(_settings({}))
     raise AssertionError(args.command)  # argparse refuses unknown commands
-
-
-def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
 
 
 if __name__ == "__main__":

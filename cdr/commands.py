@@ -13,17 +13,19 @@ from typing import Any
 
 import uvicorn
 
-from cdr.asgi import FACTORY, gateway_http_app
+from cdr.asgi import FACTORY
 from cdr.bootstrap import (
     build_gateway,
+    build_http_app,
     build_population_for,
     build_regime_gateways,
     build_sandbox,
     prepare_storage,
     publish_conformance,
+    sandbox_tls,
 )
-from cdr.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.clock import SystemClock
+from cdr.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.hl7_process import Hl7ProcessingProcess
 from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
 from cdr.http_guard import HttpLimits, guarded_protocol, http_limits
@@ -39,7 +41,7 @@ from rights.identifiers import parse_finess
 from rights.model import Requester
 from rights.queries import build_query, parse_date_of_care
 from rights.result import InForceReason, RegimeStatus
-from sandbox.server import start_in_thread
+from sandbox.server import SandboxTls, start_in_thread
 
 __all__ = [
     "db_upgrade",
@@ -64,10 +66,18 @@ def _logging(settings: Settings) -> None:
 SHUTDOWN_GRACE_S = 5
 
 
-def _uvicorn(app: Any, host: str, port: int, *, limits: HttpLimits | None = None) -> uvicorn.Server:
+def _uvicorn(
+    app: Any,
+    host: str,
+    port: int,
+    *,
+    limits: HttpLimits | None = None,
+    tls: SandboxTls | None = None,
+) -> uvicorn.Server:
     """``limits``: the gateway's API, whose clients are held to them and whose responses go out
-    in one write each (``cdr.http_guard``); the embedded sandbox keeps uvicorn's own protocol.
-    ``log_config=None``: uvicorn's own messages go through the service's log (JSON lines)."""
+    in one write each (``cdr.http_guard``); the embedded sandbox keeps uvicorn's own protocol,
+    over TLS when ``tls`` says so. ``log_config=None``: uvicorn's own messages go through the
+    service's log (JSON lines)."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -78,6 +88,7 @@ def _uvicorn(app: Any, host: str, port: int, *, limits: HttpLimits | None = None
         http=guarded_protocol(limits) if limits is not None else "auto",
         ws="none" if limits is not None else "auto",  # the API serves no WebSocket
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        **({} if tls is None else tls.uvicorn_options()),
     )
     return uvicorn.Server(config)
 
@@ -135,7 +146,12 @@ async def _serve(settings: Settings) -> int:
         )
         servers.append(
             (
-                _uvicorn(build_sandbox(settings), settings.sandbox_host, settings.sandbox_port),
+                _uvicorn(
+                    build_sandbox(settings),
+                    settings.sandbox_host,
+                    settings.sandbox_port,
+                    tls=sandbox_tls(settings),
+                ),
                 sandbox_socket,
             )
         )
@@ -147,7 +163,7 @@ async def _serve(settings: Settings) -> int:
     split = settings.hl7_processing_process
     hl7 = Hl7Runtime(gateway, processing=not split)
     processing = Hl7ProcessingProcess(settings) if split else None
-    app = gateway_http_app(gateway)
+    app = build_http_app(gateway)
     servers.append(
         (
             _uvicorn(app, settings.http_host, settings.http_port, limits=http_limits(settings)),
@@ -191,6 +207,7 @@ def _serve_workers(settings: Settings) -> int:
             settings.sandbox_host,
             settings.sandbox_port,
             sock=sandbox_socket,
+            tls=sandbox_tls(settings),
         )
         settings = settings.model_copy(update={"sandbox_port": sandbox.port})
         _log_sandbox(settings)
@@ -234,7 +251,8 @@ def _serve_workers(settings: Settings) -> int:
 
 def _log_sandbox(settings: Settings) -> None:
     log.info(
-        "regime sandbox   http://%s:%d  (17 regimes, seed %d)",
+        "regime sandbox   %s://%s:%d  (17 regimes, seed %d)",
+        settings.sandbox_scheme,
         settings.sandbox_host,
         settings.sandbox_port,
         settings.sandbox_seed,
@@ -264,8 +282,14 @@ def sandbox_serve(settings: Settings) -> int:
     _logging(settings)
     sock = _listen(settings.sandbox_host, settings.sandbox_port, "CDR_SANDBOX_PORT / --port")
     app = build_sandbox(settings)
-    log.info("regime sandbox   http://%s:%d", settings.sandbox_host, settings.sandbox_port)
-    asyncio.run(_uvicorn(app, settings.sandbox_host, settings.sandbox_port).serve(sockets=[sock]))
+    log.info(
+        "regime sandbox   %s://%s:%d",
+        settings.sandbox_scheme,
+        settings.sandbox_host,
+        settings.sandbox_port,
+    )
+    server = _uvicorn(app, settings.sandbox_host, settings.sandbox_port, tls=sandbox_tls(settings))
+    asyncio.run(server.serve(sockets=[sock]))
     return EXIT_OK
 
 
@@ -379,12 +403,12 @@ def _accepts_connections(url: str) -> bool:
 async def regimes(settings: Settings, *, as_json: bool) -> int:
     # Only the regime services are asked: no database is opened (nor created).
     catalogue = default_catalogue()
-    registry, clients = build_regime_gateways(settings, catalogue)
+    registry, ports = build_regime_gateways(settings, catalogue)
     try:
         health = await asyncio.gather(*(registry.get(r.code).health(r) for r in catalogue))
     finally:
-        for client in clients:
-            await client.aclose()
+        for port in ports:
+            await port.aclose()
     rows = [
         {
             "code": r.code,
@@ -402,15 +426,15 @@ async def regimes(settings: Settings, *, as_json: bool) -> int:
     # Not one regime answering is no service to reach, not 17 regimes down: say that alone.
     unreachable = not any(health)
     if unreachable:
-        print(
-            f"cdr: no regime service answers at {settings.effective_regimes_url}: "
-            + (
-                "is the gateway running (`cdr serve` or `make run`)?"
-                if settings.uses_embedded_sandbox
-                else "check CDR_REGIMES_URL and the network"
-            ),
-            file=sys.stderr,
-        )
+        url = settings.effective_regimes_url
+        if settings.uses_embedded_sandbox and not _accepts_connections(url):
+            hint = "is the gateway running (`cdr serve` or `make run`)?"
+        elif settings.uses_embedded_sandbox:
+            # Something listens but no regime answers: over https, a TLS refusal.
+            hint = "it accepts connections: check the CDR_REGIMES_*_FILE TLS settings"
+        else:
+            hint = "check CDR_REGIMES_URL, the CDR_REGIMES_*_FILE TLS settings and the network"
+        print(f"cdr: no regime service answers at {url}: {hint}", file=sys.stderr)
     if as_json:
         print_json({"catalogue_version": catalogue.version, "regimes": rows})
         return EXIT_FAILED if unreachable else EXIT_OK

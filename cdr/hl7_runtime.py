@@ -13,6 +13,8 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 
+import httpx
+
 from cdr.bootstrap import Gateway, build_gateway
 from cdr.logs import with_entry
 from cdr.settings import Settings, mllp_address
@@ -245,7 +247,8 @@ class Hl7Runtime:
     def _connect(self, destination: str) -> Delivery:
         timeout_s = self._gateway.settings.hl7_outbound_timeout_s
         if is_fhir_destination(destination):
-            return FhirDelivery(destination, timeout_s=timeout_s)
+            client = httpx.AsyncClient(timeout=timeout_s, trust_env=False)
+            return FhirDelivery(destination, client=client)
         host, port = mllp_address(destination)  # checked with the settings
         return MllpClient(
             host,

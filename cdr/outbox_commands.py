@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from cdr.cli import EXIT_INPUT, EXIT_OK, print_json
 from cdr.clock import SystemClock
+from cdr.exits import EXIT_INPUT, EXIT_OK, print_json
 from cdr.gateway_database import database_label, open_existing_database
 from cdr.render import table
 from cdr.settings import Settings

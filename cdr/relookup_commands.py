@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from cdr.cli import EXIT_OK, print_json
+from cdr.exits import EXIT_OK, print_json
 from cdr.gateway_database import database_label, open_existing_database
 from cdr.render import table
 from cdr.settings import Settings

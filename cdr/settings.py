@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cdr.clock import DEFAULT_TIMEZONE
 from cdr.hl7_options import HL7DestinationOptions
+from cdr.regime_options import RegimeEndpointOptions
 
 __all__ = ["Settings", "check_destination", "mllp_address"]
 
@@ -60,6 +61,35 @@ class Settings(BaseSettings):
     sandbox_port: int = Field(8090, ge=0, le=65535)
     regimes_url: str | None = Field(
         None, description="base URL of the regime services; default the embedded sandbox"
+    )
+    # TLS to the regime services (DESIGN §7), a default for all regimes; CDR_REGIME_ENDPOINTS
+    # overrides any of them, and the URL, per regime (docs/architecture.md, "Regime calls").
+    regimes_ca_file: Path | None = Field(
+        None,
+        description="CA certificates (PEM) trusted for https regime services; default the system's",
+    )
+    regimes_client_cert_file: Path | None = Field(
+        None, description="client certificate (PEM) presented to https regime services"
+    )
+    regimes_client_key_file: Path | None = Field(
+        None, description="private key (PEM) of the client certificate; default in its file"
+    )
+    regime_endpoints: dict[str, RegimeEndpointOptions] = Field(
+        default_factory=dict,
+        description="per regime code: url, ca_file, client_cert_file, client_key_file, e.g. "
+        '{"msa": {"url": "https://msa.example:8443", "client_cert_file": "msa.pem"}}',
+    )
+    # TLS for the embedded sandbox (`cdr serve`, `cdr sandbox serve`): with a certificate it
+    # serves https (and the default CDR_REGIMES_URL follows); with a client CA it requires
+    # client certificates that CA signed, as the regime services do (DESIGN §7).
+    sandbox_tls_cert_file: Path | None = Field(
+        None, description="the sandbox's server certificate (PEM): serve https"
+    )
+    sandbox_tls_key_file: Path | None = Field(
+        None, description="the private key of that certificate; default in its file"
+    )
+    sandbox_tls_client_ca_file: Path | None = Field(
+        None, description="CA certificates (PEM): require a client certificate they signed"
     )
     sandbox_seed: int = 20091
     sandbox_per_regime: int = Field(20, ge=0, le=100_000)
@@ -285,6 +315,57 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
 
+    @field_validator(
+        "regimes_ca_file",
+        "regimes_client_cert_file",
+        "regimes_client_key_file",
+        "sandbox_tls_cert_file",
+        "sandbox_tls_key_file",
+        "sandbox_tls_client_ca_file",
+    )
+    @classmethod
+    def _check_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("sandbox_tls_key_file", "sandbox_tls_client_ca_file")
+    @classmethod
+    def _check_sandbox_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # Without a server certificate the sandbox serves plain HTTP: these would never apply.
+        if value is not None and info.data.get("sandbox_tls_cert_file") is None:
+            raise ValueError("set without CDR_SANDBOX_TLS_CERT_FILE")
+        return value
+
+    @field_validator("regime_endpoints")
+    @classmethod
+    def _check_endpoints(
+        cls, value: dict[str, RegimeEndpointOptions]
+    ) -> dict[str, RegimeEndpointOptions]:
+        from rights.catalogue import default_catalogue
+
+        codes = default_catalogue().codes
+        for code, options in value.items():
+            if code not in codes:
+                raise ValueError(f"{code!r} is not a regime code ({', '.join(codes)})")
+            if options.url is not None and not _is_http_url(options.url):
+                raise ValueError(f"{code}: expected an http:// or https:// URL with a host")
+            for path in (options.ca_file, options.client_cert_file, options.client_key_file):
+                if path is not None and not path.is_file():
+                    raise ValueError(f"{code}: no such file: {path}")
+            if options.client_key_file is not None and options.client_cert_file is None:
+                # The default certificate comes with the default key: a key alone is a slip.
+                raise ValueError(f"{code}: client_key_file is set without client_cert_file")
+        return value
+
+    @field_validator("regimes_client_key_file")
+    @classmethod
+    def _check_client_key(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # A key alone presents nothing: it is a slip, not a choice.
+        if value is not None and info.data.get("regimes_client_cert_file") is None:
+            raise ValueError("set without CDR_REGIMES_CLIENT_CERT_FILE")
+        return value
+
     @field_validator("hl7_destination_options")
     @classmethod
     def _check_options_name_destinations(
@@ -325,7 +406,13 @@ class Settings(BaseSettings):
 
     @property
     def effective_regimes_url(self) -> str:
-        return self.regimes_url or f"http://{self.sandbox_host}:{self.sandbox_port}"
+        return (
+            self.regimes_url or f"{self.sandbox_scheme}://{self.sandbox_host}:{self.sandbox_port}"
+        )
+
+    @property
+    def sandbox_scheme(self) -> str:
+        return "http" if self.sandbox_tls_cert_file is None else "https"
 
     @property
     def uses_embedded_sandbox(self) -> bool:

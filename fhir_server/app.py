@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -22,21 +20,29 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from fhir_server import json_text
 from fhir_server.capability import capability_statement
 from fhir_server.context import correlation_id
+from fhir_server.edge import (
+    DirectDispatch,
+    EdgeMiddleware,
+    Endpoint,
+    ObserveHttp,
+    new_correlation_id,
+)
 from fhir_server.errors import FhirRequestError
-from fhir_server.formats import check_content_type, response_media_type
+from fhir_server.formats import FHIR_JSON, check_content_type, encode_body
 from fhir_server.outcome import error_status_and_outcome
 from fhir_server.paging import parse_paging
-from fhir_server.search import parse_search, searchset
+from fhir_server.search import read_search, searchset
 from fhir_server.search_params import SEARCH_PARAMS
 from fhir_server.search_run import run_until_disconnected
 from fhir_server.store import FhirStore, StoredResource
 from fhir_server.submit import SubmitService
+from fhir_server.xml_format import xml_to_resource
 from rights.errors import CdrError
 
 __all__ = ["ReadyCheck", "create_app"]
@@ -45,130 +51,15 @@ SUBMIT_PATH = "/fhir/CoverageEligibilityRequest/$submit"
 # http://hl7.org/fhir/R4/datatypes.html#id
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 ReadyCheck = Callable[[], Awaitable[bool]]
-ObserveHttp = Callable[[str, str, int, float], None]
 log = logging.getLogger("cdr.http")
-
-
-def _new_correlation_id() -> str:
-    # The shape of uuid4().hex; a label for logs, not a secret: no system call per request.
-    return f"{random.getrandbits(128):032x}"
-
-
-class _EdgeMiddleware:
-    """Pure ASGI (no per-request copy): correlation id in and out, format negotiation for
-    /fhir, HTTP metrics, and the last line of defence that turns any unexpected exception into
-    an OperationOutcome 500 instead of a stack trace.
-
-    ``route_template``: the route reported in the metrics when ``app`` is one endpoint rather
-    than the router (which names the matched route in the scope)."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        fail: Callable[[Request, Exception], Response],
-        observe_http: ObserveHttp | None,
-        route_template: str = "unmatched",
-    ) -> None:
-        self.app = app
-        self.fail = fail
-        self.observe_http = observe_http
-        self.route_template = route_template
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        cid = headers.get("x-request-id") or _new_correlation_id()
-        token = correlation_id.set(cid)
-        state = scope.setdefault("state", {})
-        state["media_type"] = "application/fhir+json"
-        state["headers"] = headers
-        started = time.perf_counter()
-        status = 500
-        response_started = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-                status = message["status"]
-                encoded = cid.encode()
-                extra = [(b"x-correlation-id", encoded), (b"x-request-id", encoded)]
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        try:
-            if scope["path"].startswith("/fhir"):
-                query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-                state["media_type"] = response_media_type(
-                    headers.get("accept"), query.get("_format")
-                )
-            await self.app(scope, receive, send_with_id)
-        except Exception as exc:
-            if response_started:
-                raise
-            response = self.fail(Request(scope), exc)
-            await response(scope, receive, send_with_id)
-        finally:
-            seconds = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", self.route_template)
-            if status >= 400:  # one line per error answer, with the correlation id still set
-                log.log(
-                    logging.WARNING if status >= 500 else logging.INFO,
-                    "%s %s answered %d",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    extra={
-                        "event": "http_error",
-                        "method": scope["method"],
-                        "route": template,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 1),
-                    },
-                )
-            correlation_id.reset(token)
-            if self.observe_http is not None:
-                self.observe_http(scope["method"], template, status, seconds)
-
-
-class _Endpoint:
-    """A plain ASGI endpoint. Starlette's ``Route`` runs an object like this as an ASGI app,
-    where it would wrap a function as a request-response handler."""
-
-    def __init__(self, handle: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
-        self._handle = handle
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._handle(scope, receive, send)
-
-
-class _GatewayApp(FastAPI):
-    """FastAPI, but the endpoints in ``direct`` (method and path) are served without the
-    framework's middleware, routing and request layers: under load those were about 15 % of a
-    `$submit`'s CPU (BENCHMARKS.md). Each comes wrapped in its own ``_EdgeMiddleware``, so it
-    keeps the edge's duties (correlation id, formats, OperationOutcome errors, metrics)."""
-
-    direct: dict[tuple[str, str], ASGIApp]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            endpoint = self.direct.get((scope["method"], scope["path"]))
-            if endpoint is not None:
-                await endpoint(scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
 
 
 def _fhir_response(
     request: Request, body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    media = getattr(request.state, "media_type", "application/fhir+json")
+    media = getattr(request.state, "media_type", FHIR_JSON)
     return Response(
-        json_text.dumps(body),
+        encode_body(body, media),
         status_code=status,
         media_type=f"{media}; charset=utf-8",
         headers=headers,
@@ -194,7 +85,11 @@ def create_app(
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     metrics: Callable[[], str] | None = None,
     observe_http: ObserveHttp | None = None,
+    middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
+    """The application. ``middleware`` (outermost first) runs inside the edge and outside
+    every route, `$submit` included: the place for authentication and access control."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if on_startup is not None:
@@ -204,7 +99,7 @@ def create_app(
         if on_shutdown is not None:
             await on_shutdown()
 
-    app = _GatewayApp(
+    app = FastAPI(
         title="CDR Gateway",
         version=version,
         docs_url=None,
@@ -215,16 +110,22 @@ def create_app(
         # a client could be sent (with its body, on a 307) to any host it names. 404 instead.
         redirect_slashes=False,
     )
-    app.direct = {}
+    direct: dict[tuple[str, str], Route] = {}
 
     def fail(request: Request, exc: Exception) -> Response:
-        cid = correlation_id.get() or _new_correlation_id()
+        cid = correlation_id.get() or new_correlation_id()
         status, outcome = error_status_and_outcome(exc, cid)
         if status >= 500:
             log.error("request failed", exc_info=exc, extra={"path": request.url.path})
         return _fhir_response(request, outcome, status)
 
-    app.add_middleware(_EdgeMiddleware, fail=fail, observe_http=observe_http)
+    # Starlette runs the middleware added last outermost. From the outside in: the edge
+    # (correlation id, formats, metrics, OperationOutcome for anything that escapes), the
+    # middleware given by the caller, the direct dispatch, then FastAPI's own stack.
+    app.add_middleware(DirectDispatch, direct=direct)
+    for layer in reversed(middleware):
+        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
+    app.add_middleware(EdgeMiddleware, fail=fail, observe_http=observe_http)
 
     @app.exception_handler(CdrError)
     async def known_error(request: Request, exc: CdrError) -> Response:
@@ -262,7 +163,7 @@ def create_app(
     if store is None or submit is None:
         return app
 
-    @app.get("/fhir/metadata")
+    @app.api_route("/fhir/metadata", methods=["GET", "HEAD"])
     async def metadata(request: Request) -> Response:
         statement = capability_statement(base_url=base_url, version=version, date=datetime.now(UTC))
         return _fhir_response(request, statement)
@@ -273,28 +174,24 @@ def create_app(
         body = await _read_json_body(headers, receive, max_body_bytes)
         if body is None:  # the client left before sending its whole body: no one to answer
             return
+        # IHE FAIS (ITI-124/125), not FHIR's asynchronous pattern: `Prefer: respond-async` is
+        # answered at once with a normal 200 whose response says `queued`; the client reads
+        # that response (Content-Location) until its outcome is no longer `queued`. A 200
+        # answer names its response with Content-Location, never Location (a create header).
         if "respond-async" in headers.get("prefer", "").lower():
             result = await submit.submit_async(body)
-            location = f"{base_url}/CoverageEligibilityResponse/{result.response_id}"
-            # RFC 7240 + FHIR async pattern: 202, and where to poll.
-            await _send_fhir(
-                send, state["media_type"], result.body, 202, "content-location", location
-            )
-            return
-        result = await submit.submit(body)
+        else:
+            result = await submit.submit(body)
         location = f"{base_url}/CoverageEligibilityResponse/{result.response_id}"
-        await _send_fhir(send, state["media_type"], result.body, 200, "location", location)
+        await _send_fhir(send, state["media_type"], result.body, 200, "content-location", location)
 
     # In the router (so that another method on the path is a 405, and the route is listed), and
-    # served directly: see ``_GatewayApp``.
-    app.router.routes.append(
-        Route(SUBMIT_PATH, endpoint=_Endpoint(submit_endpoint), methods=["POST"])
-    )
-    app.direct[("POST", SUBMIT_PATH)] = _EdgeMiddleware(
-        _Endpoint(submit_endpoint), fail=fail, observe_http=observe_http, route_template=SUBMIT_PATH
-    )
+    # served by the direct dispatch: see ``DirectDispatch``.
+    submit_route = Route(SUBMIT_PATH, endpoint=Endpoint(submit_endpoint), methods=["POST"])
+    app.router.routes.append(submit_route)
+    direct[("POST", SUBMIT_PATH)] = submit_route
 
-    @app.get("/fhir/{resource_type}/{resource_id}")
+    @app.api_route("/fhir/{resource_type}/{resource_id}", methods=["GET", "HEAD"])
     async def read(request: Request, resource_type: str, resource_id: str) -> Response:
         _known_type(resource_type)
         if resource_id.startswith("$"):  # an operation (ids cannot hold "$"): POST only
@@ -313,15 +210,48 @@ def create_app(
                 404, "not-found", f"{resource_type}/{resource_id} does not exist"
             )
         headers = _version_headers(stored)
-        if request.headers.get("if-none-match") == headers["ETag"]:
+        if _etag_matches(request.headers.get("if-none-match"), stored.version_id):
             return Response(status_code=304, headers=headers)
+        if stored.resource.get("outcome") == "queued":
+            # A lookup still running (FAIS asynchronous $submit): when to read again.
+            headers["Retry-After"] = "1"
         return _fhir_response(request, stored.resource, 200, headers)
 
-    @app.get("/fhir/{resource_type}")
+    @app.api_route("/fhir/{resource_type}", methods=["GET", "HEAD"])
     async def search(request: Request, resource_type: str) -> Response:
         _known_type(resource_type)
-        params = list(request.query_params.multi_items())
-        criteria, count, offset = parse_search(resource_type, params)
+        return await run_search(request, resource_type, list(request.query_params.multi_items()))
+
+    @app.post("/fhir/{resource_type}/_search")
+    async def search_by_post(request: Request, resource_type: str) -> Response:
+        # R4 search.html: the parameters in a form body, with those of the URL (if any).
+        _known_type(resource_type)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/x-www-form-urlencoded":
+            raise FhirRequestError(
+                415,
+                "not-supported",
+                "a search by POST takes its parameters as application/x-www-form-urlencoded",
+                location="Content-Type",
+            )
+        body = await request.body()
+        if len(body) > max_body_bytes:
+            raise FhirRequestError(413, "too-long", f"body exceeds {max_body_bytes} bytes")
+        try:
+            form = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            raise FhirRequestError(400, "structure", "the form body is not UTF-8") from None
+        params = [*request.query_params.multi_items(), *form]
+        return await run_search(request, resource_type, params)
+
+    async def run_search(
+        request: Request, resource_type: str, params: list[tuple[str, str]]
+    ) -> Response:
+        prefer = request.state.headers.get("prefer", "").lower()
+        asked = read_search(
+            resource_type, params, strict="handling=strict" in prefer, base_url=base_url
+        )
+        criteria, count, offset = asked.criteria, asked.count, asked.offset
         total, after = parse_paging(params, offset)
         page = await run_until_disconnected(
             request.receive,
@@ -338,10 +268,24 @@ def create_app(
         if page is None:  # the client has gone: nobody reads an answer (499, as nginx logs it)
             return Response(status_code=499)
         return _fhir_response(
-            request, searchset(resource_type, base_url, params, page, count, offset)
+            request,
+            searchset(resource_type, base_url, asked.used, page, count, offset, asked.ignored),
         )
 
     return app
+
+
+def _etag_matches(if_none_match: str | None, version_id: int) -> bool:
+    """RFC 9110 §13.1.2: ``*`` or a list of entity tags, compared weakly (``W/"3"`` and
+    ``"3"`` name the same version)."""
+    if not if_none_match:
+        return False
+    wanted = f'"{version_id}"'
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == wanted:
+            return True
+    return False
 
 
 def _known_type(resource_type: str) -> None:
@@ -357,8 +301,9 @@ def _known_type(resource_type: str) -> None:
 async def _read_json_body(
     headers: Mapping[str, str], receive: Receive, limit: int
 ) -> dict[str, Any] | None:
-    """The posted resource, or None when the client disconnected before the end of its body."""
-    check_content_type(headers.get("content-type"))
+    """The posted resource (in our JSON form when it was posted as XML), or None when the
+    client disconnected before the end of its body."""
+    xml = check_content_type(headers.get("content-type"))
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise FhirRequestError(413, "too-long", f"body of {declared} bytes exceeds {limit} bytes")
@@ -372,6 +317,8 @@ async def _read_json_body(
             raise FhirRequestError(413, "too-long", f"body exceeds {limit} bytes")
         if not message.get("more_body", False):
             break
+    if xml:
+        return xml_to_resource(raw)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -387,7 +334,7 @@ async def _send_fhir(
     send: Send, media_type: str, body: dict[str, Any], status: int, name: str, value: str
 ) -> None:
     """``_fhir_response`` for a plain ASGI endpoint: the same status line and headers."""
-    content = json_text.dumps(body)
+    content = encode_body(body, media_type)
     await send(
         {
             "type": "http.response.start",

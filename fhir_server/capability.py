@@ -50,6 +50,8 @@ _SUPPORTED_PROFILES = {"Coverage": [PROFILE_COVERAGE]}
 def _definition(resource_type: str, name: str) -> str:
     if name == "_id":
         return _CORE + "Resource-id"
+    if name == "_lastUpdated":
+        return _CORE + "Resource-lastUpdated"
     return SEARCH_PARAM_DEFINITIONS[(resource_type, name)]
 
 
@@ -94,7 +96,14 @@ def capability_statement(*, base_url: str, version: str, date: datetime) -> dict
             "url": base_url,
         },
         "fhirVersion": FHIR_VERSION,
-        "format": ["application/fhir+json", "json", "application/json"],
+        "format": [
+            "application/fhir+json",
+            "json",
+            "application/json",
+            "application/fhir+xml",
+            "xml",
+            "application/xml",
+        ],
         "rest": [
             {
                 "mode": "server",

@@ -46,7 +46,10 @@ def error_status_and_outcome(exc: Exception, correlation_id: str) -> tuple[int, 
             _issue(_ISSUE_TYPE.get(f.check, "value"), f"{f.message} [{f.check}]", f.expression)
             for f in exc.faults
         ]
-        return 400, operation_outcome(issues)
+        # R4 http.html: 400 when the resource fails FHIR's own rules, 422 when it is valid
+        # FHIR that breaks a business rule (a NIR's key, a cancelled request).
+        status = 422 if all(f.rule for f in exc.faults) else 400
+        return status, operation_outcome(issues)
     if isinstance(exc, SearchTooCostly):
         # FHIR R4 issue type too-costly, HTTP 400 (http.html#search, "the search is too costly").
         issue = _issue("too-costly", exc.message)

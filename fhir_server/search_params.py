@@ -9,7 +9,13 @@ from typing import Any
 from fhir_server.store import IndexEntry
 from rights.dates import check_partial_date, utc_instant
 
-__all__ = ["SEARCH_PARAMS", "SearchParam", "index_entries", "normalise_instant"]
+__all__ = [
+    "SEARCH_PARAMS",
+    "SearchParam",
+    "index_entries",
+    "normalise_instant",
+    "normalise_search_instant",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +26,13 @@ class SearchParam:
 
 
 def _params(*items: tuple[str, str, str]) -> dict[str, SearchParam]:
-    return {name: SearchParam(name, kind, doc) for name, kind, doc in items}
+    params = {name: SearchParam(name, kind, doc) for name, kind, doc in items}
+    # Every type: when the resource was last written (meta.lastUpdated), searched on the
+    # resources' own column, as _id is on their key.
+    params["_lastUpdated"] = SearchParam(
+        "_lastUpdated", "date", "when the resource was last written (every date prefix)"
+    )
+    return params
 
 
 SEARCH_PARAMS: Mapping[str, Mapping[str, SearchParam]] = {
@@ -28,7 +40,7 @@ SEARCH_PARAMS: Mapping[str, Mapping[str, SearchParam]] = {
         ("_id", "token", "logical id"),
         ("request", "reference", "the CoverageEligibilityRequest answered"),
         ("patient", "reference", "the patient"),
-        ("created", "date", "creation instant (eq, ge, gt, le, lt)"),
+        ("created", "date", "creation instant (eq, ne, ge, gt, le, lt, sa, eb)"),
         ("outcome", "token", "queued | complete | error | partial"),
         ("status", "token", "active | cancelled | draft | entered-in-error"),
     ),
@@ -66,11 +78,31 @@ SEARCH_PARAMS: Mapping[str, Mapping[str, SearchParam]] = {
 
 
 def normalise_instant(text: str) -> str:
-    """A FHIR date/dateTime/instant as UTC text that sorts and prefixes correctly; ValueError
-    when it is off the calendar or has no UTC time in years 1-9999."""
+    """A stored FHIR date/dateTime/instant as UTC text that sorts and prefixes correctly, to
+    the microsecond (``2026-12-07T09:36:05.537143``, always six digits, so that text order is
+    time order and a search at any precision is a prefix); ValueError when it is off the
+    calendar or has no UTC time in years 1-9999."""
     if len(text) <= 10:  # a date (YYYY, YYYY-MM or YYYY-MM-DD): no time zone to apply
         return check_partial_date(text)
-    return utc_instant(text).strftime("%Y-%m-%dT%H:%M:%S")
+    return utc_instant(text).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def normalise_search_instant(text: str) -> str:
+    """A searched date in UTC, at the precision it was written (R4 §3.1.1.5.6: the precision
+    of the value is the range it stands for): ``T10:00`` is that minute, ``T10:00:00.5`` that
+    tenth of a second, each the prefix of every stored instant inside it."""
+    if len(text) <= 10:
+        return check_partial_date(text)
+    moment = utc_instant(text)
+    clock = text.partition("T")[2]
+    for zone in ("Z", "+", "-"):
+        clock = clock.partition(zone)[0]
+    if clock.count(":") == 1:  # hh:mm
+        return moment.strftime("%Y-%m-%dT%H:%M")
+    fraction = clock.partition(".")[2]
+    if not fraction:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[: 20 + min(len(fraction), 6)]
 
 
 def _reference(value: Any) -> Iterator[str]:

@@ -48,11 +48,15 @@ class ResourceWrite:
     """One resource to store with its search index. ``index`` None: the store derives it
     (``search_params.index_entries``) if and when it writes the resource; a resource found
     unchanged needs none. ``new``: its id was made for this write (a CER or CERsp of a
-    `$submit`), so it is inserted without looking for a stored version."""
+    `$submit`), so it is inserted without looking for a stored version. ``if_absent``: written
+    only when no version is stored (a placeholder, such as the Patient as asked that a queued
+    answer points to, must not replace what a lookup wrote); the stored version is returned
+    otherwise."""
 
     resource: dict[str, Any]
     index: Sequence[IndexEntry] | None = None
     new: bool = False
+    if_absent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,9 @@ from datetime import date, datetime
 from typing import Any
 
 from fhir_server.store import AnswerStore, ResourceWrite
+from mapping.fhir.cer_stored import request_to_store
 from mapping.fhir.cer_to_query import EligibilityAsk, submit_body_to_ask
+from mapping.fhir.patient import patient_to_fhir
 from mapping.fhir.rights_to_fhir import (
     gateway_organization,
     patient_id,
@@ -83,12 +85,19 @@ class SubmitService:
             created=self._now(),
             purposes=ask.purposes,
         )
-        stored = await self._save([queued, gateway_organization(), cer], new=(queued, cer))
+        # The Patient the queued answer points to exists from now on: the person as asked,
+        # unless a lookup already stored that person (then that version stays).
+        asked, _ = patient_to_fhir(ask.query, (), ask.patient)
+        stored = await self._save(
+            [queued, asked, gateway_organization(), cer], new=(queued, cer), if_absent=(asked,)
+        )
         task = asyncio.create_task(self._complete(ask, cer, response_id, queued))
         # Keep a reference: the event loop holds only weak ones to running tasks.
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-        return SubmitResult(stored[0], response_id)
+        if not ask.is_bundle:
+            return SubmitResult(stored[0], response_id)
+        return SubmitResult(self._collection(stored), response_id)
 
     async def _complete(
         self, ask: EligibilityAsk, cer: dict[str, Any], response_id: str, queued: dict[str, Any]
@@ -154,15 +163,16 @@ class SubmitService:
         )
 
     def _request_to_store(self, ask: EligibilityAsk, our_patient_id: str) -> dict[str, Any]:
-        # Only top-level members change: a shallow copy leaves the received body as it was
-        # (a deep copy was a measurable share of a `$submit`). Nothing writes to nested ones.
-        cer = dict(ask.cer)
-        cer["id"] = self._new_id()
-        cer.pop("meta", None)
         # Point at the Patient we keep (one per person), so that searches by patient work;
         # this is the person as asked, replaced by the person as answered with the answer.
-        cer["patient"] = {"reference": f"Patient/{our_patient_id}"}
-        return cer
+        # Every other reference resolves too: what a Bundle sent beside the request is
+        # contained in it (mapping.fhir.cer_stored).
+        return request_to_store(
+            ask.cer,
+            request_id=self._new_id(),
+            patient_reference=f"Patient/{our_patient_id}",
+            referenced=ask.referenced,
+        )
 
     async def _save(
         self,
@@ -170,11 +180,16 @@ class SubmitService:
         *,
         report: LookupReport | None = None,
         new: tuple[dict[str, Any], ...] = (),
+        if_absent: tuple[dict[str, Any], ...] = (),
     ) -> list[dict[str, Any]]:
         """Stored, with the lookup record if any, in one transaction; ``new`` are resources
-        whose ids were just made here (nothing stored to compare them with)."""
+        whose ids were just made here (nothing stored to compare them with), ``if_absent``
+        placeholders that must not replace a stored version."""
         # No index here: the store derives it for the resources it writes, not the unchanged.
-        writes = [ResourceWrite(r, new=any(r is n for n in new)) for r in resources]
+        writes = [
+            ResourceWrite(r, new=any(r is n for n in new), if_absent=any(r is a for a in if_absent))
+            for r in resources
+        ]
         return [s.resource for s in await self._answers.save(writes, report)]
 
     def _collection(self, resources: list[dict[str, Any]]) -> dict[str, Any]:

@@ -18,9 +18,12 @@ _TRANSIENT = frozenset({408, 429})
 
 
 class FhirDelivery:
-    def __init__(self, base_url: str, *, timeout_s: float = 10.0) -> None:
+    """Posts to ``base_url`` through ``client``, which the composition root builds (timeouts,
+    TLS, proxies, later credentials) and hands over: ``close`` closes it."""
+
+    def __init__(self, base_url: str, *, client: httpx.AsyncClient) -> None:
         self._url = base_url.rstrip("/")
-        self._client = httpx.AsyncClient(timeout=timeout_s, trust_env=False)
+        self._client = client
 
     async def send(self, payload: bytes) -> bytes:
         try:

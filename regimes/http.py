@@ -1,35 +1,35 @@
-"""What every regime client shares: mapping httpx failures and HTTP statuses to ``RegimeError``.
+"""What every regime client shares: mapping transport failures and HTTP statuses to
+``RegimeError``.
 
-Adapters call ``send`` instead of the client directly, so that a foreign exception never leaves
-``regimes/``: connection refused/reset and 5xx become ``RegimeUnavailable`` (transient),
-timeouts ``RegimeTimeout`` (transient), 401/403 ``RequesterRefused``, other 4xx
-``RegimeRejected``. Each gateway extends ``HttpGateway``, which holds the injected client and base
-URL and probes health.
+Each gateway extends ``HttpGateway``, which holds the injected ``RegimePort`` (regimes/port.py),
+sends every call through it (``_call``) and probes health through it. Failures are mapped here,
+so that a foreign exception never leaves ``regimes/``: connection refused/reset and 5xx become
+``RegimeUnavailable`` (transient), timeouts ``RegimeTimeout`` (transient), 401/403
+``RequesterRefused``, other 4xx ``RegimeRejected``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from urllib.parse import quote, urlencode
 
 import httpx
 
-from regimes.transport import FastClient, Origin, Reply
+from regimes.port import RegimePort, WireReply, WireRequest
 from rights.catalogue import Regime
 from rights.errors import RegimeRejected, RegimeTimeout, RegimeUnavailable, RequesterRefused
 from rights.model import Requester
 
 __all__ = [
     "HttpGateway",
-    "Reply",
+    "WireReply",
     "check_status",
     "expect_200",
     "map_transport_errors",
-    "probe_health",
     "rejection",
     "requester_headers",
-    "send",
 ]
 
 
@@ -48,19 +48,46 @@ def map_transport_errors(regime: str) -> Iterator[None]:
         ) from exc
 
 
-def check_status(response: Reply, regime: str, *, allowed: tuple[int, ...] = ()) -> None:
+def check_status(response: WireReply, regime: str, *, allowed: tuple[int, ...] = ()) -> None:
     """Raise the ``RegimeError`` a non-success status stands for, unless it is ``allowed``."""
     status = response.status_code
     if status < 400 or status in allowed:
         return
-    snippet = response.text[:200].strip()
+    said = readable_reason(response)
     if status in (408, 504):
         raise RegimeTimeout(f"{regime}: regime service timed out (HTTP {status})", regime=regime)
     if status >= 500 or status == 429:
         raise RegimeUnavailable(
-            f"{regime}: regime service error HTTP {status}: {snippet}", regime=regime
+            f"{regime}: regime service error HTTP {status}{said}", regime=regime
         )
-    raise rejection(status, f"{regime}: request refused, HTTP {status}: {snippet}", regime)
+    raise rejection(status, f"{regime}: request refused, HTTP {status}{said}", regime)
+
+
+# The fields in which the regime services' JSON error bodies say why (CNAM "libelle", the
+# special regimes' "message"...), in the order they are looked for.
+_REASON_FIELDS = ("libelle", "message", "detail", "erreur", "error", "code")
+_REASON_LENGTH = 160
+
+
+def readable_reason(response: WireReply) -> str:
+    """``": <why>"`` from a JSON error body's message field, on one line of printable text and
+    at most 160 characters; "" when the body says nothing readable. The raw body never goes
+    further: it would reach the FHIR disposition and the HL7 ZRD, which people read, with
+    whatever markup or data the regime put in it."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    for field in _REASON_FIELDS:
+        value = body.get(field)
+        if isinstance(value, str):
+            text = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+            if text:
+                cut = text[:_REASON_LENGTH]
+                return f": {cut}…" if len(text) > _REASON_LENGTH else f": {cut}"
+    return ""
 
 
 def rejection(status: int, message: str, regime: str) -> RegimeRejected:
@@ -71,17 +98,11 @@ def rejection(status: int, message: str, regime: str) -> RegimeRejected:
     return RegimeRejected(message, regime=regime)
 
 
-def expect_200(response: Reply, regime: str) -> None:
+def expect_200(response: WireReply, regime: str) -> None:
     """``check_status``, then refuse any other success too, for a wire whose answer is a 200."""
     check_status(response, regime)
     if response.status_code != 200:
         raise RegimeRejected(f"{regime}: unexpected HTTP {response.status_code}", regime=regime)
-
-
-async def send(client: httpx.AsyncClient, request: httpx.Request, regime: str) -> httpx.Response:
-    """Send ``request``, reading the whole body, with failures mapped to ``RegimeError``."""
-    with map_transport_errors(regime):
-        return await client.send(request)
 
 
 def requester_headers(requester: Requester) -> dict[str, str]:
@@ -92,33 +113,25 @@ def requester_headers(requester: Requester) -> dict[str, str]:
     return headers
 
 
-async def probe_health(client: httpx.AsyncClient, base_url: str, regime: str) -> bool:
-    """``GET {base_url}/regimes/{regime}/health``: True on 200, False on any failure."""
-    try:
-        response = await client.get(f"{base_url}/regimes/{regime}/health")
-    except Exception:  # a probe reports failure, whatever it is
-        return False
-    return response.status_code == 200
-
-
 class HttpGateway:
-    """What the ``RegimeGateway`` of every wire family holds: the injected client, the base URL of
-    the regime services, the request helper and the health probe.
+    """What the ``RegimeGateway`` of every wire family holds: the injected port to its regime
+    service, the request helper and the health probe.
 
-    Timeouts and retries belong to the lookup use case, which owns the budget: the injected client
-    is used as is.
+    Timeouts and retries belong to the lookup use case, which owns the budget: the port is used
+    as is.
     """
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
-        self._client = client
-        self._base_url = base_url.rstrip("/")
-        url = httpx.URL(self._base_url)
-        self._prefix = url.raw_path.decode("ascii").rstrip("/")
-        # The composition root injects a FastClient; tests may inject any httpx client.
-        self._fast = (client, Origin.of(url)) if isinstance(client, FastClient) else None
+    def __init__(self, port: RegimePort) -> None:
+        self._port = port
 
     async def health(self, regime: Regime) -> bool:
-        return await probe_health(self._client, self._base_url, regime.code)
+        """``GET /regimes/<code>/health`` through the port: True on 200, False on any failure."""
+        probe = WireRequest("GET", f"/regimes/{quote(regime.code)}/health", _NO_HEADERS)
+        try:
+            reply = await self._port.send(probe)
+        except Exception:  # a probe reports failure, whatever it is
+            return False
+        return reply.status_code == 200
 
     async def _call(
         self,
@@ -129,22 +142,19 @@ class HttpGateway:
         headers: Mapping[str, str],
         body: bytes | None = None,
         params: Mapping[str, str] | None = None,
-    ) -> Reply:
-        """``method`` on ``path`` (below the base URL), the whole answer read; transport
-        failures mapped to ``RegimeError`` (``send``)."""
-        if self._fast is None:
-            request = self._client.build_request(
-                method, self._base_url + path, params=params, content=body, headers=headers
-            )
-            response = await send(self._client, request, regime)
-            return Reply(response.status_code, response.headers, response.content)
-        target = quote(self._prefix + path, safe=_PATH_SAFE)
+        idempotent: bool = False,
+    ) -> WireReply:
+        """``method`` on ``path`` (below the endpoint's base URL), the whole answer read;
+        transport failures mapped to ``RegimeError``. ``idempotent``: a POST that changes
+        nothing at the regime, which may be sent again on a fresh connection."""
+        target = quote(path, safe=_PATH_SAFE)
         if params:
             target += "?" + urlencode(params, quote_via=quote)
-        fast, origin = self._fast
         with map_transport_errors(regime):
-            return await fast.exchange(origin, method, target, headers, body)
+            return await self._port.send(WireRequest(method, target, headers, body, idempotent))
 
+
+_NO_HEADERS: Mapping[str, str] = {}
 
 # RFC 3986 pchar and "/": what a path may hold unescaped; "%" so that a segment the codec
 # already escaped is not escaped twice.

@@ -9,11 +9,13 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     │   ├── IdentifierError
     │   │   ├── IdentifierLengthError
     │   │   ├── IdentifierFormatError
-    │   │   └── IdentifierKeyError      carries ``expected_key``
+    │   │   ├── IdentifierKeyError      carries ``expected_key``
+    │   │   └── IdentifierFieldError    (rights.identifiers) month or department out of range
     │   ├── UnknownRegimeError          carries ``valid_codes``
     │   ├── QueryError                  a field of a rights query is unusable
     │   ├── ResourceError               a submitted FHIR resource; carries every ``Fault`` found
     │   ├── SearchTooCostly             a search over its time budget; carries ``parameters``
+    │   ├── FhirRequestError            (fhir_server.errors) an HTTP request; carries the status
     │   └── MessageError                an HL7 v2 message; carries ``code`` (table 0357)
     │       ├── FramingError            MLLP frame or character set unusable
     │       ├── ParseError              no readable MSH, bad segment structure
@@ -24,7 +26,12 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     │   └── RegimeRejected              the regime refused the request (4xx, bad payload)
     │       └── RequesterRefused        the regime refused who asks (401/403)
     ├── StorageError
+    │   └── StorageBusy                 the database stayed locked (transient)
+    ├── DeliveryFailed                  (hl7_listener.client) a result not delivered; ``reason``
     └── ConfigError
+
+A test (``tests/unit/rights/test_error_tree.py``) compares this drawing with the subclasses
+that exist in every package: a new error class is drawn here or the test fails.
 """
 
 from __future__ import annotations
@@ -117,11 +124,15 @@ class QueryError(InputError):
 @dataclass(frozen=True, slots=True)
 class Fault:
     """One fault in a submitted resource: ``expression`` is its FHIRPath, ``check`` what failed
-    (``required``, ``value``, ``format``, ``length``, ``key``, ``month``, ``department`` …)."""
+    (``required``, ``value``, ``format``, ``length``, ``key``, ``month``, ``department`` …).
+    ``rule``: the resource is valid FHIR but breaks a rule of ours or of the CDR service (a
+    NIR's key, a date of care too far ahead, a cancelled request), as opposed to a resource
+    that is not valid FHIR; the HTTP edge answers 422 rather than 400 when every fault is one."""
 
     expression: str
     message: str
     check: str = "value"
+    rule: bool = False
 
 
 class ResourceError(InputError):

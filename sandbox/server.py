@@ -1,5 +1,6 @@
 """Running an ASGI app under uvicorn: in a background thread (embedded sandbox, tests) or in the
-foreground (``cdr sandbox serve``).
+foreground (``cdr sandbox serve``), over plain HTTP or TLS (``SandboxTls``: a server certificate
+and, optionally, client certificates required, as the real regime services do, DESIGN §7).
 
 Port 0 asks the system for a free port; the bound port is read back from the listening socket,
 so parallel test runs never collide.
@@ -8,22 +9,46 @@ so parallel test runs never collide.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from rights.errors import ConfigError
 
-__all__ = ["RunningServer", "serve", "start_in_thread"]
+__all__ = ["RunningServer", "SandboxTls", "serve", "start_in_thread"]
 
 _GRACE_S = 2
 
 
-def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+@dataclass(frozen=True)
+class SandboxTls:
+    """TLS for the sandbox: its certificate (PEM) and key (default: in the certificate's
+    file); with ``client_ca_file``, every client must present a certificate that CA signed."""
+
+    cert_file: Path
+    key_file: Path | None = None
+    client_ca_file: Path | None = None
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``uvicorn.Config`` that serve TLS so."""
+        options: dict[str, Any] = {
+            "ssl_certfile": str(self.cert_file),
+            "ssl_keyfile": None if self.key_file is None else str(self.key_file),
+        }
+        if self.client_ca_file is not None:
+            options["ssl_ca_certs"] = str(self.client_ca_file)
+            options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+        return options
+
+
+def _config(app: ASGIApp, host: str, port: int, tls: SandboxTls | None) -> uvicorn.Config:
     # log_config=None leaves logging to the embedding program; no websockets are served, and
     # not loading them keeps their import-time deprecation warnings out of strict test runs.
     # Injected timeouts hold requests for up to hang_s: shutdown must not wait for them.
@@ -40,6 +65,7 @@ def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
         # be open when the thread's loop closes, which strict test runs report (follow-up noted).
         loop="asyncio",
         timeout_graceful_shutdown=_GRACE_S,
+        **({} if tls is None else tls.uvicorn_options()),
     )
 
 
@@ -51,12 +77,13 @@ class RunningServer:
     thread: threading.Thread
     host: str
     port: int
+    scheme: str = "http"
     _stopped: bool = field(default=False, repr=False)
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the server to finish its requests and exit; wait for the thread."""
@@ -85,13 +112,14 @@ def start_in_thread(
     *,
     sock: socket.socket | None = None,
     startup_timeout: float = 10.0,
+    tls: SandboxTls | None = None,
 ) -> RunningServer:
     """Start ``app`` on ``host:port`` in a daemon thread; return once it accepts connections.
 
     ``sock``, already bound, is served instead: a caller that bound it first has already turned
-    a busy port into a clear error.
+    a busy port into a clear error. ``tls``: served over TLS.
     """
-    server = uvicorn.Server(_config(app, host, port))
+    server = uvicorn.Server(_config(app, host, port, tls))
 
     def run() -> None:
         # uvicorn exits with SystemExit when it cannot bind; the caller sees the thread end.
@@ -112,9 +140,10 @@ def start_in_thread(
             raise ConfigError(f"server did not start on {host}:{port} within {startup_timeout}s")
         thread.join(0.005)
     bound = server.servers[0].sockets[0].getsockname()[1]
-    return RunningServer(server=server, thread=thread, host=host, port=int(bound))
+    scheme = "http" if tls is None else "https"
+    return RunningServer(server=server, thread=thread, host=host, port=int(bound), scheme=scheme)
 
 
-async def serve(app: ASGIApp, host: str, port: int) -> None:
+async def serve(app: ASGIApp, host: str, port: int, tls: SandboxTls | None = None) -> None:
     """Serve ``app`` in the current event loop until interrupted (SIGINT/SIGTERM)."""
-    await uvicorn.Server(_config(app, host, port)).serve()
+    await uvicorn.Server(_config(app, host, port, tls)).serve()

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from cdr.storage.index_types import index_type
 from fhir_server import json_text
 from fhir_server.search_params import index_entries
@@ -109,6 +111,10 @@ def plan_writes(
         key = (resource_type, resource_id)
         content = _content_without_meta(write.resource)
         known = current.get(key)
+        if known is not None and write.if_absent:
+            kept: dict[str, Any] = orjson.loads(known.content)
+            results.append(_written(kept, known.version_id, known.last_updated, stamps))
+            continue
         if known is not None and known.content == content:
             results.append(_written(write.resource, known.version_id, known.last_updated, stamps))
             continue

@@ -133,7 +133,7 @@ def _check_nir(chosen: _Candidate, faults: Faults) -> Nir | None:
             require_key=chosen.rank == 0,
         )
     except IdentifierError as exc:
-        faults.add(where, exc.message, exc.check)
+        faults.add(where, exc.message, exc.check, rule=True)  # a valid string, a wrong NIR
         return None
 
 

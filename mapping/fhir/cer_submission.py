@@ -97,6 +97,10 @@ class References:
             return None
         return found
 
+    def resolve_target(self, target: str, host: Node) -> Node | None:
+        """The resource a reference text written inside ``host`` points at, if it was sent."""
+        return self._resolve(target, self.host_of(host))
+
     def _resolve(self, target: str, host: Node) -> Node | None:
         if target.startswith("#"):
             return self._contained(host, target[1:])

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from mapping.fhir.cer_coverage import read_insurance
 from mapping.fhir.cer_patient import Identity, read_identity
 from mapping.fhir.cer_requester import read_requester
-from mapping.fhir.cer_submission import unwrap_submission
+from mapping.fhir.cer_stored import reference_texts
+from mapping.fhir.cer_submission import References, unwrap_submission
 from mapping.fhir.read import FHIR_DATE, FHIR_DATE_TIME, Faults, Node, as_dict
 from rights.catalogue import RegimeCatalogue
 from rights.dates import check_date_of_care, check_partial_date, utc_instant
@@ -41,6 +42,10 @@ class EligibilityAsk:
     purposes: tuple[str, ...]
     is_bundle: bool
     nir_expression: str  # FHIRPath of the identifier used
+    # Each reference the CER makes to a resource sent beside it (Bundle entries), by the
+    # reference's text, and those these make in turn: what the stored request must carry for
+    # its references to resolve (mapping.fhir.cer_stored).
+    referenced: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def submit_body_to_ask(
@@ -86,7 +91,29 @@ def submit_body_to_ask(
         purposes=purposes,
         is_bundle=submission.is_bundle,
         nir_expression=identity.nir_expression,
+        referenced=_sent_beside(cer, refs) if submission.is_bundle else {},
     )
+
+
+def _sent_beside(cer: Node, refs: References) -> dict[str, dict[str, Any]]:
+    """The resources of the Bundle that the request's references point at, by reference, and
+    those that these point at in turn (a Coverage's payor, a PractitionerRole's Organization)."""
+    found: dict[str, dict[str, Any]] = {}
+    pending = [cer]
+    walked = {cer.path}
+    while pending:
+        holder = pending.pop()
+        for target in reference_texts(holder.value):
+            if target.startswith("#") or target in found:
+                continue
+            node = refs.resolve_target(target, holder)
+            if node is None or node.path == cer.path:
+                continue
+            found[target] = as_dict(node.value)
+            if node.path not in walked:
+                walked.add(node.path)
+                pending.append(node)
+    return found
 
 
 def _query(
@@ -120,6 +147,14 @@ def _status(cer: Node) -> None:
     if status is not None and status not in STATUSES:
         cer.faults.add(
             cer.child_path("status"), f"status {status!r} is not one of {', '.join(STATUSES)}"
+        )
+    elif status is not None and status != "active":
+        # fm-status: only an active request asks for something; a draft, a cancelled request
+        # or one entered in error is not looked up (nor stored).
+        cer.faults.add(
+            cer.child_path("status"),
+            f"a request with status {status!r} is not processed: only an active one is",
+            rule=True,
         )
 
 
@@ -180,7 +215,7 @@ def _date_of_care(cer: Node, today: date) -> date | None:
     try:
         return check_date_of_care(day, location=where)
     except QueryError as exc:
-        cer.faults.add(where, exc.message)
+        cer.faults.add(where, exc.message, rule=True)  # a real day, outside what CDR serves
         return None
 
 

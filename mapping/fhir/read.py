@@ -42,9 +42,11 @@ class Faults:
 
     items: list[Fault] = field(default_factory=list)
 
-    def add(self, expression: str, message: str, check: str = "value") -> None:
+    def add(
+        self, expression: str, message: str, check: str = "value", *, rule: bool = False
+    ) -> None:
         # An element read twice (by two readers) must not report its fault twice.
-        fault = Fault(expression=expression, message=message, check=check)
+        fault = Fault(expression=expression, message=message, check=check, rule=rule)
         if fault not in self.items:
             self.items.append(fault)
 

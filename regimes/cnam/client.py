@@ -21,6 +21,9 @@ class CnamGateway(HttpGateway):
             "POST",
             f"/regimes/{regime.code}/cdri/v1/consultations",
             regime.code,
+            # A consultation reads rights and changes nothing at the regime: it may be sent
+            # again on a fresh connection when a kept-alive one turns out closed.
+            idempotent=True,
             body=build_request(query),
             headers={
                 "Content-Type": "application/json",

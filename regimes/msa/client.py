@@ -20,6 +20,9 @@ class MsaGateway(HttpGateway):
             "POST",
             f"/regimes/{regime.code}/ws/ConsultationDroits",
             regime.code,
+            # A consultation reads rights and changes nothing at the regime: it may be sent
+            # again on a fresh connection when a kept-alive one turns out closed.
+            idempotent=True,
             body=build_request(query),
             headers={
                 "Content-Type": "text/xml; charset=utf-8",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from regimes.http import HttpGateway, Reply, expect_200, rejection, requester_headers
+from regimes.http import HttpGateway, WireReply, expect_200, rejection, requester_headers
 from regimes.slm import codec
 from rights.catalogue import Regime
 from rights.errors import RegimeRejected
@@ -32,7 +32,7 @@ class SlmGateway(HttpGateway):
         return codec.payload_to_rights(payload, regime.code)
 
 
-def _is_unknown_person(response: Reply, regime: str) -> bool:
+def _is_unknown_person(response: WireReply, regime: str) -> bool:
     """True for the insurer's "unknown beneficiary" 404; any other 404 means a wrong URL."""
     if response.status_code != 404:
         return False
@@ -47,7 +47,7 @@ def _is_unknown_person(response: Reply, regime: str) -> bool:
     raise RegimeRejected(f"{regime}: HTTP 404: {codec.problem_summary(problem)}", regime=regime)
 
 
-def _check_refusal(response: Reply, regime: str) -> None:
+def _check_refusal(response: WireReply, regime: str) -> None:
     """A 4xx problem document names the refused parameter: put it in the error message."""
     status = response.status_code
     # 408 and 429 are transient: regimes.http.check_status maps them.

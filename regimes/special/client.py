@@ -22,6 +22,9 @@ class SpecialGateway(HttpGateway):
             "POST",
             codec.droits_path(regime.code),
             regime.code,
+            # A consultation reads rights and changes nothing at the regime: it may be sent
+            # again on a fresh connection when a kept-alive one turns out closed.
+            idempotent=True,
             body=codec.encode_json(codec.query_to_body(query)),
             headers={
                 "Content-Type": "application/json",

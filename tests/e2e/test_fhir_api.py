@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cdr.asgi import gateway_http_app
-from cdr.bootstrap import build_gateway, publish_conformance
+from cdr.bootstrap import build_gateway, build_http_app, publish_conformance
 from fhir_server.app import create_app
 from sandbox.population import Member
 from sandbox.server import RunningServer, start_in_thread
@@ -32,7 +31,7 @@ def fhir(sandbox: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> It
     gateway = build_gateway(settings)
     publish_conformance(gateway)
     # Exactly what `cdr serve` runs, but for the collector settings of a server process.
-    server = start_in_thread(gateway_http_app(gateway, tune_gc=False))
+    server = start_in_thread(build_http_app(gateway, tune_gc=False))
     yield f"{server.url}/fhir"
     server.stop()  # the app's shutdown closes the gateway
 
@@ -130,7 +129,11 @@ def test_submit_returns_a_valid_response_with_its_coverage_and_persists_it(fhir)
     assert_valid(cersp)
     assert cersp["resourceType"] == "CoverageEligibilityResponse"
     assert cersp["outcome"] == "complete"
-    assert response.headers["Location"].endswith(f"/CoverageEligibilityResponse/{cersp['id']}")
+    # A 200 names its response with Content-Location; Location is a create header (R4 http).
+    assert "Location" not in response.headers
+    assert response.headers["Content-Location"].endswith(
+        f"/CoverageEligibilityResponse/{cersp['id']}"
+    )
     inforce = [i for i in cersp["insurance"] if i.get("inforce")]
     assert inforce
     coverage_ref = inforce[0]["coverage"]["reference"]
@@ -259,7 +262,8 @@ def test_invalid_nir_names_the_identifier_and_the_check(fhir):
     cer = cer_for(member)
     wrong = member.nir[:13] + f"{(int(member.nir[13:]) % 97) + 1:02d}"
     cer["contained"][0]["identifier"][0]["value"] = wrong
-    issues = outcome(post(fhir, cer), 400)
+    # Valid FHIR breaking a rule of the NIR: 422, not 400 (R4 http.html).
+    issues = outcome(post(fhir, cer), 422)
     assert any("identifier" in e for i in issues for e in i.get("expression", []))
     assert any(f"expected {member.nir[13:]}" in i["diagnostics"] for i in issues)
     assert any("[key]" in i["diagnostics"] for i in issues)
@@ -279,13 +283,13 @@ def test_body_over_the_limit_is_413(fhir):
     outcome(post(fhir, body), 413)
 
 
-def test_xml_is_refused_with_406_and_415(fhir):
-    outcome(httpx.get(f"{fhir}/metadata", headers={"Accept": "application/fhir+xml"}), 406)
-    outcome(httpx.get(f"{fhir}/metadata", params={"_format": "xml"}), 406)
+def test_formats_we_do_not_speak_are_406_and_415(fhir):
+    outcome(httpx.get(f"{fhir}/metadata", headers={"Accept": "text/html"}), 406)
+    outcome(httpx.get(f"{fhir}/metadata", params={"_format": "ttl"}), 406)
     response = httpx.post(
         f"{fhir}/CoverageEligibilityRequest/$submit",
-        content=b"<CoverageEligibilityRequest/>",
-        headers={"Content-Type": "application/fhir+xml"},
+        content=b"name=value",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     outcome(response, 415)
 
@@ -296,8 +300,9 @@ def test_application_json_is_accepted_and_echoed(fhir):
     assert response.headers["content-type"].startswith("application/json")
 
 
-def test_unknown_search_parameter_is_400(fhir):
-    issues = outcome(httpx.get(f"{fhir}/Coverage", params={"colour": "blue"}), 400)
+def test_unknown_search_parameter_is_400_when_strict(fhir):
+    strict = {"Prefer": "handling=strict"}
+    issues = outcome(httpx.get(f"{fhir}/Coverage", params={"colour": "blue"}, headers=strict), 400)
     assert "not supported" in issues[0]["diagnostics"]
 
 
@@ -338,10 +343,10 @@ def test_unexpected_failure_is_500_with_a_correlation_id(tmp_path: Path):
 
 
 def test_submit_edge_rules_hold_on_its_direct_path(fhir):
-    # `$submit` is served outside FastAPI's routing (fhir_server.app._GatewayApp): the edge's
+    # `$submit` is served by the direct dispatch (fhir_server.app._DirectDispatch): the edge's
     # rules must hold there as on every other route.
     outcome(httpx.get(f"{fhir}/CoverageEligibilityRequest/$submit"), 405)
-    outcome(post(fhir, cer_for(first("open")), Accept="application/fhir+xml"), 406)
+    outcome(post(fhir, cer_for(first("open")), Accept="text/csv"), 406)
     response = post(fhir, cer_for(first("open")), **{"X-Request-ID": "sub-7"})
     assert response.status_code == 200
     assert response.headers["X-Correlation-ID"] == "sub-7"
@@ -377,15 +382,23 @@ def test_respond_async_queues_then_completes(fhir, sandbox):
     ).raise_for_status()
     try:
         response = post(fhir, cer_for(member), Prefer="respond-async")
-        assert response.status_code == 202, response.text
+        # IHE FAIS, not FHIR's async pattern: a normal 200 whose response says queued.
+        assert response.status_code == 200, response.text
+        assert "Preference-Applied" not in response.headers
         queued = response.json()
         assert_valid(queued)
         assert queued["outcome"] == "queued"
         location = response.headers["Content-Location"]
         assert location.endswith(f"/CoverageEligibilityResponse/{queued['id']}")
         url = f"{fhir}/CoverageEligibilityResponse/{queued['id']}"
-        first_poll = httpx.get(url).json()
-        assert first_poll["outcome"] == "queued"
+        first_poll = httpx.get(url)
+        assert first_poll.json()["outcome"] == "queued"
+        assert first_poll.headers["Retry-After"] == "1"
+        # Every reference of the queued answer resolves while the lookup runs.
+        for ref in (queued["patient"], queued["request"], queued["insurer"]):
+            resolved = httpx.get(f"{fhir}/{ref['reference']}")
+            assert resolved.status_code == 200, ref
+            assert_valid(resolved.json())
         deadline = time.monotonic() + 20
         while True:
             polled = httpx.get(url).json()
@@ -398,6 +411,7 @@ def test_respond_async_queues_then_completes(fhir, sandbox):
     assert_valid(polled)
     assert any(i.get("inforce") for i in polled["insurance"])
     assert polled["request"] == queued["request"]
+    assert "Retry-After" not in httpx.get(url).headers
 
 
 def test_respond_async_still_checks_the_request_at_once(fhir):
@@ -526,3 +540,32 @@ def test_a_structure_the_regimes_refuse_gets_requester_refused_not_unavailable(f
     codes = [c["code"] for e in cersp["error"] for c in e["code"]["coding"]]
     assert codes == ["requester-refused"]
     assert "refused the requesting structure" in cersp["disposition"]
+
+
+def test_if_none_match_compares_weakly_and_takes_lists(fhir):
+    answer = post(fhir, cer_for(first("open"))).json()
+    url = f"{fhir}/{answer['patient']['reference']}"
+    etag = httpx.get(url).headers["ETag"]
+    strong = etag.removeprefix("W/")
+    for header in (etag, strong, f'"nope", {etag}', "*"):
+        assert httpx.get(url, headers={"If-None-Match": header}).status_code == 304, header
+    assert httpx.get(url, headers={"If-None-Match": '"999"'}).status_code == 200
+
+
+@pytest.mark.parametrize("status", ["cancelled", "entered-in-error", "draft"])
+def test_a_request_that_is_not_active_is_not_processed(fhir, status):
+    cer = {**cer_for(first("open")), "status": status}
+    issues = outcome(post(fhir, cer), 422)
+    assert issues[0]["expression"] == ["CoverageEligibilityRequest.status"]
+    assert status in issues[0]["diagnostics"]
+
+
+def test_a_fhir_fault_beside_a_business_one_is_400(fhir):
+    member = first("open")
+    cer = {**cer_for(member), "status": "cancelled"}
+    del cer["purpose"]  # required by FHIR itself
+    issues = outcome(post(fhir, cer), 400)
+    assert {i["expression"][0] for i in issues} >= {
+        "CoverageEligibilityRequest.status",
+        "CoverageEligibilityRequest.purpose",
+    }

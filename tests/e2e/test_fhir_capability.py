@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cdr.asgi import gateway_http_app
-from cdr.bootstrap import build_gateway, publish_conformance
+from cdr.bootstrap import build_gateway, build_http_app, publish_conformance
 from sandbox.server import RunningServer, start_in_thread
 from tests.conftest import gateway_settings
 from tests.e2e.test_fhir_api import cer_for, first, post
@@ -24,7 +23,7 @@ def fhir(sandbox: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> It
     settings = gateway_settings(sandbox.url, tmp_path_factory.mktemp("capability"))
     gateway = build_gateway(settings)
     publish_conformance(gateway)
-    server = start_in_thread(gateway_http_app(gateway, tune_gc=False))
+    server = start_in_thread(build_http_app(gateway, tune_gc=False))
     base = f"{server.url}/fhir"
     # Something of every type to find: an AT/MP Coverage carries an identifier, a médecin
     # traitant makes a Practitioner.
@@ -56,6 +55,7 @@ _VALUE_OF: dict[str, Callable[[Json], str]] = {
     "url": lambda r: str(r["url"]),
     "birthdate": lambda r: str(r["birthDate"]),
     "created": lambda r: "eq" + str(r["created"])[:10],
+    "_lastUpdated": lambda r: "eq" + str(r["meta"]["lastUpdated"])[:10],
     "request": _reference("request"),
     "beneficiary": _reference("beneficiary"),
     "payor": _reference("payor"),

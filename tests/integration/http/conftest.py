@@ -20,8 +20,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from cdr.asgi import gateway_http_app
-from cdr.bootstrap import build_gateway, publish_conformance
+from cdr.bootstrap import build_gateway, build_http_app, publish_conformance
 from cdr.http_guard import HttpLimits, guarded_protocol, http_limits
 from sandbox.server import RunningServer
 from tests.conftest import gateway_settings
@@ -93,7 +92,7 @@ def serving(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
-        gateway_http_app(gateway, tune_gc=False),
+        build_http_app(gateway, tune_gc=False),
         log_level="warning",
         log_config=None,
         access_log=False,

@@ -121,3 +121,24 @@ def test_real_uvicorn_serves_whole_responses_kept_alive_closed_and_streamed() ->
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_the_private_protocol_we_extend_is_the_one_we_pinned() -> None:
+    # cdr/http_protocol.py subclasses uvicorn's private HttpToolsProtocol and swaps the
+    # transport it is given in connection_made. pyproject pins uvicorn to the minor release
+    # this was written against; a release that moves that API must fail here, loudly, not
+    # silently send unbatched or lost writes.
+    import inspect
+
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    major, minor = (int(part) for part in uvicorn.__version__.split(".")[:2])
+    assert (major, minor) == (0, 55), (
+        f"uvicorn {uvicorn.__version__}: re-check cdr/http_protocol.py against its "
+        "HttpToolsProtocol, then move the pin in pyproject.toml"
+    )
+    parameters = list(inspect.signature(HttpToolsProtocol.connection_made).parameters)
+    assert parameters[:2] == ["self", "transport"]
+    source = inspect.getsource(HttpToolsProtocol)
+    assert "self.transport = transport" in source  # where our wrapper is kept
+    assert "self.transport.write(" in source  # and what every write goes through

@@ -72,6 +72,13 @@ def test_a_bad_value_of_any_setting_is_one_line_naming_it(field, monkeypatch, tm
         ("CDR_REGIMES_URL", "localhost:8090", "http:// or https:// URL"),
         ("CDR_DATABASE_URL", "not a url", "SQLAlchemy URL"),
         ("CDR_HTTP_PORT", "65536", "65535"),
+        ("CDR_REGIMES_CA_FILE", "no-such-ca.pem", "no such file"),
+        ("CDR_REGIMES_CLIENT_KEY_FILE", __file__, "without CDR_REGIMES_CLIENT_CERT"),
+        ("CDR_REGIME_ENDPOINTS", '{"nope": {"url": "https://x"}}', "not a regime code"),
+        ("CDR_REGIME_ENDPOINTS", '{"msa": {"url": "msa:8443"}}', "http:// or https:// URL"),
+        ("CDR_REGIME_ENDPOINTS", '{"msa": {"ca_file": "no-such.pem"}}', "no such file"),
+        ("CDR_REGIME_ENDPOINTS", '{"msa": {"client_key_file": "k"}}', "no such file"),
+        ("CDR_REGIME_ENDPOINTS", '{"msa": {"port": 1}}', "port"),
     ],
 )
 def test_values_of_the_wrong_shape_are_refused(
@@ -98,6 +105,7 @@ def test_a_database_password_is_never_echoed(monkeypatch, tmp_path, capsys):
         ("CDR_HTTP_HOST", "::"),
         ("CDR_LOG_LEVEL", "DEBUG"),
         ("CDR_TIMEZONE", "America/Cayenne"),
+        ("CDR_REGIME_ENDPOINTS", '{"msa": {"url": "https://msa.example:8443/cdr"}}'),
     ],
 )
 def test_good_values_pass(variable, value, monkeypatch, tmp_path, capsys):

@@ -13,32 +13,49 @@ from fhir_server.search import parse_search
         (None, None, "application/fhir+json"),
         ("*/*", None, "application/fhir+json"),
         ("application/json", None, "application/json"),
-        ("application/fhir+json;q=0.9, application/json", None, "application/fhir+json"),
+        ("application/fhir+json;q=0.9, application/json", None, "application/json"),
+        ("application/fhir+json, application/json", None, "application/fhir+json"),
         ("text/html,application/xhtml+xml,*/*;q=0.8", None, "application/fhir+json"),
         ("application/fhir+xml", "json", "application/fhir+json"),
+        ("application/fhir+xml", None, "application/fhir+xml"),
+        ("application/xml+fhir", None, "application/fhir+xml"),
+        ("application/xml", None, "application/xml"),
+        ("application/fhir+json;q=0.5, application/fhir+xml", None, "application/fhir+xml"),
+        ("application/fhir+xml;q=0, application/json", None, "application/json"),
+        (None, "xml", "application/fhir+xml"),
+        (None, "text/xml", "text/xml"),
+        ("application/fhir+json", "application/fhir+xml", "application/fhir+xml"),
     ],
 )
 def test_negotiation(accept, fmt, expected):
     assert response_media_type(accept, fmt) == expected
 
 
-@pytest.mark.parametrize(("accept", "fmt"), [("application/fhir+xml", None), (None, "xml")])
+@pytest.mark.parametrize(
+    ("accept", "fmt"),
+    [("text/html", None), (None, "ttl"), ("application/fhir+xml;q=0", None), (None, "html")],
+)
 def test_unsupported_formats_are_406(accept, fmt):
     with pytest.raises(FhirRequestError) as err:
         response_media_type(accept, fmt)
     assert err.value.status == 406
 
 
-@pytest.mark.parametrize("content_type", [None, "text/xml", "application/fhir+xml", "text/plain"])
-def test_posted_non_json_is_415(content_type):
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "json", "xml", "application/fhir+xml; charset=iso-8859-1"],
+)
+def test_posted_other_types_are_415(content_type):
     with pytest.raises(FhirRequestError) as err:
         check_content_type(content_type)
     assert err.value.status == 415
 
 
-def test_json_content_types_pass():
-    check_content_type("application/fhir+json; charset=utf-8")
-    check_content_type("application/json")
+def test_json_and_xml_content_types_pass():
+    assert check_content_type("application/fhir+json; charset=utf-8") is False
+    assert check_content_type("application/json") is False
+    assert check_content_type("application/fhir+xml;charset=UTF-8") is True
+    assert check_content_type("text/xml") is True
 
 
 @pytest.mark.parametrize(

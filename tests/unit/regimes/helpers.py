@@ -1,15 +1,23 @@
 """What the gateway and codec tests of every wire family share: the committed fixtures of a family,
 hand-written ``httpx.MockTransport`` handlers, and one gateway call over such a handler.
 
-``fetch`` makes each call twice: on an httpx client over ``MockTransport``, and on the
-``FastClient`` the gateway runs on in production, over loopback to a server that hands each
-request to the same handler. Both must send the same request and come to the same answer, so
-every family test covers both of the gateways' request paths."""
+``fetch`` makes each call twice: through an ``HttpxPort`` on an httpx client over
+``MockTransport``, and through the ``FastPort`` the gateway runs on in production, over loopback
+to a server that hands each request to the same handler. Both must send the same requests (as
+many, the same bytes) and come to the same answer, so every family test covers both
+implementations of the regime port. The loopback server speaks the base URL's scheme: for an
+https base URL it serves TLS with a throwaway test certificate (tests/tls.py), which the
+``FastPort`` verifies, so the gateway tests run the https branch of the transport."""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
 import json
+import shutil
+import ssl
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from http import HTTPStatus
@@ -17,13 +25,17 @@ from pathlib import Path
 
 import httpx
 
-from regimes.transport import FastClient, FastTransport
+from regimes.endpoints import RegimeEndpoint, client_tls_context
+from regimes.httpx_port import HttpxPort
+from regimes.port import RegimePort
+from regimes.transport import FastPort, FastTransport
 from rights.catalogue import Regime
 from rights.model import RegimeRights, RightsQuery
 from rights.ports import RegimeGateway
+from tests.tls import Pki, make_pki
 
 Handler = Callable[[httpx.Request], httpx.Response]
-GatewayType = Callable[[httpx.AsyncClient, str], RegimeGateway]
+GatewayType = Callable[[RegimePort], RegimeGateway]
 
 
 class Fixtures:
@@ -73,18 +85,24 @@ async def fetch(
     gateway: GatewayType, base_url: str, handler: Handler, regime: Regime, query: RightsQuery
 ) -> RegimeRights | None:
     mock_seen: list[httpx.Request] = []
-    async with httpx.AsyncClient(
-        transport=httpx.MockTransport(_keep(handler, mock_seen))
-    ) as client:
-        mock = await _outcome(gateway(client, base_url).fetch(regime, query))
+    mock_port = HttpxPort(
+        httpx.AsyncClient(transport=httpx.MockTransport(_keep(handler, mock_seen))), base_url
+    )
+    try:
+        mock = await _outcome(gateway(mock_port).fetch(regime, query))
+    finally:
+        await mock_port.aclose()
     fast_seen: list[httpx.Request] = []
-    async with (
-        _bridge(_keep(handler, fast_seen), base_url) as url,
-        FastClient(FastTransport(), timeout=httpx.Timeout(5)) as fast_client,
-    ):
-        fast = await _outcome(gateway(fast_client, url).fetch(regime, query))
-    if len(fast_seen) == len(mock_seen) and not _HANDLER_FAILED & {id(r) for r in fast_seen}:
-        assert [_wire(r) for r in fast_seen] == [_wire(r) for r in mock_seen]
+    async with _loopback(_keep(handler, fast_seen), base_url) as url:
+        endpoint = RegimeEndpoint(url, ssl_context=_client_tls())
+        fast_port = FastPort(FastTransport(), endpoint, httpx.Timeout(5))
+        try:
+            fast = await _outcome(gateway(fast_port).fetch(regime, query))
+        finally:
+            await fast_port.aclose()
+    assert len(fast_seen) == len(mock_seen), "the two ports sent different numbers of requests"
+    assert [_wire(r) for r in fast_seen] == [_wire(r) for r in mock_seen]
+    if not _HANDLER_FAILED & {id(r) for r in fast_seen}:
         assert _describe(fast) == _describe(mock)
     if isinstance(mock, BaseException):
         raise mock
@@ -115,7 +133,7 @@ def _describe(outcome: RegimeRights | BaseException | None) -> object:
     return outcome
 
 
-# What httpx adds to every request by itself; the FastClient sends none of these.
+# What httpx adds to every request by itself; the FastPort sends none of these.
 _CLIENT_DEFAULTS = {"host", "user-agent", "accept-encoding", "connection", "content-length"}
 
 
@@ -130,9 +148,10 @@ def _wire(request: httpx.Request) -> tuple[object, ...]:
 
 
 @asynccontextmanager
-async def _bridge(handler: Handler, base_url: str) -> AsyncIterator[str]:
+async def _loopback(handler: Handler, base_url: str) -> AsyncIterator[str]:
     """A loopback HTTP/1.1 server answering each request with ``handler``, the request's URL
-    rewritten onto ``base_url`` (what the handler saw through ``MockTransport``)."""
+    rewritten onto ``base_url`` (what the handler saw through ``MockTransport``); over TLS when
+    ``base_url`` is https."""
     base = httpx.URL(base_url)
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -165,11 +184,33 @@ async def _bridge(handler: Handler, base_url: str) -> AsyncIterator[str]:
             with suppress(OSError):
                 await writer.wait_closed()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    tls = _server_tls() if base.scheme == "https" else None
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=tls)
+    port = server.sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}{base.raw_path.decode()}"
+        yield f"{base.scheme}://127.0.0.1:{port}{base.raw_path.decode()}"
     finally:
         server.close()
+
+
+@functools.cache
+def _pki() -> Pki:
+    """One throwaway PKI for the whole run, removed at exit."""
+    directory = Path(tempfile.mkdtemp(prefix="cdr-test-pki-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return make_pki(directory)
+
+
+@functools.cache
+def _server_tls() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(_pki().server_cert, _pki().server_key)
+    return context
+
+
+@functools.cache
+def _client_tls() -> ssl.SSLContext:
+    return client_tls_context(_pki().ca)
 
 
 def _response_bytes(response: httpx.Response) -> bytes:
@@ -185,5 +226,8 @@ def _response_bytes(response: httpx.Response) -> bytes:
 
 
 async def health(gateway: GatewayType, base_url: str, handler: Handler, regime: Regime) -> bool:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        return await gateway(client, base_url).health(regime)
+    port = HttpxPort(httpx.AsyncClient(transport=httpx.MockTransport(handler)), base_url)
+    try:
+        return await gateway(port).health(regime)
+    finally:
+        await port.aclose()

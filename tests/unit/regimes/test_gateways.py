@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from regimes.cnam import CnamGateway
+from regimes.httpx_port import HttpxPort
 from regimes.msa import MsaGateway
 from regimes.slm import SlmGateway
 from regimes.special import SpecialGateway
@@ -165,4 +166,4 @@ async def test_health_never_raises_even_on_a_closed_client(code):
     regime = CATALOGUE.get(code)
     client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200)))
     await client.aclose()
-    assert await GATEWAYS[regime.family](client, BASE_URL).health(regime) is False
+    assert await GATEWAYS[regime.family](HttpxPort(client, BASE_URL)).health(regime) is False

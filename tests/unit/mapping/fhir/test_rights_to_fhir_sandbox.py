@@ -17,7 +17,9 @@ from cdr.settings import Settings
 from mapping.fhir.common import CS_CDR_ERROR
 from mapping.fhir.terms import CS_COVERAGE_TYPE
 from regimes.cnam import CnamGateway
+from regimes.httpx_port import HttpxPort
 from regimes.msa import MsaGateway
+from regimes.port import RegimePort
 from regimes.slm import SlmGateway
 from regimes.special import SpecialGateway
 from rights.identifiers import parse_nir
@@ -28,7 +30,7 @@ from rights.resilience import ResiliencePolicy
 from tests.unit.mapping.fhir_schema import assert_valid
 from tests.unit.mapping.rights_reports import TODAY, answer_for, catalogue, member, resources_of
 
-_FAMILIES: dict[str, Callable[[httpx.AsyncClient, str], RegimeGateway]] = {
+_FAMILIES: dict[str, Callable[[RegimePort], RegimeGateway]] = {
     "cnam": CnamGateway,
     "msa": MsaGateway,
     "slm": SlmGateway,
@@ -47,7 +49,9 @@ async def lookup() -> AsyncIterator[RightsLookup]:
     settings = Settings(_env_file=None, sandbox_faults={"msa": {"down": True}})  # type: ignore[call-arg]
     app = build_sandbox(settings, today=TODAY)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
-        gateways = {r.code: _FAMILIES[r.family](client, "http://sandbox") for r in catalogue()}
+        gateways = {
+            r.code: _FAMILIES[r.family](HttpxPort(client, "http://sandbox")) for r in catalogue()
+        }
         policy = ResiliencePolicy(max_attempts=1)
         yield RightsLookup(catalogue(), gateways, SystemClock(), policy, sleep=_no_sleep)
 

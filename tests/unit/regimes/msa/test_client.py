@@ -35,7 +35,7 @@ async def test_found_answer_becomes_the_rights():
 async def test_request_posts_the_envelope_with_soap_and_requester_headers():
     handler, seen = recording(answer(200, "found_full.xml"))
     await fetch(handler)
-    # Once on MockTransport, once on the FastClient (helpers.fetch checks that both match).
+    # Once on MockTransport, once on the FastPort (helpers.fetch checks that both match).
     request, _ = seen
     assert request.method == "POST"
     assert str(request.url) == "https://sandbox.test:8443/regimes/msa/ws/ConsultationDroits"

@@ -34,7 +34,7 @@ async def test_request_is_the_committed_request_with_the_requester_headers():
     handler, seen = recording(answer(200, "found_full.json"))
     await fetch(handler)
     expected = json.loads(FIXTURES.read("request.json"))
-    # Once on MockTransport, once on the FastClient (helpers.fetch checks that both match).
+    # Once on MockTransport, once on the FastPort (helpers.fetch checks that both match).
     request, _ = seen
     assert request.method == expected["method"]
     assert request.url.host == "sandbox.test"

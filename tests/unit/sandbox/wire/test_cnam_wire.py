@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from starlette.routing import Route
 
 from regimes.cnam import CnamGateway
+from regimes.httpx_port import HttpxPort
 from rights.catalogue import default_catalogue
 from rights.errors import RegimeRejected
 from rights.identifiers import parse_nir
@@ -42,7 +43,7 @@ def sandbox(
 async def test_the_adapter_gets_back_exactly_what_the_directory_holds():
     directory = FakeDirectory(("cnam", FULL))
     async with sandbox(directory) as client:
-        rights = await CnamGateway(client, BASE_URL).fetch(REGIME, QUERY)
+        rights = await CnamGateway(HttpxPort(client, BASE_URL)).fetch(REGIME, QUERY)
     assert rights == FULL
     assert directory.calls == [("cnam", "180057505604226", "1985-05-12", 1)]
 
@@ -51,7 +52,7 @@ async def test_unknown_person_is_none_and_a_200_status_block():
     directory = FakeDirectory(("cnam", FULL))
     query = replace(QUERY, nir=parse_nir("1610299123456"))
     async with sandbox(directory) as client:
-        assert await CnamGateway(client, BASE_URL).fetch(REGIME, query) is None
+        assert await CnamGateway(HttpxPort(client, BASE_URL)).fetch(REGIME, query) is None
         raw = await client.post(
             CONSULTATIONS, json=VALID | {"identification": {"nir": "1610299123456"}}
         )
@@ -62,7 +63,9 @@ async def test_unknown_person_is_none_and_a_200_status_block():
 async def test_a_lunar_birth_date_reaches_the_directory_as_given():
     directory = FakeDirectory()
     async with sandbox(directory) as client:
-        await CnamGateway(client, BASE_URL).fetch(REGIME, replace(QUERY, birth_date="1982-00-00"))
+        await CnamGateway(HttpxPort(client, BASE_URL)).fetch(
+            REGIME, replace(QUERY, birth_date="1982-00-00")
+        )
     assert directory.calls == [("cnam", "180057505604226", "1982-00-00", 1)]
 
 
@@ -76,14 +79,14 @@ async def test_another_cnam_family_regime_is_served_under_its_own_code():
     held = replace(FULL, organisation=replace(FULL.organisation, cdr_regime="cnam-outremer"))
     directory = FakeDirectory(("cnam-outremer", held))
     async with sandbox(directory, [REGIME, other]) as client:
-        assert await CnamGateway(client, BASE_URL).fetch(other, QUERY) == held
+        assert await CnamGateway(HttpxPort(client, BASE_URL)).fetch(other, QUERY) == held
     assert directory.calls[0][0] == "cnam-outremer"
 
 
 async def test_a_regime_of_another_family_is_a_rejection_not_an_unknown_person():
     async with sandbox(FakeDirectory(("msa", FULL))) as client:
         with pytest.raises(RegimeRejected, match="HTTP 404") as caught:
-            await CnamGateway(client, BASE_URL).fetch(CATALOGUE.get("msa"), QUERY)
+            await CnamGateway(HttpxPort(client, BASE_URL)).fetch(CATALOGUE.get("msa"), QUERY)
     assert caught.value.regime == "msa"
 
 
@@ -144,7 +147,7 @@ async def test_a_malformed_request_is_a_coded_400_naming_the_field(body, code, f
 
 async def test_the_adapter_reports_a_coded_400_as_a_rejection():
     async with sandbox(FakeDirectory()) as client:
-        gateway = CnamGateway(client, BASE_URL)
+        gateway = CnamGateway(HttpxPort(client, BASE_URL))
         with pytest.raises(
             RegimeRejected, match=r"REQUETE_INVALIDE at identification\.dateNaissance"
         ):
@@ -161,4 +164,4 @@ async def test_only_post_is_served():
 @given(rights=with_atmp(regime_rights("cnam")))
 async def test_any_rights_survive_the_wire(rights):
     async with sandbox(Holding(rights)) as client:
-        assert await CnamGateway(client, BASE_URL).fetch(REGIME, QUERY) == rights
+        assert await CnamGateway(HttpxPort(client, BASE_URL)).fetch(REGIME, QUERY) == rights

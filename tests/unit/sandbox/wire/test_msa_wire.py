@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from starlette.routing import Route
 
+from regimes.httpx_port import HttpxPort
 from regimes.msa import MsaGateway
 from rights.catalogue import default_catalogue
 from rights.errors import RegimeRejected
@@ -57,7 +58,7 @@ def sandbox(
 async def test_the_adapter_gets_back_exactly_what_the_directory_holds():
     directory = FakeDirectory(("msa", FULL))
     async with sandbox(directory) as client:
-        rights = await MsaGateway(client, BASE_URL).fetch(REGIME, QUERY)
+        rights = await MsaGateway(HttpxPort(client, BASE_URL)).fetch(REGIME, QUERY)
     assert rights == FULL
     assert directory.calls == [("msa", "168024700100502", "1970-02-08", 1)]
 
@@ -66,7 +67,7 @@ async def test_unknown_person_is_none_and_code_retour_01():
     directory = FakeDirectory(("msa", FULL))
     query = replace(QUERY, nir=parse_nir("1610299123456"))
     async with sandbox(directory) as client:
-        assert await MsaGateway(client, BASE_URL).fetch(REGIME, query) is None
+        assert await MsaGateway(HttpxPort(client, BASE_URL)).fetch(REGIME, query) is None
         raw = await client.post(
             CONSULTATION, content=envelope("<m:nir>1610299123456</m:nir>"), headers=HEADERS
         )
@@ -79,7 +80,7 @@ async def test_the_msa_provisional_number_and_a_lunar_birth_date_reach_the_direc
     directory = FakeDirectory()
     query = replace(QUERY, nir=parse_nir("5555550000123"), birth_date="1982-00-00", rang=2)
     async with sandbox(directory) as client:
-        assert await MsaGateway(client, BASE_URL).fetch(REGIME, query) is None
+        assert await MsaGateway(HttpxPort(client, BASE_URL)).fetch(REGIME, query) is None
     assert directory.calls == [("msa", "555555000012351", "1982-00-00", 2)]
 
 
@@ -93,14 +94,14 @@ async def test_another_msa_family_regime_is_served_under_its_own_code():
     held = replace(FULL, organisation=replace(FULL.organisation, cdr_regime="msa-bis"))
     directory = FakeDirectory(("msa-bis", held))
     async with sandbox(directory, [REGIME, other]) as client:
-        assert await MsaGateway(client, BASE_URL).fetch(other, QUERY) == held
+        assert await MsaGateway(HttpxPort(client, BASE_URL)).fetch(other, QUERY) == held
     assert directory.calls[0][0] == "msa-bis"
 
 
 async def test_a_regime_of_another_family_is_a_rejection_not_an_unknown_person():
     async with sandbox(FakeDirectory(("cnam", FULL))) as client:
         with pytest.raises(RegimeRejected, match="HTTP 404") as caught:
-            await MsaGateway(client, BASE_URL).fetch(CATALOGUE.get("cnam"), QUERY)
+            await MsaGateway(HttpxPort(client, BASE_URL)).fetch(CATALOGUE.get("cnam"), QUERY)
     assert caught.value.regime == "cnam"
 
 
@@ -198,7 +199,7 @@ async def test_a_malformed_request_is_a_client_fault_naming_the_field(body, head
 
 async def test_the_adapter_reports_a_client_fault_as_a_rejection():
     async with sandbox(FakeDirectory()) as client:
-        gateway = MsaGateway(client, BASE_URL)
+        gateway = MsaGateway(HttpxPort(client, BASE_URL))
         with pytest.raises(
             RegimeRejected, match=r"SOAP fault Client.*identification/dateNaissance"
         ):
@@ -231,4 +232,4 @@ def xml_safe(rights: RegimeRights) -> bool:
 @given(rights=with_atmp(regime_rights("msa")).filter(xml_safe))
 async def test_any_rights_survive_the_wire(rights):
     async with sandbox(Holding(rights)) as client:
-        assert await MsaGateway(client, BASE_URL).fetch(REGIME, QUERY) == rights
+        assert await MsaGateway(HttpxPort(client, BASE_URL)).fetch(REGIME, QUERY) == rights

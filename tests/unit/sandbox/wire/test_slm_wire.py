@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from starlette.routing import Route
 
+from regimes.httpx_port import HttpxPort
 from regimes.slm import SlmGateway, codec
 from rights.catalogue import default_catalogue
 from rights.errors import RegimeRejected
@@ -38,7 +39,7 @@ def sandbox(directory: FakeDirectory) -> AbstractAsyncContextManager[httpx.Async
 async def test_the_adapter_gets_back_exactly_what_the_directory_holds():
     directory = FakeDirectory(("mgen", FULL))
     async with sandbox(directory) as client:
-        rights = await SlmGateway(client, BASE_URL).fetch(CATALOGUE.get("mgen"), QUERY)
+        rights = await SlmGateway(HttpxPort(client, BASE_URL)).fetch(CATALOGUE.get("mgen"), QUERY)
     assert rights == FULL
     assert directory.calls == [("mgen", "212036748204521", "2012-03-08", 1)]
 
@@ -48,7 +49,7 @@ async def test_every_slm_regime_is_served_under_its_own_code(code):
     held = replace(FULL, organisation=replace(FULL.organisation, cdr_regime=code))
     directory = FakeDirectory((code, held))
     async with sandbox(directory) as client:
-        rights = await SlmGateway(client, BASE_URL).fetch(CATALOGUE.get(code), QUERY)
+        rights = await SlmGateway(HttpxPort(client, BASE_URL)).fetch(CATALOGUE.get(code), QUERY)
     assert rights == held
     assert directory.calls[0][0] == code
 
@@ -57,7 +58,7 @@ async def test_the_ouvrant_droit_number_finds_the_rights_too():
     directory = FakeDirectory(("mgen", FULL))
     query = replace(QUERY, nir=parse_nir("2840767482017"), birth_date=None)
     async with sandbox(directory) as client:
-        rights = await SlmGateway(client, BASE_URL).fetch(CATALOGUE.get("mgen"), query)
+        rights = await SlmGateway(HttpxPort(client, BASE_URL)).fetch(CATALOGUE.get("mgen"), query)
     assert rights == FULL
     assert directory.calls == [("mgen", "284076748201777", None, 1)]
 
@@ -66,7 +67,10 @@ async def test_unknown_person_is_none():
     directory = FakeDirectory(("mgen", FULL))
     query = replace(QUERY, nir=parse_nir("1610299123456"))
     async with sandbox(directory) as client:
-        assert await SlmGateway(client, BASE_URL).fetch(CATALOGUE.get("mgen"), query) is None
+        assert (
+            await SlmGateway(HttpxPort(client, BASE_URL)).fetch(CATALOGUE.get("mgen"), query)
+            is None
+        )
         raw = await client.get(
             "/regimes/mgen/slm/v2/beneficiaires/161029912345668/droits",
             params={"dateSoins": "2026-03-02"},
@@ -79,7 +83,10 @@ async def test_unknown_person_is_none():
 async def test_a_person_held_by_another_regime_is_unknown_here():
     directory = FakeDirectory(("mgp", FULL))
     async with sandbox(directory) as client:
-        assert await SlmGateway(client, BASE_URL).fetch(CATALOGUE.get("mgen"), QUERY) is None
+        assert (
+            await SlmGateway(HttpxPort(client, BASE_URL)).fetch(CATALOGUE.get("mgen"), QUERY)
+            is None
+        )
 
 
 async def test_atmp_and_the_sncf_contract_are_never_emitted():
@@ -90,7 +97,7 @@ async def test_atmp_and_the_sncf_contract_are_never_emitted():
         sncf_contract=SncfContract(("18", "22"), Period(date(2004, 6, 12))),
     )
     async with sandbox(FakeDirectory(("mgen", held))) as client:
-        rights = await SlmGateway(client, BASE_URL).fetch(CATALOGUE.get("mgen"), QUERY)
+        rights = await SlmGateway(HttpxPort(client, BASE_URL)).fetch(CATALOGUE.get("mgen"), QUERY)
         raw = await client.get(DROITS, params={"dateSoins": "2026-03-02"})
     assert rights == FULL
     assert "accident" not in raw.text.lower() and "atmp" not in raw.text.lower()
@@ -106,7 +113,7 @@ def test_routes_serve_only_the_slm_regimes():
 async def test_a_regime_without_slm_routes_is_a_rejection_not_an_unknown_person():
     async with sandbox(FakeDirectory(("cnmss", FULL))) as client:
         with pytest.raises(RegimeRejected, match="wrong URL") as caught:
-            await SlmGateway(client, BASE_URL).fetch(CATALOGUE.get("cnmss"), QUERY)
+            await SlmGateway(HttpxPort(client, BASE_URL)).fetch(CATALOGUE.get("cnmss"), QUERY)
     assert caught.value.regime == "cnmss"
 
 
@@ -148,7 +155,7 @@ async def test_a_malformed_request_is_a_400_problem_naming_the_parameter(path, p
 
 async def test_the_adapter_reports_a_400_as_a_rejection():
     async with sandbox(FakeDirectory()) as client:
-        gateway = SlmGateway(client, BASE_URL)
+        gateway = SlmGateway(HttpxPort(client, BASE_URL))
         with pytest.raises(RegimeRejected, match=r"HTTP 400: Requête invalide.*dateNaissance"):
             await gateway.fetch(CATALOGUE.get("mgen"), replace(QUERY, birth_date="8 mars 2012"))
 

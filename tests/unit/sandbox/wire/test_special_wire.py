@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from starlette.routing import Route
 
+from regimes.httpx_port import HttpxPort
 from regimes.special import SpecialGateway, codec
 from rights.catalogue import default_catalogue
 from rights.errors import RegimeRejected
@@ -48,7 +49,9 @@ def held_by(code: str):
 async def test_the_adapter_gets_back_exactly_what_the_directory_holds():
     directory = FakeDirectory(("cprpf", FULL))
     async with sandbox(directory) as client:
-        rights = await SpecialGateway(client, BASE_URL).fetch(CATALOGUE.get("cprpf"), QUERY)
+        rights = await SpecialGateway(HttpxPort(client, BASE_URL)).fetch(
+            CATALOGUE.get("cprpf"), QUERY
+        )
     assert rights == FULL
     assert rights is not None and rights.sncf_contract is not None
     assert directory.calls == [("cprpf", "278057511230274", "1978-05-02", 1)]
@@ -58,7 +61,7 @@ async def test_the_adapter_gets_back_exactly_what_the_directory_holds():
 async def test_every_special_regime_is_served_under_its_own_code(code):
     directory = FakeDirectory((code, held_by(code)))
     async with sandbox(directory) as client:
-        rights = await SpecialGateway(client, BASE_URL).fetch(CATALOGUE.get(code), QUERY)
+        rights = await SpecialGateway(HttpxPort(client, BASE_URL)).fetch(CATALOGUE.get(code), QUERY)
     assert rights == held_by(code)
     assert directory.calls[0][0] == code
 
@@ -66,7 +69,9 @@ async def test_every_special_regime_is_served_under_its_own_code(code):
 async def test_only_the_cprp_sncf_returns_the_contrat_particulier():
     held = replace(FULL, organisation=replace(FULL.organisation, cdr_regime="ccas-ratp"))
     async with sandbox(FakeDirectory(("ccas-ratp", held))) as client:
-        rights = await SpecialGateway(client, BASE_URL).fetch(CATALOGUE.get("ccas-ratp"), QUERY)
+        rights = await SpecialGateway(HttpxPort(client, BASE_URL)).fetch(
+            CATALOGUE.get("ccas-ratp"), QUERY
+        )
         raw = await client.post("/regimes/ccas-ratp/droits", json=BODY)
     assert rights == replace(held, sncf_contract=None)
     assert not any(key.startswith("contrat") for key in raw.json())
@@ -76,7 +81,9 @@ async def test_the_ouvrant_droit_number_finds_the_rights_too():
     directory = FakeDirectory(("cprpf", FULL))
     query = replace(QUERY, nir=parse_nir("1750575112301"), birth_date=None)
     async with sandbox(directory) as client:
-        rights = await SpecialGateway(client, BASE_URL).fetch(CATALOGUE.get("cprpf"), query)
+        rights = await SpecialGateway(HttpxPort(client, BASE_URL)).fetch(
+            CATALOGUE.get("cprpf"), query
+        )
     assert rights == FULL
     assert directory.calls == [("cprpf", "175057511230178", None, 1)]
 
@@ -84,7 +91,10 @@ async def test_the_ouvrant_droit_number_finds_the_rights_too():
 async def test_unknown_person_is_a_200_not_found_and_none():
     directory = FakeDirectory(("cprpf", FULL))
     async with sandbox(directory) as client:
-        assert await SpecialGateway(client, BASE_URL).fetch(CATALOGUE.get("cnmss"), QUERY) is None
+        assert (
+            await SpecialGateway(HttpxPort(client, BASE_URL)).fetch(CATALOGUE.get("cnmss"), QUERY)
+            is None
+        )
         raw = await client.post("/regimes/cnmss/droits", json=BODY)
     assert raw.status_code == 200
     assert raw.json()["trouve"] is False
@@ -97,7 +107,9 @@ async def test_atmp_is_never_emitted():
         accidents=(AccidentDeclaration("123456782", "041100000", Period(date(2024, 5, 2))),),
     )
     async with sandbox(FakeDirectory(("cprpf", held))) as client:
-        rights = await SpecialGateway(client, BASE_URL).fetch(CATALOGUE.get("cprpf"), QUERY)
+        rights = await SpecialGateway(HttpxPort(client, BASE_URL)).fetch(
+            CATALOGUE.get("cprpf"), QUERY
+        )
         raw = await client.post("/regimes/cprpf/droits", json=BODY)
     assert rights == FULL
     assert "accident" not in raw.text.lower() and "041100000" not in raw.text
@@ -113,7 +125,7 @@ def test_routes_serve_only_the_special_regimes():
 async def test_a_regime_without_special_routes_is_a_rejection():
     async with sandbox(FakeDirectory(("mgen", FULL))) as client:
         with pytest.raises(RegimeRejected, match="HTTP 404") as caught:
-            await SpecialGateway(client, BASE_URL).fetch(CATALOGUE.get("mgen"), QUERY)
+            await SpecialGateway(HttpxPort(client, BASE_URL)).fetch(CATALOGUE.get("mgen"), QUERY)
     assert caught.value.regime == "mgen"
 
 
@@ -177,7 +189,7 @@ async def test_a_malformed_request_is_a_422_naming_the_field(content, error, fie
 
 async def test_the_adapter_reports_a_422_as_a_rejection():
     async with sandbox(FakeDirectory()) as client:
-        gateway = SpecialGateway(client, BASE_URL)
+        gateway = SpecialGateway(HttpxPort(client, BASE_URL))
         with pytest.raises(RegimeRejected, match="HTTP 422: DATE_NAISSANCE_INVALIDE"):
             await gateway.fetch(CATALOGUE.get("enim"), replace(QUERY, birth_date="2 mai 1978"))
 

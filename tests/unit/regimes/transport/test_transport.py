@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -14,84 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from regimes.transport import FastClient, FastTransport, Origin
+from regimes.transport import FastTransport, Origin
 from sandbox.server import RunningServer, start_in_thread
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-class Server:
-    """A loopback server running ``handler`` per connection, counting connections."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.url = ""
-        self.connections = 0
-        self.open = 0
-        self.max_open = 0
-        self.requests: list[bytes] = []
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    async def on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.tasks.add(task)
-        self.connections += 1
-        self.open += 1
-        self.max_open = max(self.max_open, self.open)
-        try:
-            await self.handler(self, reader, writer)
-        finally:
-            self.open -= 1
-            writer.close()
-            with suppress(OSError):
-                await writer.wait_closed()
-
-    async def read_request(self, reader: asyncio.StreamReader) -> bytes | None:
-        """One request, head and Content-Length body; None when the client closed."""
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:
-            return None
-        length = 0
-        for line in head.split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-        request = head + await reader.readexactly(length)
-        self.requests.append(request)
-        return request
-
-
-Handler = Callable[[Server, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-@asynccontextmanager
-async def serving(handler: Handler) -> AsyncIterator[Server]:
-    state = Server(handler)
-    server = await asyncio.start_server(state.on_connect, "127.0.0.1", 0)
-    state.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    try:
-        yield state
-    finally:
-        server.close()
-        for task in state.tasks:
-            task.cancel()
-        await asyncio.gather(*state.tasks, return_exceptions=True)
-        await server.wait_closed()
-
-
-def answering(*responses: bytes) -> Handler:
-    """Keep-alive handler answering each request with the next response (the last repeats)."""
-
-    async def handler(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        index = 0
-        while await server.read_request(reader) is not None:
-            writer.write(responses[min(index, len(responses) - 1)])
-            await writer.drain()
-            index += 1
-
-    return handler
+from tests.unit.regimes.transport.loopback import OK, Handler, Server, answering, serving
 
 
 @pytest.fixture
@@ -212,9 +136,10 @@ async def test_expired_idle_connection_is_closed_not_reused() -> None:
     assert server.connections == 2
 
 
-async def test_stale_connection_is_retried_once_on_a_fresh_one(client: httpx.AsyncClient) -> None:
-    # The first connection answers once, then drops the next request unanswered: from the
-    # client's side it was closed while idle, a race a real keep-alive timeout produces.
+def dropping_the_second_request() -> Handler:
+    """The first connection answers once, then drops the next request unanswered: from the
+    client's side it was closed while idle, a race a real keep-alive timeout produces."""
+
     async def handler(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         if server.connections == 1:
             await server.read_request(reader)
@@ -223,9 +148,33 @@ async def test_stale_connection_is_retried_once_on_a_fresh_one(client: httpx.Asy
         else:
             await answering(OK)(server, reader, writer)
 
-    async with serving(handler) as server:
+    return handler
+
+
+async def test_stale_connection_is_retried_once_on_a_fresh_one(client: httpx.AsyncClient) -> None:
+    async with serving(dropping_the_second_request()) as server:
         await client.get(server.url)
-        assert (await client.post(server.url, content=b"again")).text == "ok"
+        assert (await client.get(f"{server.url}/again")).text == "ok"
+    assert server.connections == 2
+    assert [b"/again" in request for request in server.requests] == [False, True, True]
+
+
+async def test_a_post_on_a_stale_connection_is_not_sent_again(client: httpx.AsyncClient) -> None:
+    # RFC 9110 §9.2.2: the server may have acted on the POST before closing.
+    async with serving(dropping_the_second_request()) as server:
+        await client.get(server.url)
+        with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+            await client.post(server.url, content=b"once")
+    assert server.connections == 1
+    assert [request.endswith(b"once") for request in server.requests] == [False, True]
+
+
+async def test_a_post_declared_idempotent_is_sent_again(client: httpx.AsyncClient) -> None:
+    async with serving(dropping_the_second_request()) as server:
+        await client.get(server.url)
+        request = client.build_request("POST", server.url, content=b"again")
+        request.extensions["idempotent"] = True
+        assert (await client.send(request)).text == "ok"
     assert server.connections == 2
     assert [request.endswith(b"again") for request in server.requests] == [False, True, True]
 
@@ -425,62 +374,6 @@ async def test_json_post_through_uvicorn(echo_app: RunningServer) -> None:
             response = await client.post("/echo", params={"q": "é"}, json={"n": n, "nir": "1"})
             assert response.status_code == 200
             assert response.json() == {"got": {"n": n, "nir": "1"}, "q": "é"}
-
-
-# ---------------------------------------------------------------- FastClient.exchange
-
-
-def fast_client(**timeouts: float) -> FastClient:
-    return FastClient(FastTransport(), timeout=httpx.Timeout(5, **timeouts))
-
-
-async def test_exchange_sends_exactly_the_request_and_reads_the_whole_answer() -> None:
-    raw = (
-        b"HTTP/1.1 404 Not Found\r\nContent-Type: application/problem+json\r\n"
-        b"X-A: 1\r\nx-a: 2\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
-    )
-    async with serving(answering(raw)) as server, fast_client() as client:
-        origin = Origin.of(httpx.URL(server.url))
-        reply = await client.exchange(
-            origin, "POST", "/r/cnam?x=a%20b", {"Content-Type": "application/json"}, b"{}"
-        )
-        await client.exchange(origin, "GET", "/plain", {"Accept": "application/json"}, None)
-    host = server.url.removeprefix("http://").encode()
-    assert server.requests == [
-        b"POST /r/cnam?x=a%20b HTTP/1.1\r\nContent-Type: application/json\r\nHost: "
-        + host
-        + b"\r\nContent-Length: 2\r\n\r\n{}",
-        b"GET /plain HTTP/1.1\r\nAccept: application/json\r\nHost: " + host + b"\r\n\r\n",
-    ]
-    assert server.connections == 1  # kept alive between the two
-    assert reply.status_code == 404
-    assert reply.content == b"abc"
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.headers["x-a"] == "1, 2"
-
-
-async def test_exchange_refuses_a_line_break_in_a_header() -> None:
-    async with serving(answering(OK)) as server, fast_client() as client:
-        origin = Origin.of(httpx.URL(server.url))
-        with pytest.raises(httpx.LocalProtocolError):
-            await client.exchange(origin, "GET", "/", {"X-Finess": "1\r\nX-Evil: 1"}, None)
-    assert server.requests == []
-
-
-async def test_exchange_failures_are_the_httpx_ones() -> None:
-    async def silent(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        await server.read_request(reader)
-        await reader.read()
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    async with fast_client(read=0.05) as client:
-        with pytest.raises(httpx.ConnectError):
-            await client.exchange(Origin("http", "127.0.0.1", port), "GET", "/", {}, None)
-        async with serving(silent) as server:
-            with pytest.raises(httpx.ReadTimeout):
-                await client.exchange(Origin.of(httpx.URL(server.url)), "GET", "/", {}, None)
 
 
 def test_origin_host_header_leaves_out_the_default_port() -> None:
