@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from cdr.bootstrap import write_strategy
 from cdr.storage import Database, SqlInbox, SqlOutbox, inbox_sqlite
+from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES
 from cdr.storage.tables import hl7_inbox
 from hl7_listener.ports import (
     InboundMessage,
@@ -207,6 +208,37 @@ def test_times_are_stored_as_instants_and_read_back_in_utc(inbox):
     assert received.utcoffset() == timedelta(0)
     with pytest.raises(ValueError, match="timezone-aware"):
         inbox.store_many([_message("2", at=datetime(2026, 11, 24, 9, 30))])
+
+
+def test_both_write_strategies_store_the_very_same_rows_and_outcomes(tmp_path):
+    """The sqlite3 driver path (``inbox_sqlite``) against SQLAlchemy's (``inbox.store_batch``),
+    on two SQLite files: the same batches give the same outcomes and the same rows, byte for
+    byte (``quote()`` tells text from blob, integer from real)."""
+    paris = timezone(timedelta(hours=1))
+    batches = [
+        [_message("1"), _message("2", sender="LAB|OTHER"), _message("1")],  # a copy in the batch
+        [_message("2", sender="LAB|OTHER"), _message("3", at=T0.astimezone(paris))],  # stored
+        [_message("4", status=InboxStatus.IGNORED), _message("x" * 80, sender="S" * 300)],
+    ]
+    stores, databases = [], []
+    for strategy in (SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES):
+        database = Database(f"sqlite:///{tmp_path / strategy.name}.sqlite3")
+        database.migrate()
+        databases.append(database)
+        stores.append(SqlInbox(database.engine, store=strategy.inbox))
+    try:
+        for batch in batches:
+            assert stores[1].store_many(batch) == stores[0].store_many(batch)
+        columns = ", ".join(f"quote({c.name})" for c in hl7_inbox.c)
+        rows = []
+        for database in databases:
+            with database.engine.connect() as connection:
+                found = connection.exec_driver_sql(f"SELECT {columns} FROM hl7_inbox ORDER BY id")
+                rows.append([tuple(r) for r in found])
+        assert rows[1] == rows[0] and len(rows[0]) == 5
+    finally:
+        for database in databases:
+            database.dispose()
 
 
 # --- inbox: concurrent writers --------------------------------------------------------------
