@@ -96,6 +96,24 @@ def _parser() -> argparse.ArgumentParser:
     ob_relookups.add_argument("--limit", type=int, default=50, help="at most N (default 50)")
     ob_relookups.add_argument("--json", action="store_true", help="machine-readable output")
 
+    eligibility = sub.add_parser(
+        "eligibility", help="whether a structure may use CDR (its FINESS category)"
+    )
+    eligibility.add_argument(
+        "finess", metavar="FINESS", help="the structure's FINESS (9 characters)"
+    )
+    eligibility.add_argument(
+        "--category",
+        metavar="CODE",
+        help="its FINESS category (default: from the sandbox's FINESS directory)",
+    )
+    eligibility.add_argument("--json", action="store_true", help="machine-readable output")
+
+    pki = sub.add_parser("pki", help="the test PKI shaped like IGC-Santé")
+    pki_sub = pki.add_subparsers(dest="pki_command", required=True, metavar="ACTION")
+    pki_init = pki_sub.add_parser("init", help="write a test root, sub-CAs, CRLs and certificates")
+    pki_init.add_argument("directory", metavar="DIR", help="an empty or new directory")
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply the schema migrations")
@@ -227,6 +245,16 @@ def _dispatch(args: argparse.Namespace) -> int:
                 _settings({}), status=args.status, limit=args.limit, as_json=args.json
             )
         return commands.outbox_retry(_settings({}), ids=args.ids, every=args.all)
+    if args.command == "eligibility":
+        from cdr.eligibility_commands import eligibility
+
+        return eligibility(args.finess, category=args.category, as_json=args.json)
+    if args.command == "pki":
+        from pathlib import Path
+
+        from cdr.pki_commands import pki_init
+
+        return pki_init(_settings({}), Path(args.directory))
     if args.command == "db":
         return commands.db_upgrade(_settings({}))
     raise AssertionError(args.command)  # argparse refuses unknown commands

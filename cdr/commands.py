@@ -25,6 +25,7 @@ from cdr.bootstrap import (
     sandbox_tls,
 )
 from cdr.clock import SystemClock
+from cdr.eligibility_commands import check_own_structure
 from cdr.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.hl7_process import Hl7ProcessingProcess
 from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
@@ -120,6 +121,8 @@ def serve(settings: Settings) -> int:
     """Run the whole system: the embedded sandbox (unless CDR_REGIMES_URL is set) and the HTTP
     API, in one process, or with ``settings.workers`` HTTP worker processes."""
     _logging(settings)
+    # Before any socket opens: a structure CDR does not serve is refused in one line.
+    check_own_structure(settings.requester_finess, settings.structure_category)
     settings = _share_metrics(settings)
     if settings.workers > 1:
         return _serve_workers(settings)

@@ -97,8 +97,14 @@ class Settings(BaseSettings):
         default_factory=dict, description='faults per regime, e.g. {"msa": {"down": true}}'
     )
 
-    # Who the gateway says it is when no person asks (unattended HL7 / FHIR flows).
-    requester_finess: str = "750712184"
+    # The structure the gateway acts for: who it says it is when no person asks (unattended
+    # HL7 / FHIR flows). CDR_STRUCTURE_FINESS (DESIGN §9) wins over the older
+    # CDR_REQUESTER_FINESS; the demo default is an eligible structure of the sandbox's FINESS
+    # directory. Its category is looked up there, or given by CDR_STRUCTURE_CATEGORY; `cdr
+    # serve` refuses to start for a structure CDR does not serve.
+    requester_finess: str = "750100018"
+    structure_finess: str | None = None
+    structure_category: str | None = Field(None, pattern=r"^\d{3}$")
 
     # HL7 v2 over MLLP (docs/hl7-interface.md).
     hl7_application: str = Field("CDR-GATEWAY", description="our MSH-3 in ACKs and results")
@@ -249,9 +255,11 @@ class Settings(BaseSettings):
             ) from None
         return value
 
-    @field_validator("requester_finess")
+    @field_validator("requester_finess", "structure_finess")
     @classmethod
-    def _check_finess(cls, value: str) -> str:
+    def _check_finess(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         from rights.errors import InputError
         from rights.identifiers import parse_finess
 
@@ -380,6 +388,12 @@ class Settings(BaseSettings):
                 f"({', '.join(destinations) or 'none'}): its options would never apply"
             )
         return value
+
+    @model_validator(mode="after")
+    def _apply_structure(self) -> Settings:
+        if self.structure_finess is not None:
+            self.requester_finess = self.structure_finess
+        return self
 
     @model_validator(mode="after")
     def _apply_host(self) -> Settings:

@@ -67,6 +67,8 @@ def test_a_bad_value_of_any_setting_is_one_line_naming_it(field, monkeypatch, tm
         ("CDR_TIMEZONE", "Europe/Pariss", "IANA time zone"),
         ("CDR_REQUESTER_FINESS", "12345", "expected a FINESS"),
         ("CDR_REQUESTER_FINESS", "750712185", "check digit"),
+        ("CDR_STRUCTURE_FINESS", "750100019", "check digit"),
+        ("CDR_STRUCTURE_CATEGORY", "35", "pattern"),
         ("CDR_HL7_APPLICATION", "CDR|GW", "HL7 delimiters"),
         ("CDR_HTTP_HOST", "http://localhost", "host name or IP address"),
         ("CDR_REGIMES_URL", "localhost:8090", "http:// or https:// URL"),
