@@ -20,6 +20,7 @@ from cdr.ids import time_ordered_id
 from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
 from cdr.regime_options import RegimeEndpointOptions
+from cdr.regime_trust import build_assertion_checker, build_structure_signer
 from cdr.service import LookupService
 from cdr.settings import Settings
 from cdr.storage import Database, SqlLookupStore
@@ -34,6 +35,7 @@ from fhir_server.submit import SubmitService
 from mapping.fhir.codesystems import all_conformance_resources
 from regimes.cnam import CnamGateway
 from regimes.endpoints import RegimeEndpoint, client_tls_context, identity_of
+from regimes.httpx_port import HttpxPort
 from regimes.msa import MsaGateway
 from regimes.port import AssertionSigner, NoAssertion, RegimePort, SigningPort
 from regimes.registry import GatewayRegistry
@@ -125,8 +127,20 @@ def build_regime_port(settings: Settings, endpoint: RegimeEndpoint) -> RegimePor
 
     The lookup use case owns the time budget; the transport's own timeout is only a backstop.
     """
+    timeout = httpx.Timeout(settings.regime_timeout_s + 1)
+    if settings.regimes_proxy_url is not None:
+        # Through the hospital's proxy: httpx speaks the proxy protocol (CONNECT for https, the
+        # endpoint's TLS context, client certificate included, end to end through the tunnel).
+        client = httpx.AsyncClient(
+            proxy=settings.regimes_proxy_url,
+            verify=endpoint.ssl_context if endpoint.ssl_context is not None else True,
+            timeout=timeout,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=settings.http_pool_size),
+        )
+        return HttpxPort(client, endpoint)
     transport = FastTransport(max_connections=settings.http_pool_size)
-    return FastPort(transport, endpoint, httpx.Timeout(settings.regime_timeout_s + 1))
+    return FastPort(transport, endpoint, timeout)
 
 
 def regime_endpoints(settings: Settings, catalogue: RegimeCatalogue) -> dict[str, RegimeEndpoint]:
@@ -162,7 +176,7 @@ def build_regime_gateways(
 ) -> tuple[GatewayRegistry, list[RegimePort]]:
     """A gateway per regime of ``catalogue`` and the ports to close after use. Every call of
     every gateway, health probes included, goes through ``signer``: where the signed assertion
-    of DESIGN §7 will be added (none yet: ``NoAssertion``)."""
+    of DESIGN §7 is added (``cdr.regime_trust``; ``NoAssertion`` without signing material)."""
     signer = NoAssertion() if signer is None else signer
     registry = GatewayRegistry()
     ports: list[RegimePort] = []
@@ -193,8 +207,10 @@ def build_gateway(
     if migrate:
         database.migrate()
     store = SqlLookupStore(database.engine)
-    registry, ports = build_regime_gateways(settings, catalogue, signer)
     clock = SystemClock(settings.zone)
+    if signer is None:
+        signer = build_structure_signer(settings, clock.now)
+    registry, ports = build_regime_gateways(settings, catalogue, signer)
     lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
     writer = SingleWriter()
     metrics = GatewayMetrics(lookup)
@@ -293,6 +309,7 @@ def build_sandbox(settings: Settings, *, today: date | None = None) -> Starlette
         catalogue,
         population,
         faults,
+        assertions=build_assertion_checker(settings, SystemClock(settings.zone).now),
         families={
             "cnam": cnam_wire.routes,
             "msa": msa_wire.routes,

@@ -146,6 +146,9 @@ def _setting_error(error: ErrorDetails, *, options: Collection[str] = ()) -> str
     """``CDR_HTTP_PORT: Input should be a valid integer (got 'abc')``: the variable (or the
     option that set it), the check, and the value unless it may hold a secret (a database URL
     carries a password)."""
+    if not error["loc"]:
+        # A check across settings (a model validator): its message names the variables.
+        return error["msg"].removeprefix("Value error, ")
     field, *path = error["loc"]
     name = f"CDR_{str(field).upper()}" + "".join(f"[{p!r}]" for p in path)
     if str(field) in options:
@@ -221,10 +224,14 @@ def _dispatch(args: argparse.Namespace) -> int:
                 "workers": args.workers,
             }
         )
-        return commands.serve(settings)
+        from cdr import serve_commands
+
+        return serve_commands.serve(settings)
     if args.command == "sandbox":
         if args.sandbox_command == "serve":
-            return commands.sandbox_serve(_settings({"sandbox_port": args.port}))
+            from cdr.serve_commands import sandbox_serve
+
+            return sandbox_serve(_settings({"sandbox_port": args.port}))
         return commands.sandbox_list(
             _settings({}), as_json=args.json, scenario=args.scenario, regime=args.regime
         )

@@ -57,10 +57,19 @@ class Settings(BaseSettings):
     )
 
     # The regime backend: the embedded sandbox by default, or any base URL speaking our wires.
+    # DESIGN §9: API and MLLP authentication. Off is allowed only while every listener binds
+    # loopback, unless CDR_ALLOW_OPEN says so (docs/security.md, "Exposure").
+    auth: Literal["on", "off"] = "off"
+    allow_open: bool = False
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(8090, ge=0, le=65535)
     regimes_url: str | None = Field(
         None, description="base URL of the regime services; default the embedded sandbox"
+    )
+    regimes_proxy_url: str | None = Field(
+        None,
+        description="HTTP proxy (http://host:port) the regime calls go through; https ones "
+        "tunnel with CONNECT, TLS and its client certificate still end to end",
     )
     # TLS to the regime services (DESIGN §7), a default for all regimes; CDR_REGIME_ENDPOINTS
     # overrides any of them, and the URL, per regime (docs/architecture.md, "Regime calls").
@@ -91,6 +100,14 @@ class Settings(BaseSettings):
     sandbox_tls_client_ca_file: Path | None = Field(
         None, description="CA certificates (PEM): require a client certificate they signed"
     )
+    # The sandbox's check of each call's signed assertion (decision 0008): the trust is the
+    # client CA file above (root and sub-CAs); the CAs' CRLs are listed here.
+    sandbox_require_assertions: bool = Field(
+        False, description="refuse every regime call without a valid signed assertion"
+    )
+    sandbox_crl_files: list[Path] = Field(
+        default_factory=list, description='CRLs (PEM) of the trusted CAs, e.g. ["persons.crl.pem"]'
+    )
     sandbox_seed: int = 20091
     sandbox_per_regime: int = Field(20, ge=0, le=100_000)
     sandbox_faults: dict[str, dict[str, Any]] = Field(
@@ -105,6 +122,14 @@ class Settings(BaseSettings):
     requester_finess: str = "750100018"
     structure_finess: str | None = None
     structure_category: str | None = Field(None, pattern=r"^\d{3}$")
+    # Its ORG SIGN certificate (PEM, with its chain) and key: with them, every regime call
+    # carries the structure's signed assertion, bound to CDR_REGIMES_CLIENT_CERT_FILE.
+    structure_sign_cert_file: Path | None = Field(
+        None, description="the structure's signature certificate and chain (PEM)"
+    )
+    structure_sign_key_file: Path | None = Field(
+        None, description="the private key of that certificate (PEM)"
+    )
 
     # HL7 v2 over MLLP (docs/hl7-interface.md).
     hl7_application: str = Field("CDR-GATEWAY", description="our MSH-3 in ACKs and results")
@@ -231,7 +256,7 @@ class Settings(BaseSettings):
             raise ValueError("expected a host name or IP address")
         return value
 
-    @field_validator("fhir_base_url", "regimes_url", mode="after")
+    @field_validator("fhir_base_url", "regimes_url", "regimes_proxy_url", mode="after")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None and not _is_http_url(value):
@@ -330,6 +355,8 @@ class Settings(BaseSettings):
         "sandbox_tls_cert_file",
         "sandbox_tls_key_file",
         "sandbox_tls_client_ca_file",
+        "structure_sign_cert_file",
+        "structure_sign_key_file",
     )
     @classmethod
     def _check_file(cls, value: Path | None) -> Path | None:
@@ -388,6 +415,32 @@ class Settings(BaseSettings):
                 f"({', '.join(destinations) or 'none'}): its options would never apply"
             )
         return value
+
+    @field_validator("sandbox_crl_files")
+    @classmethod
+    def _check_crl_files(cls, value: list[Path]) -> list[Path]:
+        for path in value:
+            if not path.is_file():
+                raise ValueError(f"no such file: {path}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_assertion_material(self) -> Settings:
+        signing = (self.structure_sign_cert_file, self.structure_sign_key_file)
+        if (signing[0] is None) != (signing[1] is None):
+            raise ValueError(
+                "CDR_STRUCTURE_SIGN_CERT_FILE and CDR_STRUCTURE_SIGN_KEY_FILE go together"
+            )
+        if signing[0] is not None and self.regimes_client_cert_file is None:
+            raise ValueError(
+                "CDR_STRUCTURE_SIGN_CERT_FILE needs CDR_REGIMES_CLIENT_CERT_FILE: an assertion "
+                "is bound to the TLS client certificate it travels with"
+            )
+        if self.sandbox_require_assertions and self.sandbox_tls_client_ca_file is None:
+            raise ValueError(
+                "CDR_SANDBOX_REQUIRE_ASSERTIONS needs CDR_SANDBOX_TLS_CLIENT_CA_FILE (the trust)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _apply_structure(self) -> Settings:

@@ -65,3 +65,19 @@ def test_serve_refuses_a_structure_cdr_does_not_serve_before_listening(tmp_path)
     assert lines[-1].startswith("cdr: configuration error: CDR_STRUCTURE_FINESS 130100050")
     assert "category 500" in lines[-1]
     assert list(tmp_path.iterdir()) == []  # nothing created, nothing listened on
+
+
+def test_serve_refuses_to_listen_beyond_loopback_without_authentication(tmp_path):
+    env = {**os.environ, "CDR_DATA_DIR": str(tmp_path)}
+    process = subprocess.run(
+        [sys.executable, "-m", "cdr.cli", "serve", "--host", "0.0.0.0", "--http-port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert process.returncode == 2
+    last = process.stderr.strip().splitlines()[-1]
+    assert last.startswith("cdr: configuration error: authentication is off and CDR_HTTP_HOST")
+    assert "Traceback" not in process.stderr
