@@ -26,6 +26,7 @@ from cdr.settings import Settings
 from cdr.storage import Database, SqlLookupStore
 from cdr.storage.answers import SqlAnswerStore
 from cdr.storage.fhir_store import SqlFhirStore
+from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES, WriteStrategy
 from cdr.storage.writer import SingleWriter
 from cdr.version import version
 from fhir_server.app import create_app as create_fhir_app
@@ -67,6 +68,7 @@ __all__ = [
     "publish_conformance",
     "regime_endpoints",
     "sandbox_tls",
+    "write_strategy",
 ]
 
 
@@ -86,6 +88,7 @@ class Gateway:
     fhir_store: SqlFhirStore
     writer: SingleWriter
     metrics: GatewayMetrics
+    writes: WriteStrategy  # how the hot writes reach the database (``write_strategy``)
 
     @property
     def default_requester(self) -> Requester:
@@ -186,6 +189,13 @@ def build_regime_gateways(
     return registry, ports
 
 
+def write_strategy(database: Database) -> WriteStrategy:
+    """The hot writes (`$submit` answers, the HL7 intake) of a SQLite database on the sqlite3
+    driver itself: measured under load, SQLAlchemy's statement machinery held the GIL the
+    event loop needs (BENCHMARKS.md). Any other database through SQLAlchemy."""
+    return SQLITE_DRIVER_WRITES if database.is_sqlite else SQLALCHEMY_WRITES
+
+
 def build_gateway(
     settings: Settings, *, migrate: bool = True, signer: AssertionSigner | None = None
 ) -> Gateway:
@@ -221,6 +231,7 @@ def build_gateway(
         fhir_store=SqlFhirStore(database.engine, search_timeout_s=settings.search_timeout_s),
         writer=writer,
         metrics=metrics,
+        writes=write_strategy(database),
     )
 
 
@@ -239,9 +250,9 @@ def build_submit_service(gateway: Gateway) -> SubmitService:
     stored with its lookup record in one transaction, concurrent answers in one commit."""
     answers = SqlAnswerStore(
         gateway.database.engine,
-        gateway.fhir_store,
         now=gateway.clock.now,
         run=gateway.writer.run,
+        write=gateway.writes.answers,
         quick_engine=gateway.database.shared_no_wait_engine(),
     )
     return SubmitService(

@@ -105,7 +105,7 @@ class Hl7Runtime:
         self._intake_enabled = intake
         self._processing_enabled = processing
         self._gateway = gateway
-        self.inbox = SqlInbox(gateway.database.engine)
+        self.inbox = SqlInbox(gateway.database.engine, store=gateway.writes.inbox)
         self.outbox = SqlOutbox(gateway.database.engine)
         writer = gateway.writer.run
         # The AA waits for its commit; messages arriving meanwhile share the next transaction.
@@ -125,7 +125,10 @@ class Hl7Runtime:
             None
             if self._no_wait_engine is None
             else GroupCommit(
-                SqlInbox(self._no_wait_engine).store_many, on_loop, max_batch=500, durable=sync
+                SqlInbox(self._no_wait_engine, store=gateway.writes.inbox).store_many,
+                on_loop,
+                max_batch=500,
+                durable=sync,
             ),
             GroupCommit(self.inbox.store_many, writer, max_batch=500, durable=sync),
         )

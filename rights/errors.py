@@ -221,8 +221,10 @@ class StorageError(CdrError):
 
 
 class StorageBusy(StorageError):
-    """Another connection held SQLite's write lock and this one would not wait for it: nothing
-    was written, and the same write may be tried again."""
+    """The database refused a write for another connection's lock or a conflicting transaction
+    (SQLite's write lock this connection would not wait for; a PostgreSQL serialization
+    failure, deadlock or lock not available): nothing was written, and the same write may be
+    tried again."""
 
 
 class ConfigError(CdrError):

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from cdr.storage.index_types import index_type
 from fhir_server import json_text
 from fhir_server.search_params import index_entries
 from fhir_server.store import IndexEntry, ResourceWrite, StoredResource
@@ -61,6 +62,27 @@ class WritePlan:
     changed: list[Planned]  # to update, their stored index rows deleted
     indexed: list[Planned]  # whose index rows to insert: the new and the changed
     results: list[StoredResource]  # one per write, in order
+
+    def index_rows(self) -> list[dict[str, Any]]:
+        """The ``fhir_search_index`` rows to insert, keyed by column."""
+        return [
+            {
+                "resource_type": index_type(p.resource_type),
+                "resource_id": p.resource_id,
+                "param": e.param,
+                "system": e.system,
+                "value": e.value[:INDEX_VALUE_LENGTH],
+            }
+            for p in self.indexed
+            for e in p.index
+        ]
+
+    def replaced_index(self) -> list[dict[str, Any]]:
+        """The keys (``key_type``, ``key_id``) whose stored index rows ``DELETE_INDEX``
+        deletes: those of the changed resources."""
+        return [
+            {"key_type": index_type(p.resource_type), "key_id": p.resource_id} for p in self.changed
+        ]
 
 
 def versions_to_read(writes: Sequence[ResourceWrite]) -> dict[str, list[str]]:

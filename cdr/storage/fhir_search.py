@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, intersect, or_, select, true
 
+from cdr.storage.index_types import index_type
 from cdr.storage.tables import fhir_resources, fhir_search_index
 from fhir_server.store import Criterion
 
@@ -70,7 +71,7 @@ def _index_ids(resource_type: str, criterion: Criterion) -> Select[Any]:
     """The ids of the resources a criterion matches: one search of ``ix_fhir_search``."""
     idx = fhir_search_index.c
     return select(idx.resource_id).where(
-        idx.resource_type == resource_type,
+        idx.resource_type == index_type(resource_type),
         idx.param == criterion.param,
         _value_matches(criterion),
     )
