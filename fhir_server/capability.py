@@ -60,9 +60,14 @@ def capability_statement(*, base_url: str, version: str, date: datetime) -> dict
     for resource_type, params in SEARCH_PARAMS.items():
         entry: dict[str, Any] = {
             "type": resource_type,
-            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "interaction": [
+                {"code": "read"},
+                {"code": "vread"},
+                {"code": "history-instance"},
+                {"code": "search-type"},
+            ],
             "versioning": "versioned",
-            "readHistory": False,
+            "readHistory": True,
             "updateCreate": False,
             "searchParam": [
                 {

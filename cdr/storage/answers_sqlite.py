@@ -35,6 +35,7 @@ from cdr.storage.sqlite_values import Rule, column_rules, sqlite_datetime
 from cdr.storage.tables import lookup_results, lookups
 from cdr.storage.write_statements import (
     DELETE_INDEX,
+    INSERT_HISTORY,
     INSERT_INDEX,
     INSERT_RESOURCE,
     UPDATE_RESOURCE,
@@ -46,6 +47,9 @@ __all__ = ["write_answers_sqlite"]
 
 _INSERT_RESOURCE = sqlite_statement(
     INSERT_RESOURCE, column_keys=("resource_type", "id", "version_id", "last_updated", "content")
+)
+_INSERT_HISTORY = sqlite_statement(
+    INSERT_HISTORY, column_keys=("resource_type", "id", "version_id", "last_updated", "content")
 )
 _UPDATE_RESOURCE = sqlite_statement(UPDATE_RESOURCE)
 _DELETE_INDEX = sqlite_statement(DELETE_INDEX)
@@ -124,6 +128,16 @@ def _write_resources(
         ]
         cursor.executemany(_UPDATE_RESOURCE.sql, _UPDATE_RESOURCE.many(updates))
         cursor.executemany(_DELETE_INDEX.sql, _DELETE_INDEX.many(plan.replaced_index()))
+    history = [
+        {
+            **row,
+            "last_updated": sqlite_datetime(row["last_updated"]),
+            "content": pack(row["content"]),
+        }
+        for row in plan.history_rows()
+    ]
+    if history:
+        cursor.executemany(_INSERT_HISTORY.sql, _INSERT_HISTORY.many(history))
     index = plan.index_rows()
     if index:
         cursor.executemany(_INSERT_INDEX.sql, _INSERT_INDEX.many(index))

@@ -18,10 +18,11 @@ from cdr.storage.fhir_batch import (
 )
 from cdr.storage.fhir_search import count_statement, page_statement
 from cdr.storage.query_budget import time_budget
-from cdr.storage.tables import fhir_resources
+from cdr.storage.tables import fhir_resource_history, fhir_resources
 from cdr.storage.transactions import in_transaction, storage_errors
 from cdr.storage.write_statements import (
     DELETE_INDEX,
+    INSERT_HISTORY,
     INSERT_INDEX,
     INSERT_RESOURCE,
     UPDATE_RESOURCE,
@@ -85,6 +86,39 @@ class SqlFhirStore:
                 ).where(
                     fhir_resources.c.resource_type == resource_type,
                     fhir_resources.c.id == resource_id,
+                )
+            ).first()
+        return None if row is None else _stored(row.content, row.version_id, row.last_updated)
+
+    def versions(self, resource_type: str, resource_id: str) -> list[StoredResource]:
+        """Every version kept of a resource, the newest first: the current one, then those
+        its changes replaced (``fhir_resource_history``). Empty when it does not exist."""
+        current = self.read(resource_type, resource_id)
+        if current is None:
+            return []
+        h = fhir_resource_history.c
+        with storage_errors("read a FHIR resource's history"), self._engine.connect() as connection:
+            rows = connection.execute(
+                select(h.content, h.version_id, h.last_updated)
+                .where(h.resource_type == resource_type, h.id == resource_id)
+                .order_by(h.version_id.desc())
+            ).all()
+        return [current, *(_stored(r.content, r.version_id, r.last_updated) for r in rows)]
+
+    def read_version(
+        self, resource_type: str, resource_id: str, version_id: int
+    ) -> StoredResource | None:
+        """One version (vread): the current one or one kept in the history."""
+        current = self.read(resource_type, resource_id)
+        if current is None or current.version_id == version_id:
+            return current
+        h = fhir_resource_history.c
+        with storage_errors("read a FHIR resource version"), self._engine.connect() as connection:
+            row = connection.execute(
+                select(h.content, h.version_id, h.last_updated).where(
+                    h.resource_type == resource_type,
+                    h.id == resource_id,
+                    h.version_id == version_id,
                 )
             ).first()
         return None if row is None else _stored(row.content, row.version_id, row.last_updated)
@@ -201,6 +235,9 @@ def write_resources(
             ],
         )
         connection.execute(DELETE_INDEX, plan.replaced_index())
+    history = plan.history_rows()
+    if history:
+        connection.execute(INSERT_HISTORY, history)
     rows = plan.index_rows()
     if rows:
         connection.execute(INSERT_INDEX, rows)

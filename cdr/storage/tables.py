@@ -93,6 +93,19 @@ Index(
     fhir_resources.c.id,
 )
 
+# The versions a change replaced (migration 0008): vread and _history read them. A row is
+# written only when a resource changes, never for the unchanged ones a lookup writes again.
+fhir_resource_history = Table(
+    "fhir_resource_history",
+    metadata,
+    Column("resource_type", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("version_id", Integer, primary_key=True),
+    Column("last_updated", DateTime(timezone=True), nullable=False),
+    Column("content", PackedText, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 fhir_search_index = Table(
     "fhir_search_index",
     metadata,

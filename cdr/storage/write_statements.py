@@ -12,12 +12,13 @@ from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, delete, insert, or_, select, update
 
-from cdr.storage.tables import fhir_resources, fhir_search_index, hl7_inbox
+from cdr.storage.tables import fhir_resource_history, fhir_resources, fhir_search_index, hl7_inbox
 
 __all__ = [
     "DELETE_INDEX",
     "INBOX_INSERT",
     "INBOX_STORED",
+    "INSERT_HISTORY",
     "INSERT_INDEX",
     "INSERT_RESOURCE",
     "UPDATE_RESOURCE",
@@ -55,6 +56,7 @@ def read_versions(types: tuple[str, ...]) -> Select[Any]:
 # Rows keyed by column name.
 INSERT_RESOURCE = insert(fhir_resources)
 INSERT_INDEX = insert(fhir_search_index)
+INSERT_HISTORY = insert(fhir_resource_history)
 # Rows with key_type, key_id and the new version_id, last_updated, content.
 UPDATE_RESOURCE = (
     update(fhir_resources)

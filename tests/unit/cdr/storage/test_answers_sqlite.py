@@ -15,7 +15,13 @@ from cdr.storage.answers_sqlite import _read_versions, write_answers_on
 from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.lookups import lookup_record
 from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES
-from cdr.storage.tables import fhir_resources, fhir_search_index, lookup_results, lookups
+from cdr.storage.tables import (
+    fhir_resource_history,
+    fhir_resources,
+    fhir_search_index,
+    lookup_results,
+    lookups,
+)
 from cdr.storage.transactions import in_transaction
 from cdr.storage.writer import SingleWriter
 from fhir_server.search_params import index_entries
@@ -50,10 +56,16 @@ _driver_path = _path(SQLITE_DRIVER_WRITES)
 
 
 def _rows(engine):
-    """Every row of the four tables as SQLite holds it: ``quote()`` tells text from number,
+    """Every row of the five tables as SQLite holds it: ``quote()`` tells text from number,
     integer from real, NULL from the JSON text null."""
     out = {}
-    for table in (lookups, lookup_results, fhir_resources, fhir_search_index):
+    for table in (
+        lookups,
+        lookup_results,
+        fhir_resources,
+        fhir_resource_history,
+        fhir_search_index,
+    ):
         columns = ", ".join(f"quote({c.name})" for c in table.c)
         order = ", ".join(c.name for c in table.primary_key)
         with engine.connect() as connection:

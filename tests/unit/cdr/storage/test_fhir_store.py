@@ -210,3 +210,35 @@ def test_reading_stored_versions_uses_the_primary_key_not_a_scan(tmp_path):
     db.dispose()
     # The primary key: fhir_resources is clustered by it on SQLite (WITHOUT ROWID).
     assert "SCAN fhir_resources" not in plan and "USING PRIMARY KEY" in plan, plan
+
+
+def test_a_change_keeps_the_version_it_replaces(store):
+    put(store, patient("p1", "185057505612345"))
+    put(store, patient("p1", "185057505612345"), T0 + timedelta(hours=1))  # unchanged
+    put(store, patient("p1", "185057505612399"), T0 + timedelta(hours=2))
+    put(store, patient("p1", "185057505612300"), T0 + timedelta(hours=3))
+    versions = store.versions("Patient", "p1")
+    assert [v.version_id for v in versions] == [3, 2, 1]
+    assert [v.resource["identifier"][0]["value"] for v in versions] == [
+        "185057505612300",
+        "185057505612399",
+        "185057505612345",
+    ]
+    assert [v.last_updated for v in versions] == [T0 + timedelta(hours=h) for h in (3, 2, 0)]
+    first = store.read_version("Patient", "p1", 1)
+    assert first is not None and first.resource["meta"]["versionId"] == "1"
+    assert first.resource["identifier"][0]["value"] == "185057505612345"
+    current = store.read_version("Patient", "p1", 3)
+    assert current is not None and current.resource == store.read("Patient", "p1").resource
+    assert store.read_version("Patient", "p1", 4) is None
+    assert store.read_version("Patient", "nope", 1) is None
+    assert store.versions("Patient", "nope") == []
+
+
+def test_an_unchanged_write_adds_no_history(store, database):
+    for hour in range(3):
+        put(store, patient("p2", "185057505612345"), T0 + timedelta(hours=hour))
+    with database.engine.connect() as connection:
+        kept = connection.execute(sa.text("SELECT count(*) FROM fhir_resource_history")).scalar()
+    assert kept == 0
+    assert [v.version_id for v in store.versions("Patient", "p2")] == [1]
