@@ -42,6 +42,10 @@ class VirtualCardLink:
     def insert(self) -> None:
         self._want_inserted.set()
 
+    @property
+    def inserted(self) -> bool:
+        return self._want_inserted.is_set()
+
     def stop(self) -> None:
         self._stop.set()
 
