@@ -11,7 +11,10 @@ import time
 from types import TracebackType
 from typing import Any
 
-from smartcard import scard
+try:
+    from smartcard import scard
+except ImportError:  # pyscard is the `card` extra: it builds only where libpcsclite-dev is
+    scard = None
 
 from card.cps import CardFamily, CpxSession, card_family
 from card.errors import (
@@ -53,6 +56,11 @@ def _checked(result: int, doing: str) -> None:
 
 class _Context:
     def __init__(self) -> None:
+        if scard is None:
+            raise CardServiceUnavailable(
+                "pyscard is not installed: pip install 'cdr-gateway[card]' "
+                "(it builds against libpcsclite-dev)"
+            )
         result, self.handle = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         _checked(result, "to open the smart-card service")
 
