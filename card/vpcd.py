@@ -56,9 +56,9 @@ class VirtualCardLink:
                 time.sleep(_POLL_S)
                 continue
             try:
-                sock = socket.create_connection((self.host, self.port), timeout=1.0)
+                sock = socket.create_connection((self.host, self.port), timeout=0.5)
             except OSError:
-                time.sleep(_POLL_S * 2)  # pcscd (and so vpcd) not up yet: try again
+                time.sleep(_POLL_S)  # pcscd (and so vpcd) not up yet: try again
                 continue
             self.connected.set()
             try:

@@ -233,6 +233,22 @@ def _input_error_json(exc: InputError) -> dict[str, Any]:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "card":
+        # Before `commands`: a desk command answers in a blink, without the servers' imports.
+        from pathlib import Path
+
+        from cdr import card_commands
+
+        if args.card_command == "status":
+            return card_commands.card_status(args.json)
+        return card_commands.card_emulate(
+            _settings({}),
+            profile=args.profile,
+            pki=Path(args.pki) if args.pki else None,
+            pin=args.pin,
+            host=args.host,
+            port=args.port,
+        )
     # Imported here so that `cdr --help` stays fast and cannot fail on an adapter import.
     from cdr import commands
 
@@ -284,21 +300,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cdr.pki_commands import pki_init
 
         return pki_init(_settings({}), Path(args.directory))
-    if args.command == "card":
-        from pathlib import Path
-
-        from cdr import card_commands
-
-        if args.card_command == "status":
-            return card_commands.card_status(args.json)
-        return card_commands.card_emulate(
-            _settings({}),
-            profile=args.profile,
-            pki=Path(args.pki) if args.pki else None,
-            pin=args.pin,
-            host=args.host,
-            port=args.port,
-        )
     if args.command == "db":
         return commands.db_upgrade(_settings({}))
     raise AssertionError(args.command)  # argparse refuses unknown commands
