@@ -14,6 +14,7 @@ import select
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -86,12 +87,24 @@ def card_emulate(
     interactive = sys.stdin.isatty()
     if interactive:
         print("Enter takes the card out or puts it back", flush=True)
+    in_reader, waiting_since = False, time.monotonic()
     while worker.is_alive():
         if interactive and select.select([sys.stdin], [], [], 0.2)[0]:
             sys.stdin.readline()
             on_signal(signal.SIGUSR1 if link.inserted else signal.SIGUSR2, None)
         else:
             worker.join(0.2)
+        if link.connected.is_set() != in_reader:
+            in_reader = not in_reader
+            print("card in the reader" if in_reader else "card out of the reader", flush=True)
+            waiting_since = time.monotonic()
+        elif not in_reader and link.inserted and time.monotonic() - waiting_since > 3:
+            print(
+                f"waiting for the virtual reader at {host}:{port}: is pcscd running "
+                "(with vsmartcard-vpcd installed)?",
+                flush=True,
+            )
+            waiting_since = float("inf")  # said once
     return EXIT_OK
 
 
