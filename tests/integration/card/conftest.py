@@ -192,7 +192,10 @@ def emulated_card(pcscd: Pcscd, pki_dir: Path) -> Iterator[Callable[[str], Emula
         started.append(card)
         from card.pcsc import PcscReader
 
-        PcscReader().wait_for_insertion(20)
+        try:
+            PcscReader().wait_for_insertion(20)
+        except CardError as exc:
+            raise AssertionError(f"the emulated card never came: {card.stop()}") from exc
         return card
 
     yield start
