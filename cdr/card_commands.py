@@ -36,7 +36,10 @@ DEMO_PIN = "1234"
 def _pki_directory(settings: Settings, given: Path | None) -> Path | None:
     if given is not None:
         if not (given / "manifest.json").is_file():
-            print(f"cdr: error: {given} holds no test PKI (make one: cdr pki init DIR)")
+            print(
+                f"cdr: error: --pki: {given} holds no test PKI (make one: cdr pki init DIR)",
+                file=sys.stderr,
+            )
             return None
         return given
     directory = settings.data_dir / "pki"

@@ -121,3 +121,16 @@ def test_errors_are_one_line(error: CardError, capsys: pytest.CaptureFixture[str
         "message": error.message,
     }
     assert captured.err == f"cdr: {error.message}\n"
+
+
+def test_emulate_refuses_a_missing_pki_and_an_impossible_pin(
+    tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path_factory.mktemp("empty")
+    assert cli.main(["card", "emulate", "--profile", "medecin", "--pki", str(empty)]) == 2
+    assert "holds no test PKI (make one: cdr pki init DIR)" in capsys.readouterr().err
+    pki = tmp_path_factory.mktemp("pki")
+    init_pki(pki, structure_finess="750100018", structure_name="Test")
+    argv = ["card", "emulate", "--profile", "medecin", "--pki", str(pki), "--pin", "12"]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == "cdr: error: --pin: a PIN is 4 to 8 digits\n"
