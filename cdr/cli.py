@@ -26,6 +26,11 @@ from rights.errors import CdrError, ConfigError, IdentifierKeyError, InputError
 __all__ = ["main"]
 
 
+# DESIGN §9; the same names as card.pki.PROFILES (a test keeps them equal), written out here
+# so that `cdr --help` imports no adapter.
+_CARD_PROFILES = ("medecin", "infirmier", "pharmacien", "cpe-secretaire", "cpf-interne")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cdr",
@@ -113,6 +118,23 @@ def _parser() -> argparse.ArgumentParser:
     pki_sub = pki.add_subparsers(dest="pki_command", required=True, metavar="ACTION")
     pki_init = pki_sub.add_parser("init", help="write a test root, sub-CAs, CRLs and certificates")
     pki_init.add_argument("directory", metavar="DIR", help="an empty or new directory")
+
+    card = sub.add_parser("card", help="CPx cards: the emulated card, and the card in the reader")
+    card_sub = card.add_subparsers(dest="card_command", required=True, metavar="ACTION")
+    emulate = card_sub.add_parser(
+        "emulate", help="run an emulated CPx card in the virtual reader (foreground)"
+    )
+    emulate.add_argument("--profile", required=True, choices=_CARD_PROFILES, help="card holder")
+    emulate.add_argument(
+        "--pki", metavar="DIR", help="test PKI from cdr pki init (default: made in the data dir)"
+    )
+    emulate.add_argument("--pin", default="1234", help="the card's PIN (default 1234)")
+    emulate.add_argument("--host", default="127.0.0.1", help="address of the virtual reader (vpcd)")
+    emulate.add_argument(
+        "--port", type=int, default=35963, help="TCP port of the virtual reader (default 35963)"
+    )
+    status = card_sub.add_parser("status", help="the card in the reader: holder, validity, PIN")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -211,6 +233,22 @@ def _input_error_json(exc: InputError) -> dict[str, Any]:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "card":
+        # Before `commands`: a desk command answers in a blink, without the servers' imports.
+        from pathlib import Path
+
+        from cdr import card_commands
+
+        if args.card_command == "status":
+            return card_commands.card_status(args.json)
+        return card_commands.card_emulate(
+            _settings({}),
+            profile=args.profile,
+            pki=Path(args.pki) if args.pki else None,
+            pin=args.pin,
+            host=args.host,
+            port=args.port,
+        )
     # Imported here so that `cdr --help` stays fast and cannot fail on an adapter import.
     from cdr import commands
 

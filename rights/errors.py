@@ -25,6 +25,15 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     │   ├── RegimeTimeout               no answer within the budget (transient)
     │   └── RegimeRejected              the regime refused the request (4xx, bad payload)
     │       └── RequesterRefused        the regime refused who asks (401/403)
+    ├── CardError                       (card.errors) a CPx card or its reader could not do it
+    │   ├── CardServiceUnavailable      no PC/SC service (pcscd not running)
+    │   ├── NoReader
+    │   ├── NoCard
+    │   ├── CardRemoved                 the card left the reader during an operation
+    │   ├── UnknownCard                 not a CPx card (ATR, application or issuer)
+    │   └── CardStatusError             the card refused a command; carries ``sw``
+    │       ├── WrongPin                carries ``tries_left``
+    │       └── PinBlocked
     ├── StorageError
     │   └── StorageBusy                 the database stayed locked (transient)
     ├── DeliveryFailed                  (hl7_listener.client) a result not delivered; ``reason``
