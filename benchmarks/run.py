@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, each against its named peer, printing the ratios.
 
 Options: --quick runs tiny counts (a smoke run that the benchmarks still work); --only runs one
-section (``--only fhir``: the `$submit` benchmarks alone; ``--only hl7``: HL7 v2 over MLLP).
+section (``--only fhir``: the `$submit` benchmarks alone; ``--only hl7``: HL7 v2 over MLLP;
+``--only footprint``: what one validation lookup writes to the store).
 
 ``--only scale`` (the store at hospital scale, ``benchmarks/scale_bench.py``) is not part of the
 default run: measured on the 2-core VM, the fill alone runs at about 800 lookups/s on either
@@ -18,14 +19,15 @@ import platform
 from datetime import UTC, datetime
 
 from benchmarks.fhir_bench import run_fhir
+from benchmarks.footprint import run_footprint
 from benchmarks.harness import sandbox_process
 from benchmarks.hl7_bench import run_hl7
 from benchmarks.identifier_bench import run_identifiers
 from benchmarks.lookup_bench import run_discovery, run_throughput
 from benchmarks.scale_bench import DATABASES, SIZES, run_scale
 
-SECTIONS = ("identifiers", "lookups", "fhir", "hl7", "scale")
-DEFAULT_SECTIONS = ("identifiers", "lookups", "fhir", "hl7")
+SECTIONS = ("identifiers", "lookups", "fhir", "hl7", "footprint", "scale")
+DEFAULT_SECTIONS = ("identifiers", "lookups", "fhir", "hl7", "footprint")
 QUICK_SIZES = (200,)
 
 
@@ -79,6 +81,8 @@ def main() -> None:
         )
     if "identifiers" in wanted:
         run_identifiers(seconds=0.1 if args.quick else 1.0)
+    if "footprint" in wanted:
+        run_footprint(quick=args.quick)
     if "hl7" in wanted:
         # The HL7 benchmarks start their own gateways (cdr serve, each with its embedded sandbox).
         run_hl7(quick=args.quick)

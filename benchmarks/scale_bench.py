@@ -54,7 +54,7 @@ SIZES = (100_000, 1_000_000)
 DATABASES = ("sqlite", "postgresql")
 SEARCH_GOAL_MS = 200.0
 SUBMIT_GOAL = 0.9
-_FHIR_TABLES = ("fhir_resources", "fhir_search_index")
+_FHIR_TABLES = ("fhir_resources", "fhir_search_index", "fhir_resource_history")
 _LOOKUP_TABLES = ("lookups", "lookup_results")
 
 

@@ -27,9 +27,9 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 
 from benchmarks.fhir_bench import _cer_for, _members
+from cdr.bootstrap import write_strategy
 from cdr.storage.answers import SqlAnswerStore
 from cdr.storage.database import Database
-from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.writer import SingleWriter
 from fhir_server.store import ResourceWrite, StoredResource
 from fhir_server.submit import SubmitService
@@ -215,9 +215,9 @@ def _answer_store(
     """The answer store as ``bootstrap.build_submit_service`` makes it, its clock ``now``."""
     return SqlAnswerStore(
         database.engine,
-        SqlFhirStore(database.engine),
         now=now,
         run=writer.run,
+        write=write_strategy(database).answers,
         quick_engine=database.shared_no_wait_engine(),
     )
 

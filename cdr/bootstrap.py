@@ -20,11 +20,13 @@ from cdr.ids import time_ordered_id
 from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
 from cdr.regime_options import RegimeEndpointOptions
+from cdr.regime_trust import build_assertion_checker, build_structure_signer
 from cdr.service import LookupService
 from cdr.settings import Settings
 from cdr.storage import Database, SqlLookupStore
 from cdr.storage.answers import SqlAnswerStore
 from cdr.storage.fhir_store import SqlFhirStore
+from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES, WriteStrategy
 from cdr.storage.writer import SingleWriter
 from cdr.version import version
 from fhir_server.app import create_app as create_fhir_app
@@ -33,6 +35,7 @@ from fhir_server.submit import SubmitService
 from mapping.fhir.codesystems import all_conformance_resources
 from regimes.cnam import CnamGateway
 from regimes.endpoints import RegimeEndpoint, client_tls_context, identity_of
+from regimes.httpx_port import HttpxPort
 from regimes.msa import MsaGateway
 from regimes.port import AssertionSigner, NoAssertion, RegimePort, SigningPort
 from regimes.registry import GatewayRegistry
@@ -65,6 +68,7 @@ __all__ = [
     "publish_conformance",
     "regime_endpoints",
     "sandbox_tls",
+    "write_strategy",
 ]
 
 
@@ -84,6 +88,7 @@ class Gateway:
     fhir_store: SqlFhirStore
     writer: SingleWriter
     metrics: GatewayMetrics
+    writes: WriteStrategy  # how the hot writes reach the database (``write_strategy``)
 
     @property
     def default_requester(self) -> Requester:
@@ -122,8 +127,20 @@ def build_regime_port(settings: Settings, endpoint: RegimeEndpoint) -> RegimePor
 
     The lookup use case owns the time budget; the transport's own timeout is only a backstop.
     """
+    timeout = httpx.Timeout(settings.regime_timeout_s + 1)
+    if settings.regimes_proxy_url is not None:
+        # Through the hospital's proxy: httpx speaks the proxy protocol (CONNECT for https, the
+        # endpoint's TLS context, client certificate included, end to end through the tunnel).
+        client = httpx.AsyncClient(
+            proxy=settings.regimes_proxy_url,
+            verify=endpoint.ssl_context if endpoint.ssl_context is not None else True,
+            timeout=timeout,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=settings.http_pool_size),
+        )
+        return HttpxPort(client, endpoint)
     transport = FastTransport(max_connections=settings.http_pool_size)
-    return FastPort(transport, endpoint, httpx.Timeout(settings.regime_timeout_s + 1))
+    return FastPort(transport, endpoint, timeout)
 
 
 def regime_endpoints(settings: Settings, catalogue: RegimeCatalogue) -> dict[str, RegimeEndpoint]:
@@ -159,7 +176,7 @@ def build_regime_gateways(
 ) -> tuple[GatewayRegistry, list[RegimePort]]:
     """A gateway per regime of ``catalogue`` and the ports to close after use. Every call of
     every gateway, health probes included, goes through ``signer``: where the signed assertion
-    of DESIGN §7 will be added (none yet: ``NoAssertion``)."""
+    of DESIGN §7 is added (``cdr.regime_trust``; ``NoAssertion`` without signing material)."""
     signer = NoAssertion() if signer is None else signer
     registry = GatewayRegistry()
     ports: list[RegimePort] = []
@@ -170,6 +187,13 @@ def build_regime_gateways(
         ports.append(port)
         registry.add(code, _GATEWAYS[catalogue.get(code).family](port))
     return registry, ports
+
+
+def write_strategy(database: Database) -> WriteStrategy:
+    """The hot writes (`$submit` answers, the HL7 intake) of a SQLite database on the sqlite3
+    driver itself: measured under load, SQLAlchemy's statement machinery held the GIL the
+    event loop needs (BENCHMARKS.md). Any other database through SQLAlchemy."""
+    return SQLITE_DRIVER_WRITES if database.is_sqlite else SQLALCHEMY_WRITES
 
 
 def build_gateway(
@@ -183,8 +207,10 @@ def build_gateway(
     if migrate:
         database.migrate()
     store = SqlLookupStore(database.engine)
-    registry, ports = build_regime_gateways(settings, catalogue, signer)
     clock = SystemClock(settings.zone)
+    if signer is None:
+        signer = build_structure_signer(settings, clock.now)
+    registry, ports = build_regime_gateways(settings, catalogue, signer)
     lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
     writer = SingleWriter()
     metrics = GatewayMetrics(lookup)
@@ -205,6 +231,7 @@ def build_gateway(
         fhir_store=SqlFhirStore(database.engine, search_timeout_s=settings.search_timeout_s),
         writer=writer,
         metrics=metrics,
+        writes=write_strategy(database),
     )
 
 
@@ -223,9 +250,9 @@ def build_submit_service(gateway: Gateway) -> SubmitService:
     stored with its lookup record in one transaction, concurrent answers in one commit."""
     answers = SqlAnswerStore(
         gateway.database.engine,
-        gateway.fhir_store,
         now=gateway.clock.now,
         run=gateway.writer.run,
+        write=gateway.writes.answers,
         quick_engine=gateway.database.shared_no_wait_engine(),
     )
     return SubmitService(
@@ -282,6 +309,7 @@ def build_sandbox(settings: Settings, *, today: date | None = None) -> Starlette
         catalogue,
         population,
         faults,
+        assertions=build_assertion_checker(settings, SystemClock(settings.zone).now),
         families={
             "cnam": cnam_wire.routes,
             "msa": msa_wire.routes,

@@ -26,6 +26,11 @@ from rights.errors import CdrError, ConfigError, IdentifierKeyError, InputError
 __all__ = ["main"]
 
 
+# DESIGN §9; the same names as card.pki.PROFILES (a test keeps them equal), written out here
+# so that `cdr --help` imports no adapter.
+_CARD_PROFILES = ("medecin", "infirmier", "pharmacien", "cpe-secretaire", "cpf-interne")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cdr",
@@ -96,6 +101,41 @@ def _parser() -> argparse.ArgumentParser:
     ob_relookups.add_argument("--limit", type=int, default=50, help="at most N (default 50)")
     ob_relookups.add_argument("--json", action="store_true", help="machine-readable output")
 
+    eligibility = sub.add_parser(
+        "eligibility", help="whether a structure may use CDR (its FINESS category)"
+    )
+    eligibility.add_argument(
+        "finess", metavar="FINESS", help="the structure's FINESS (9 characters)"
+    )
+    eligibility.add_argument(
+        "--category",
+        metavar="CODE",
+        help="its FINESS category (default: from the sandbox's FINESS directory)",
+    )
+    eligibility.add_argument("--json", action="store_true", help="machine-readable output")
+
+    pki = sub.add_parser("pki", help="the test PKI shaped like IGC-Santé")
+    pki_sub = pki.add_subparsers(dest="pki_command", required=True, metavar="ACTION")
+    pki_init = pki_sub.add_parser("init", help="write a test root, sub-CAs, CRLs and certificates")
+    pki_init.add_argument("directory", metavar="DIR", help="an empty or new directory")
+
+    card = sub.add_parser("card", help="CPx cards: the emulated card, and the card in the reader")
+    card_sub = card.add_subparsers(dest="card_command", required=True, metavar="ACTION")
+    emulate = card_sub.add_parser(
+        "emulate", help="run an emulated CPx card in the virtual reader (foreground)"
+    )
+    emulate.add_argument("--profile", required=True, choices=_CARD_PROFILES, help="card holder")
+    emulate.add_argument(
+        "--pki", metavar="DIR", help="test PKI from cdr pki init (default: made in the data dir)"
+    )
+    emulate.add_argument("--pin", default="1234", help="the card's PIN (default 1234)")
+    emulate.add_argument("--host", default="127.0.0.1", help="address of the virtual reader (vpcd)")
+    emulate.add_argument(
+        "--port", type=int, default=35963, help="TCP port of the virtual reader (default 35963)"
+    )
+    status = card_sub.add_parser("status", help="the card in the reader: holder, validity, PIN")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply the schema migrations")
@@ -128,6 +168,9 @@ def _setting_error(error: ErrorDetails, *, options: Collection[str] = ()) -> str
     """``CDR_HTTP_PORT: Input should be a valid integer (got 'abc')``: the variable (or the
     option that set it), the check, and the value unless it may hold a secret (a database URL
     carries a password)."""
+    if not error["loc"]:
+        # A check across settings (a model validator): its message names the variables.
+        return error["msg"].removeprefix("Value error, ")
     field, *path = error["loc"]
     name = f"CDR_{str(field).upper()}" + "".join(f"[{p!r}]" for p in path)
     if str(field) in options:
@@ -190,6 +233,22 @@ def _input_error_json(exc: InputError) -> dict[str, Any]:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "card":
+        # Before `commands`: a desk command answers in a blink, without the servers' imports.
+        from pathlib import Path
+
+        from cdr import card_commands
+
+        if args.card_command == "status":
+            return card_commands.card_status(args.json)
+        return card_commands.card_emulate(
+            _settings({}),
+            profile=args.profile,
+            pki=Path(args.pki) if args.pki else None,
+            pin=args.pin,
+            host=args.host,
+            port=args.port,
+        )
     # Imported here so that `cdr --help` stays fast and cannot fail on an adapter import.
     from cdr import commands
 
@@ -203,10 +262,14 @@ def _dispatch(args: argparse.Namespace) -> int:
                 "workers": args.workers,
             }
         )
-        return commands.serve(settings)
+        from cdr import serve_commands
+
+        return serve_commands.serve(settings)
     if args.command == "sandbox":
         if args.sandbox_command == "serve":
-            return commands.sandbox_serve(_settings({"sandbox_port": args.port}))
+            from cdr.serve_commands import sandbox_serve
+
+            return sandbox_serve(_settings({"sandbox_port": args.port}))
         return commands.sandbox_list(
             _settings({}), as_json=args.json, scenario=args.scenario, regime=args.regime
         )
@@ -227,6 +290,16 @@ def _dispatch(args: argparse.Namespace) -> int:
                 _settings({}), status=args.status, limit=args.limit, as_json=args.json
             )
         return commands.outbox_retry(_settings({}), ids=args.ids, every=args.all)
+    if args.command == "eligibility":
+        from cdr.eligibility_commands import eligibility
+
+        return eligibility(args.finess, category=args.category, as_json=args.json)
+    if args.command == "pki":
+        from pathlib import Path
+
+        from cdr.pki_commands import pki_init
+
+        return pki_init(_settings({}), Path(args.directory))
     if args.command == "db":
         return commands.db_upgrade(_settings({}))
     raise AssertionError(args.command)  # argparse refuses unknown commands

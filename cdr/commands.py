@@ -5,43 +5,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import socket
 import sys
 import urllib.parse
-from typing import Any
 
-import uvicorn
-
-from cdr.asgi import FACTORY
 from cdr.bootstrap import (
     build_gateway,
-    build_http_app,
     build_population_for,
     build_regime_gateways,
-    build_sandbox,
-    prepare_storage,
-    publish_conformance,
-    sandbox_tls,
 )
 from cdr.clock import SystemClock
 from cdr.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
-from cdr.hl7_process import Hl7ProcessingProcess
-from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
-from cdr.http_guard import HttpLimits, guarded_protocol, http_limits
-from cdr.logs import configure_logging, lookup_entry
+from cdr.logs import lookup_entry
 from cdr.outbox_commands import outbox_list, outbox_retry
 from cdr.render import format_nir, lookup_table, table
 from cdr.report_json import report_to_dict
 from cdr.settings import Settings
 from cdr.storage import Database
 from rights.catalogue import default_catalogue
-from rights.errors import ConfigError
 from rights.identifiers import parse_finess
 from rights.model import Requester
 from rights.queries import build_query, parse_date_of_care
 from rights.result import InForceReason, RegimeStatus
-from sandbox.server import SandboxTls, start_in_thread
 
 __all__ = [
     "db_upgrade",
@@ -50,247 +35,9 @@ __all__ = [
     "outbox_retry",
     "regimes",
     "sandbox_list",
-    "sandbox_serve",
-    "serve",
 ]
 
 log = logging.getLogger("cdr")
-
-
-def _logging(settings: Settings) -> None:
-    configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
-
-
-# On SIGTERM, requests still running after this are cancelled (a search's query with them,
-# fhir_server/search_run.py), so that the server stops within a bound whatever runs (issue 19).
-SHUTDOWN_GRACE_S = 5
-
-
-def _uvicorn(
-    app: Any,
-    host: str,
-    port: int,
-    *,
-    limits: HttpLimits | None = None,
-    tls: SandboxTls | None = None,
-) -> uvicorn.Server:
-    """``limits``: the gateway's API, whose clients are held to them and whose responses go out
-    in one write each (``cdr.http_guard``); the embedded sandbox keeps uvicorn's own protocol,
-    over TLS when ``tls`` says so. ``log_config=None``: uvicorn's own messages go through the
-    service's log (JSON lines)."""
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        log_config=None,
-        access_log=False,
-        http=guarded_protocol(limits) if limits is not None else "auto",
-        ws="none" if limits is not None else "auto",  # the API serves no WebSocket
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
-        **({} if tls is None else tls.uvicorn_options()),
-    )
-    return uvicorn.Server(config)
-
-
-def _listen(host: str, port: int, setting: str) -> socket.socket:
-    """Bind before starting, so that a busy port is a clear error naming the setting.
-
-    The socket says IPPROTO_TCP: asyncio sets TCP_NODELAY on an accepted connection only when
-    its ``proto`` is TCP (``base_events._set_nodelay``), and connections inherit 0 from a socket
-    made by ``socket.create_server``. Without it Nagle holds each response body behind its
-    headers until the client's delayed ACK: 40 ms added to every request on Linux.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        if os.name == "posix":  # as create_server: rebind at once after a restart
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen()
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"cannot listen on {host}:{port} ({setting}): {exc.strerror or exc}"
-        ) from exc
-    return sock
-
-
-def serve(settings: Settings) -> int:
-    """Run the whole system: the embedded sandbox (unless CDR_REGIMES_URL is set) and the HTTP
-    API, in one process, or with ``settings.workers`` HTTP worker processes."""
-    _logging(settings)
-    settings = _share_metrics(settings)
-    if settings.workers > 1:
-        return _serve_workers(settings)
-    return asyncio.run(_serve(settings))
-
-
-def _share_metrics(settings: Settings) -> Settings:
-    """Every process of this server sums its counters into one directory (``cdr.metrics``),
-    emptied first: the numbers of a previous run are not this run's."""
-    directory = (settings.metrics_dir or settings.data_dir / "metrics").resolve()
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in [*directory.glob("*.json"), *directory.glob("*.tmp")]:
-        stale.unlink(missing_ok=True)
-    # Worker processes read their settings from the environment.
-    os.environ["CDR_METRICS_DIR"] = str(directory)
-    return settings.model_copy(update={"metrics_dir": directory})
-
-
-async def _serve(settings: Settings) -> int:
-    servers: list[tuple[uvicorn.Server, socket.socket]] = []
-    if settings.uses_embedded_sandbox:
-        sandbox_socket = _listen(
-            settings.sandbox_host, settings.sandbox_port, "CDR_SANDBOX_PORT / --sandbox-port"
-        )
-        servers.append(
-            (
-                _uvicorn(
-                    build_sandbox(settings),
-                    settings.sandbox_host,
-                    settings.sandbox_port,
-                    tls=sandbox_tls(settings),
-                ),
-                sandbox_socket,
-            )
-        )
-        _log_sandbox(settings)
-    http_socket = _listen(settings.http_host, settings.http_port, "CDR_HTTP_PORT / --http-port")
-    mllp_socket = _listen(settings.mllp_host, settings.mllp_port, "CDR_MLLP_PORT / --mllp-port")
-    gateway = build_gateway(settings)
-    await asyncio.to_thread(publish_conformance, gateway)
-    split = settings.hl7_processing_process
-    hl7 = Hl7Runtime(gateway, processing=not split)
-    processing = Hl7ProcessingProcess(settings) if split else None
-    app = build_http_app(gateway)
-    servers.append(
-        (
-            _uvicorn(app, settings.http_host, settings.http_port, limits=http_limits(settings)),
-            http_socket,
-        )
-    )
-    await hl7.start(sock=mllp_socket)
-    if processing is not None:
-        processing.start()
-    _log_gateway(settings, gateway.database.engine.url.render_as_string(hide_password=True))
-    try:
-        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
-    finally:
-        await hl7.stop()
-        if processing is not None:
-            await asyncio.to_thread(processing.stop)
-    return EXIT_OK
-
-
-def _serve_workers(settings: Settings) -> int:
-    """The parent of N uvicorn workers: it migrates once, runs the embedded sandbox in a thread
-    (one sandbox, whatever N) and supervises; each worker builds its own gateway (engine, regime
-    clients, cache) from the environment with ``cdr.asgi.create_gateway_app``."""
-    sandbox_socket = None
-    if settings.uses_embedded_sandbox:
-        sandbox_socket = _listen(
-            settings.sandbox_host, settings.sandbox_port, "CDR_SANDBOX_PORT / --sandbox-port"
-        )
-    # uvicorn binds the port itself for its workers: try it first, so that a busy port is the
-    # same clear error as with one process; port 0 becomes the port the system chose.
-    with _listen(settings.http_host, settings.http_port, "CDR_HTTP_PORT / --http-port") as probe:
-        http_port = int(probe.getsockname()[1])
-    settings = settings.model_copy(update={"http_port": http_port})
-    mllp_socket = _listen(settings.mllp_host, settings.mllp_port, "CDR_MLLP_PORT / --mllp-port")
-    settings = settings.model_copy(update={"mllp_port": int(mllp_socket.getsockname()[1])})
-    database_url = prepare_storage(settings)
-    sandbox = None
-    if sandbox_socket is not None:
-        sandbox = start_in_thread(
-            build_sandbox(settings),
-            settings.sandbox_host,
-            settings.sandbox_port,
-            sock=sandbox_socket,
-            tls=sandbox_tls(settings),
-        )
-        settings = settings.model_copy(update={"sandbox_port": sandbox.port})
-        _log_sandbox(settings)
-    # Workers read Settings() from the environment: the command-line options go down that way.
-    os.environ.update(
-        CDR_HTTP_HOST=settings.http_host,
-        CDR_HTTP_PORT=str(settings.http_port),
-        CDR_MLLP_HOST=settings.mllp_host,
-        CDR_MLLP_PORT=str(settings.mllp_port),
-        CDR_SANDBOX_PORT=str(settings.sandbox_port),
-    )
-    hl7 = Hl7Thread(settings, mllp_socket)
-    hl7.start()
-    processing = Hl7ProcessingProcess(settings) if settings.hl7_processing_process else None
-    if processing is not None:
-        processing.start()
-    _log_gateway(settings, database_url)
-    log.info("HTTP workers     %d processes", settings.workers)
-    try:
-        uvicorn.run(
-            FACTORY,
-            factory=True,
-            host=settings.http_host,
-            port=settings.http_port,
-            workers=settings.workers,
-            log_level="warning",
-            log_config=None,
-            access_log=False,
-            http=guarded_protocol(http_limits(settings)),
-            ws="none",
-            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
-        )
-    finally:
-        hl7.stop()
-        if processing is not None:
-            processing.stop()
-        if sandbox is not None:
-            sandbox.stop()
-    return EXIT_OK
-
-
-def _log_sandbox(settings: Settings) -> None:
-    log.info(
-        "regime sandbox   %s://%s:%d  (17 regimes, seed %d)",
-        settings.sandbox_scheme,
-        settings.sandbox_host,
-        settings.sandbox_port,
-        settings.sandbox_seed,
-    )
-
-
-def _log_gateway(settings: Settings, database_url: str) -> None:
-    log.info(
-        "FHIR API         %s  (metadata, CoverageEligibilityRequest/$submit)",
-        settings.effective_fhir_base_url,
-    )
-    log.info(
-        "HL7 MLLP         %s:%d  (ADT A01/A04/A05/A28/A31/Z99, RQI^I01)",
-        settings.mllp_host,
-        settings.mllp_port,
-    )
-    if settings.hl7_destinations:
-        log.info("HL7 results to   %s", ", ".join(settings.hl7_destinations))
-    else:
-        # Said at start-up so that nobody waits for results that have nowhere to go.
-        log.info("HL7 results to   nowhere: no destination (set CDR_HL7_DESTINATIONS)")
-    log.info("database         %s", database_url)
-    log.info("try: cdr sandbox list, then cdr lookup --nir <NIR>   (Ctrl-C stops)")
-
-
-def sandbox_serve(settings: Settings) -> int:
-    _logging(settings)
-    sock = _listen(settings.sandbox_host, settings.sandbox_port, "CDR_SANDBOX_PORT / --port")
-    app = build_sandbox(settings)
-    log.info(
-        "regime sandbox   %s://%s:%d",
-        settings.sandbox_scheme,
-        settings.sandbox_host,
-        settings.sandbox_port,
-    )
-    server = _uvicorn(app, settings.sandbox_host, settings.sandbox_port, tls=sandbox_tls(settings))
-    asyncio.run(server.serve(sockets=[sock]))
-    return EXIT_OK
 
 
 def sandbox_list(

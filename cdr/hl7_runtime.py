@@ -6,6 +6,7 @@ Part of the composition root: the only place the listener meets storage and the 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
 import logging
 import secrets
@@ -48,6 +49,16 @@ log = logging.getLogger("cdr")
 
 _PROCESS_PREFIX = secrets.token_hex(4).upper()
 _SEQUENCE = itertools.count(1)
+
+
+_STOP_S = 10.0
+
+
+async def _bounded(name: str, step: Awaitable[None], timeout_s: float) -> None:
+    try:
+        await asyncio.wait_for(step, timeout_s)
+    except TimeoutError:
+        log.error("HL7 stop: %s did not stop within %.0f s; left behind", name, timeout_s)
 
 
 def new_control_id() -> str:
@@ -94,7 +105,7 @@ class Hl7Runtime:
         self._intake_enabled = intake
         self._processing_enabled = processing
         self._gateway = gateway
-        self.inbox = SqlInbox(gateway.database.engine)
+        self.inbox = SqlInbox(gateway.database.engine, store=gateway.writes.inbox)
         self.outbox = SqlOutbox(gateway.database.engine)
         writer = gateway.writer.run
         # The AA waits for its commit; messages arriving meanwhile share the next transaction.
@@ -114,7 +125,10 @@ class Hl7Runtime:
             None
             if self._no_wait_engine is None
             else GroupCommit(
-                SqlInbox(self._no_wait_engine).store_many, on_loop, max_batch=500, durable=sync
+                SqlInbox(self._no_wait_engine, store=gateway.writes.inbox).store_many,
+                on_loop,
+                max_batch=500,
+                durable=sync,
             ),
             GroupCommit(self.inbox.store_many, writer, max_batch=500, durable=sync),
         )
@@ -196,6 +210,9 @@ class Hl7Runtime:
             max_connections=settings.mllp_max_connections,
             max_pending_bytes=settings.mllp_max_pending_bytes,
             max_pending_bytes_total=settings.mllp_max_pending_bytes_total,
+            allowed_peers=[
+                ipaddress.ip_network(peer, strict=False) for peer in settings.mllp_allowed_peers
+            ],
         )
         gateway.metrics.add_source(self._render_metrics)
         gateway.metrics.add_source(self._render_relookup_metrics)
@@ -230,13 +247,15 @@ class Hl7Runtime:
         return self.server.port
 
     async def stop(self) -> None:
+        """Stop the intake, then the workers; each step bounded, so that a stop always ends
+        (a step that overruns is logged by name and left behind)."""
         if self._intake_enabled:
-            await self.server.close()
+            await _bounded("the MLLP server", self.server.close(), _STOP_S + 5)
         if self._no_wait_engine is not None:
             self._no_wait_engine.dispose()
-        await self.worker.stop()
-        await self.relookup_loop.stop()
-        await self.sender.stop()
+        await _bounded("the inbox worker", self.worker.stop(), _STOP_S)
+        await _bounded("the re-lookup loop", self.relookup_loop.stop(), _STOP_S)
+        await _bounded("the outbound sender", self.sender.stop(), _STOP_S)
 
     async def _store(self, message: InboundMessage) -> StoreOutcome:
         return await self._commits.submit(message)

@@ -57,10 +57,19 @@ class Settings(BaseSettings):
     )
 
     # The regime backend: the embedded sandbox by default, or any base URL speaking our wires.
+    # DESIGN §9: API and MLLP authentication. Off is allowed only while every listener binds
+    # loopback, unless CDR_ALLOW_OPEN says so (docs/security.md, "Exposure").
+    auth: Literal["on", "off"] = "off"
+    allow_open: bool = False
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(8090, ge=0, le=65535)
     regimes_url: str | None = Field(
         None, description="base URL of the regime services; default the embedded sandbox"
+    )
+    regimes_proxy_url: str | None = Field(
+        None,
+        description="HTTP proxy (http://host:port) the regime calls go through; https ones "
+        "tunnel with CONNECT, TLS and its client certificate still end to end",
     )
     # TLS to the regime services (DESIGN §7), a default for all regimes; CDR_REGIME_ENDPOINTS
     # overrides any of them, and the URL, per regime (docs/architecture.md, "Regime calls").
@@ -91,14 +100,36 @@ class Settings(BaseSettings):
     sandbox_tls_client_ca_file: Path | None = Field(
         None, description="CA certificates (PEM): require a client certificate they signed"
     )
+    # The sandbox's check of each call's signed assertion (decision 0008): the trust is the
+    # client CA file above (root and sub-CAs); the CAs' CRLs are listed here.
+    sandbox_require_assertions: bool = Field(
+        False, description="refuse every regime call without a valid signed assertion"
+    )
+    sandbox_crl_files: list[Path] = Field(
+        default_factory=list, description='CRLs (PEM) of the trusted CAs, e.g. ["persons.crl.pem"]'
+    )
     sandbox_seed: int = 20091
     sandbox_per_regime: int = Field(20, ge=0, le=100_000)
     sandbox_faults: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description='faults per regime, e.g. {"msa": {"down": true}}'
     )
 
-    # Who the gateway says it is when no person asks (unattended HL7 / FHIR flows).
-    requester_finess: str = "750712184"
+    # The structure the gateway acts for: who it says it is when no person asks (unattended
+    # HL7 / FHIR flows). CDR_STRUCTURE_FINESS (DESIGN §9) wins over the older
+    # CDR_REQUESTER_FINESS; the demo default is an eligible structure of the sandbox's FINESS
+    # directory. Its category is looked up there, or given by CDR_STRUCTURE_CATEGORY; `cdr
+    # serve` refuses to start for a structure CDR does not serve.
+    requester_finess: str = "750100018"
+    structure_finess: str | None = None
+    structure_category: str | None = Field(None, pattern=r"^\d{3}$")
+    # Its ORG SIGN certificate (PEM, with its chain) and key: with them, every regime call
+    # carries the structure's signed assertion, bound to CDR_REGIMES_CLIENT_CERT_FILE.
+    structure_sign_cert_file: Path | None = Field(
+        None, description="the structure's signature certificate and chain (PEM)"
+    )
+    structure_sign_key_file: Path | None = Field(
+        None, description="the private key of that certificate (PEM)"
+    )
 
     # HL7 v2 over MLLP (docs/hl7-interface.md).
     hl7_application: str = Field("CDR-GATEWAY", description="our MSH-3 in ACKs and results")
@@ -120,6 +151,11 @@ class Settings(BaseSettings):
     mllp_idle_timeout_s: float = Field(300.0, gt=0)
     mllp_max_message_bytes: int = Field(1_048_576, ge=1024)
     mllp_max_connections: int = Field(1000, ge=1)
+    mllp_allowed_peers: list[str] = Field(
+        default_factory=list,
+        description='addresses or networks allowed to connect, e.g. ["10.1.2.0/24", "::1"]; '
+        "empty: any peer (loopback-only by default, see CDR_ALLOW_OPEN)",
+    )
     hl7_outbound_max_attempts: int = Field(10, ge=1)
     hl7_outbound_backoff_s: float = Field(1.0, ge=0)
     hl7_outbound_backoff_max_s: float = Field(300.0, ge=0)
@@ -225,7 +261,7 @@ class Settings(BaseSettings):
             raise ValueError("expected a host name or IP address")
         return value
 
-    @field_validator("fhir_base_url", "regimes_url", mode="after")
+    @field_validator("fhir_base_url", "regimes_url", "regimes_proxy_url", mode="after")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None and not _is_http_url(value):
@@ -249,9 +285,11 @@ class Settings(BaseSettings):
             ) from None
         return value
 
-    @field_validator("requester_finess")
+    @field_validator("requester_finess", "structure_finess")
     @classmethod
-    def _check_finess(cls, value: str) -> str:
+    def _check_finess(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         from rights.errors import InputError
         from rights.identifiers import parse_finess
 
@@ -322,6 +360,8 @@ class Settings(BaseSettings):
         "sandbox_tls_cert_file",
         "sandbox_tls_key_file",
         "sandbox_tls_client_ca_file",
+        "structure_sign_cert_file",
+        "structure_sign_key_file",
     )
     @classmethod
     def _check_file(cls, value: Path | None) -> Path | None:
@@ -380,6 +420,50 @@ class Settings(BaseSettings):
                 f"({', '.join(destinations) or 'none'}): its options would never apply"
             )
         return value
+
+    @field_validator("mllp_allowed_peers")
+    @classmethod
+    def _check_peers(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("sandbox_crl_files")
+    @classmethod
+    def _check_crl_files(cls, value: list[Path]) -> list[Path]:
+        for path in value:
+            if not path.is_file():
+                raise ValueError(f"no such file: {path}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_assertion_material(self) -> Settings:
+        signing = (self.structure_sign_cert_file, self.structure_sign_key_file)
+        if (signing[0] is None) != (signing[1] is None):
+            raise ValueError(
+                "CDR_STRUCTURE_SIGN_CERT_FILE and CDR_STRUCTURE_SIGN_KEY_FILE go together"
+            )
+        if signing[0] is not None and self.regimes_client_cert_file is None:
+            raise ValueError(
+                "CDR_STRUCTURE_SIGN_CERT_FILE needs CDR_REGIMES_CLIENT_CERT_FILE: an assertion "
+                "is bound to the TLS client certificate it travels with"
+            )
+        if self.sandbox_require_assertions and self.sandbox_tls_client_ca_file is None:
+            raise ValueError(
+                "CDR_SANDBOX_REQUIRE_ASSERTIONS needs CDR_SANDBOX_TLS_CLIENT_CA_FILE (the trust)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _apply_structure(self) -> Settings:
+        if self.structure_finess is not None:
+            self.requester_finess = self.structure_finess
+        return self
 
     @model_validator(mode="after")
     def _apply_host(self) -> Settings:

@@ -12,7 +12,6 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -40,8 +39,9 @@ from fhir_server.paging import parse_paging
 from fhir_server.search import read_search, searchset
 from fhir_server.search_params import SEARCH_PARAMS
 from fhir_server.search_run import run_until_disconnected
-from fhir_server.store import FhirStore, StoredResource
+from fhir_server.store import FhirStore
 from fhir_server.submit import SubmitService
+from fhir_server.versions import etag_matches, history_bundle, version_headers
 from fhir_server.xml_format import xml_to_resource
 from rights.errors import CdrError
 
@@ -64,13 +64,6 @@ def _fhir_response(
         media_type=f"{media}; charset=utf-8",
         headers=headers,
     )
-
-
-def _version_headers(stored: StoredResource) -> dict[str, str]:
-    return {
-        "ETag": f'W/"{stored.version_id}"',
-        "Last-Modified": format_datetime(stored.last_updated.astimezone(UTC), usegmt=True),
-    }
 
 
 def create_app(
@@ -209,13 +202,52 @@ def create_app(
             raise FhirRequestError(
                 404, "not-found", f"{resource_type}/{resource_id} does not exist"
             )
-        headers = _version_headers(stored)
-        if _etag_matches(request.headers.get("if-none-match"), stored.version_id):
+        headers = version_headers(stored)
+        if etag_matches(request.headers.get("if-none-match"), stored.version_id):
             return Response(status_code=304, headers=headers)
         if stored.resource.get("outcome") == "queued":
             # A lookup still running (FAIS asynchronous $submit): when to read again.
             headers["Retry-After"] = "1"
         return _fhir_response(request, stored.resource, 200, headers)
+
+    @app.api_route(
+        "/fhir/{resource_type}/{resource_id}/_history/{version}", methods=["GET", "HEAD"]
+    )
+    async def vread(
+        request: Request, resource_type: str, resource_id: str, version: str
+    ) -> Response:
+        _known_type(resource_type)
+        if not version.isdigit() or _FHIR_ID.fullmatch(resource_id) is None:
+            raise FhirRequestError(
+                404, "not-found", f"{resource_type}/{resource_id[:80]}/_history/{version[:20]}"
+            )
+        stored = await asyncio.to_thread(
+            store.read_version, resource_type, resource_id, int(version)
+        )
+        if stored is None:
+            raise FhirRequestError(
+                404,
+                "not-found",
+                f"{resource_type}/{resource_id} has no version {version}",
+            )
+        headers = version_headers(stored)
+        if etag_matches(request.headers.get("if-none-match"), stored.version_id):
+            return Response(status_code=304, headers=headers)
+        return _fhir_response(request, stored.resource, 200, headers)
+
+    @app.api_route("/fhir/{resource_type}/{resource_id}/_history", methods=["GET", "HEAD"])
+    async def history(request: Request, resource_type: str, resource_id: str) -> Response:
+        _known_type(resource_type)
+        versions = (
+            await asyncio.to_thread(store.versions, resource_type, resource_id)
+            if _FHIR_ID.fullmatch(resource_id)
+            else []
+        )
+        if not versions:
+            raise FhirRequestError(
+                404, "not-found", f"{resource_type}/{resource_id[:80]} does not exist"
+            )
+        return _fhir_response(request, history_bundle(base_url, resource_type, versions))
 
     @app.api_route("/fhir/{resource_type}", methods=["GET", "HEAD"])
     async def search(request: Request, resource_type: str) -> Response:
@@ -273,19 +305,6 @@ def create_app(
         )
 
     return app
-
-
-def _etag_matches(if_none_match: str | None, version_id: int) -> bool:
-    """RFC 9110 §13.1.2: ``*`` or a list of entity tags, compared weakly (``W/"3"`` and
-    ``"3"`` name the same version)."""
-    if not if_none_match:
-        return False
-    wanted = f'"{version_id}"'
-    for tag in if_none_match.split(","):
-        tag = tag.strip()
-        if tag == "*" or tag.removeprefix("W/") == wanted:
-            return True
-    return False
 
 
 def _known_type(resource_type: str) -> None:

@@ -50,6 +50,8 @@ _SUPPORTED_PROFILES = {"Coverage": [PROFILE_COVERAGE]}
 def _definition(resource_type: str, name: str) -> str:
     if name == "_id":
         return _CORE + "Resource-id"
+    if name == "_lastUpdated":
+        return _CORE + "Resource-lastUpdated"
     return SEARCH_PARAM_DEFINITIONS[(resource_type, name)]
 
 
@@ -58,9 +60,14 @@ def capability_statement(*, base_url: str, version: str, date: datetime) -> dict
     for resource_type, params in SEARCH_PARAMS.items():
         entry: dict[str, Any] = {
             "type": resource_type,
-            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "interaction": [
+                {"code": "read"},
+                {"code": "vread"},
+                {"code": "history-instance"},
+                {"code": "search-type"},
+            ],
             "versioning": "versioned",
-            "readHistory": False,
+            "readHistory": True,
             "updateCreate": False,
             "searchParam": [
                 {

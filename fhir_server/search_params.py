@@ -26,7 +26,13 @@ class SearchParam:
 
 
 def _params(*items: tuple[str, str, str]) -> dict[str, SearchParam]:
-    return {name: SearchParam(name, kind, doc) for name, kind, doc in items}
+    params = {name: SearchParam(name, kind, doc) for name, kind, doc in items}
+    # Every type: when the resource was last written (meta.lastUpdated), searched on the
+    # resources' own column, as _id is on their key.
+    params["_lastUpdated"] = SearchParam(
+        "_lastUpdated", "date", "when the resource was last written (every date prefix)"
+    )
+    return params
 
 
 SEARCH_PARAMS: Mapping[str, Mapping[str, SearchParam]] = {

@@ -155,6 +155,16 @@ class FhirStore(Protocol):
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None: ...
 
+    def read_version(
+        self, resource_type: str, resource_id: str, version_id: int
+    ) -> StoredResource | None:
+        """vread: one version, current or replaced; None when it was never stored."""
+        ...
+
+    def versions(self, resource_type: str, resource_id: str) -> list[StoredResource]:
+        """Every version kept, the newest first (empty: no such resource)."""
+        ...
+
     def search(
         self,
         resource_type: str,

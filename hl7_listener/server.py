@@ -28,7 +28,8 @@ import contextlib
 import logging
 import socket
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import cast
 
 from hl7_listener.framing import END, START, Frame, MllpDecoder, Oversized
@@ -61,12 +62,17 @@ class MllpServer:
         max_connections: int = 1000,
         max_pending_bytes: int = 1_048_576,
         max_pending_bytes_total: int = 67_108_864,
+        allowed_peers: Sequence[IPv4Network | IPv6Network] = (),
     ) -> None:
+        """``allowed_peers``: the networks a peer's address must be in (empty: any peer);
+        anyone else is closed at once, with a log line saying why (issue 14, item 2)."""
         if min(idle_timeout_s, max_message_bytes, max_connections) <= 0:
             raise ValueError("idle_timeout_s, max_message_bytes and max_connections must be > 0")
         if min(max_pending_bytes, max_pending_bytes_total) <= 0:
             raise ValueError("max_pending_bytes and max_pending_bytes_total must be > 0")
         self.handler = handler
+        self.allowed_peers = tuple(allowed_peers)
+        self.refused_peers = 0
         self.max_pending_bytes = max_pending_bytes
         self.max_pending_bytes_total = max_pending_bytes_total
         self._pending_bytes = 0  # held by every connection: frames waiting and in progress
@@ -141,8 +147,17 @@ class MllpServer:
     def _accept(self) -> _Connection:
         return _Connection(self)
 
-    def _register(self, connection: _Connection) -> bool:
+    def _register(self, connection: _Connection, peer: object) -> bool:
         if self._closing:
+            return False
+        if self.allowed_peers and not _allowed(peer, self.allowed_peers):
+            self.refused_peers += 1
+            shown = _address(peer)
+            log.warning(
+                "MLLP connection refused from %s: not an allowed peer (CDR_MLLP_ALLOWED_PEERS)",
+                shown,
+                extra={"event": "mllp_refused", "peer": shown},
+            )
             return False
         if len(self._open) >= self.max_connections:
             log.warning(
@@ -216,7 +231,7 @@ class _Connection(asyncio.Protocol):
         # a cast, not isinstance: uvloop's transports do not derive from asyncio.Transport
         self._transport = transport = cast(asyncio.Transport, transport)
         self._peer = transport.get_extra_info("peername")
-        if not self._server._register(self):
+        if not self._server._register(self, self._peer):
             self._lost = True
             self.closed.set_result(None)
             transport.abort()
@@ -421,3 +436,18 @@ def _address(peer: object) -> str:
         host = str(peer[0])
         return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
     return str(peer)
+
+
+def _allowed(peer: object, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
+    """Whether the peer's address (``peername``: host first) is in one of ``networks``; an
+    IPv4 peer reached over an IPv6 socket (``::ffff:10.0.0.1``) is read as IPv4."""
+    host = peer[0] if isinstance(peer, tuple) and peer else None
+    if not isinstance(host, str):
+        return False
+    try:
+        address = ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)

@@ -25,6 +25,15 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     │   ├── RegimeTimeout               no answer within the budget (transient)
     │   └── RegimeRejected              the regime refused the request (4xx, bad payload)
     │       └── RequesterRefused        the regime refused who asks (401/403)
+    ├── CardError                       (card.errors) a CPx card or its reader could not do it
+    │   ├── CardServiceUnavailable      no PC/SC service (pcscd not running)
+    │   ├── NoReader
+    │   ├── NoCard
+    │   ├── CardRemoved                 the card left the reader during an operation
+    │   ├── UnknownCard                 not a CPx card (ATR, application or issuer)
+    │   └── CardStatusError             the card refused a command; carries ``sw``
+    │       ├── WrongPin                carries ``tries_left``
+    │       └── PinBlocked
     ├── StorageError
     │   └── StorageBusy                 the database stayed locked (transient)
     ├── DeliveryFailed                  (hl7_listener.client) a result not delivered; ``reason``
@@ -221,8 +230,10 @@ class StorageError(CdrError):
 
 
 class StorageBusy(StorageError):
-    """Another connection held SQLite's write lock and this one would not wait for it: nothing
-    was written, and the same write may be tried again."""
+    """The database refused a write for another connection's lock or a conflicting transaction
+    (SQLite's write lock this connection would not wait for; a PostgreSQL serialization
+    failure, deadlock or lock not available): nothing was written, and the same write may be
+    tried again."""
 
 
 class ConfigError(CdrError):

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from rights.catalogue import Regime, RegimeCatalogue
 from rights.errors import ConfigError, InputError
+from sandbox.assertion_check import AssertionChecker, AssertionMiddleware
 from sandbox.directory import Directory
 from sandbox.eligibility import EligibilityMiddleware, StructureTable
 from sandbox.faults import ALL_REGIMES, FaultBook, FaultMiddleware
@@ -37,6 +38,7 @@ def create_app(
     *,
     families: Mapping[str, WireRoutes],
     structures: StructureTable | None = None,
+    assertions: AssertionChecker | None = None,
 ) -> Starlette:
     """The sandbox app serving the catalogue's regimes of every family in ``families``."""
     unknown = sorted(set(families) - catalogue.families)
@@ -64,6 +66,8 @@ def create_app(
         Middleware(FaultMiddleware, book=faults),
         Middleware(EligibilityMiddleware, structures=structures),
     ]
+    if assertions is not None:  # outermost: nothing is served to a caller it refuses
+        middleware.insert(0, Middleware(AssertionMiddleware, checker=assertions))
     app = Starlette(routes=routes, middleware=middleware)
     app.state.catalogue = catalogue
     app.state.population = population

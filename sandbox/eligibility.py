@@ -17,6 +17,7 @@ from importlib import resources
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rights.eligibility import Category, CategoryTable, default_categories, judge_structure
 from rights.errors import ConfigError, IdentifierError
 from rights.identifiers import parse_finess
 
@@ -41,18 +42,6 @@ _FINESS_KEY = REQUESTER_FINESS_HEADER.lower().encode("latin-1")
 
 
 @dataclass(frozen=True, slots=True)
-class Category:
-    """A FINESS category (NOS TRE_R66) and whether CDR serves it."""
-
-    code: str
-    label: str
-    eligible: bool
-    group: str
-    closed: bool = False
-    parent: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Structure:
     finess: str
     name: str
@@ -74,42 +63,33 @@ class Verdict:
 
 
 class StructureTable:
-    """The eligible categories and the sample structures the sandbox knows by FINESS."""
+    """The sandbox's synthetic FINESS directory (FINESS -> name and category), judged with the
+    domain's category table (``rights.eligibility``)."""
 
     def __init__(
         self,
         version: str,
-        categories: tuple[Category, ...],
+        categories: CategoryTable,
         structures: Mapping[str, tuple[str, str]],
     ) -> None:
         """``structures`` maps a FINESS to (name, category code)."""
         self.version = version
-        self.categories = {c.code: c for c in categories}
+        self.categories = categories
         self.structures: dict[str, Structure] = {}
-        for finess, (name, category) in structures.items():
+        for finess, (name, code) in structures.items():
             try:
                 checked = parse_finess(finess).value
             except IdentifierError as exc:
                 raise ConfigError(f"sample structure {name!r}: {exc.message}") from exc
-            if category not in self.categories:
-                raise ConfigError(f"sample structure {name!r}: unknown category {category}")
-            self.structures[checked] = Structure(checked, name, self.categories[category])
+            category = categories.get(code)
+            if category is None:
+                raise ConfigError(f"sample structure {name!r}: unknown category {code}")
+            self.structures[checked] = Structure(checked, name, category)
 
     @classmethod
-    def from_toml(cls, text: str) -> StructureTable:
+    def from_toml(cls, text: str, categories: CategoryTable | None = None) -> StructureTable:
         try:
             data = tomllib.loads(text)
-            categories = tuple(
-                Category(
-                    code=str(c["code"]),
-                    label=str(c["label"]),
-                    eligible=bool(c["eligible"]),
-                    group=str(c["group"]),
-                    closed=bool(c.get("closed", False)),
-                    parent=str(c["parent"]) if "parent" in c else None,
-                )
-                for c in data["category"]
-            )
             structures = {
                 str(s["finess"]): (str(s["name"]), str(s["category"]))
                 for s in data.get("structure", ())
@@ -117,14 +97,18 @@ class StructureTable:
             version = str(data["version"])
         except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"sandbox structure table is not valid: {exc}") from exc
-        return cls(version, categories, structures)
+        return cls(version, categories or default_categories(), structures)
+
+    def find(self, finess: str) -> Structure | None:
+        """The structure of the directory with this (valid) FINESS, if it is one of ours."""
+        return self.structures.get(finess)
 
     def __iter__(self) -> Iterator[Structure]:
         return iter(self.structures.values())
 
     @property
     def eligible_codes(self) -> tuple[str, ...]:
-        return tuple(code for code, c in self.categories.items() if c.eligible)
+        return self.categories.eligible_codes
 
     def assess(self, finess: str | None) -> Verdict:
         if finess is None or not finess.strip():
@@ -139,11 +123,9 @@ class StructureTable:
         if structure is None:
             return Verdict(allowed=True)
         category = structure.category
-        if not category.eligible:
-            reason = (
-                f"structure {value} ({structure.name}) is of FINESS category {category.code} "
-                f"({category.label}), which is not eligible for CDR"
-            )
+        judged = judge_structure(value, category.code, self.categories)
+        if not judged.eligible:
+            reason = f"structure {value} ({structure.name}): {judged.reason}"
             return Verdict(allowed=False, reason=reason, structure=structure)
         warning = None
         if category.closed:

@@ -21,6 +21,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from rights.errors import ConfigError
+from sandbox.tls_peer import TlsPeerHttpProtocol
 
 __all__ = ["RunningServer", "SandboxTls", "serve", "start_in_thread"]
 
@@ -65,7 +66,8 @@ def _config(app: ASGIApp, host: str, port: int, tls: SandboxTls | None) -> uvico
         # be open when the thread's loop closes, which strict test runs report (follow-up noted).
         loop="asyncio",
         timeout_graceful_shutdown=_GRACE_S,
-        **({} if tls is None else tls.uvicorn_options()),
+        # Over TLS, the protocol tells the app the client's certificate (sandbox.tls_peer).
+        **({} if tls is None else {**tls.uvicorn_options(), "http": TlsPeerHttpProtocol}),
     )
 
 

@@ -2,8 +2,10 @@
 it — in one transaction, and the answers of concurrent requests committed together.
 
 Measured under load (BENCHMARKS.md): one commit and one set of statements for many requests
-instead of two transactions per request. On SQLite the statements run on the sqlite3 driver
-itself (``answers_sqlite``), off SQLAlchemy's statement machinery.
+instead of two transactions per request. How the rows reach the database is the store's
+``write`` (``AnswerWrite``): ``write_answers`` here, through SQLAlchemy, or the sqlite3
+driver's ``answers_sqlite.write_answers_sqlite``; the composition root chooses
+(``cdr.storage.strategy``).
 """
 
 from __future__ import annotations
@@ -16,15 +18,31 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from cdr.storage.answers_sqlite import write_answers_sqlite
-from cdr.storage.fhir_store import SqlFhirStore
+from cdr.storage.fhir_store import write_resources
 from cdr.storage.lookups import LookupRecord, insert_lookup_records, lookup_record
 from cdr.storage.transactions import in_transaction
 from cdr.storage.writer import GroupCommit, LocalFirstCommit, on_loop
 from fhir_server.store import ResourceWrite, StoredResource
 from rights.result import LookupReport
 
-__all__ = ["SqlAnswerStore"]
+__all__ = ["AnswerWrite", "SqlAnswerStore", "write_answers"]
+
+AnswerWrite = Callable[
+    [Connection, Sequence[LookupRecord], Sequence[ResourceWrite], datetime], list[StoredResource]
+]
+"""Writes lookup records then resources within the caller's transaction; returns one stored
+resource per write, in order."""
+
+
+def write_answers(
+    connection: Connection,
+    records: Sequence[LookupRecord],
+    writes: Sequence[ResourceWrite],
+    now: datetime,
+) -> list[StoredResource]:
+    """The ``AnswerWrite`` of SQLAlchemy's statements (any database)."""
+    insert_lookup_records(connection, records)
+    return write_resources(connection, writes, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,22 +58,21 @@ class SqlAnswerStore:
     def __init__(
         self,
         engine: Engine,
-        fhir: SqlFhirStore,
         *,
         now: Callable[[], datetime],
         run: Callable[..., Awaitable[Any]],
+        write: AnswerWrite = write_answers,
         quick_engine: Engine | None = None,
     ) -> None:
-        """``run`` hands a batch to the writer thread. ``quick_engine`` (SQLite: an engine on
+        """``write``: how a batch's rows are written (the composition root's choice).
+        ``run`` hands a batch to the writer thread. ``quick_engine`` (SQLite: an engine on
         the same file that never waits for the write lock, ``Database.no_wait_engine``): a
         batch is written on the event loop itself, and goes to the writer thread only when
         another process keeps the lock through a few short retries (``LocalFirstCommit``).
-        Measured under `$submit` load (BENCHMARKS.md):
-        the GIL changing hands at every driver call of the writer thread cost more CPU than
-        the commit itself."""
-        self._fhir = fhir
+        Measured under `$submit` load (BENCHMARKS.md): the GIL changing hands at every
+        driver call of the writer thread cost more CPU than the commit itself."""
         self._now = now
-        self._on_sqlite = engine.dialect.name == "sqlite"
+        self._write_rows = write
         # Two loop passes gathered before each commit: measured under load, batches of about 10
         # answers became larger ones, and each answer cost ~10 % less CPU (BENCHMARKS.md).
         self._commits: LocalFirstCommit[_Answer, list[StoredResource]] = LocalFirstCommit(
@@ -85,15 +102,7 @@ class SqlAnswerStore:
         records = [a.record for a in answers if a.record is not None]
         # All the answers' resources in one write: one read, one insert per table.
         writes = [w for a in answers for w in a.writes]
-        if self._on_sqlite:
-            cursor = connection.connection.cursor()  # the driver's, in this same transaction
-            try:
-                stored = write_answers_sqlite(cursor, records, writes, self._now())
-            finally:
-                cursor.close()
-        else:
-            insert_lookup_records(connection, records)
-            stored = self._fhir.write(connection, writes, self._now())
+        stored = self._write_rows(connection, records, writes, self._now())
         out: list[list[StoredResource]] = []
         start = 0
         for answer in answers:

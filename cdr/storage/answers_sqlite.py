@@ -2,64 +2,84 @@
 
 Profiled under load, the writer thread spent much of a batch in SQLAlchemy's statement
 machinery (parameter processing, executemany wrapping, result rows), holding the GIL the event
-loop needs; the driver's own ``execute`` does that work in C. Same tables and the very same
-rows (``sqlite_values``), the same decisions (``fhir_batch``) as ``insert_lookup_records``
-then ``SqlFhirStore.write``; PostgreSQL keeps the SQLAlchemy path.
+loop needs; the driver's own ``execute`` does that work in C. The very same statements
+(``write_statements``, compiled once by ``driver_sql``), the very same rows
+(``sqlite_values``) and the same decisions (``fhir_batch``) as ``answers.write_answers``.
 
-It runs on the cursor of the caller's transaction (``in_transaction``) and raises driver
-errors as SQLAlchemy would: conflicts are retried, and failures become ``StorageError``,
-exactly as for every other write.
+It runs on the driver's cursor of the caller's transaction (``in_transaction``), which
+retries its conflicts and turns its driver errors into ``StorageError`` exactly as for every
+other write.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table, insert
 from sqlalchemy.engine.interfaces import DBAPICursor
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import StatementError
 
+from cdr.storage.driver_sql import DriverStatement, sqlite_statement
 from cdr.storage.fhir_batch import (
-    INDEX_VALUE_LENGTH,
     Key,
     StoredVersion,
     plan_writes,
     versions_to_read,
 )
 from cdr.storage.lookups import LookupRecord
+from cdr.storage.packed import pack, unpack
 from cdr.storage.sqlite_values import Rule, column_rules, sqlite_datetime
 from cdr.storage.tables import lookup_results, lookups
+from cdr.storage.write_statements import (
+    DELETE_INDEX,
+    INSERT_HISTORY,
+    INSERT_INDEX,
+    INSERT_RESOURCE,
+    UPDATE_RESOURCE,
+    read_versions,
+)
 from fhir_server.store import ResourceWrite, StoredResource
 
 __all__ = ["write_answers_sqlite"]
 
-_INSERT_RESOURCE = (
-    "INSERT INTO fhir_resources (resource_type, id, version_id, last_updated, content) "
-    "VALUES (?, ?, ?, ?, ?)"
+_INSERT_RESOURCE = sqlite_statement(
+    INSERT_RESOURCE, column_keys=("resource_type", "id", "version_id", "last_updated", "content")
 )
-_UPDATE_RESOURCE = (
-    "UPDATE fhir_resources SET version_id = ?, last_updated = ?, content = ? "
-    "WHERE resource_type = ? AND id = ?"
+_INSERT_HISTORY = sqlite_statement(
+    INSERT_HISTORY, column_keys=("resource_type", "id", "version_id", "last_updated", "content")
 )
-_DELETE_INDEX = "DELETE FROM fhir_search_index WHERE resource_type = ? AND resource_id = ?"
-_INSERT_INDEX = (
-    "INSERT INTO fhir_search_index (resource_type, resource_id, param, system, value) "
-    "VALUES (?, ?, ?, ?, ?)"
+_UPDATE_RESOURCE = sqlite_statement(UPDATE_RESOURCE)
+_DELETE_INDEX = sqlite_statement(DELETE_INDEX)
+_INSERT_INDEX = sqlite_statement(
+    INSERT_INDEX, column_keys=("resource_type", "resource_id", "param", "system", "value")
 )
 
 
 def write_answers_sqlite(
+    connection: Connection,
+    records: Sequence[LookupRecord],
+    writes: Sequence[ResourceWrite],
+    now: datetime,
+) -> list[StoredResource]:
+    """The ``AnswerWrite`` of the sqlite3 driver: ``records`` and ``writes`` within the
+    caller's transaction, in the order and with the outcome of ``answers.write_answers``."""
+    cursor = connection.connection.cursor()  # the driver's, in this same transaction
+    try:
+        return write_answers_on(cursor, records, writes, now)
+    finally:
+        cursor.close()
+
+
+def write_answers_on(
     cursor: DBAPICursor,
     records: Sequence[LookupRecord],
     writes: Sequence[ResourceWrite],
     now: datetime,
 ) -> list[StoredResource]:
-    """``records`` and ``writes`` within the caller's transaction, in the order and with the
-    outcome of ``insert_lookup_records`` then ``SqlFhirStore.write``."""
+    """``write_answers_sqlite`` on ``cursor``."""
     if records:
         _insert(cursor, lookups, [r.row for r in records])
         results = [result for r in records for result in r.results]
@@ -74,47 +94,66 @@ def _write_resources(
     to_read = versions_to_read(writes)
     stored: dict[Key, StoredVersion] = {}
     if to_read:
-        statement, parameters = _read_versions(to_read)
-        _run(cursor, statement, parameters, many=False)
+        cursor.execute(*_read_versions(to_read))
         stored = {
             (resource_type, resource_id): StoredVersion(
-                version_id, content, datetime.fromisoformat(last_updated)
+                version_id, unpack(content), datetime.fromisoformat(last_updated)
             )
             for resource_type, resource_id, version_id, content, last_updated in cursor.fetchall()
         }
     plan = plan_writes(writes, stored, now)
     stamp = sqlite_datetime(now)
     if plan.new:
-        rows = [(p.resource_type, p.resource_id, p.version_id, stamp, p.content) for p in plan.new]
-        _run(cursor, _INSERT_RESOURCE, rows)
+        rows = [
+            {
+                "resource_type": p.resource_type,
+                "id": p.resource_id,
+                "version_id": p.version_id,
+                "last_updated": stamp,
+                "content": pack(p.content),
+            }
+            for p in plan.new
+        ]
+        cursor.executemany(_INSERT_RESOURCE.sql, _INSERT_RESOURCE.many(rows))
     if plan.changed:
         updates = [
-            (p.version_id, stamp, p.content, p.resource_type, p.resource_id) for p in plan.changed
+            {
+                "key_type": p.resource_type,
+                "key_id": p.resource_id,
+                "new_version_id": p.version_id,
+                "new_last_updated": stamp,
+                "new_content": pack(p.content),
+            }
+            for p in plan.changed
         ]
-        _run(cursor, _UPDATE_RESOURCE, updates)
-        _run(cursor, _DELETE_INDEX, [(p.resource_type, p.resource_id) for p in plan.changed])
-    index = [
-        (p.resource_type, p.resource_id, e.param, e.system, e.value[:INDEX_VALUE_LENGTH])
-        for p in plan.indexed
-        for e in p.index
+        cursor.executemany(_UPDATE_RESOURCE.sql, _UPDATE_RESOURCE.many(updates))
+        cursor.executemany(_DELETE_INDEX.sql, _DELETE_INDEX.many(plan.replaced_index()))
+    history = [
+        {
+            **row,
+            "last_updated": sqlite_datetime(row["last_updated"]),
+            "content": pack(row["content"]),
+        }
+        for row in plan.history_rows()
     ]
+    if history:
+        cursor.executemany(_INSERT_HISTORY.sql, _INSERT_HISTORY.many(history))
+    index = plan.index_rows()
     if index:
-        _run(cursor, _INSERT_INDEX, index)
+        cursor.executemany(_INSERT_INDEX.sql, _INSERT_INDEX.many(index))
     return plan.results
 
 
-def _read_versions(to_read: dict[str, list[str]]) -> tuple[str, list[str]]:
-    """The stored versions of ``to_read`` (ids by type) by primary key: one
-    ``type = ? AND id IN (...)`` per type, as ``fhir_store._read_statement`` (SQLite 3.40 runs
-    a row-value IN as a scan of the whole table)."""
-    terms = " OR ".join(
-        f"(resource_type = ? AND id IN ({', '.join('?' * len(ids))}))" for ids in to_read.values()
-    )
-    statement = (
-        "SELECT resource_type, id, version_id, content, last_updated FROM fhir_resources "
-        f"WHERE {terms}"
-    )
-    return statement, [value for t, ids in to_read.items() for value in (t, *ids)]
+def _read_versions(to_read: dict[str, list[str]]) -> tuple[str, dict[str, Any]]:
+    """The SQL and parameters of ``write_statements.read_versions`` for ``to_read`` (ids by
+    type)."""
+    types = tuple(to_read)
+    return _read_statement(types).expanded({f"ids_{n}": to_read[t] for n, t in enumerate(types)})
+
+
+@lru_cache(maxsize=64)
+def _read_statement(types: tuple[str, ...]) -> DriverStatement:
+    return sqlite_statement(read_versions(types))
 
 
 def _insert(cursor: DBAPICursor, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -122,33 +161,15 @@ def _insert(cursor: DBAPICursor, table: Table, rows: list[dict[str, Any]]) -> No
     executemany takes them), each value stored as SQLAlchemy stores its column's type."""
     statement, columns = _insert_statement(table, tuple(rows[0]))
     try:
-        values = [tuple([row[n] if r is None else r(row[n]) for n, r in columns]) for row in rows]
+        values = [{n: row[n] if r is None else r(row[n]) for n, r in columns} for row in rows]
     except (TypeError, ValueError) as exc:  # where SQLAlchemy's bind processors fail alike
-        raise _as_sqlalchemy(exc, statement, None, many=True) from exc
-    _run(cursor, statement, values)
+        raise StatementError(str(exc), statement.sql, None, exc) from exc
+    cursor.executemany(statement.sql, values)
 
 
 @lru_cache(maxsize=8)
 def _insert_statement(
     table: Table, names: tuple[str, ...]
-) -> tuple[str, tuple[tuple[str, Rule | None], ...]]:
-    statement = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-    )
+) -> tuple[DriverStatement, tuple[tuple[str, Rule | None], ...]]:
+    statement = sqlite_statement(insert(table), column_keys=names)
     return statement, tuple(zip(names, column_rules(table, names), strict=True))
-
-
-def _run(cursor: DBAPICursor, statement: str, parameters: Any, *, many: bool = True) -> None:
-    try:
-        if many:
-            cursor.executemany(statement, parameters)
-        else:
-            cursor.execute(statement, parameters)
-    except sqlite3.Error as exc:
-        raise _as_sqlalchemy(exc, statement, parameters, many=many) from exc
-
-
-def _as_sqlalchemy(error: Exception, statement: str, parameters: Any, *, many: bool) -> Exception:
-    """``error`` as SQLAlchemy raises it from a statement: IntegrityError, OperationalError…
-    for ``in_transaction`` to retry or turn into ``StorageError`` as it does any other."""
-    return DBAPIError.instance(statement, parameters, error, sqlite3.Error, ismulti=many)

@@ -14,8 +14,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from cdr.storage.durability import WalCheckpointer, WalSync
+from cdr.storage.transactions import storage_errors
 from fhir_server import json_text
-from rights.errors import ConfigError, StorageError
+from rights.errors import ConfigError
 
 __all__ = ["Database", "json_column_text"]
 
@@ -115,12 +116,9 @@ class Database:
 
     def migrate(self) -> None:
         config = _alembic_config()
-        try:
-            with self.engine.begin() as connection:
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot migrate the database: {exc}") from exc
+        with storage_errors("migrate the database"), self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
 
     def ping(self) -> bool:
         try:
@@ -145,11 +143,8 @@ class Database:
         """(the schema revision of this database or None when it has none, the revision this
         version of the gateway needs): equal when ``migrate`` has nothing to do."""
         head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-        try:
-            with self.engine.connect() as connection:
-                current = MigrationContext.configure(connection).get_current_revision()
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot read the database: {exc}") from exc
+        with storage_errors("read the database"), self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
         return current, head
 
 

@@ -10,12 +10,13 @@ batch is the later one, as two upserts would leave it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from cdr.storage.index_types import index_type
 from fhir_server import json_text
 from fhir_server.search_params import index_entries
 from fhir_server.store import IndexEntry, ResourceWrite, StoredResource
@@ -61,6 +62,43 @@ class WritePlan:
     changed: list[Planned]  # to update, their stored index rows deleted
     indexed: list[Planned]  # whose index rows to insert: the new and the changed
     results: list[StoredResource]  # one per write, in order
+    # The stored versions the changes replace, for ``fhir_resource_history`` (vread,
+    # _history): (type, id) -> that version, as read before the batch.
+    superseded: dict[Key, StoredVersion] = field(default_factory=dict)
+
+    def history_rows(self) -> list[dict[str, Any]]:
+        """The ``fhir_resource_history`` rows to insert, keyed by column (content as text)."""
+        return [
+            {
+                "resource_type": resource_type,
+                "id": resource_id,
+                "version_id": version.version_id,
+                "last_updated": version.last_updated,
+                "content": version.content,
+            }
+            for (resource_type, resource_id), version in self.superseded.items()
+        ]
+
+    def index_rows(self) -> list[dict[str, Any]]:
+        """The ``fhir_search_index`` rows to insert, keyed by column."""
+        return [
+            {
+                "resource_type": index_type(p.resource_type),
+                "resource_id": p.resource_id,
+                "param": e.param,
+                "system": e.system,
+                "value": e.value[:INDEX_VALUE_LENGTH],
+            }
+            for p in self.indexed
+            for e in p.index
+        ]
+
+    def replaced_index(self) -> list[dict[str, Any]]:
+        """The keys (``key_type``, ``key_id``) whose stored index rows ``DELETE_INDEX``
+        deletes: those of the changed resources."""
+        return [
+            {"key_type": index_type(p.resource_type), "key_id": p.resource_id} for p in self.changed
+        ]
 
 
 def versions_to_read(writes: Sequence[ResourceWrite]) -> dict[str, list[str]]:
@@ -84,6 +122,7 @@ def plan_writes(
     indexed: dict[Key, Planned] = {}
     results: list[StoredResource] = []
     stamps: dict[datetime, str] = {}  # lastUpdated texts: most writes of a batch share one
+    superseded: dict[Key, StoredVersion] = {}
     for write in writes:
         resource_type, resource_id = write.resource["resourceType"], write.resource["id"]
         key = (resource_type, resource_id)
@@ -96,6 +135,10 @@ def plan_writes(
         if known is not None and known.content == content:
             results.append(_written(write.resource, known.version_id, known.last_updated, stamps))
             continue
+        if known is not None and key in stored and key not in superseded:
+            # The version stored before this batch goes to the history; one made and
+            # replaced within the batch was never stored, so there is nothing to keep of it.
+            superseded[key] = stored[key]
         version_id = 1 if known is None else known.version_id + 1
         index = index_entries(write.resource) if write.index is None else write.index
         planned = Planned(resource_type, resource_id, version_id, content, index)
@@ -106,7 +149,9 @@ def plan_writes(
         indexed[key] = planned
         current[key] = StoredVersion(version_id, content, now)
         results.append(_written(write.resource, version_id, now, stamps))
-    return WritePlan(list(new.values()), list(changed.values()), list(indexed.values()), results)
+    return WritePlan(
+        list(new.values()), list(changed.values()), list(indexed.values()), results, superseded
+    )
 
 
 def _content_without_meta(resource: dict[str, Any]) -> str:

@@ -11,11 +11,12 @@ resources.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, intersect, or_, select, true
 
+from cdr.storage.index_types import index_type
 from cdr.storage.tables import fhir_resources, fhir_search_index
 from fhir_server.store import Criterion
 
@@ -70,7 +71,7 @@ def _index_ids(resource_type: str, criterion: Criterion) -> Select[Any]:
     """The ids of the resources a criterion matches: one search of ``ix_fhir_search``."""
     idx = fhir_search_index.c
     return select(idx.resource_id).where(
-        idx.resource_type == resource_type,
+        idx.resource_type == index_type(resource_type),
         idx.param == criterion.param,
         _value_matches(criterion),
     )
@@ -86,6 +87,52 @@ def _id_matches(criterion: Criterion) -> ColumnElement[bool]:
     return fhir_resources.c.id.in_(criterion.values)
 
 
+def _instant_range(text: str) -> tuple[datetime, datetime]:
+    """The UTC instants a searched date covers, start included and end excluded, at the
+    precision it was written (``2026-12-07`` is that day, ``…T10:15`` that minute)."""
+    if len(text) <= 10:
+        year = int(text[:4])
+        month = int(text[5:7]) if len(text) >= 7 else 1
+        day = int(text[8:10]) if len(text) == 10 else 1
+        start = datetime(year, month, day, tzinfo=UTC)
+        if len(text) == 4:
+            end = datetime(year + 1, 1, 1, tzinfo=UTC) if year < 9999 else datetime.max
+        elif len(text) == 7:
+            end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        else:
+            end = start + timedelta(days=1)
+        return start, end.replace(tzinfo=UTC)
+    clock = text[11:]
+    if len(clock) == 5:  # hh:mm
+        start = datetime.fromisoformat(text + ":00").replace(tzinfo=UTC)
+        return start, start + timedelta(minutes=1)
+    start = datetime.fromisoformat(text).replace(tzinfo=UTC)
+    digits = len(clock) - 9 if len(clock) > 8 else 0  # fraction digits written
+    return start, start + timedelta(microseconds=10 ** (6 - digits))
+
+
+def _last_updated(criterion: Criterion) -> ColumnElement[bool]:
+    """``_lastUpdated`` on the resources' own column, each prefix over the range the value
+    covers (R4 §3.1.1.5.6); values are OR-ed like any criterion's."""
+    at = fhir_resources.c.last_updated
+    terms = []
+    for value in criterion.values:
+        start, end = _instant_range(value)
+        terms.append(
+            {
+                "eq": and_(at >= start, at < end),
+                "ne": or_(at < start, at >= end),
+                "gt": at >= end,
+                "sa": at >= end,
+                "ge": at >= start,
+                "lt": at < start,
+                "eb": at < start,
+                "le": at < end,
+            }[criterion.prefix]
+        )
+    return or_(*terms)
+
+
 def matching(resource_type: str, criteria: Sequence[Criterion]) -> list[ColumnElement[bool]]:
     """The conditions on ``fhir_resources`` of a search (criteria are AND-ed): the ids the
     index criteria match, intersected in ONE uncorrelated subquery. Written as one ``IN`` per
@@ -93,7 +140,9 @@ def matching(resource_type: str, criteria: Sequence[Criterion]) -> list[ColumnEl
     one found (a nested loop); an intersection runs each search once."""
     conditions = [fhir_resources.c.resource_type == resource_type]
     conditions += [_id_matches(c) for c in criteria if c.param == "_id"]
-    searches = [_index_ids(resource_type, c) for c in criteria if c.param != "_id"]
+    conditions += [_last_updated(c) for c in criteria if c.param == "_lastUpdated"]
+    on_index = [c for c in criteria if c.param not in ("_id", "_lastUpdated")]
+    searches = [_index_ids(resource_type, c) for c in on_index]
     if searches:
         ids = searches[0] if len(searches) == 1 else intersect(*searches)
         # MATERIALIZED: the index searches are planned on their own, as ranges of

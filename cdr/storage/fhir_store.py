@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Engine,
-    Select,
-    and_,
-    bindparam,
-    delete,
-    insert,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine, select
 
 from cdr.storage.fhir_batch import (
-    INDEX_VALUE_LENGTH,
     Key,
     StoredVersion,
     plan_writes,
@@ -34,8 +18,16 @@ from cdr.storage.fhir_batch import (
 )
 from cdr.storage.fhir_search import count_statement, page_statement
 from cdr.storage.query_budget import time_budget
-from cdr.storage.tables import fhir_resources, fhir_search_index
-from cdr.storage.transactions import in_transaction
+from cdr.storage.tables import fhir_resource_history, fhir_resources
+from cdr.storage.transactions import in_transaction, storage_errors
+from cdr.storage.write_statements import (
+    DELETE_INDEX,
+    INSERT_HISTORY,
+    INSERT_INDEX,
+    INSERT_RESOURCE,
+    UPDATE_RESOURCE,
+    read_versions,
+)
 from fhir_server.store import (
     COUNT_BOUND,
     Cancellation,
@@ -47,23 +39,13 @@ from fhir_server.store import (
     StoredResource,
     TotalMode,
 )
-from rights.errors import StorageError
 
-__all__ = ["SqlFhirStore"]
+__all__ = ["SqlFhirStore", "write_resources"]
 
 
 def _stored(content: str, version_id: int, last_updated: datetime) -> StoredResource:
     """A resource read back from its stored text."""
     return with_version(json.loads(content), version_id, last_updated)
-
-
-@contextmanager
-def _storage_errors(doing: str) -> Iterator[None]:
-    """The one place driver errors become ``StorageError`` (503 at the FHIR edge, not 500)."""
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise StorageError(f"cannot {doing}: {exc}") from exc
 
 
 class SqlFhirStore:
@@ -91,76 +73,11 @@ class SqlFhirStore:
     def write(
         self, connection: Connection, writes: Sequence[ResourceWrite], now: datetime
     ) -> list[StoredResource]:
-        """``writes`` within the caller's transaction. One read for the whole batch (none for
-        the writes marked new), then only the writes that change something: a resource whose
-        content is unchanged keeps its version and costs no write at all."""
-        to_read = versions_to_read(writes)
-        stored: dict[Key, StoredVersion] = {}
-        if to_read:
-            types = tuple(to_read)
-            found = connection.execute(
-                _read_statement(types), {f"ids_{n}": to_read[t] for n, t in enumerate(types)}
-            )
-            stored = {
-                (row.resource_type, row.id): StoredVersion(
-                    row.version_id, row.content, row.last_updated
-                )
-                for row in found
-            }
-        plan = plan_writes(writes, stored, now)
-        if plan.new:
-            self._insert_new(
-                connection,
-                [
-                    {
-                        "resource_type": p.resource_type,
-                        "id": p.resource_id,
-                        "version_id": p.version_id,
-                        "last_updated": now,
-                        "content": p.content,
-                    }
-                    for p in plan.new
-                ],
-            )
-        for p in plan.changed:
-            connection.execute(
-                update(fhir_resources)
-                .where(
-                    fhir_resources.c.resource_type == p.resource_type,
-                    fhir_resources.c.id == p.resource_id,
-                )
-                .values(version_id=p.version_id, last_updated=now, content=p.content)
-            )
-        if plan.changed:
-            connection.execute(
-                delete(fhir_search_index).where(
-                    _keys_in(
-                        fhir_search_index.c.resource_type,
-                        fhir_search_index.c.resource_id,
-                        [(p.resource_type, p.resource_id) for p in plan.changed],
-                    )
-                )
-            )
-        rows = [
-            {
-                "resource_type": p.resource_type,
-                "resource_id": p.resource_id,
-                "param": e.param,
-                "system": e.system,
-                "value": e.value[:INDEX_VALUE_LENGTH],
-            }
-            for p in plan.indexed
-            for e in p.index
-        ]
-        if rows:
-            connection.execute(insert(fhir_search_index), rows)
-        return plan.results
-
-    def _insert_new(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        connection.execute(insert(fhir_resources), rows)
+        """``writes`` within the caller's transaction (``write_resources``)."""
+        return write_resources(connection, writes, now)
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None:
-        with _storage_errors("read a FHIR resource"), self._engine.connect() as connection:
+        with storage_errors("read a FHIR resource"), self._engine.connect() as connection:
             row = connection.execute(
                 select(
                     fhir_resources.c.content,
@@ -169,6 +86,39 @@ class SqlFhirStore:
                 ).where(
                     fhir_resources.c.resource_type == resource_type,
                     fhir_resources.c.id == resource_id,
+                )
+            ).first()
+        return None if row is None else _stored(row.content, row.version_id, row.last_updated)
+
+    def versions(self, resource_type: str, resource_id: str) -> list[StoredResource]:
+        """Every version kept of a resource, the newest first: the current one, then those
+        its changes replaced (``fhir_resource_history``). Empty when it does not exist."""
+        current = self.read(resource_type, resource_id)
+        if current is None:
+            return []
+        h = fhir_resource_history.c
+        with storage_errors("read a FHIR resource's history"), self._engine.connect() as connection:
+            rows = connection.execute(
+                select(h.content, h.version_id, h.last_updated)
+                .where(h.resource_type == resource_type, h.id == resource_id)
+                .order_by(h.version_id.desc())
+            ).all()
+        return [current, *(_stored(r.content, r.version_id, r.last_updated) for r in rows)]
+
+    def read_version(
+        self, resource_type: str, resource_id: str, version_id: int
+    ) -> StoredResource | None:
+        """One version (vread): the current one or one kept in the history."""
+        current = self.read(resource_type, resource_id)
+        if current is None or current.version_id == version_id:
+            return current
+        h = fhir_resource_history.c
+        with storage_errors("read a FHIR resource version"), self._engine.connect() as connection:
+            row = connection.execute(
+                select(h.content, h.version_id, h.last_updated).where(
+                    h.resource_type == resource_type,
+                    h.id == resource_id,
+                    h.version_id == version_id,
                 )
             ).first()
         return None if row is None else _stored(row.content, row.version_id, row.last_updated)
@@ -188,7 +138,7 @@ class SqlFhirStore:
         position = None if after is None else (after.last_updated, after.resource_id)
         by_index = any(c.param != "_id" for c in criteria)
         with (
-            _storage_errors("search FHIR resources"),
+            storage_errors("search FHIR resources"),
             self._engine.connect() as connection,
             time_budget(connection, self._search_timeout_s, cancel, parameters) as run,
         ):
@@ -236,36 +186,59 @@ class SqlFhirStore:
         )
 
 
-@lru_cache(maxsize=64)
-def _read_statement(types: tuple[str, ...]) -> Select[Any]:
-    """The versions of resources of ``types``, their ids bound as ``ids_<n>`` per type. One
-    statement per tuple of types, reused: building it took longer than running it."""
-    return select(
-        fhir_resources.c.resource_type,
-        fhir_resources.c.id,
-        fhir_resources.c.version_id,
-        fhir_resources.c.content,
-        fhir_resources.c.last_updated,
-    ).where(
-        or_(
-            *(
-                and_(
-                    fhir_resources.c.resource_type == resource_type,
-                    fhir_resources.c.id.in_(bindparam(f"ids_{n}", expanding=True)),
-                )
-                for n, resource_type in enumerate(types)
-            )
+def write_resources(
+    connection: Connection, writes: Sequence[ResourceWrite], now: datetime
+) -> list[StoredResource]:
+    """``writes`` within the caller's transaction. One read for the whole batch (none for
+    the writes marked new), then only the writes that change something: a resource whose
+    content is unchanged keeps its version and costs no write at all."""
+    to_read = versions_to_read(writes)
+    stored: dict[Key, StoredVersion] = {}
+    if to_read:
+        types = tuple(to_read)
+        found = connection.execute(
+            read_versions(types), {f"ids_{n}": to_read[t] for n, t in enumerate(types)}
         )
-    )
-
-
-def _keys_in(
-    type_column: ColumnElement[str], id_column: ColumnElement[str], keys: list[tuple[str, str]]
-) -> ColumnElement[bool]:
-    """``(type, id) IN (...)`` written as one ``type = ? AND id IN (...)`` per type: SQLite
-    (3.40) runs a row-value IN as a scan of the whole table, these terms as index searches.
-    (``_read_statement`` is the same, with the ids bound.)"""
-    by_type: dict[str, list[str]] = {}
-    for resource_type, resource_id in keys:
-        by_type.setdefault(resource_type, []).append(resource_id)
-    return or_(*(and_(type_column == t, id_column.in_(ids)) for t, ids in by_type.items()))
+        stored = {
+            (row.resource_type, row.id): StoredVersion(
+                row.version_id, row.content, row.last_updated
+            )
+            for row in found
+        }
+    plan = plan_writes(writes, stored, now)
+    if plan.new:
+        connection.execute(
+            INSERT_RESOURCE,
+            [
+                {
+                    "resource_type": p.resource_type,
+                    "id": p.resource_id,
+                    "version_id": p.version_id,
+                    "last_updated": now,
+                    "content": p.content,
+                }
+                for p in plan.new
+            ],
+        )
+    if plan.changed:
+        connection.execute(
+            UPDATE_RESOURCE,
+            [
+                {
+                    "key_type": p.resource_type,
+                    "key_id": p.resource_id,
+                    "new_version_id": p.version_id,
+                    "new_last_updated": now,
+                    "new_content": p.content,
+                }
+                for p in plan.changed
+            ],
+        )
+        connection.execute(DELETE_INDEX, plan.replaced_index())
+    history = plan.history_rows()
+    if history:
+        connection.execute(INSERT_HISTORY, history)
+    rows = plan.index_rows()
+    if rows:
+        connection.execute(INSERT_INDEX, rows)
+    return plan.results

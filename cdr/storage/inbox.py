@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,18 +12,16 @@ from sqlalchemy import (
     Connection,
     Engine,
     String,
-    bindparam,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from cdr.storage.inbox_batch import Key, batch_outcomes, new_rows
-from cdr.storage.inbox_sqlite import store_batch_sqlite
 from cdr.storage.tables import hl7_inbox, hl7_outbox, hl7_relookups
-from cdr.storage.transactions import storage_error
+from cdr.storage.transactions import in_transaction, storage_errors
+from cdr.storage.write_statements import INBOX_INSERT, INBOX_STORED
 from hl7_listener.ports import (
     InboundMessage,
     InboxStatus,
@@ -39,15 +35,20 @@ from rights.errors import StorageError
 
 # The helpers are shared with ``cdr.storage.outbox``, the other half of the HL7 storage.
 __all__ = [
+    "InboxWrite",
     "SqlInbox",
     "column_length",
     "fit_column",
     "from_db",
     "pending_message",
     "storable_text",
-    "storage_errors",
+    "store_batch",
     "to_utc",
 ]
+
+InboxWrite = Callable[[Connection, list[dict[str, Any]]], list[StoreOutcome]]
+"""Stores a batch of inbox rows (``_inbox_row``) within the caller's transaction: one outcome
+per row, duplicates answered with their first copy's ACK (``inbox_batch``)."""
 
 # A concurrent writer (another gateway process) may insert a key of our batch between our read
 # and our insert: the unique constraint refuses it, and the batch is run again from its read,
@@ -101,59 +102,25 @@ def from_db(value: datetime) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
-@contextmanager
-def storage_errors(doing: str) -> Iterator[None]:
-    """Driver errors become ``StorageError``: the edges answer them, they never crash a loop."""
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise StorageError(f"cannot {doing}: {exc}") from exc
-
-
 class SqlInbox:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, store: InboxWrite | None = None) -> None:
+        """``store``: how ``store_many`` writes a batch (the composition root's choice);
+        ``store_batch``, through SQLAlchemy, by default."""
         self._engine = engine
+        self._store = store_batch if store is None else store
 
     def store_many(self, messages: Sequence[InboundMessage]) -> list[StoreOutcome]:
         """One transaction for the batch: one read of the batch's keys already stored, one
-        multi-row INSERT of the new ones (the group commit of the MLLP intake)."""
+        INSERT of the new ones (the group commit of the MLLP intake)."""
         if not messages:
             return []
         rows = [_inbox_row(m) for m in messages]
-        if self._engine.dialect.name == "sqlite":
-            return self._store_sqlite(rows)
-        for attempt in range(_STORE_ATTEMPTS):
-            try:
-                with self._engine.begin() as connection:
-                    return _store_batch(connection, rows)
-            except IntegrityError as exc:
-                if attempt + 1 == _STORE_ATTEMPTS:
-                    raise StorageError(f"cannot store HL7 messages: {exc}") from exc
-            except SQLAlchemyError as exc:
-                raise StorageError(f"cannot store HL7 messages: {exc}") from exc
-        raise AssertionError("unreachable")  # the loop returns or raises
-
-    def _store_sqlite(self, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
-        for attempt in range(_STORE_ATTEMPTS):
-            connection = self._engine.raw_connection()
-            try:
-                cursor = connection.cursor()
-                try:
-                    outcomes = store_batch_sqlite(cursor, rows)
-                finally:
-                    cursor.close()
-                connection.commit()
-                return outcomes
-            except sqlite3.IntegrityError as exc:  # the same key committed meanwhile: once more
-                connection.rollback()
-                if attempt + 1 == _STORE_ATTEMPTS:
-                    raise StorageError(f"cannot store HL7 messages: {exc}") from exc
-            except sqlite3.Error as exc:
-                connection.rollback()
-                raise storage_error("store HL7 messages", exc) from exc
-            finally:
-                connection.close()
-        raise AssertionError("unreachable")  # the loop returns or raises
+        return in_transaction(
+            self._engine,
+            lambda connection: self._store(connection, rows),
+            "store HL7 messages",
+            attempts=_STORE_ATTEMPTS,
+        )
 
     def pending(self, *, after_id: int, limit: int) -> list[PendingMessage]:
         c = hl7_inbox.c
@@ -259,20 +226,6 @@ class SqlInbox:
             return int(connection.execute(statement).scalar() or 0)
 
 
-# Built once: constructing a statement costs about as much as running it on a small batch.
-# Both IN lists are prefixes of the unique index; the few extra pairs the cross product may
-# bring back are ignored. A batch has few senders, so this stays one index probe per key.
-_STORED = select(hl7_inbox.c.sender_key, hl7_inbox.c.control_id, hl7_inbox.c.ack).where(
-    hl7_inbox.c.sender_key.in_(bindparam("senders", expanding=True)),
-    hl7_inbox.c.control_id.in_(bindparam("controls", expanding=True)),
-)
-# RETURNING without sort_by_parameter_order: SQLite cannot order a multi-row RETURNING
-# (SQLAlchemy would fall back to one INSERT per row), so the new ids are matched by key.
-_INSERT = insert(hl7_inbox).returning(
-    hl7_inbox.c.id, hl7_inbox.c.sender_key, hl7_inbox.c.control_id
-)
-
-
 def _inbox_row(message: InboundMessage) -> dict[str, Any]:
     return {
         "sender_key": fit_column(message.sender_key, _LENGTHS["sender_key"]),
@@ -305,16 +258,18 @@ def _relookup_row(inbox_id: int, request: RelookupRequest, at: datetime) -> dict
     }
 
 
-def _store_batch(connection: Connection, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
+def store_batch(connection: Connection, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
+    """The ``InboxWrite`` of SQLAlchemy's statements (any database)."""
     keys = {"senders": list({r["sender_key"] for r in rows})}
     keys["controls"] = list({r["control_id"] for r in rows})
     stored: dict[Key, bytes] = {
-        (r.sender_key, r.control_id): bytes(r.ack) for r in connection.execute(_STORED, keys)
+        (r.sender_key, r.control_id): bytes(r.ack) for r in connection.execute(INBOX_STORED, keys)
     }
     fresh = new_rows(rows, stored)
     inserted: dict[Key, int] = {}
     if fresh:
-        inserted = {(r.sender_key, r.control_id): r.id for r in connection.execute(_INSERT, fresh)}
+        returned = connection.execute(INBOX_INSERT, fresh)
+        inserted = {(r.sender_key, r.control_id): r.id for r in returned}
     return batch_outcomes(rows, stored, inserted)
 
 

@@ -3,15 +3,19 @@
 The MLLP intake commits every batch before its ACKs leave. Through SQLAlchemy's statement
 machinery (parameter processing, result wrapping) a batch of 16 spent about half its time in
 Python; the driver's own ``execute`` does the same work in C. Same table, same rows, and the
-same outcomes (``inbox_batch``) as ``inbox._store_batch``; PostgreSQL keeps the SQLAlchemy path.
+same outcomes (``inbox_batch``) as ``inbox.store_batch``; PostgreSQL keeps the SQLAlchemy path.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
+
+from cdr.storage.driver_sql import sqlite_statement
 from cdr.storage.inbox_batch import Key, batch_outcomes, new_rows
 from cdr.storage.sqlite_values import sqlite_datetime
+from cdr.storage.write_statements import INBOX_INSERT, INBOX_STORED
 from hl7_listener.ports import StoreOutcome
 
 __all__ = ["store_batch_sqlite"]
@@ -30,28 +34,33 @@ _COLUMNS = (
     "error",
     "processed_at",
 )
-_INSERT = (
-    f"INSERT INTO hl7_inbox ({', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _COLUMNS)}) RETURNING id"
-)
+_STORED = sqlite_statement(INBOX_STORED)
+_INSERT = sqlite_statement(INBOX_INSERT, column_keys=_COLUMNS)
 
 
-def store_batch_sqlite(cursor: Any, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
-    """``rows`` as ``inbox._inbox_row`` makes them; the caller commits or rolls back."""
-    senders = list({r["sender_key"] for r in rows})
-    controls = list({r["control_id"] for r in rows})
-    cursor.execute(
-        "SELECT sender_key, control_id, ack FROM hl7_inbox "
-        f"WHERE sender_key IN ({', '.join('?' * len(senders))}) "
-        f"AND control_id IN ({', '.join('?' * len(controls))})",
-        [*senders, *controls],
-    )
+def store_batch_sqlite(connection: Connection, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
+    """The ``InboxWrite`` of the sqlite3 driver: ``rows`` as ``inbox._inbox_row`` makes
+    them, within the caller's transaction."""
+    cursor = connection.connection.cursor()  # the driver's, in this same transaction
+    try:
+        return store_batch_on(cursor, rows)
+    finally:
+        cursor.close()
+
+
+def store_batch_on(cursor: Any, rows: list[dict[str, Any]]) -> list[StoreOutcome]:
+    """``store_batch_sqlite`` on ``cursor``."""
+    keys = {
+        "senders": list({r["sender_key"] for r in rows}),
+        "controls": list({r["control_id"] for r in rows}),
+    }
+    cursor.execute(*_STORED.expanded(keys))
     stored: dict[Key, bytes] = {(s, c): bytes(a) for s, c, a in cursor.fetchall()}
     inserted: dict[Key, int] = {}
     for row in new_rows(rows, stored):
-        values = [row[c] for c in _COLUMNS]
-        values[2] = sqlite_datetime(row["received_at"])
-        cursor.execute(_INSERT, values)
-        (inbox_id,) = cursor.fetchone()
-        inserted[(row["sender_key"], row["control_id"])] = int(inbox_id)
+        # received_at is the one column of the row that needs converting (processed_at is
+        # None in a new row).
+        cursor.execute(_INSERT.sql, row | {"received_at": sqlite_datetime(row["received_at"])})
+        inbox_id, sender_key, control_id = cursor.fetchone()
+        inserted[(sender_key, control_id)] = int(inbox_id)
     return batch_outcomes(rows, stored, inserted)

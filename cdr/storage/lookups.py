@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from cdr.ids import time_ordered_id
 from cdr.report_json import rights_to_dict
 from cdr.storage.tables import lookup_results, lookups
-from rights.errors import StorageError
+from cdr.storage.transactions import storage_errors
 from rights.result import LookupReport
 
 __all__ = ["LookupRecord", "SqlLookupStore", "insert_lookup_records", "lookup_record"]
@@ -82,11 +81,8 @@ class SqlLookupStore:
 
     def save(self, report: LookupReport) -> str:
         record = lookup_record(report)
-        try:
-            with self._engine.begin() as connection:
-                insert_lookup_records(connection, [record])
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot store lookup: {exc}") from exc
+        with storage_errors("store lookup"), self._engine.begin() as connection:
+            insert_lookup_records(connection, [record])
         return record.lookup_id
 
     def get(self, lookup_id: str) -> dict[str, Any] | None:

@@ -13,10 +13,10 @@ from cdr.storage.inbox import (
     fit_column,
     from_db,
     storable_text,
-    storage_errors,
     to_utc,
 )
 from cdr.storage.tables import hl7_outbox
+from cdr.storage.transactions import storage_errors
 from hl7_listener.ports import OutboxItem, OutboxStatus
 from rights.errors import StorageError
 

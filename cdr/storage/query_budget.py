@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Executable, Result, text
 from sqlalchemy.exc import OperationalError
 
+from cdr.storage.transactions import is_interrupted
 from fhir_server.store import Cancellation
 from rights.errors import SearchTooCostly, StorageError
 
@@ -26,14 +27,7 @@ __all__ = ["time_budget"]
 
 # SQLite virtual-machine steps between two looks at the clock: about a tenth of a millisecond.
 _SQLITE_STEPS = 10_000
-# PostgreSQL's SQLSTATE query_canceled: a statement_timeout or a cancel request.
-_PG_QUERY_CANCELED = "57014"
 _SET_TIMEOUT = text("SELECT set_config('statement_timeout', :ms, true)")
-
-
-def _interrupted(exc: OperationalError) -> bool:
-    cause = exc.orig
-    return getattr(cause, "sqlstate", None) == _PG_QUERY_CANCELED or str(cause) == "interrupted"
 
 
 class _PostgresCancel:
@@ -104,7 +98,7 @@ def time_budget(
     except OperationalError as exc:
         if cancel is not None and cancel.cancelled:
             raise StorageError("search stopped: nobody waits for its answer any more") from exc
-        if _interrupted(exc):
+        if is_interrupted(exc):
             raise SearchTooCostly(
                 f"the search did not finish within its time budget of {seconds:g} s; "
                 "narrow it with more selective parameters",

@@ -19,10 +19,10 @@ from cdr.storage.inbox import (
     fit_column,
     from_db,
     pending_message,
-    storage_errors,
     to_utc,
 )
 from cdr.storage.tables import hl7_inbox, hl7_outbox, hl7_relookups
+from cdr.storage.transactions import storage_errors
 from hl7_listener.ports import InboxStatus, OutboundMessage, OutboxStatus
 from hl7_listener.relookup import DueRelookup, RelookupItem
 from hl7_listener.relookup_policy import RelookupStatus

@@ -2,7 +2,7 @@
 
 A row written on the driver must be the very row SQLAlchemy would have written: reads,
 searches, the CLI and migrations all go through SQLAlchemy and parse these texts back.
-``tests/unit/cdr/test_sqlite_values.py`` holds each rule to SQLAlchemy's own bind processor.
+``tests/unit/cdr/storage/test_sqlite_values.py`` holds each rule to SQLAlchemy's own bind processor.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, Integer, String, Table
 
 from cdr.storage.database import json_column_text
+from cdr.storage.packed import PackedJson, PackedText, pack
 
 __all__ = ["Rule", "column_rules", "sqlite_datetime"]
 
@@ -63,9 +64,21 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _packed_text(value: Any) -> bytes | None:
+    return None if value is None else pack(value)
+
+
+def _packed_json(value: Any) -> bytes | None:
+    return None if value is None else pack(json_column_text(value))
+
+
 def _rule(column: Column[Any]) -> Rule | None:
     """None: the driver stores the value as given, as SQLAlchemy does for this type."""
     kind = column.type
+    if isinstance(kind, PackedText):
+        return _packed_text
+    if isinstance(kind, PackedJson):
+        return _packed_json
     if isinstance(kind, DateTime):
         return _datetime
     if isinstance(kind, Date):

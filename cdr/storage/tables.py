@@ -20,6 +20,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from cdr.storage.packed import PackedJson, PackedText
+
 __all__ = [
     "fhir_resources",
     "fhir_search_index",
@@ -68,7 +70,7 @@ lookup_results = Table(
     Column("elapsed_ms", Float, nullable=False),
     Column("from_cache", Boolean, nullable=False),
     Column("detail", Text, nullable=False),
-    Column("rights", JSON),
+    Column("rights", PackedJson),  # migration 0006: packed (cdr/storage/packed.py)
     Index("ix_lookup_results_lookup_id", "lookup_id"),
 )
 
@@ -79,7 +81,9 @@ fhir_resources = Table(
     Column("id", String(64), primary_key=True),
     Column("version_id", Integer, nullable=False),
     Column("last_updated", DateTime(timezone=True), nullable=False),
-    Column("content", Text, nullable=False),
+    Column("content", PackedText, nullable=False),  # the JSON text, packed (migration 0006)
+    # SQLite: clustered by the primary key, which is then stored once (migration 0006).
+    sqlite_with_rowid=False,
 )
 # Search order (migration 0005): a page of a broad search reads it from its position.
 Index(
@@ -87,6 +91,19 @@ Index(
     fhir_resources.c.resource_type,
     fhir_resources.c.last_updated.desc(),
     fhir_resources.c.id,
+)
+
+# The versions a change replaced (migration 0008): vread and _history read them. A row is
+# written only when a resource changes, never for the unchanged ones a lookup writes again.
+fhir_resource_history = Table(
+    "fhir_resource_history",
+    metadata,
+    Column("resource_type", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("version_id", Integer, primary_key=True),
+    Column("last_updated", DateTime(timezone=True), nullable=False),
+    Column("content", PackedText, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 fhir_search_index = Table(

@@ -14,6 +14,7 @@ from cdr.bootstrap import build_gateway, build_http_app, publish_conformance
 from sandbox.server import RunningServer, start_in_thread
 from tests.conftest import gateway_settings
 from tests.e2e.test_fhir_api import cer_for, first, post
+from tests.unit.mapping.fhir_schema import assert_valid
 
 Json = dict[str, Any]
 
@@ -55,6 +56,7 @@ _VALUE_OF: dict[str, Callable[[Json], str]] = {
     "url": lambda r: str(r["url"]),
     "birthdate": lambda r: str(r["birthDate"]),
     "created": lambda r: "eq" + str(r["created"])[:10],
+    "_lastUpdated": lambda r: "eq" + str(r["meta"]["lastUpdated"])[:10],
     "request": _reference("request"),
     "beneficiary": _reference("beneficiary"),
     "payor": _reference("payor"),
@@ -91,10 +93,16 @@ def test_every_interaction_and_search_parameter_claimed_works(fhir: str) -> None
     for entry in rest["resource"]:
         kind = entry["type"]
         codes = {i["code"] for i in entry["interaction"]}
-        assert codes == {"read", "search-type"}, kind
+        assert codes == {"read", "vread", "history-instance", "search-type"}, kind
         resource = _sample(fhir, kind, None)
         read = httpx.get(f"{fhir}/{kind}/{resource['id']}")
         assert read.status_code == 200 and read.json()["id"] == resource["id"], kind
+        version = read.json()["meta"]["versionId"]
+        vread = httpx.get(f"{fhir}/{kind}/{resource['id']}/_history/{version}")
+        assert vread.status_code == 200 and vread.json() == read.json(), kind
+        history = httpx.get(f"{fhir}/{kind}/{resource['id']}/_history").json()
+        assert history["type"] == "history" and history["entry"][0]["resource"] == read.json()
+        assert_valid(history)
         for param in entry["searchParam"]:
             name = param["name"]
             holder = _sample(fhir, kind, name if name == "identifier" else None)

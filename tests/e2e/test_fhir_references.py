@@ -112,3 +112,31 @@ def test_a_bundle_request_contains_what_it_referenced(fhir) -> None:  # noqa: F8
     texts = set(reference_texts(stored))
     assert not texts & sent, "a reference still names a Bundle entry"
     assert {c["resourceType"] for c in stored.get("contained", [])} >= {"Organization"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("prefer", ["", "respond-async"])
+def test_every_request_answers_in_xml_as_in_json(fhir, name: str, prefer: str) -> None:  # noqa: F811
+    """Every committed request posted as XML, answered in XML: the answer reads back into a
+    resource that validates and whose references resolve, as its JSON twin's do."""
+    from lxml import etree
+
+    from fhir_server.xml_format import resource_to_xml, xml_to_resource
+
+    body = json.loads((REQUESTS / name).read_text("utf-8"))
+    response = httpx.post(
+        f"{fhir}/CoverageEligibilityRequest/$submit",
+        content=resource_to_xml(body),
+        headers={
+            "Content-Type": "application/fhir+xml",
+            "Accept": "application/fhir+xml",
+            "Prefer": prefer,
+        },
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert etree.fromstring(response.content).tag.startswith("{http://hl7.org/fhir}")
+    answer = xml_to_resource(response.content)
+    seen: set[str] = set()
+    for resource in _answers(answer):
+        check_resolves(fhir, resource, seen)

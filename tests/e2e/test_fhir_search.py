@@ -175,3 +175,32 @@ def test_a_search_by_post_is_the_search_by_get(fhir, answer) -> None:  # noqa: F
     assert dict(_self_params(by_post.json()))["patient"] == patient
     refused = httpx.post(f"{fhir}/Coverage/_search", json={"patient": patient})
     assert outcome(refused, 415)[0]["expression"] == ["Content-Type"]
+
+
+def test_last_updated_takes_every_prefix(fhir, answer) -> None:  # noqa: F811
+    url = f"{fhir}/CoverageEligibilityResponse/{answer['id']}"
+    stamp = httpx.get(url).json()["meta"]["lastUpdated"]
+    written = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    exact = stamp.replace("Z", "")
+    before = (written - timedelta(seconds=1)).isoformat().replace("+00:00", "")
+    after = (written + timedelta(seconds=1)).isoformat().replace("+00:00", "")
+    day = written.date().isoformat()
+    expectations = {
+        f"eq{exact}": True,
+        f"ne{exact}": False,
+        f"ge{before}": True,
+        f"gt{after}": False,
+        f"lt{after}": True,
+        f"le{before}": False,
+        f"sa{before}": True,
+        f"eb{after}": True,
+        day: True,
+        f"gt{day}": False,
+        f"eq{day[:7]}": True,
+        f"lt{day[:4]}": False,
+    }
+    search = f"{fhir}/CoverageEligibilityResponse"
+    for value, expected in expectations.items():
+        found = httpx.get(search, params={"_id": answer["id"], "_lastUpdated": value})
+        assert found.status_code == 200, (value, found.text)
+        assert (answer["id"] in _ids(found.json())) is expected, value

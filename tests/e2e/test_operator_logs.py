@@ -5,6 +5,7 @@ connection opened and closed with the peer's address."""
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 
@@ -32,6 +33,10 @@ def test_an_error_answer_is_one_line_and_every_answer_has_a_request_id(fhir, lin
     missing = httpx.get(f"{fhir}/Patient/no-such-patient")
     assert missing.status_code == 404
     request_id = missing.headers["X-Request-ID"]
+    # The edge writes its line once the answer is sent: the client may read the answer first.
+    deadline = time.monotonic() + 10
+    while not lines.events("http_error") and time.monotonic() < deadline:
+        time.sleep(0.01)
     [line] = lines.events("http_error")
     assert line["correlation_id"] == request_id
     assert (line["status"], line["method"], line["level"]) == (404, "GET", "info")

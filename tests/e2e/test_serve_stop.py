@@ -16,7 +16,7 @@ import pytest
 
 from cdr.storage import Database
 from tests.e2e.test_serve import _free_port, _wait_ready
-from tests.unit.cdr.endless_index import make_index_endless
+from tests.unit.cdr.storage.endless_index import make_index_endless
 
 STOP_BOUND_S = 15  # generous: the shutdown grace is 5 s; no assertion on speed below it
 

@@ -93,9 +93,11 @@ def test_cdr_serve_with_two_workers_answers_submit_and_stops_cleanly(tmp_path, d
             assert body["resourceType"] == "CoverageEligibilityResponse"
             assert body["outcome"] == "complete"
             assert body["insurance"], body
-        # The base URL the workers put in Location comes from --http-port, not CDR_HTTP_PORT.
-        assert response.headers["location"].startswith(f"http://127.0.0.1:{http_port}/fhir/")
-        stored = httpx.get(response.headers["location"], timeout=30)
+        # The base URL in the workers' Content-Location comes from --http-port, not CDR_HTTP_PORT.
+        assert response.headers["content-location"].startswith(
+            f"http://127.0.0.1:{http_port}/fhir/"
+        )
+        stored = httpx.get(response.headers["content-location"], timeout=30)
         assert stored.status_code == 200
         # MLLP is served by the parent beside the HTTP workers.
         ack = exchange_sync(mllp_port, fixture_bytes("good/adt-a01-ins-nir-latin1.hl7"))

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from cdr.commands import _listen
+from cdr.serve_commands import _listen
 from rights.errors import ConfigError
 
 

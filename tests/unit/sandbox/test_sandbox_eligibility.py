@@ -55,7 +55,8 @@ def test_the_table_iterates_over_its_structures():
 def test_the_1xx_categories_nest_under_109():
     table = default_structures()
     for code in ("108", "119", "135", "144", "163", "173", "179", "431"):
-        assert table.categories[code].parent == "109"
+        category = table.categories.get(code)
+        assert category is not None and category.parent == "109"
 
 
 @pytest.mark.parametrize("finess", [None, "", "   "], ids=["absent", "empty", "blank"])
@@ -104,7 +105,7 @@ category = "355"
     with pytest.raises(ConfigError):
         StructureTable.from_toml(text)
     with pytest.raises(ConfigError):
-        StructureTable.from_toml("version = 1")
+        StructureTable.from_toml("version = 1\nstructure = 3")
 
 
 async def _ok(request: Request) -> JSONResponse:

@@ -14,15 +14,14 @@ from fhir_server.search import parse_search
 from fhir_server.search_params import index_entries
 from fhir_server.store import Cancellation
 from rights.errors import SearchTooCostly, StorageError
-from tests.unit.cdr.endless_index import make_index_endless
-from tests.unit.cdr.test_storage import database  # noqa: F401  (fixture: SQLite and PostgreSQL)
+from tests.unit.cdr.storage.endless_index import make_index_endless
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 NIR = "urn:oid:1.2.250.1.213.1.4.8|185057505612345"
 
 
 @pytest.fixture
-def endless(database):  # noqa: F811
+def endless(database):
     database.migrate()
     # Resources of the type searched: with none, a planner may answer without the index.
     store = SqlFhirStore(database.engine)
@@ -33,7 +32,7 @@ def endless(database):  # noqa: F811
     return database
 
 
-def _wait_until_running(database) -> None:  # noqa: F811
+def _wait_until_running(database) -> None:
     """PostgreSQL: until the server runs the search (a cancel request reaching it before would
     be lost; the store's own check covers a cancel made before it sends the statement).
     SQLite looks at the cancellation while the statement runs, whenever it is made."""

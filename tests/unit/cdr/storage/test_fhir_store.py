@@ -3,22 +3,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from cdr.storage import Database
-from cdr.storage.fhir_store import SqlFhirStore, _read_statement
+from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.transactions import in_transaction
+from cdr.storage.write_statements import read_versions
 from fhir_server.search import parse_search
 from fhir_server.search_params import index_entries
 from fhir_server.store import ResourceWrite
 from rights.errors import StorageError
-from tests.unit.cdr.test_storage import database  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 NIR = "urn:oid:1.2.250.1.213.1.4.8"
 
 
 @pytest.fixture
-def store(database):  # noqa: F811
+def store(database):
     database.migrate()
     return SqlFhirStore(database.engine)
 
@@ -49,7 +50,7 @@ def test_versions_only_change_when_the_content_does(store):
     assert store.read("Patient", "nope") is None
 
 
-def test_driver_errors_become_storage_errors(database):  # noqa: F811
+def test_driver_errors_become_storage_errors(database):
     unmigrated = SqlFhirStore(database.engine)  # no tables: every statement fails
     with pytest.raises(StorageError):
         put(unmigrated, patient("p1", "185057505612345"))
@@ -102,28 +103,27 @@ def test_reference_and_date_search(store):
     assert total == 3 and len(page) == 2
 
 
-class _RacingStore(SqlFhirStore):
+def test_a_concurrent_insert_of_the_same_resource_is_retried_not_lost(database):
     """Another writer stores the same new resource between our read and our insert, once."""
-
-    def __init__(self, engine):
-        super().__init__(engine)
-        self.raced = False
-
-    def _insert_new(self, connection, rows):
-        if not self.raced:
-            self.raced = True
-            other = SqlFhirStore(connection.engine)
-            rival = patient(rows[0]["id"], "185057505612345")
-            other.upsert(rival, index_entries(rival), T0)
-        super()._insert_new(connection, rows)
-
-
-def test_a_concurrent_insert_of_the_same_resource_is_retried_not_lost(database):  # noqa: F811
     database.migrate()
-    store = _RacingStore(database.engine)
+    store = SqlFhirStore(database.engine)
+    other = Database(database.url)  # another gateway process, as far as the database can tell
+    raced: list[bool] = []
+
+    def rival_first(_conn, _cursor, statement, *_rest):
+        if statement.startswith("INSERT INTO fhir_resources") and not raced:
+            raced.append(True)
+            rival = patient("p-race", "185057505612345")
+            SqlFhirStore(other.engine).upsert(rival, index_entries(rival), T0)
+
     mine = patient("p-race", "185057505612345", birth="1981-01-01")
-    stored = store.upsert(mine, index_entries(mine), T0 + timedelta(minutes=1))
-    assert store.raced
+    sa.event.listen(database.engine, "before_cursor_execute", rival_first)
+    try:
+        stored = store.upsert(mine, index_entries(mine), T0 + timedelta(minutes=1))
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", rival_first)
+        other.dispose()
+    assert raced
     # The retry read the rival's row and stored ours as its next version.
     assert stored.version_id == 2
     read = store.read("Patient", "p-race")
@@ -197,7 +197,7 @@ def test_reading_stored_versions_uses_the_primary_key_not_a_scan(tmp_path):
     one ``type = ? AND id IN (...)`` per type instead."""
     db = Database(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
     db.migrate()
-    statement = _read_statement(("Patient", "Coverage")).params(ids_0=["p1"], ids_1=["c1", "c2"])
+    statement = read_versions(("Patient", "Coverage")).params(ids_0=["p1"], ids_1=["c1", "c2"])
     sql = str(
         statement.compile(
             db.engine, compile_kwargs={"literal_binds": True, "render_postcompile": True}
@@ -208,4 +208,37 @@ def test_reading_stored_versions_uses_the_primary_key_not_a_scan(tmp_path):
             str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
         )
     db.dispose()
-    assert "SCAN fhir_resources" not in plan and "USING INDEX" in plan, plan
+    # The primary key: fhir_resources is clustered by it on SQLite (WITHOUT ROWID).
+    assert "SCAN fhir_resources" not in plan and "USING PRIMARY KEY" in plan, plan
+
+
+def test_a_change_keeps_the_version_it_replaces(store):
+    put(store, patient("p1", "185057505612345"))
+    put(store, patient("p1", "185057505612345"), T0 + timedelta(hours=1))  # unchanged
+    put(store, patient("p1", "185057505612399"), T0 + timedelta(hours=2))
+    put(store, patient("p1", "185057505612300"), T0 + timedelta(hours=3))
+    versions = store.versions("Patient", "p1")
+    assert [v.version_id for v in versions] == [3, 2, 1]
+    assert [v.resource["identifier"][0]["value"] for v in versions] == [
+        "185057505612300",
+        "185057505612399",
+        "185057505612345",
+    ]
+    assert [v.last_updated for v in versions] == [T0 + timedelta(hours=h) for h in (3, 2, 0)]
+    first = store.read_version("Patient", "p1", 1)
+    assert first is not None and first.resource["meta"]["versionId"] == "1"
+    assert first.resource["identifier"][0]["value"] == "185057505612345"
+    current = store.read_version("Patient", "p1", 3)
+    assert current is not None and current.resource == store.read("Patient", "p1").resource
+    assert store.read_version("Patient", "p1", 4) is None
+    assert store.read_version("Patient", "nope", 1) is None
+    assert store.versions("Patient", "nope") == []
+
+
+def test_an_unchanged_write_adds_no_history(store, database):
+    for hour in range(3):
+        put(store, patient("p2", "185057505612345"), T0 + timedelta(hours=hour))
+    with database.engine.connect() as connection:
+        kept = connection.execute(sa.text("SELECT count(*) FROM fhir_resource_history")).scalar()
+    assert kept == 0
+    assert [v.version_id for v in store.versions("Patient", "p2")] == [1]

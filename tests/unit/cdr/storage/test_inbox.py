@@ -1,16 +1,15 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
-from cdr.storage import Database, SqlInbox, SqlOutbox
-from cdr.storage import inbox as inbox_module
+from cdr.bootstrap import write_strategy
+from cdr.storage import Database, SqlInbox, SqlOutbox, inbox_sqlite
+from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES
 from cdr.storage.tables import hl7_inbox
 from hl7_listener.ports import (
     InboundMessage,
@@ -20,45 +19,14 @@ from hl7_listener.ports import (
 )
 from rights.errors import StorageError
 
-PG_URL = os.environ.get("CDR_TEST_POSTGRES_URL")
 T0 = datetime(2026, 11, 24, 8, 30, 15, 123456, tzinfo=UTC)
 
 
-def _database(url: str | None, tmp_path, name: str):
-    """A fresh database: a SQLite file, or a new PostgreSQL database (dropped afterwards)."""
-    if url is None:
-        return Database(f"sqlite:///{tmp_path / name}"), None
-    db_name = f"cdr_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {db_name}")
-    target = sa.make_url(url).set(database=db_name).render_as_string(hide_password=False)
-    return Database(target), (admin, db_name)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    if request.param == "postgresql" and not PG_URL:
-        pytest.skip("CDR_TEST_POSTGRES_URL not set: PostgreSQL storage tests not run")
-    db, cleanup = _database(PG_URL if request.param == "postgresql" else None, tmp_path, "c.db")
-    db.migrate()
-    yield db
-    db.dispose()
-    if cleanup is not None:
-        admin, db_name = cleanup
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE {db_name}")
-        admin.dispose()
-
-
 @pytest.fixture
-def inbox(database):
-    return SqlInbox(database.engine)
-
-
-@pytest.fixture
-def outbox(database):
-    return SqlOutbox(database.engine)
+def database(database):
+    """Migrated: every test here starts from the latest schema."""
+    database.migrate()
+    return database
 
 
 def _raw(control_id: str) -> bytes:
@@ -131,7 +99,7 @@ def test_migration_from_an_empty_database_creates_the_hl7_tables(database):
     }
     with database.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == (
-            "0005"
+            "0008"
         )
 
 
@@ -242,7 +210,44 @@ def test_times_are_stored_as_instants_and_read_back_in_utc(inbox):
         inbox.store_many([_message("2", at=datetime(2026, 11, 24, 9, 30))])
 
 
+def test_both_write_strategies_store_the_very_same_rows_and_outcomes(tmp_path):
+    """The sqlite3 driver path (``inbox_sqlite``) against SQLAlchemy's (``inbox.store_batch``),
+    on two SQLite files: the same batches give the same outcomes and the same rows, byte for
+    byte (``quote()`` tells text from blob, integer from real)."""
+    paris = timezone(timedelta(hours=1))
+    batches = [
+        [_message("1"), _message("2", sender="LAB|OTHER"), _message("1")],  # a copy in the batch
+        [_message("2", sender="LAB|OTHER"), _message("3", at=T0.astimezone(paris))],  # stored
+        [_message("4", status=InboxStatus.IGNORED), _message("x" * 80, sender="S" * 300)],
+    ]
+    stores, databases = [], []
+    for strategy in (SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES):
+        database = Database(f"sqlite:///{tmp_path / strategy.name}.sqlite3")
+        database.migrate()
+        databases.append(database)
+        stores.append(SqlInbox(database.engine, store=strategy.inbox))
+    try:
+        for batch in batches:
+            assert stores[1].store_many(batch) == stores[0].store_many(batch)
+        columns = ", ".join(f"quote({c.name})" for c in hl7_inbox.c)
+        rows = []
+        for database in databases:
+            with database.engine.connect() as connection:
+                found = connection.exec_driver_sql(f"SELECT {columns} FROM hl7_inbox ORDER BY id")
+                rows.append([tuple(r) for r in found])
+        assert rows[1] == rows[0] and len(rows[0]) == 5
+    finally:
+        for database in databases:
+            database.dispose()
+
+
 # --- inbox: concurrent writers --------------------------------------------------------------
+
+
+def _inbox(database, engine=None):
+    """An inbox on ``database`` (through ``engine``, another process's) writing as the gateway
+    does on it."""
+    return SqlInbox(engine or database.engine, store=write_strategy(database).inbox)
 
 
 @pytest.fixture
@@ -260,7 +265,7 @@ def before_each_insert(database, monkeypatch, hook):
     stored keys and its insert: where a concurrent writer can slip in. SQLite stores through
     the driver itself (``cdr/storage/inbox_sqlite.py``), PostgreSQL through SQLAlchemy."""
     if database.engine.dialect.name == "sqlite":
-        real = inbox_module.store_batch_sqlite
+        real = inbox_sqlite.store_batch_on
         inside: list[bool] = []
 
         class RacingCursor:
@@ -281,9 +286,7 @@ def before_each_insert(database, monkeypatch, hook):
                 return getattr(self._cursor, name)
 
         monkeypatch.setattr(
-            inbox_module,
-            "store_batch_sqlite",
-            lambda cursor, rows: real(RacingCursor(cursor), rows),
+            inbox_sqlite, "store_batch_on", lambda cursor, rows: real(RacingCursor(cursor), rows)
         )
         yield
         return
@@ -302,7 +305,7 @@ def before_each_insert(database, monkeypatch, hook):
 def test_a_key_inserted_by_another_process_meanwhile_is_found_on_the_retry(
     database, other_engine, monkeypatch
 ):
-    mine, other = SqlInbox(database.engine), SqlInbox(other_engine)
+    mine, other = _inbox(database), _inbox(database, other_engine)
     raced: list[bool] = []
 
     def other_process_stores_first():
@@ -319,7 +322,7 @@ def test_a_key_inserted_by_another_process_meanwhile_is_found_on_the_retry(
 
 
 def test_the_batch_is_retried_once_only(database, other_engine, monkeypatch):
-    mine, other = SqlInbox(database.engine), SqlInbox(other_engine)
+    mine, other = _inbox(database), _inbox(database, other_engine)
     keys = iter(["1", "2"])
 
     def other_process_always_wins():
@@ -343,7 +346,7 @@ def test_two_writers_storing_the_same_messages_at_once_store_each_once(database,
     errors: list[BaseException] = []
 
     def write(n: int) -> None:
-        store = SqlInbox(engines[n])
+        store = _inbox(database, engines[n])
         try:
             barrier.wait(timeout=10)
             results[n] = store.store_many([_message(c, ack=f"ACK{n}".encode()) for c in controls])
@@ -416,87 +419,3 @@ def test_fail_keeps_the_message_out_of_pending_and_never_undoes_a_done_one(inbox
     ]
     with pytest.raises(StorageError):
         inbox.fail(9999, "nope", now=T0)
-
-
-# --- outbox ---------------------------------------------------------------------------------
-
-
-def test_head_is_the_oldest_pending_item_and_due_respects_the_next_attempt(inbox, outbox):
-    _queue(inbox, ["1", "2", "3"], ["bus:2575"])
-    head = outbox.head("bus:2575")
-    assert head is not None and head.control_id == "OUT1"
-    assert head.payload == b"MSH|Z99 OUT1\r" and isinstance(head.payload, bytes)
-    assert [i.control_id for i in outbox.due("bus:2575", now=T0, limit=10)] == [
-        "OUT1",
-        "OUT2",
-        "OUT3",
-    ]
-    assert outbox.due("bus:2575", now=T0 - timedelta(seconds=1), limit=10) == []
-    assert len(outbox.due("bus:2575", now=T0, limit=2)) == 2
-
-    later = T0 + timedelta(seconds=30)
-    assert outbox.retry_later(head.id, error="timeout", next_attempt_at=later) == 1
-    # Not due any more, yet still the head: delivery to one destination keeps its order.
-    assert outbox.head("bus:2575").id == head.id
-    assert [i.control_id for i in outbox.due("bus:2575", now=T0, limit=10)] == ["OUT2", "OUT3"]
-    assert [i.control_id for i in outbox.due("bus:2575", now=later, limit=10)] == [
-        "OUT1",
-        "OUT2",
-        "OUT3",
-    ]
-    assert outbox.head("elsewhere:1") is None
-
-
-def test_an_item_is_retried_then_delivered(inbox, outbox):
-    _queue(inbox, ["1"], ["bus:2575"])
-    item = outbox.head("bus:2575")
-    paris = timezone(timedelta(hours=2))
-    next_at = datetime(2026, 11, 24, 10, 31, tzinfo=paris)
-    assert outbox.retry_later(item.id, error="refused", next_attempt_at=next_at) == 1
-    assert outbox.retry_later(item.id, error="AE from the bus", next_attempt_at=next_at) == 2
-    retried = outbox.head("bus:2575")
-    assert retried.attempts == 2 and retried.last_error == "AE from the bus"
-    assert retried.next_attempt_at == next_at and retried.next_attempt_at.tzinfo is UTC
-
-    outbox.delivered(item.id, ack_code="CA", now=T0 + timedelta(minutes=3))
-    assert outbox.head("bus:2575") is None and outbox.destinations() == []
-    (done,) = outbox.items(status=OutboxStatus.DELIVERED)
-    assert done.attempts == 3 and done.ack_code == "CA"
-    assert done.delivered_at == T0 + timedelta(minutes=3)
-    assert outbox.depth() == {"delivered": 1}
-
-
-def test_dead_items_leave_the_queue_until_requeued(inbox, outbox):
-    _queue(inbox, ["1", "2", "3"], ["bus:2575"])
-    first, second, third = outbox.due("bus:2575", now=T0, limit=10)
-    outbox.retry_later(first.id, error="timeout", next_attempt_at=T0)
-    outbox.dead(first.id, error="timeout, gave up", now=T0)
-    outbox.dead(second.id, error="AR", now=T0)
-    assert outbox.head("bus:2575").id == third.id
-    dead = outbox.items(status=OutboxStatus.DEAD)
-    assert [i.id for i in dead] == [second.id, first.id]  # newest first
-    assert dead[1].attempts == 2 and dead[1].last_error == "timeout, gave up"
-    assert outbox.depth() == {"dead": 2, "pending": 1}
-
-    later = T0 + timedelta(hours=1)
-    assert outbox.requeue([first.id, third.id], now=later) == 1  # third is not dead
-    requeued = outbox.head("bus:2575")
-    assert requeued.id == first.id and requeued.attempts == 0
-    assert requeued.next_attempt_at == later
-    assert requeued.last_error == "timeout, gave up"
-    assert outbox.requeue([], now=later) == 0
-    assert outbox.requeue(None, now=later) == 1  # second
-    assert outbox.depth() == {"pending": 3}
-
-
-def test_destinations_and_depth_cover_every_pending_destination(inbox, outbox):
-    _queue(inbox, ["1", "2"], ["bus:2575", "archive:2576"])
-    assert outbox.destinations() == ["archive:2576", "bus:2575"]
-    assert outbox.depth() == {"pending": 4}
-    for item in outbox.due("archive:2576", now=T0, limit=10):
-        outbox.delivered(item.id, ack_code="AA", now=T0)
-    assert outbox.destinations() == ["bus:2575"]
-    assert outbox.depth() == {"pending": 2, "delivered": 2}
-    assert len(outbox.items(limit=3)) == 3
-    with pytest.raises(StorageError, match="outbox item 9999 does not exist"):
-        outbox.retry_later(9999, error="x", next_attempt_at=T0)

@@ -1,43 +1,14 @@
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import replace
 from datetime import date
 
-import pytest
-import sqlalchemy as sa
-
-from cdr.storage import Database, SqlLookupStore
+from cdr.storage import SqlLookupStore
 from rights.catalogue import default_catalogue
 from rights.evaluation import evaluate
 from rights.model import Requester
 from rights.result import LookupReport, RegimeStatus, RightsResult, Warning
 from tests.unit.rights.fakes import FakeClock, query, rights_for
-
-PG_URL = os.environ.get("CDR_TEST_POSTGRES_URL")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'cdr.sqlite3'}")
-        yield db
-        db.dispose()
-        return
-    if not PG_URL:
-        pytest.skip("CDR_TEST_POSTGRES_URL not set: PostgreSQL storage tests not run")
-    name = f"cdr_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    db = Database(sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    yield db
-    db.dispose()
-    with admin.connect() as connection:
-        # FORCE: the backend of a cancelled query may still be on its way out.
-        connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.dispose()
 
 
 def _report() -> LookupReport:
@@ -88,20 +59,3 @@ def test_every_lookup_is_persisted_with_its_per_regime_outcome(database):
     assert results["msa"]["elapsed_ms"] == 3000.0
     assert results["msa"]["rights"] is None
     assert store.count() == 1
-
-
-def test_migrations_are_idempotent(database):
-    database.migrate()
-    database.migrate()
-    assert database.ping()
-    names = set(sa.inspect(database.engine).get_table_names())
-    assert {"lookups", "lookup_results", "alembic_version"} <= names
-
-
-def test_sqlite_runs_in_wal_mode(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'sub' / 'cdr.sqlite3'}")
-    db.migrate()
-    with db.engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    assert (tmp_path / "sub" / "cdr.sqlite3").exists()
-    db.dispose()

@@ -10,7 +10,6 @@ from cdr.storage import fhir_store
 from cdr.storage.fhir_store import SqlFhirStore
 from fhir_server.search import parse_search
 from fhir_server.search_params import index_entries
-from tests.unit.cdr.test_storage import database  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -27,7 +26,7 @@ def response(i: int, status: str = "active") -> dict:
 
 
 @pytest.fixture
-def store(database):  # noqa: F811
+def store(database):
     database.migrate()
     store = SqlFhirStore(database.engine)
     # Batches of 7 written at the same instant: pages end inside a run of equal lastUpdated.

@@ -11,15 +11,14 @@ from cdr.storage import SqlInbox, SqlOutbox
 from cdr.storage.relookups import SqlRelookups
 from hl7_listener.ports import InboundMessage, OutboundMessage, RelookupRequest
 from hl7_listener.relookup_policy import RelookupStatus
-from tests.unit.cdr.test_hl7_storage import database  # noqa: F401  (fixture: SQLite and PostgreSQL, migrated)
 
 T0 = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
 NIR = "185077512345678"
 
 
 @pytest.fixture
-def stores(database):  # noqa: F811
-    engine = database.engine
+def stores(migrated):
+    engine = migrated.engine
     return SqlInbox(engine), SqlOutbox(engine), SqlRelookups(engine)
 
 

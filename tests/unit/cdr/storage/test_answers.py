@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import event
 
+from cdr.bootstrap import write_strategy
 from cdr.storage import SqlLookupStore
 from cdr.storage.answers import SqlAnswerStore
 from cdr.storage.database import Database
@@ -18,21 +19,20 @@ from cdr.storage.writer import SingleWriter
 from fhir_server.search_params import index_entries
 from fhir_server.store import ResourceWrite
 from rights.errors import StorageError
-from tests.unit.cdr.test_fhir_store import patient, search
-from tests.unit.cdr.test_storage import (
-    _report,
-    database,  # noqa: F401  (fixture: SQLite and PostgreSQL)
-)
+from tests.unit.cdr.storage.test_fhir_store import patient, search
+from tests.unit.cdr.storage.test_lookups import _report
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def stores(database):  # noqa: F811
+def stores(database):
     database.migrate()
     writer = SingleWriter()
     fhir = SqlFhirStore(database.engine)
-    answers = SqlAnswerStore(database.engine, fhir, now=lambda: T0, run=writer.run)
+    answers = SqlAnswerStore(
+        database.engine, now=lambda: T0, run=writer.run, write=write_strategy(database).answers
+    )
     yield answers, fhir, SqlLookupStore(database.engine), database.engine
     writer.close()
 
@@ -136,9 +136,9 @@ async def test_sqlite_answers_commit_on_the_loop_and_wait_for_a_lock_on_the_writ
     fhir = SqlFhirStore(sqlite_db.engine)
     answers = SqlAnswerStore(
         sqlite_db.engine,
-        fhir,
         now=lambda: T0,
         run=counted,
+        write=write_strategy(sqlite_db).answers,
         quick_engine=sqlite_db.shared_no_wait_engine(),
     )
     try:

@@ -30,3 +30,14 @@ def test_a_placeholder_leaves_the_stored_version_and_returns_it() -> None:
     # The same write without the flag replaces it, as any changed resource.
     plan = plan_writes([ResourceWrite(ASKED)], stored, T1)
     assert [(p.resource_id, p.version_id) for p in plan.changed] == [("p1", 4)]
+
+
+def test_a_change_hands_the_stored_version_to_the_history() -> None:
+    text = json_text.dumps(RICH, sort_keys=True).decode()  # as the store compares contents
+    stored = {("Patient", "p1"): StoredVersion(3, text, T0)}
+    plan = plan_writes([ResourceWrite(ASKED), ResourceWrite(RICH)], stored, T1)
+    # Changed twice in the batch: only the version stored before it is kept.
+    assert [(row["id"], row["version_id"]) for row in plan.history_rows()] == [("p1", 3)]
+    assert plan.history_rows()[0]["last_updated"] == T0
+    unchanged = plan_writes([ResourceWrite(RICH)], stored, T1)
+    assert unchanged.history_rows() == []

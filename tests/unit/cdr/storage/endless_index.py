@@ -2,7 +2,7 @@
 certain, without filling a store for minutes. The index table becomes a view over an endless
 series (every column but the type made of the series, so that no planner folds a search of
 it to nothing); writes to it are ignored, so the gateway still starts and publishes its conformance
-resources."""
+resources. Its rows are Patients: ``pa`` as the index names the type (``index_types``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ _SQLITE = (
     "DROP TABLE fhir_search_index",
     "CREATE VIEW fhir_search_index AS "
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
-    "SELECT i AS id, 'Patient' AS resource_type, 'p' || i AS resource_id, "
+    "SELECT i AS id, 'pa' AS resource_type, 'p' || i AS resource_id, "
     "CASE i % 2 WHEN 0 THEN 'identifier' ELSE 'birthdate' END AS param, "
     "'s' || (i % 2) AS system, 'never' || (i % 2) AS value FROM n",
     "CREATE TRIGGER fhir_search_index_insert INSTEAD OF INSERT ON fhir_search_index "
@@ -23,7 +23,7 @@ _SQLITE = (
 _POSTGRES = (
     "DROP TABLE fhir_search_index",
     "CREATE VIEW fhir_search_index AS "
-    "SELECT i AS id, 'Patient'::varchar AS resource_type, ('p' || i)::varchar AS resource_id, "
+    "SELECT i AS id, 'pa'::varchar AS resource_type, ('p' || i)::varchar AS resource_id, "
     "(CASE mod(i, 2) WHEN 0 THEN 'identifier' ELSE 'birthdate' END)::varchar AS param, "
     "('s' || mod(i, 2))::varchar AS system, ('never' || mod(i, 2))::varchar AS value "
     "FROM generate_series(1::bigint, 9223372036854775807::bigint) AS i",

@@ -10,53 +10,62 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from cdr.storage import Database, SqlLookupStore
-from cdr.storage import answers as answers_module
 from cdr.storage.answers import SqlAnswerStore
-from cdr.storage.answers_sqlite import _read_versions, write_answers_sqlite
+from cdr.storage.answers_sqlite import _read_versions, write_answers_on
 from cdr.storage.fhir_store import SqlFhirStore
-from cdr.storage.lookups import insert_lookup_records, lookup_record
-from cdr.storage.tables import fhir_resources, fhir_search_index, lookup_results, lookups
+from cdr.storage.lookups import lookup_record
+from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES
+from cdr.storage.tables import (
+    fhir_resource_history,
+    fhir_resources,
+    fhir_search_index,
+    lookup_results,
+    lookups,
+)
 from cdr.storage.transactions import in_transaction
 from cdr.storage.writer import SingleWriter
 from fhir_server.search_params import index_entries
 from fhir_server.store import ResourceWrite
 from rights.errors import StorageError
 from rights.model import Requester
-from tests.unit.cdr.test_answers import response
-from tests.unit.cdr.test_fhir_store import patient, search
-from tests.unit.cdr.test_storage import _report
+from tests.unit.cdr.storage.test_answers import response
+from tests.unit.cdr.storage.test_fhir_store import patient, search
+from tests.unit.cdr.storage.test_lookups import _report
 
 T1 = datetime(2026, 11, 24, 9, 0, 0, 123456, tzinfo=UTC)
 T2 = T1 + timedelta(minutes=5, microseconds=1)
 T3 = T2 + timedelta(hours=1)
 
 
-def _sqlalchemy_path(engine, records, writes, now):
-    """What ``SqlAnswerStore`` runs on PostgreSQL (and ran on SQLite before the driver path)."""
+def _path(strategy):
+    """A batch written by ``strategy``'s answer write, in a transaction as ``SqlAnswerStore``
+    runs it."""
 
-    def work(connection):
-        insert_lookup_records(connection, records)
-        return SqlFhirStore(engine).write(connection, writes, now)
+    def write(engine, records, writes, now):
+        return in_transaction(
+            engine,
+            lambda connection: strategy.answers(connection, records, writes, now),
+            "store answers",
+        )
 
-    return in_transaction(engine, work, "store answers")
+    return write
 
 
-def _driver_path(engine, records, writes, now):
-    def work(connection):
-        cursor = connection.connection.cursor()
-        try:
-            return write_answers_sqlite(cursor, records, writes, now)
-        finally:
-            cursor.close()
-
-    return in_transaction(engine, work, "store answers")
+_sqlalchemy_path = _path(SQLALCHEMY_WRITES)  # what PostgreSQL runs
+_driver_path = _path(SQLITE_DRIVER_WRITES)
 
 
 def _rows(engine):
-    """Every row of the four tables as SQLite holds it: ``quote()`` tells text from number,
+    """Every row of the five tables as SQLite holds it: ``quote()`` tells text from number,
     integer from real, NULL from the JSON text null."""
     out = {}
-    for table in (lookups, lookup_results, fhir_resources, fhir_search_index):
+    for table in (
+        lookups,
+        lookup_results,
+        fhir_resources,
+        fhir_resource_history,
+        fhir_search_index,
+    ):
         columns = ", ".join(f"quote({c.name})" for c in table.c)
         order = ", ".join(c.name for c in table.primary_key)
         with engine.connect() as connection:
@@ -142,7 +151,7 @@ def test_the_driver_path_writes_and_returns_what_the_sqlalchemy_path_does(two_da
         assert _rows(driver) == _rows(reference)
     rows = _rows(driver)
     assert len(rows["lookups"]) == 4 and len(rows["lookup_results"]) == 3
-    assert "'null'" in rows["lookup_results"][-1]  # no rights: the JSON null, as SQLAlchemy
+    assert rows["lookup_results"][-1][-1] == "NULL"  # no rights: SQL NULL, as SQLAlchemy
     versions = {(r[0], r[1]): r[2] for r in rows["fhir_resources"]}
     assert versions[("'Patient'", "'p1'")] == "2"  # its meta changed
     assert versions[("'Patient'", "'p2'")] == "3"
@@ -218,15 +227,12 @@ async def test_a_resource_stored_meanwhile_by_another_process_is_retried_not_los
         def __getattr__(self, name):
             return getattr(self._cursor, name)
 
-    real = answers_module.write_answers_sqlite
-    monkeypatch.setattr(
-        answers_module,
-        "write_answers_sqlite",
-        lambda cursor, *rest: real(RacingCursor(cursor), *rest),
-    )
+    def racing_write(connection, *rest):
+        return write_answers_on(RacingCursor(connection.connection.cursor()), *rest)
+
     writer = SingleWriter()
     fhir = SqlFhirStore(database.engine)
-    answers = SqlAnswerStore(database.engine, fhir, now=lambda: T2, run=writer.run)
+    answers = SqlAnswerStore(database.engine, now=lambda: T2, run=writer.run, write=racing_write)
     try:
         [stored] = await answers.save([_write(mine)], None)
     finally:
@@ -246,7 +252,9 @@ async def test_a_bad_answer_fails_alone_on_the_driver_path(tmp_path):
     database.migrate()
     writer = SingleWriter()
     fhir = SqlFhirStore(database.engine)
-    answers = SqlAnswerStore(database.engine, fhir, now=lambda: T1, run=writer.run)
+    answers = SqlAnswerStore(
+        database.engine, now=lambda: T1, run=writer.run, write=SQLITE_DRIVER_WRITES.answers
+    )
     try:
         outcomes = await asyncio.gather(
             answers.save([_write(response("r1"), new=True)], _report()),
@@ -270,9 +278,8 @@ def test_reading_stored_versions_uses_the_primary_key_not_a_scan(tmp_path):
     with database.engine.connect() as connection:
         plan = " ".join(
             str(row[-1])
-            for row in connection.exec_driver_sql(
-                f"EXPLAIN QUERY PLAN {statement}", tuple(parameters)
-            )
+            for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
         )
     database.dispose()
-    assert "SCAN fhir_resources" not in plan and "USING INDEX" in plan, plan
+    # The primary key: fhir_resources is clustered by it on SQLite (WITHOUT ROWID).
+    assert "SCAN fhir_resources" not in plan and "USING PRIMARY KEY" in plan, plan

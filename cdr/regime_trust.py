@@ -1,0 +1,82 @@
+"""The two ends of the signed assertion (decision 0008), built from the settings: the
+structure's signer for the gateway's regime calls, and the sandbox's checker of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from cdr.settings import Settings
+from regimes.assertion import StructureAssertionSigner
+from regimes.port import AssertionSigner, NoAssertion
+from rights.eligibility import default_categories
+from rights.errors import ConfigError
+from sandbox.assertion_check import AssertionChecker, AssertionTrust
+from sandbox.eligibility import default_structures
+
+__all__ = ["build_assertion_checker", "build_structure_signer"]
+
+
+def _category(settings: Settings) -> str:
+    if settings.structure_category:
+        return settings.structure_category
+    listed = default_structures().find(settings.requester_finess)
+    if listed is None:
+        raise ConfigError(
+            f"the FINESS category of {settings.requester_finess} is not known: set "
+            "CDR_STRUCTURE_CATEGORY"
+        )
+    return listed.category.code
+
+
+def build_structure_signer(settings: Settings, now: Callable[[], datetime]) -> AssertionSigner:
+    """The structure's signer when its ORG SIGN material is configured, else none."""
+    if settings.structure_sign_cert_file is None or settings.structure_sign_key_file is None:
+        return NoAssertion()
+    try:
+        chain = x509.load_pem_x509_certificates(settings.structure_sign_cert_file.read_bytes())
+        key = serialization.load_pem_private_key(
+            settings.structure_sign_key_file.read_bytes(), password=None
+        )
+        tls_file = settings.regimes_client_cert_file
+        if tls_file is None:  # the settings refuse this; kept for the type checker
+            raise ConfigError("CDR_STRUCTURE_SIGN_CERT_FILE needs CDR_REGIMES_CLIENT_CERT_FILE")
+        tls_cert = x509.load_pem_x509_certificates(tls_file.read_bytes())[0]
+    except (ValueError, TypeError, OSError) as exc:
+        raise ConfigError(f"the structure's signing material cannot be read: {exc}") from None
+    if not isinstance(key, RSAPrivateKey):
+        raise ConfigError("CDR_STRUCTURE_SIGN_KEY_FILE: an RSA key is expected (RS256)")
+    return StructureAssertionSigner(
+        key=key,
+        chain=chain,
+        tls_client_cert=tls_cert,
+        finess=settings.requester_finess,
+        category=_category(settings),
+        now=now,
+    )
+
+
+def build_assertion_checker(
+    settings: Settings, now: Callable[[], datetime]
+) -> AssertionChecker | None:
+    """The sandbox's checker when it requires assertions, else None."""
+    if not settings.sandbox_require_assertions or settings.sandbox_tls_client_ca_file is None:
+        return None
+    try:
+        trust = AssertionTrust.from_pem(
+            settings.sandbox_tls_client_ca_file.read_bytes(),
+            [path.read_bytes() for path in settings.sandbox_crl_files],
+        )
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"the sandbox's trust cannot be read: {exc}") from None
+    directory = default_structures()
+
+    def category_of(finess: str) -> str | None:
+        listed = directory.find(finess)
+        return None if listed is None else listed.category.code
+
+    return AssertionChecker(trust, default_categories(), category_of, now)

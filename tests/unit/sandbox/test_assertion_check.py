@@ -1,0 +1,145 @@
+"""The structure's signed assertion (regimes.assertion) as the sandbox checks it
+(sandbox.assertion_check), with the test PKI: each refusal of issue 13's list for its reason."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from card.pki import PkiFiles, init_pki
+from regimes.assertion import ASSERTION_HEADER, StructureAssertionSigner
+from regimes.port import WireRequest
+from rights.eligibility import default_categories
+from sandbox.assertion_check import AssertionChecker, AssertionTrust
+
+T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = T0
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def _make(tmp: Path, finess: str, name: str) -> PkiFiles:
+    return init_pki(tmp, structure_finess=finess, structure_name=name, now=T0)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PkiFiles:
+    return _make(tmp_path_factory.mktemp("pki"), "750100018", "CH de démonstration")
+
+
+def _cert(pki: PkiFiles, key: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pki.path(key).read_bytes())
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def signer(
+    pki: PkiFiles, clock: Clock, *, sign: str = "structure.sign", tls: str = "structure.auth"
+) -> StructureAssertionSigner:
+    key = serialization.load_pem_private_key(pki.path(f"{sign}.key").read_bytes(), None)
+    finess = pki.manifest["structure"]["finess"]
+    return StructureAssertionSigner(
+        key=key,  # type: ignore[arg-type]
+        chain=[_cert(pki, f"{sign}.cert"), _cert(pki, "ca.organisations")],
+        tls_client_cert=_cert(pki, f"{tls}.cert"),
+        finess=finess,
+        category="355",
+        now=clock,
+    )
+
+
+def checker(pki: PkiFiles, clock: Clock, *, directory: dict[str, str] | None = None):
+    trust = AssertionTrust.from_pem(
+        pki.path("ca.chain").read_bytes(),
+        [pki.path("crl.persons").read_bytes(), pki.path("crl.organisations").read_bytes()],
+    )
+    table = directory or {"750100018": "355", "130100050": "500"}
+    return AssertionChecker(trust, default_categories(), table.get, clock)
+
+
+def test_a_good_assertion_is_accepted_and_reused_for_its_short_life(pki: PkiFiles) -> None:
+    clock = Clock()
+    sign, check = signer(pki, clock), checker(pki, clock)
+    tls = _der(_cert(pki, "structure.auth.cert"))
+    request = sign.sign(WireRequest("POST", "/x", {"a": "b"}))
+    token = request.headers[ASSERTION_HEADER]
+    assert request.headers["a"] == "b"
+    assert check.check(token, tls) is None
+    clock.at += timedelta(seconds=19)
+    assert sign.assertion() == token and sign.signed == 1  # reused, not signed again
+    assert check.check(token, tls) is None
+    clock.at += timedelta(seconds=2)
+    assert sign.assertion() != token and sign.signed == 2  # renewed after 20 s
+    claims = jwt.decode(sign.assertion(), options={"verify_signature": False})
+    assert claims["iss"] == "1750100018" and claims["purpose"] == "rights-lookup"
+    assert claims["exp"] - claims["iat"] == 60 and claims["act"]["type"] == "structure"
+
+
+def test_each_fault_is_refused_for_its_reason(pki: PkiFiles, tmp_path: Path) -> None:
+    clock = Clock()
+    check = checker(pki, clock)
+    tls = _der(_cert(pki, "structure.auth.cert"))
+    token = signer(pki, clock).assertion()
+    head, body, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=="))
+    claims["finess"] = "690100029"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    cases = {
+        "no signed assertion": (None, tls),
+        "not a JWS": ("not.a.token", tls),
+        "signature does not hold": (f"{head}.{forged}.{signature}", tls),
+        "must travel over mutual TLS": (token, None),
+        "bound to another TLS client certificate": (
+            token,
+            _der(_cert(pki, "bad.revoked_structure.cert")),
+        ),
+    }
+    for says, (sent, client) in cases.items():
+        reason = check.check(sent, client)
+        assert reason is not None and says in reason, (says, reason)
+    clock.at += timedelta(seconds=61 + 30)
+    reason = check.check(token, tls)
+    assert reason is not None and "stale" in reason
+
+
+def test_certificates_wrong_in_one_way_are_refused(pki: PkiFiles) -> None:
+    clock = Clock()
+    check = checker(pki, clock)
+    # A signature made with the TLS key and certificate: not a signature certificate.
+    wrong_usage = signer(pki, clock, sign="structure.auth").assertion()
+    tls = _der(_cert(pki, "structure.auth.cert"))
+    assert "not a signature certificate" in (check.check(wrong_usage, tls) or "")
+    # Bound to, and sent over, a revoked TLS client certificate.
+    revoked = signer(pki, clock, tls="bad.revoked_structure").assertion()
+    reason = check.check(revoked, _der(_cert(pki, "bad.revoked_structure.cert")))
+    assert reason is not None and "revoked" in reason
+
+
+def test_a_certificate_from_another_pki_does_not_chain(pki: PkiFiles, tmp_path: Path) -> None:
+    clock = Clock()
+    foreign = _make(tmp_path / "foreign", "750100018", "CH de démonstration")
+    token = signer(foreign, clock).assertion()
+    reason = checker(pki, clock).check(token, _der(_cert(foreign, "structure.auth.cert")))
+    assert reason is not None and "does not chain to a trusted root" in reason
+
+
+def test_a_structure_cdr_does_not_serve_is_refused(tmp_path: Path) -> None:
+    clock = Clock()
+    ehpad = _make(tmp_path / "ehpad", "130100050", "EHPAD de démonstration")
+    token = signer(ehpad, clock).assertion()
+    reason = checker(ehpad, clock).check(token, _der(_cert(ehpad, "structure.auth.cert")))
+    assert reason is not None and "category 500" in reason and "not eligible" in reason
