@@ -46,6 +46,8 @@ class SearchTiming:
 def _value(resource: StoredResource, param: str, kind: str) -> str | None:
     if param == "_id":
         return str(resource.resource["id"])
+    if param == "_lastUpdated":  # on the resources' own row, not in the index
+        return f"ge{resource.last_updated.date()}"
     for entry in index_entries(resource.resource):
         if entry.param != param:
             continue
