@@ -16,7 +16,7 @@ from cdr.storage.fhir_batch import (
     versions_to_read,
     with_version,
 )
-from cdr.storage.fhir_search import count_statement, page_statement
+from cdr.storage.fhir_search import bounded_count_statement, count_statement, page_statement
 from cdr.storage.query_budget import time_budget
 from cdr.storage.tables import fhir_resource_history, fhir_resources
 from cdr.storage.transactions import in_transaction, storage_errors
@@ -136,7 +136,7 @@ class SqlFhirStore:
     ) -> SearchPage:
         parameters = list(dict.fromkeys(c.param for c in criteria))
         position = None if after is None else (after.last_updated, after.resource_id)
-        by_index = any(c.param != "_id" for c in criteria)
+        on_index = [c for c in criteria if c.param not in ("_id", "_lastUpdated")]
         with (
             storage_errors("search FHIR resources"),
             self._engine.connect() as connection,
@@ -144,12 +144,29 @@ class SqlFhirStore:
         ):
             counted: int | None = None
             few = False  # no criterion on the index: read in order (_id: by primary key)
-            if by_index:
-                # Up to the bound first: it says how to read the page (few matches are taken
-                # by id and sorted, more are read in order), and it is the estimate.
-                counted = run(
-                    count_statement(resource_type, criteria, up_to=COUNT_BOUND + 1)
-                ).scalar_one()
+            driver: Criterion | None = None
+            if on_index:
+                # How to read the page, and the estimate. Each criterion's matches are
+                # counted up to the bound on its own index range (never further); the
+                # narrowest one, if it has few, drives the page: its ids, the rest checked
+                # on them. If every criterion is broad, the matches are counted reading in
+                # order up to the bound (a few hundred rows when they are many).
+                bounds = [
+                    run(bounded_count_statement(resource_type, c, COUNT_BOUND + 1)).scalar_one()
+                    for c in on_index
+                ]
+                narrowest = min(range(len(bounds)), key=bounds.__getitem__)
+                if bounds[narrowest] <= COUNT_BOUND:
+                    driver = on_index[narrowest]
+                    counted = run(
+                        count_statement(resource_type, criteria, plan="driver", driver=driver)
+                    ).scalar_one()
+                else:
+                    counted = run(
+                        count_statement(
+                            resource_type, criteria, up_to=COUNT_BOUND + 1, plan="in_order"
+                        )
+                    ).scalar_one()
                 few = counted <= COUNT_BOUND
             # One row more than the page: whether a next page exists, without counting.
             rows = run(
@@ -160,6 +177,7 @@ class SqlFhirStore:
                     offset=offset,
                     after=position,
                     in_order=not few,
+                    driver=driver,
                 )
             ).all()
             more = len(rows) > count
