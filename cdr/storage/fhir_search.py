@@ -155,11 +155,18 @@ def _has(resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
     index by resource id; given the plain columns, SQLite (and PostgreSQL on a small table)
     picked the value index and searched it once per row, the quadratic plan of issue 19."""
     idx = fhir_search_index.c
-    lookup = select(idx.resource_id).where(
-        idx.resource_type == index_type(resource_type),
-        idx.resource_id == fhir_resources.c.id,
-        idx.param.concat("") == criterion.param,
-        _value_matches(criterion, by_value=False),
+    lookup = (
+        select(idx.resource_id)
+        .where(
+            idx.resource_type == index_type(resource_type),
+            idx.resource_id == fhir_resources.c.id,
+            idx.param.concat("") == criterion.param,
+            _value_matches(criterion, by_value=False),
+        )
+        # OFFSET 0 keeps PostgreSQL from turning the check into a join over every match (its
+        # estimate of the expressions is a guess; it drops a LIMIT in an EXISTS, not this): the
+        # check stays one per row read in order (measured at 100,000: 640 ms -> 2 ms a page).
+        .offset(0)
     )
     return lookup.exists()
 

@@ -133,15 +133,24 @@ def filled(database):
 
 def _sqlite_plan(connection: Any, sql: str) -> str:
     return "\n".join(
-        str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+        str(row[-1])
+        for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {_sqlite_literal(sql)}")
     )
+
+
+def _sqlite_literal(sql: str) -> str:
+    # SQLite writes an OFFSET without LIMIT as "LIMIT -1 OFFSET n", its -1 a bound parameter
+    # that a literal compilation leaves as "?": written out here for EXPLAIN.
+    return sql.replace("LIMIT ? OFFSET", "LIMIT -1 OFFSET")
 
 
 def _sqlite_per_row_searches(connection: Any, sql: str) -> list[str]:
     """The plan's steps that search the index once per row of another: inside a correlated
     subquery, any access to fhir_search_index but a point lookup by resource id
     (ix_fhir_search_resource); and a scan of the index anywhere."""
-    rows = [tuple(r) for r in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+    rows = [
+        tuple(r) for r in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {_sqlite_literal(sql)}")
+    ]
     parent = {row[0]: row[1] for row in rows}
     detail = {row[0]: str(row[-1]) for row in rows}
     correlated = {i for i, text in detail.items() if "CORRELATED" in text}
@@ -161,16 +170,17 @@ def _sqlite_per_row_searches(connection: Any, sql: str) -> list[str]:
 
 
 def _postgres_per_row_searches(node: dict[str, Any], inner: bool = False) -> Iterator[str]:
-    """Nodes that search the index once per row of another: a correlated (not hashed) SubPlan,
-    or a scan of the index on the inner side of a nested loop (below a Materialize or a Hash it
-    runs once)."""
+    """Nodes that search the index once per row of another: a search by value or a scan of
+    the index in a correlated (not hashed) SubPlan, or on the inner side of a nested loop
+    (below a Materialize or a Hash it runs once). A point lookup by resource id per row is the
+    check a broad search read in order makes: allowed."""
     if (
         node.get("Subplan Name", "").startswith("SubPlan")
         and node.get("Parent Relationship") == "SubPlan"
     ):
-        yield f"correlated {node['Subplan Name']}"
-    # Inside a nested loop, the index may only be entered by resource id (a point lookup per
-    # row); a value search or a scan there is repeated for every row of the outer side.
+        inner = True  # runs once per row of the node it filters
+    # Per row, the index may only be entered by resource id (a point lookup per row); a value
+    # search or a scan there is repeated for every row of the outer side.
     by_value = node.get("Index Name") == "ix_fhir_search"
     scanned = node.get("Relation Name") == "fhir_search_index" and node["Node Type"] == "Seq Scan"
     if inner and (by_value or scanned):
