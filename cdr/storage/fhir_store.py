@@ -157,9 +157,16 @@ class SqlFhirStore:
                 ]
                 narrowest = min(range(len(bounds)), key=bounds.__getitem__)
                 if bounds[narrowest] <= COUNT_BOUND:
-                    driver = on_index[narrowest]
+                    # One criterion: its ids are the matches (the plain intersection of one
+                    # search, which PostgreSQL runs faster than the driver's shape).
+                    driver = on_index[narrowest] if len(on_index) > 1 else None
                     counted = run(
-                        count_statement(resource_type, criteria, plan="driver", driver=driver)
+                        count_statement(
+                            resource_type,
+                            criteria,
+                            plan="driver" if driver is not None else "intersect",
+                            driver=driver,
+                        )
                     ).scalar_one()
                 else:
                     counted = run(
