@@ -218,7 +218,16 @@ def bounded_count_statement(resource_type: str, criterion: Criterion, up_to: int
     """How many index rows ``criterion`` matches, counting stopped at ``up_to``: one range of
     ``ix_fhir_search`` read no further than that. A resource may hold two matching rows (two
     identifiers of one system), so this bounds its matches from above."""
-    rows = _index_ids(resource_type, criterion).limit(up_to).subquery()
+    idx = fhir_search_index.c
+    # In the index's order: PostgreSQL then reads the range and stops at the bound. Unordered,
+    # its estimate of a date range (the value statistics mix every parameter) made it expect
+    # the bound soon from a scan of the whole table (150 ms for 512 matches at 100,000).
+    rows = (
+        _index_ids(resource_type, criterion)
+        .order_by(idx.resource_type, idx.param, idx.value)
+        .limit(up_to)
+        .subquery()
+    )
     return select(func.count()).select_from(rows)
 
 
