@@ -121,9 +121,8 @@ def test_driver_errors_of_the_sqlite3_path_are_translated_too(tmp_path):
         database.dispose()
 
 
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)  # PostgreSQL's NOWAIT lock
 def test_a_postgresql_row_lock_held_elsewhere_is_storage_busy(database):
-    if database.is_sqlite:
-        pytest.skip("PostgreSQL's NOWAIT lock")
     database.migrate()
     with database.engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE busy_probe (id integer PRIMARY KEY)")
