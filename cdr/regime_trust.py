@@ -22,15 +22,15 @@ __all__ = ["build_assertion_checker", "build_structure_signer"]
 
 
 def _category(settings: Settings) -> str:
-    if settings.structure_category:
-        return settings.structure_category
-    listed = default_structures().find(settings.requester_finess)
-    if listed is None:
+    category = settings.structure_category or default_structures().category_of(
+        settings.requester_finess
+    )
+    if category is None:
         raise ConfigError(
             f"the FINESS category of {settings.requester_finess} is not known: set "
             "CDR_STRUCTURE_CATEGORY"
         )
-    return listed.category.code
+    return category
 
 
 def build_structure_signer(settings: Settings, now: Callable[[], datetime]) -> AssertionSigner:
@@ -73,10 +73,4 @@ def build_assertion_checker(
         )
     except (ValueError, OSError) as exc:
         raise ConfigError(f"the sandbox's trust cannot be read: {exc}") from None
-    directory = default_structures()
-
-    def category_of(finess: str) -> str | None:
-        listed = directory.find(finess)
-        return None if listed is None else listed.category.code
-
-    return AssertionChecker(trust, default_categories(), category_of, now)
+    return AssertionChecker(trust, default_categories(), default_structures().category_of, now)

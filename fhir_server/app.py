@@ -39,7 +39,7 @@ from fhir_server.paging import parse_paging
 from fhir_server.search import read_search, searchset
 from fhir_server.search_params import SEARCH_PARAMS
 from fhir_server.search_run import run_until_disconnected
-from fhir_server.store import FhirStore
+from fhir_server.store import FhirStore, StoredResource
 from fhir_server.submit import SubmitService
 from fhir_server.versions import etag_matches, history_bundle, version_headers
 from fhir_server.xml_format import xml_to_resource
@@ -202,13 +202,9 @@ def create_app(
             raise FhirRequestError(
                 404, "not-found", f"{resource_type}/{resource_id} does not exist"
             )
-        headers = version_headers(stored)
-        if etag_matches(request.headers.get("if-none-match"), stored.version_id):
-            return Response(status_code=304, headers=headers)
-        if stored.resource.get("outcome") == "queued":
-            # A lookup still running (FAIS asynchronous $submit): when to read again.
-            headers["Retry-After"] = "1"
-        return _fhir_response(request, stored.resource, 200, headers)
+        # A lookup still running (FAIS asynchronous $submit): when to read again.
+        queued = stored.resource.get("outcome") == "queued"
+        return _version_response(request, stored, retry_after=queued)
 
     @app.api_route(
         "/fhir/{resource_type}/{resource_id}/_history/{version}", methods=["GET", "HEAD"]
@@ -230,10 +226,7 @@ def create_app(
                 "not-found",
                 f"{resource_type}/{resource_id} has no version {version}",
             )
-        headers = version_headers(stored)
-        if etag_matches(request.headers.get("if-none-match"), stored.version_id):
-            return Response(status_code=304, headers=headers)
-        return _fhir_response(request, stored.resource, 200, headers)
+        return _version_response(request, stored)
 
     @app.api_route("/fhir/{resource_type}/{resource_id}/_history", methods=["GET", "HEAD"])
     async def history(request: Request, resource_type: str, resource_id: str) -> Response:
@@ -305,6 +298,19 @@ def create_app(
         )
 
     return app
+
+
+def _version_response(
+    request: Request, stored: StoredResource, *, retry_after: bool = False
+) -> Response:
+    """One version of a resource (read, vread): its ETag and time, 304 when the client holds
+    it (If-None-Match)."""
+    headers = version_headers(stored)
+    if etag_matches(request.headers.get("if-none-match"), stored.version_id):
+        return Response(status_code=304, headers=headers)
+    if retry_after:
+        headers["Retry-After"] = "1"
+    return _fhir_response(request, stored.resource, 200, headers)
 
 
 def _known_type(resource_type: str) -> None:

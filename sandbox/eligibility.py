@@ -103,6 +103,11 @@ class StructureTable:
         """The structure of the directory with this (valid) FINESS, if it is one of ours."""
         return self.structures.get(finess)
 
+    def category_of(self, finess: str) -> str | None:
+        """The FINESS category the directory gives this structure, if it lists it."""
+        listed = self.structures.get(finess)
+        return None if listed is None else listed.category.code
+
     def __iter__(self) -> Iterator[Structure]:
         return iter(self.structures.values())
 

@@ -70,22 +70,24 @@ def request_to_store(
     # Reference text -> what it becomes: the person asked for is the Patient we keep, wherever
     # the request or what it sent points at them; the other resources sent are contained.
     local: dict[str, str] = {}
+    became: dict[int, str] = {}  # the same, by the identity of each resource sent
     asked = cer.get("patient")
     asked_text = asked.get("reference") if isinstance(asked, Mapping) else None
     if isinstance(asked_text, str):
         local[asked_text] = patient_reference
+        if asked_text in referenced:
+            became[id(referenced[asked_text])] = patient_reference
     added: list[dict[str, Any]] = []
     for target, resource in referenced.items():
         if target in local:
             continue
-        same = next((ref for ref, r in referenced.items() if r is resource and ref in local), None)
-        if same is not None:  # one resource reached by two texts: contained once
-            local[target] = local[same]
+        if id(resource) in became:  # one resource reached by two texts: contained once
+            local[target] = became[id(resource)]
             continue
         rid = _free_id(str(resource.get("resourceType", "r")).lower(), taken)
         taken.add(rid)
         added.append({**resource, "id": rid})
-        local[target] = f"#{rid}"
+        local[target] = became[id(resource)] = f"#{rid}"
     body = _rewrite({k: v for k, v in stored.items() if k != "contained"}, local.get)
     inner = [_rewrite(resource, local.get) for resource in (*contained, *added)]
     kept = _still_referenced(inner, body)
