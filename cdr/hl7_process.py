@@ -19,6 +19,7 @@ import signal
 import sys
 from multiprocessing.process import BaseProcess
 
+from cdr import event_loop
 from cdr.bootstrap import build_gateway
 from cdr.hl7_runtime import Hl7Runtime
 from cdr.logs import configure_logging
@@ -62,7 +63,7 @@ def _run(settings: Settings) -> None:
         os.nice(_NICENESS)
     configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings))
+        event_loop.run(_serve(settings), choice=settings.event_loop)
 
 
 async def _serve(settings: Settings) -> None:

@@ -16,12 +16,14 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 
+from cdr import event_loop
 from cdr.bootstrap import Gateway, build_gateway
 from cdr.logs import with_entry
 from cdr.settings import Settings, mllp_address
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
 from cdr.storage.relookups import SqlRelookups
+from cdr.storage.transactions import HeldConnection
 from cdr.storage.writer import GroupCommit, LocalFirstCommit, on_loop
 from fhir_server.context import correlation_id
 from hl7_listener.client import MllpClient
@@ -116,16 +118,20 @@ class Hl7Runtime:
         # loop, then goes to the writer thread, which waits (``LocalFirstCommit``).
         # With CDR_SQLITE_SYNCHRONOUS=full (the default) each batch's commit is then flushed
         # to disk on a thread of its own before its ACKs leave (cdr/storage/durability.py):
-        # an AA'd message survives a power loss. Batches go on committing during a flush, and
-        # the next flush serves every batch committed meanwhile.
+        # an AA'd message survives a power loss. Messages arriving during a flush are
+        # committed together once it ends, and flushed together. The intake's own commits
+        # run on one connection kept open (``HeldConnection``): no pool check-out per batch.
         self._no_wait_engine = gateway.database.no_wait_engine() if intake else None
+        self._held = None if self._no_wait_engine is None else HeldConnection(self._no_wait_engine)
         wal_sync = gateway.database.wal_sync() if intake else None
         sync = wal_sync.sync if wal_sync is not None else None
         self._commits: LocalFirstCommit[InboundMessage, StoreOutcome] = LocalFirstCommit(
             None
             if self._no_wait_engine is None
             else GroupCommit(
-                SqlInbox(self._no_wait_engine, store=gateway.writes.inbox).store_many,
+                SqlInbox(
+                    self._no_wait_engine, store=gateway.writes.inbox, writes=self._held
+                ).store_many,
                 on_loop,
                 max_batch=500,
                 durable=sync,
@@ -251,6 +257,8 @@ class Hl7Runtime:
         (a step that overruns is logged by name and left behind)."""
         if self._intake_enabled:
             await _bounded("the MLLP server", self.server.close(), _STOP_S + 5)
+        if self._held is not None:
+            self._held.close()
         if self._no_wait_engine is not None:
             self._no_wait_engine.dispose()
         await _bounded("the inbox worker", self.worker.stop(), _STOP_S)
@@ -357,7 +365,7 @@ class Hl7Thread:
         self._thread.join(timeout)
 
     def _main(self) -> None:
-        asyncio.run(self._run())
+        event_loop.run(self._run(), choice=self._settings.event_loop)
 
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from cdr import event_loop
 from cdr.asgi import FACTORY
 from cdr.bootstrap import (
     build_gateway,
@@ -22,6 +23,7 @@ from cdr.bootstrap import (
     sandbox_tls,
 )
 from cdr.eligibility_commands import check_own_structure
+from cdr.event_loop import uvicorn_loop
 from cdr.exits import EXIT_OK
 from cdr.exposure import check_exposure
 from cdr.hl7_process import Hl7ProcessingProcess
@@ -107,7 +109,7 @@ def serve(settings: Settings) -> int:
     settings = _share_metrics(settings)
     if settings.workers > 1:
         return _serve_workers(settings)
-    return asyncio.run(_serve(settings))
+    return event_loop.run(_serve(settings), choice=settings.event_loop)
 
 
 def _share_metrics(settings: Settings) -> Settings:
@@ -217,6 +219,7 @@ def _serve_workers(settings: Settings) -> int:
             host=settings.http_host,
             port=settings.http_port,
             workers=settings.workers,
+            loop=uvicorn_loop(settings.event_loop),
             log_level="warning",
             log_config=None,
             access_log=False,
@@ -273,5 +276,5 @@ def sandbox_serve(settings: Settings) -> int:
         settings.sandbox_port,
     )
     server = _uvicorn(app, settings.sandbox_host, settings.sandbox_port, tls=sandbox_tls(settings))
-    asyncio.run(server.serve(sockets=[sock]))
+    event_loop.run(server.serve(sockets=[sock]), choice=settings.event_loop)
     return EXIT_OK

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cdr.clock import DEFAULT_TIMEZONE
+from cdr.event_loop import EventLoopChoice
 from cdr.hl7_options import HL7DestinationOptions
 from cdr.regime_options import RegimeEndpointOptions
 
@@ -346,6 +347,13 @@ class Settings(BaseSettings):
         "full",
         description="full: each HL7 inbox commit is flushed to disk before its AA (survives "
         "a power loss); normal: survives a crash of the gateway, not of the machine",
+    )
+
+    # --- Runtime ---
+    event_loop: EventLoopChoice = Field(
+        "auto",
+        description="the servers' event loop: auto (uvloop when installed), asyncio (the "
+        "standard library's), uvloop",
     )
 
     @field_validator("regimes_url")

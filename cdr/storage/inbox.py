@@ -20,7 +20,7 @@ from sqlalchemy import (
 
 from cdr.storage.inbox_batch import Key, batch_outcomes, new_rows
 from cdr.storage.tables import hl7_inbox, hl7_outbox, hl7_relookups
-from cdr.storage.transactions import in_transaction, storage_errors
+from cdr.storage.transactions import HeldConnection, in_transaction, storage_errors
 from cdr.storage.write_statements import INBOX_INSERT, INBOX_STORED
 from hl7_listener.ports import (
     InboundMessage,
@@ -103,10 +103,19 @@ def from_db(value: datetime) -> datetime:
 
 
 class SqlInbox:
-    def __init__(self, engine: Engine, *, store: InboxWrite | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        store: InboxWrite | None = None,
+        writes: Engine | HeldConnection | None = None,
+    ) -> None:
         """``store``: how ``store_many`` writes a batch (the composition root's choice);
-        ``store_batch``, through SQLAlchemy, by default."""
+        ``store_batch``, through SQLAlchemy, by default. ``writes``: where ``store_many``
+        runs its transactions, ``engine`` by default (a ``HeldConnection`` of it for the
+        commits made on the event loop)."""
         self._engine = engine
+        self._writes = engine if writes is None else writes
         self._store = store_batch if store is None else store
 
     def store_many(self, messages: Sequence[InboundMessage]) -> list[StoreOutcome]:
@@ -116,7 +125,7 @@ class SqlInbox:
             return []
         rows = [_inbox_row(m) for m in messages]
         return in_transaction(
-            self._engine,
+            self._writes,
             lambda connection: self._store(connection, rows),
             "store HL7 messages",
             attempts=_STORE_ATTEMPTS,

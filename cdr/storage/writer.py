@@ -60,8 +60,11 @@ class GroupCommit(Generic[J, R]):
     ``gather_passes``: event-loop passes to wait before taking a batch (see ``_drain``).
 
     ``durable``: awaited after a batch commits and before its waiters are answered (a flush to
-    disk, ``WalSync.sync``). The next batch is committed meanwhile: a flush in progress never
-    holds up a commit, and one flush may serve several batches.
+    disk, ``WalSync.sync``). Commits and flushes then alternate: jobs submitted during a flush
+    are committed together once it ends. Committing them earlier would not answer them any
+    sooner (they would wait for the next flush all the same), and measured under the HL7
+    load it cost a commit, and a flush, for every two or three messages instead of one for
+    all those that arrived during the flush (BENCHMARKS.md).
 
     Bound to the event loop of its first ``submit``.
     """
@@ -78,7 +81,6 @@ class GroupCommit(Generic[J, R]):
         self._write = write
         self._run = run
         self._durable = durable
-        self._settling: set[asyncio.Task[None]] = set()
         self._max_batch = max_batch
         self._gather_passes = gather_passes
         self._waiting: list[tuple[J, asyncio.Future[R]]] = []
@@ -105,7 +107,11 @@ class GroupCommit(Generic[J, R]):
                     outcomes: list[R | _Failed] = await self._run(
                         self._write_isolated, [job for job, _ in batch]
                     )
-                except BaseException as exc:  # the writer is gone (shutdown): tell every waiter
+                    if self._durable is not None:
+                        outcomes = await self._when_durable(outcomes)
+                except BaseException as exc:
+                    # The writer is gone, or this task was cancelled (shutdown): tell every
+                    # waiter, none of whom can be told its job is stored.
                     for _, future in batch + self._waiting:
                         if not future.done():
                             future.set_exception(
@@ -115,26 +121,18 @@ class GroupCommit(Generic[J, R]):
                     if not isinstance(exc, Exception):
                         raise
                     return
-                if self._durable is None:
-                    _settle(batch, outcomes)
-                else:
-                    task = asyncio.create_task(self._settle_when_durable(batch, outcomes))
-                    self._settling.add(task)
-                    task.add_done_callback(self._settling.discard)
+                _settle(batch, outcomes)
         finally:
             self._task = None
 
-    async def _settle_when_durable(
-        self, batch: list[tuple[J, asyncio.Future[R]]], outcomes: list[R | _Failed]
-    ) -> None:
+    async def _when_durable(self, outcomes: list[R | _Failed]) -> list[R | _Failed]:
+        """``outcomes`` once the batch is on disk; each one a failure when the flush failed."""
         assert self._durable is not None
         try:
             await self._durable()
         except Exception as exc:  # committed, but not known to be on disk: no answer is "stored"
-            failed: list[R | _Failed] = [_Failed(exc)] * len(batch)
-            _settle(batch, failed)
-            return
-        _settle(batch, outcomes)
+            return [_Failed(exc)] * len(outcomes)
+        return outcomes
 
     def _write_isolated(self, jobs: list[J]) -> list[R | _Failed]:
         """Where ``run`` runs it: the batch in one transaction, else each job on its own."""

@@ -15,7 +15,7 @@ from cdr.storage.writer import GroupCommit, on_loop
 from rights.errors import StorageError
 
 
-async def test_a_group_commit_answers_only_after_the_flush_and_commits_meanwhile() -> None:
+async def test_group_commit_answers_after_the_flush_and_commits_arrivals_after_it() -> None:
     events: list[str] = []
     flushing = asyncio.Event()
     release = asyncio.Event()
@@ -37,16 +37,37 @@ async def test_a_group_commit_answers_only_after_the_flush_and_commits_meanwhile
 
     first = asyncio.gather(submit("a"), submit("b"))
     await flushing.wait()
-    later = asyncio.create_task(submit("c"))  # committed while the first flush runs
-    while "commit c" not in events:
+    flushing.clear()
+    # submitted while the first flush runs: they wait for it, then share one commit
+    later = asyncio.gather(submit("c"), submit("d"))
+    for _ in range(5):
         await asyncio.sleep(0)
-    assert events == ["commit a,b", "commit c"]  # nobody answered before a flush
+    assert events == ["commit a,b"]  # nobody answered before the flush, nothing else committed
     release.set()
     await first
     await later
-    assert events[:2] == ["commit a,b", "commit c"]
+    commits_and_flushes = [e for e in events if not e.startswith("answer")]
+    assert commits_and_flushes == ["commit a,b", "flushed", "commit c,d", "flushed"]
+    second_flush = len(events) - 1 - events[::-1].index("flushed")
     assert events.index("answer a") > events.index("flushed")
-    assert events.index("answer c") > events.index("flushed")
+    assert events.index("answer c") > second_flush
+
+
+async def test_a_group_commit_cancelled_during_its_flush_tells_its_waiters() -> None:
+    started = asyncio.Event()
+
+    async def durable() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    commits: GroupCommit[str, str] = GroupCommit(lambda jobs: list(jobs), on_loop, durable=durable)
+    waiter = asyncio.create_task(commits.submit("a"))
+    await started.wait()
+    drain = commits._task
+    assert drain is not None
+    drain.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
 
 
 async def test_a_failed_flush_fails_the_batch_it_was_for() -> None:

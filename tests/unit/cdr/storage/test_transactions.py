@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from cdr.storage import Database
 from cdr.storage.tables import lookups
 from cdr.storage.transactions import (
+    HeldConnection,
     in_transaction,
     is_busy,
     is_interrupted,
@@ -118,6 +119,55 @@ def test_driver_errors_of_the_sqlite3_path_are_translated_too(tmp_path):
         with pytest.raises(StorageError, match="no such table"):
             in_transaction(database.engine, work, "insert")
     finally:
+        database.dispose()
+
+
+def test_a_held_connection_runs_every_transaction_on_one_connection(tmp_path):
+    database = _migrated_sqlite(tmp_path)
+    held = HeldConnection(database.engine)
+    seen: list[object] = []
+
+    def insert(connection):
+        seen.append(connection.connection.driver_connection)
+        connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS probe (id integer PRIMARY KEY)")
+        connection.exec_driver_sql(f"INSERT INTO probe VALUES ({len(seen)})")
+
+    def fail(connection):
+        connection.exec_driver_sql("INSERT INTO probe VALUES (100)")
+        connection.exec_driver_sql("SELECT * FROM no_such_table")
+
+    try:
+        in_transaction(held, insert, "insert")
+        with pytest.raises(StorageError, match="no such table"):
+            in_transaction(held, fail, "insert then fail")  # rolled back as a whole
+        in_transaction(held, insert, "insert")
+        assert database.engine.pool.checkedout() == 1  # kept, never given back between
+        with database.engine.connect() as reader:
+            ids = reader.exec_driver_sql("SELECT id FROM probe ORDER BY id").scalars().all()
+        assert ids == [1, 2]  # committed, and the failed transaction left nothing
+        assert seen[0] is seen[1]
+    finally:
+        held.close()
+        assert database.engine.pool.checkedout() == 0
+        database.dispose()
+
+
+def test_a_held_connection_on_a_locked_database_is_busy_and_goes_on_after(tmp_path):
+    database = _migrated_sqlite(tmp_path)
+    quick = database.no_wait_engine()
+    assert quick is not None
+    held = HeldConnection(quick)
+    holder = sqlite3.connect(tmp_path / "busy.sqlite3", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StorageBusy):
+            in_transaction(held, lambda c: c.execute(sa.delete(lookups)), "clear lookups")
+        holder.execute("ROLLBACK")
+        in_transaction(held, lambda c: c.execute(sa.delete(lookups)), "clear lookups")
+    finally:
+        holder.close()
+        held.close()
+        quick.dispose()
         database.dispose()
 
 
