@@ -138,6 +138,7 @@ class Intake:
         if too_long is not None:
             return self._reply(header, too_long.acknowledgment, too_long, d, codec)
         trigger = message.trigger
+        now = self._now()  # one reading of the clock: the day of care, the row, the ACK
         admission: Admission | None = None
         status = InboxStatus.PENDING
         if trigger in self._options.lookup_triggers:
@@ -146,18 +147,18 @@ class Intake:
                     message,
                     catalogue=self._catalogue,
                     requester=self._requester,
-                    today=self._now().date(),
+                    today=now.date(),
                 )
             except MessageError as exc:
                 return self._reply(header, exc.acknowledgment, exc, d, codec)
         else:
             status = InboxStatus.IGNORED
-        ack = encode(self._ack_text(header, "AA", None, d), codec)
+        ack = encode(self._ack_text(header, "AA", None, d, now), codec)
         outcome = await self._store(
             InboundMessage(
                 sender_key=f"{header.sending_application}|{header.sending_facility}",
                 control_id=message.control_id,
-                received_at=self._now(),
+                received_at=now,
                 message_type=f"{message.message_code}^{trigger}",
                 patient_key=admission.patient_key if admission else "",
                 charset=codec,
@@ -263,13 +264,18 @@ class Intake:
         return encode(self._ack_text(header, code, error, d), codec)
 
     def _ack_text(
-        self, header: AckHeader, code: str, error: MessageError | None, d: Delimiters
+        self,
+        header: AckHeader,
+        code: str,
+        error: MessageError | None,
+        d: Delimiters,
+        now: datetime | None = None,
     ) -> str:
         return ack_for(
             header,
             code=code,
             control_id=self._new_control_id(),
-            now=self._now(),
+            now=self._now() if now is None else now,
             application=self._options.application,
             facility=self._options.facility,
             error=error,

@@ -12,8 +12,17 @@ __all__ = ["hl7_timestamp", "pam_fr_header", "reply_msh"]
 def hl7_timestamp(moment: datetime) -> str:
     """``YYYYMMDDHHMMSS+ZZZZ`` (HL7 v2.5 DTM, §2.A.22): the wall time of ``moment`` with its
     offset, so that a receiver neither reads UTC as local time nor guesses the zone."""
-    text = moment.strftime("%Y%m%d%H%M%S")
-    return text + moment.strftime("%z") if moment.utcoffset() is not None else text
+    # Formatted by hand: two strftime calls were a twentieth of the HL7 intake's time per
+    # message (one timestamp in each ACK).
+    m = moment
+    text = f"{m.year:04d}{m.month:02d}{m.day:02d}{m.hour:02d}{m.minute:02d}{m.second:02d}"
+    offset = m.utcoffset()
+    if offset is None:
+        return text
+    minutes = round(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, minutes = divmod(abs(minutes), 60)
+    return f"{text}{sign}{hours:02d}{minutes:02d}"
 
 
 def reply_msh(
