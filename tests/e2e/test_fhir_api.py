@@ -16,6 +16,7 @@ from sandbox.population import Member
 from sandbox.server import RunningServer, start_in_thread
 from tests.conftest import gateway_settings
 from tests.e2e.test_scenarios import ALL_TAGS, POPULATION
+from tests.unit.mapping.fhir_invariants import assert_invariants
 from tests.unit.mapping.fhir_schema import assert_valid
 
 NIR_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
@@ -110,6 +111,7 @@ def test_metadata_is_a_truthful_capability_statement(fhir):
     assert response.headers["content-type"].startswith(FHIR_JSON)
     statement = response.json()
     assert_valid(statement)
+    assert_invariants(statement)
     assert statement["fhirVersion"] == "4.0.1"
     rest = statement["rest"][0]
     types = {r["type"]: r for r in rest["resource"]}

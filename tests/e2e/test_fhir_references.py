@@ -3,7 +3,8 @@ fixture, sync and async: a ``Type/id`` reads 200 here, a ``#id`` names a contain
 the same resource, and every contained resource is referenced (dom-3). The other DomainResource
 invariants are checked with them: no nested contained (dom-2), no version or security label on
 a contained resource (dom-4, dom-5). Written as plain checks of the JSON, which say which
-reference failed."""
+reference failed; and every resource reached also passes every R4 invariant of its type,
+evaluated with fhirpathpy (``tests/unit/mapping/fhir_invariants.py``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 
 from mapping.fhir.cer_stored import reference_texts
 from tests.e2e.test_fhir_api import fhir, post  # noqa: F401  (fixture)
+from tests.unit.mapping.fhir_invariants import assert_invariants
 from tests.unit.mapping.fhir_schema import assert_valid
 
 REQUESTS = Path(__file__).resolve().parents[1] / "fixtures" / "fhir" / "requests"
@@ -38,6 +40,7 @@ def check_resolves(fhir_base: str, resource: dict[str, Any], seen: set[str]) -> 
         return
     seen.add(key)
     assert_valid(resource)
+    assert_invariants(resource)
     contained = resource.get("contained", [])
     local = {c.get("id") for c in contained}
     for c in contained:

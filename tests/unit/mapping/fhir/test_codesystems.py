@@ -12,6 +12,7 @@ from mapping.fhir.common import CANONICAL, EXT_LUNAR_BIRTH_DATE
 from mapping.fhir.structuredefinitions import structure_definitions
 from mapping.fhir.terms import PROFILE_COVERAGE
 from rights.result import InForceReason, RegimeStatus
+from tests.unit.mapping.fhir_invariants import assert_invariants
 from tests.unit.mapping.fhir_schema import assert_valid, schema_errors
 from tests.unit.mapping.rights_reports import (
     TODAY,
@@ -29,6 +30,7 @@ _RESOURCES = all_conformance_resources()
 @pytest.mark.parametrize("resource", _RESOURCES, ids=[r["id"] for r in _RESOURCES])
 def test_every_conformance_resource_is_valid_r4(resource: dict[str, Any]) -> None:
     assert_valid(resource)
+    assert_invariants(resource)
     assert resource["url"] == f"{CANONICAL}/{resource['resourceType']}/{resource['id']}"
     assert resource["status"] == "active"
 
