@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from cdr.api_auth import build_api_auth
 from cdr.clock import SystemClock
 from cdr.heap import settle_heap
 from cdr.ids import time_ordered_id
@@ -326,8 +327,8 @@ def build_http_app(
 
     ``tune_gc``: settle the process's garbage collector once the server has started
     (``cdr.heap``); False when the app runs inside another program, such as a test session.
-    ``middleware`` (outermost first) sees every request, `$submit` included, inside the edge:
-    where the API's authentication and access control will be wired.
+    ``middleware`` (outermost first) sees every request, `$submit` included, inside the edge
+    and inside the API's authentication (``CDR_AUTH=on``: ``cdr.api_auth``).
     """
 
     async def database_ready() -> bool:
@@ -343,9 +344,12 @@ def build_http_app(
 
     settings = gateway.settings
     submit = build_submit_service(gateway)
+    auth = build_api_auth(settings, gateway.database.engine)
 
     async def shut_down() -> None:
         await submit.drain()
+        if auth is not None:
+            await auth.aclose()
         await gateway.aclose()
 
     return create_fhir_app(
@@ -359,7 +363,8 @@ def build_http_app(
         on_shutdown=shut_down,
         metrics=gateway.metrics.render,
         observe_http=gateway.metrics.observe_http,
-        middleware=middleware,
+        middleware=[*(auth.middleware if auth else ()), *middleware],
+        security=auth.security if auth else None,
     )
 
 

@@ -136,6 +136,48 @@ def _parser() -> argparse.ArgumentParser:
     status = card_sub.add_parser("status", help="the card in the reader: holder, validity, PIN")
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
+    clients = sub.add_parser(
+        "clients", help="API clients (SMART Backend Services) allowed to ask for tokens"
+    )
+    clients_sub = clients.add_subparsers(dest="clients_command", required=True, metavar="ACTION")
+    cl_add = clients_sub.add_parser("add", help="register a client with its public keys")
+    cl_add.add_argument("name", metavar="NAME", help="the client id (its assertions' iss)")
+    cl_add.add_argument(
+        "--jwks",
+        required=True,
+        metavar="FILE_OR_URL",
+        help="its public keys: a JWK Set file, or the https:// URL where it publishes them",
+    )
+    cl_add.add_argument(
+        "--scope",
+        required=True,
+        nargs="+",
+        metavar="SCOPE",
+        help="scopes it may be granted, e.g. system/CoverageEligibilityRequest.c system/*.rs",
+    )
+    cl_list = clients_sub.add_parser("list", help="the registered clients")
+    cl_list.add_argument("--json", action="store_true", help="machine-readable output")
+    cl_remove = clients_sub.add_parser("remove", help="unregister a client")
+    cl_remove.add_argument("name", metavar="NAME")
+    cl_keygen = clients_sub.add_parser(
+        "keygen", help="make a key pair for a client: PREFIX.key.pem and PREFIX.jwks.json"
+    )
+    cl_keygen.add_argument("prefix", metavar="PREFIX", help="path and name of the two files")
+    cl_keygen.add_argument("--alg", choices=["ES384", "RS384"], default="ES384")
+    cl_token = clients_sub.add_parser(
+        "token", help="get an access token from a running gateway, as client NAME"
+    )
+    cl_token.add_argument("name", metavar="NAME")
+    cl_token.add_argument(
+        "--key", required=True, metavar="PRIVATE_KEY_PEM", help="the client's private key"
+    )
+    cl_token.add_argument(
+        "--scope", nargs="+", default=[], metavar="SCOPE", help="scopes asked (default: all)"
+    )
+    cl_token.add_argument(
+        "--url", metavar="BASE", help="the FHIR base URL (default this gateway's, CDR_*)"
+    )
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply the schema migrations")
@@ -300,9 +342,31 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cdr.pki_commands import pki_init
 
         return pki_init(_settings({}), Path(args.directory))
+    if args.command == "clients":
+        return _clients(args)
     if args.command == "db":
         return commands.db_upgrade(_settings({}))
     raise AssertionError(args.command)  # argparse refuses unknown commands
+
+
+def _clients(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cdr import client_commands
+
+    action = args.clients_command
+    if action == "keygen":
+        return client_commands.clients_keygen(Path(args.prefix), alg=args.alg)
+    settings = _settings({})
+    if action == "add":
+        return client_commands.clients_add(settings, args.name, jwks=args.jwks, scopes=args.scope)
+    if action == "list":
+        return client_commands.clients_list(settings, as_json=args.json)
+    if action == "remove":
+        return client_commands.clients_remove(settings, args.name)
+    return client_commands.clients_token(
+        settings, args.name, key_file=Path(args.key), scopes=args.scope, url=args.url
+    )
 
 
 if __name__ == "__main__":

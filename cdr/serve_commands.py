@@ -31,6 +31,7 @@ from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
 from cdr.http_guard import HttpLimits, guarded_protocol, http_limits
 from cdr.logs import configure_logging
 from cdr.settings import Settings
+from cdr.token_key import load_or_create_token_key
 from rights.errors import ConfigError
 from sandbox.server import SandboxTls, start_in_thread
 
@@ -106,6 +107,12 @@ def serve(settings: Settings) -> int:
     # network without authentication, are refused in one line.
     check_own_structure(settings.requester_finess, settings.structure_category)
     log.warning(check_exposure(settings))
+    if settings.auth == "on":
+        # Made (or read) once here: a bad key file is a one-line refusal before any socket,
+        # and the worker processes all find the same key.
+        load_or_create_token_key(
+            settings.effective_token_key_file, create=settings.auth_token_key_file is None
+        )
     settings = _share_metrics(settings)
     if settings.workers > 1:
         return _serve_workers(settings)

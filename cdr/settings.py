@@ -62,6 +62,29 @@ class Settings(BaseSettings):
     # loopback, unless CDR_ALLOW_OPEN says so (docs/security.md, "Exposure").
     auth: Literal["on", "off"] = "off"
     allow_open: bool = False
+    # With CDR_AUTH=on (docs/decisions/0010-api-authentication.md): the key the gateway signs
+    # its access tokens with (default: made on first start in <data_dir>), their lifetime, and
+    # an external authorization server whose tokens are accepted as well.
+    auth_token_key_file: Path | None = Field(
+        None,
+        description="PEM private key (RSA, or EC P-256/P-384) signing the access tokens; "
+        "default <data_dir>/auth-token-key.pem, made on first start",
+    )
+    auth_token_lifetime_s: int = Field(
+        300, ge=10, le=300, description="lifetime of the access tokens issued (at most 300 s)"
+    )
+    auth_jwks_cache_s: float = Field(
+        300.0, gt=0, description="how long a JWK Set fetched from a URL is used before fetching"
+    )
+    auth_external_issuer: str | None = Field(
+        None, description="iss of the tokens of an external authorization server to accept"
+    )
+    auth_external_audience: str | None = Field(
+        None, description="aud those tokens must carry; default the FHIR base URL"
+    )
+    auth_external_jwks_url: str | None = Field(
+        None, description="where that server publishes its signing keys (JWK Set)"
+    )
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(8090, ge=0, le=65535)
     regimes_url: str | None = Field(
@@ -262,7 +285,9 @@ class Settings(BaseSettings):
             raise ValueError("expected a host name or IP address")
         return value
 
-    @field_validator("fhir_base_url", "regimes_url", "regimes_proxy_url", mode="after")
+    @field_validator(
+        "fhir_base_url", "regimes_url", "regimes_proxy_url", "auth_external_jwks_url", mode="after"
+    )
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None and not _is_http_url(value):
@@ -370,6 +395,7 @@ class Settings(BaseSettings):
         "sandbox_tls_client_ca_file",
         "structure_sign_cert_file",
         "structure_sign_key_file",
+        "auth_token_key_file",
     )
     @classmethod
     def _check_file(cls, value: Path | None) -> Path | None:
@@ -461,6 +487,11 @@ class Settings(BaseSettings):
                 "CDR_STRUCTURE_SIGN_CERT_FILE needs CDR_REGIMES_CLIENT_CERT_FILE: an assertion "
                 "is bound to the TLS client certificate it travels with"
             )
+        external = (self.auth_external_issuer, self.auth_external_jwks_url)
+        if (external[0] is None) != (external[1] is None):
+            raise ValueError("CDR_AUTH_EXTERNAL_ISSUER and CDR_AUTH_EXTERNAL_JWKS_URL go together")
+        if self.auth_external_audience is not None and external[0] is None:
+            raise ValueError("CDR_AUTH_EXTERNAL_AUDIENCE is set without CDR_AUTH_EXTERNAL_ISSUER")
         if self.sandbox_require_assertions and self.sandbox_tls_client_ca_file is None:
             raise ValueError(
                 "CDR_SANDBOX_REQUIRE_ASSERTIONS needs CDR_SANDBOX_TLS_CLIENT_CA_FILE (the trust)"
@@ -495,6 +526,15 @@ class Settings(BaseSettings):
     @property
     def effective_fhir_base_url(self) -> str:
         return (self.fhir_base_url or f"http://{self.http_host}:{self.http_port}/fhir").rstrip("/")
+
+    @property
+    def effective_token_url(self) -> str:
+        """The token endpoint: beside the FHIR base (``…/fhir`` → ``…/auth/token``)."""
+        return self.effective_fhir_base_url.removesuffix("/fhir") + "/auth/token"
+
+    @property
+    def effective_token_key_file(self) -> Path:
+        return self.auth_token_key_file or self.data_dir / "auth-token-key.pem"
 
     @property
     def effective_regimes_url(self) -> str:

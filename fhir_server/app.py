@@ -34,7 +34,7 @@ from fhir_server.edge import (
 )
 from fhir_server.errors import FhirRequestError
 from fhir_server.formats import FHIR_JSON, check_content_type, encode_body
-from fhir_server.outcome import error_status_and_outcome
+from fhir_server.outcome import error_headers, error_status_and_outcome
 from fhir_server.paging import parse_paging
 from fhir_server.search import read_search, searchset
 from fhir_server.search_params import SEARCH_PARAMS
@@ -79,9 +79,11 @@ def create_app(
     metrics: Callable[[], str] | None = None,
     observe_http: ObserveHttp | None = None,
     middleware: Sequence[Middleware] = (),
+    security: Mapping[str, Any] | None = None,
 ) -> FastAPI:
     """The application. ``middleware`` (outermost first) runs inside the edge and outside
-    every route, `$submit` included: the place for authentication and access control."""
+    every route, `$submit` included: the place for authentication and access control.
+    ``security``: the CapabilityStatement's ``rest.security``, when requests need a token."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -110,7 +112,7 @@ def create_app(
         status, outcome = error_status_and_outcome(exc, cid)
         if status >= 500:
             log.error("request failed", exc_info=exc, extra={"path": request.url.path})
-        return _fhir_response(request, outcome, status)
+        return _fhir_response(request, outcome, status, error_headers(exc))
 
     # Starlette runs the middleware added last outermost. From the outside in: the edge
     # (correlation id, formats, metrics, OperationOutcome for anything that escapes), the
@@ -158,7 +160,9 @@ def create_app(
 
     @app.api_route("/fhir/metadata", methods=["GET", "HEAD"])
     async def metadata(request: Request) -> Response:
-        statement = capability_statement(base_url=base_url, version=version, date=datetime.now(UTC))
+        statement = capability_statement(
+            base_url=base_url, version=version, date=datetime.now(UTC), security=security
+        )
         return _fhir_response(request, statement)
 
     async def submit_endpoint(scope: Scope, receive: Receive, send: Send) -> None:

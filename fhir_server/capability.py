@@ -3,6 +3,7 @@ routes use, so that it cannot drift from the behaviour."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -55,7 +56,10 @@ def _definition(resource_type: str, name: str) -> str:
     return SEARCH_PARAM_DEFINITIONS[(resource_type, name)]
 
 
-def capability_statement(*, base_url: str, version: str, date: datetime) -> dict[str, Any]:
+def capability_statement(
+    *, base_url: str, version: str, date: datetime, security: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``security``: ``rest[0].security`` when the API needs a token (SMART v2 §2.2)."""
     resources = []
     for resource_type, params in SEARCH_PARAMS.items():
         entry: dict[str, Any] = {
@@ -85,6 +89,9 @@ def capability_statement(*, base_url: str, version: str, date: datetime) -> dict
             # A type-level operation: POST [base]/CoverageEligibilityRequest/$submit (ITI-124).
             entry["operation"] = [{"name": "submit", "definition": _SUBMIT}]
         resources.append(entry)
+    rest: dict[str, Any] = {"mode": "server"}
+    if security is not None:
+        rest["security"] = dict(security)
     return {
         "resourceType": "CapabilityStatement",
         "id": "cdr-gateway",
@@ -111,7 +118,7 @@ def capability_statement(*, base_url: str, version: str, date: datetime) -> dict
         ],
         "rest": [
             {
-                "mode": "server",
+                **rest,
                 "documentation": (
                     "Searches accept _count (default 20, max 100; 0 for the count only) and "
                     "answer searchset Bundles, most recently updated first, then by id. Paging: "

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir_server.auth.errors import InsufficientScope, InvalidToken, wire_text
 from fhir_server.errors import FhirRequestError
 from rights.errors import (
+    AuthError,
     CdrError,
     IdentifierError,
     InputError,
@@ -15,7 +17,9 @@ from rights.errors import (
     UnknownRegimeError,
 )
 
-__all__ = ["error_status_and_outcome", "operation_outcome"]
+__all__ = ["error_headers", "error_status_and_outcome", "operation_outcome"]
+
+_REALM = "cdr-gateway"
 
 # Fault.check → issue type (http://hl7.org/fhir/valueset-issue-type.html).
 _ISSUE_TYPE = {
@@ -61,6 +65,11 @@ def error_status_and_outcome(exc: Exception, correlation_id: str) -> tuple[int, 
     if isinstance(exc, IdentifierError | UnknownRegimeError | InputError):
         check = getattr(exc, "check", "value")
         return 400, operation_outcome([_issue("value", f"{exc.message} [{check}]", exc.location)])
+    if isinstance(exc, InvalidToken):
+        # R4 issue type "login": the client needs to (re)authenticate.
+        return 401, operation_outcome([_issue("login", exc.message)])
+    if isinstance(exc, AuthError):
+        return 403, operation_outcome([_issue("forbidden", exc.message)])
     if isinstance(exc, StorageError):
         return 503, operation_outcome(
             [_issue("transient", f"storage unavailable; correlation id {correlation_id}")]
@@ -73,3 +82,21 @@ def error_status_and_outcome(exc: Exception, correlation_id: str) -> tuple[int, 
     return 500, operation_outcome(
         [_issue("exception", f"internal error; correlation id {correlation_id}")]
     )
+
+
+def error_headers(exc: Exception) -> dict[str, str] | None:
+    """Headers an error's answer carries besides its outcome: RFC 6750 §3's challenge."""
+    if isinstance(exc, InvalidToken):
+        if not exc.present:  # §3.1: no error code when the request had no token at all
+            return {"WWW-Authenticate": f'Bearer realm="{_REALM}"'}
+        return {"WWW-Authenticate": _challenge("invalid_token", exc.message)}
+    if isinstance(exc, InsufficientScope):
+        challenge = _challenge("insufficient_scope", exc.message)
+        if exc.scope:
+            challenge += f', scope="{exc.scope}"'
+        return {"WWW-Authenticate": challenge}
+    return None
+
+
+def _challenge(error: str, description: str) -> str:
+    return f'Bearer realm="{_REALM}", error="{error}", error_description="{wire_text(description)}"'

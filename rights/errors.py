@@ -37,6 +37,11 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     ├── StorageError
     │   └── StorageBusy                 the database stayed locked (transient)
     ├── DeliveryFailed                  (hl7_listener.client) a result not delivered; ``reason``
+    ├── AuthError                       a caller not authenticated, or not allowed what it asks
+    │   ├── TokenRequestRefused         (fhir_server.auth.errors) RFC 6749 §5.2; carries ``error``
+    │   ├── InvalidToken                (fhir_server.auth.errors) no usable bearer token (401)
+    │   ├── KeySetUnavailable           (fhir_server.auth.errors) a JWKS not fetched or unreadable
+    │   └── InsufficientScope           (fhir_server.auth.errors) carries the ``scope`` needed (403)
     └── ConfigError
 
 A test (``tests/unit/rights/test_error_tree.py``) compares this drawing with the subclasses
@@ -49,6 +54,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AuthError",
     "CdrError",
     "ConfigError",
     "Fault",
@@ -234,6 +240,11 @@ class StorageBusy(StorageError):
     (SQLite's write lock this connection would not wait for; a PostgreSQL serialization
     failure, deadlock or lock not available): nothing was written, and the same write may be
     tried again."""
+
+
+class AuthError(CdrError):
+    """A caller is not who it must prove to be, or may not do what it asks. The message is
+    said to that caller: it names what is missing, never a key or a secret."""
 
 
 class ConfigError(CdrError):

@@ -23,6 +23,8 @@ from sqlalchemy import (
 from cdr.storage.packed import PackedJson, PackedText
 
 __all__ = [
+    "auth_assertion_ids",
+    "auth_clients",
     "fhir_resources",
     "fhir_search_index",
     "hl7_inbox",
@@ -183,4 +185,28 @@ hl7_relookups = Table(
     UniqueConstraint("inbox_id", name="uq_hl7_relookups_inbox"),
     Index("ix_hl7_relookups_status_next", "status", "next_attempt_at"),
     sqlite_autoincrement=True,
+)
+
+# API clients (migration 0009; docs/decisions/0010-api-authentication.md): each with its public
+# keys, inline (a JWK Set document) or at a URL, and the scopes it may be granted
+# (space-separated).
+auth_clients = Table(
+    "auth_clients",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("jwks", Text),
+    Column("jwks_url", String(2048)),
+    Column("scopes", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The ids (jti) of the client assertions already used, kept until the assertion expires: a
+# replay is refused by every worker process (RFC 7523 §3, item 7).
+auth_assertion_ids = Table(
+    "auth_assertion_ids",
+    metadata,
+    Column("client", String(128), primary_key=True),
+    Column("jti", String(255), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_auth_assertion_ids_expires_at", "expires_at"),
 )

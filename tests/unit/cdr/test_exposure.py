@@ -1,5 +1,6 @@
 """DESIGN §9 / issue 14 item 3: with authentication off, listeners stay on loopback unless
-CDR_ALLOW_OPEN says the exposure is meant; CDR_AUTH=on is refused while it is not built."""
+CDR_ALLOW_OPEN says the exposure is meant; with it on, the FHIR API may be open, and what
+authenticates nobody (the MLLP listener without an allow-list, the sandbox) may not."""
 
 from __future__ import annotations
 
@@ -54,7 +55,23 @@ def test_an_external_regime_service_leaves_the_sandbox_host_aside() -> None:
     assert "loopback only" in line
 
 
-def test_auth_on_is_refused_until_it_exists() -> None:
+def test_auth_on_lets_the_api_listen_on_the_network() -> None:
+    line = check_exposure(settings(auth="on", http_host="0.0.0.0"))
+    assert line.startswith("authentication is on")
+
+
+def test_auth_on_still_refuses_an_mllp_listener_open_to_any_peer() -> None:
     with pytest.raises(ConfigError) as refused:
-        check_exposure(settings(auth="on"))
-    assert "CDR_AUTH=on" in refused.value.message
+        check_exposure(settings(auth="on", host="0.0.0.0"))
+    assert "CDR_MLLP_HOST=0.0.0.0" in refused.value.message
+    assert "CDR_MLLP_ALLOWED_PEERS" in refused.value.message
+    named = settings(auth="on", host="0.0.0.0", mllp_allowed_peers=["10.1.2.0/24"])
+    assert check_exposure(named).startswith("authentication is on")
+    opened = check_exposure(settings(auth="on", host="0.0.0.0", allow_open=True))
+    assert "CDR_ALLOW_OPEN=1" in opened
+
+
+def test_auth_on_keeps_the_sandbox_on_loopback() -> None:
+    with pytest.raises(ConfigError) as refused:
+        check_exposure(settings(auth="on", sandbox_host="0.0.0.0"))
+    assert "CDR_SANDBOX_HOST=0.0.0.0" in refused.value.message

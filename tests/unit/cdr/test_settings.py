@@ -85,6 +85,11 @@ def test_a_bad_value_of_any_setting_is_one_line_naming_it(field, monkeypatch, tm
         ("CDR_REGIME_ENDPOINTS", '{"msa": {"ca_file": "no-such.pem"}}', "no such file"),
         ("CDR_REGIME_ENDPOINTS", '{"msa": {"client_key_file": "k"}}', "no such file"),
         ("CDR_REGIME_ENDPOINTS", '{"msa": {"port": 1}}', "port"),
+        ("CDR_AUTH_TOKEN_LIFETIME_S", "3600", "less than or equal to 300"),
+        ("CDR_AUTH_TOKEN_KEY_FILE", "no-such-key.pem", "no such file"),
+        ("CDR_AUTH_EXTERNAL_JWKS_URL", "as.example/jwks", "http:// or https:// URL"),
+        ("CDR_AUTH_EXTERNAL_ISSUER", "https://as.example", "go together"),
+        ("CDR_AUTH_EXTERNAL_AUDIENCE", "https://gw.example/fhir", "without"),
     ],
 )
 def test_values_of_the_wrong_shape_are_refused(

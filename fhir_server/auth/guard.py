@@ -1,0 +1,54 @@
+"""The bearer token check of every FHIR request but the public ones (`$submit` included: this
+middleware is given to ``create_app``, outside its direct dispatch). Its refusals are raised
+into the edge, which answers them as OperationOutcomes (``fhir_server.outcome``)."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fhir_server.auth.access import interaction_of, needs_token
+from fhir_server.auth.access_tokens import TokenVerifier
+from fhir_server.auth.errors import InsufficientScope, InvalidToken
+from fhir_server.auth.scopes import allows, scope_text
+from fhir_server.edge import request_headers
+
+__all__ = ["BearerGuard"]
+
+
+class BearerGuard:
+    def __init__(self, app: ASGIApp, *, verifier: TokenVerifier) -> None:
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not needs_token(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        headers = state.get("headers") or request_headers(scope["headers"])
+        grant = await self.verifier.verify(_bearer_token(headers.get("authorization", "")))
+        method, path = scope["method"], scope["path"]
+        interaction = interaction_of(method, path)
+        if interaction is None:
+            raise InsufficientScope(f"no scope grants {method} {path[:120]}", scope="")
+        if not allows(grant.grants, interaction.resource_type, interaction.permission):
+            needed = scope_text(interaction.resource_type, interaction.permission)
+            raise InsufficientScope(
+                f"{interaction.name} of {interaction.resource_type[:64]} needs the scope "
+                f"{needed} (or one that covers it)",
+                scope=needed,
+            )
+        state["client"] = grant.client  # who asked, for what comes after (logs, audit)
+        await self.app(scope, receive, send)
+
+
+def _bearer_token(authorization: str) -> str:
+    # RFC 6750 §2.1: "Bearer" (case-insensitive, RFC 9110 §11.1) and one token.
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise InvalidToken(
+            "this request needs a bearer token (Authorization: Bearer ...)", present=False
+        )
+    if not token.strip() or " " in token.strip():
+        raise InvalidToken("the Authorization header holds no single bearer token")
+    return token.strip()

@@ -1,0 +1,53 @@
+"""The wiring of the API's authentication: nothing at all when it is off; when on, every FHIR
+route the app serves is an interaction some scope grants (none slips through unchecked)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from starlette.routing import Route
+
+from cdr.api_auth import build_api_auth
+from cdr.bootstrap import build_gateway, build_http_app
+from cdr.settings import Settings
+from fhir_server.auth import AuthEndpoints, BearerGuard
+from fhir_server.auth.access import interaction_of, needs_token
+
+
+def settings(tmp_path: Path, **values: object) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path, **values)  # type: ignore[call-arg, arg-type]
+
+
+def test_with_auth_off_no_middleware_is_installed(tmp_path: Path) -> None:
+    off = settings(tmp_path)
+    gateway = build_gateway(off)
+    try:
+        assert build_api_auth(off, gateway.database.engine) is None
+        app = build_http_app(gateway, tune_gc=False)
+        assert not {m.cls for m in app.user_middleware} & {AuthEndpoints, BearerGuard}
+        assert not (tmp_path / "auth-token-key.pem").exists()
+    finally:
+        gateway.database.dispose()
+
+
+def test_with_auth_on_every_fhir_route_is_guarded_and_classified(tmp_path: Path) -> None:
+    on = settings(tmp_path, auth="on")
+    gateway = build_gateway(on)
+    try:
+        app = build_http_app(gateway, tune_gc=False)
+        classes = [m.cls for m in app.user_middleware]
+        assert AuthEndpoints in classes and BearerGuard in classes
+        key = tmp_path / "auth-token-key.pem"
+        assert key.stat().st_mode & 0o777 == 0o600
+        routes = [r for r in app.routes if isinstance(r, Route) and r.path.startswith("/fhir")]
+        assert routes
+        for route in routes:
+            path = re.sub(r"\{[^}]+\}", "Coverage", route.path)  # a path the route matches
+            if not needs_token(path):
+                assert route.path == "/fhir/metadata"
+                continue
+            for method in route.methods or ():
+                assert interaction_of(method, path) is not None, (method, route.path)
+    finally:
+        gateway.database.dispose()
