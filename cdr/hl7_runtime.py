@@ -11,6 +11,7 @@ import itertools
 import logging
 import secrets
 import socket
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -40,7 +41,9 @@ from hl7_listener.relookup import RelookupLoop
 from hl7_listener.relookup_policy import RelookupPolicy
 from hl7_listener.router import Intake, IntakeOptions
 from hl7_listener.server import MllpServer
+from hl7_listener.tls import MllpTls, server_context
 from hl7_listener.worker import InboxWorker
+from rights.errors import ConfigError
 from rights.model import RightsQuery
 from rights.result import LookupReport
 
@@ -219,6 +222,7 @@ class Hl7Runtime:
             allowed_peers=[
                 ipaddress.ip_network(peer, strict=False) for peer in settings.mllp_allowed_peers
             ],
+            tls=_mllp_tls(settings) if intake else None,
         )
         gateway.metrics.add_source(self._render_metrics)
         gateway.metrics.add_source(self._render_relookup_metrics)
@@ -384,3 +388,21 @@ class Hl7Thread:
         finally:
             await runtime.stop()
             await gateway.aclose()
+
+
+def _mllp_tls(settings: Settings) -> MllpTls | None:
+    """MLLP over TLS when the settings give the listener a certificate."""
+    if settings.mllp_tls_cert_file is None:
+        return None
+    try:
+        context = server_context(
+            settings.mllp_tls_cert_file,
+            settings.mllp_tls_key_file,
+            settings.mllp_tls_client_ca_file,
+        )
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"CDR_MLLP_TLS_CERT_FILE / CDR_MLLP_TLS_KEY_FILE / CDR_MLLP_TLS_CLIENT_CA_FILE: "
+            f"cannot load the MLLP listener's TLS files: {exc}"
+        ) from exc
+    return MllpTls(context)

@@ -180,6 +180,19 @@ class Settings(BaseSettings):
         description='addresses or networks allowed to connect, e.g. ["10.1.2.0/24", "::1"]; '
         "empty: any peer (loopback-only by default, see CDR_ALLOW_OPEN)",
     )
+    mllp_tls_cert_file: Path | None = Field(
+        None,
+        description="the MLLP listener's certificate (PEM, with its chain): every connection "
+        "is then TLS",
+    )
+    mllp_tls_key_file: Path | None = Field(
+        None, description="its private key (PEM; default: in the certificate's file)"
+    )
+    mllp_tls_client_ca_file: Path | None = Field(
+        None,
+        description="CAs (PEM) one of which must have signed each peer's certificate: without "
+        "a valid client certificate a peer is refused (IHE ATNA secure node)",
+    )
     hl7_outbound_max_attempts: int = Field(10, ge=1)
     hl7_outbound_backoff_s: float = Field(1.0, ge=0)
     hl7_outbound_backoff_max_s: float = Field(300.0, ge=0)
@@ -396,6 +409,9 @@ class Settings(BaseSettings):
         "structure_sign_cert_file",
         "structure_sign_key_file",
         "auth_token_key_file",
+        "mllp_tls_cert_file",
+        "mllp_tls_key_file",
+        "mllp_tls_client_ca_file",
     )
     @classmethod
     def _check_file(cls, value: Path | None) -> Path | None:
@@ -409,6 +425,14 @@ class Settings(BaseSettings):
         # Without a server certificate the sandbox serves plain HTTP: these would never apply.
         if value is not None and info.data.get("sandbox_tls_cert_file") is None:
             raise ValueError("set without CDR_SANDBOX_TLS_CERT_FILE")
+        return value
+
+    @field_validator("mllp_tls_key_file", "mllp_tls_client_ca_file")
+    @classmethod
+    def _check_mllp_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # Without a certificate the listener speaks plain MLLP: these would never apply.
+        if value is not None and info.data.get("mllp_tls_cert_file") is None:
+            raise ValueError("set without CDR_MLLP_TLS_CERT_FILE")
         return value
 
     @field_validator("regime_endpoints")

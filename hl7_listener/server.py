@@ -33,6 +33,7 @@ from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import cast
 
 from hl7_listener.framing import END, START, Frame, MllpDecoder, Oversized
+from hl7_listener.tls import MllpTls, peer_identity, secure
 
 __all__ = ["Handler", "MllpServer", "OversizeHandler"]
 
@@ -63,15 +64,19 @@ class MllpServer:
         max_pending_bytes: int = 1_048_576,
         max_pending_bytes_total: int = 67_108_864,
         allowed_peers: Sequence[IPv4Network | IPv6Network] = (),
+        tls: MllpTls | None = None,
     ) -> None:
         """``allowed_peers``: the networks a peer's address must be in (empty: any peer);
-        anyone else is closed at once, with a log line saying why (issue 14, item 2)."""
+        anyone else is closed at once, with a log line saying why (issue 14, item 2).
+        ``tls``: every connection is TLS, its handshake made before any frame is read; a peer
+        the handshake refuses is closed with a log line saying why (``hl7_listener.tls``)."""
         if min(idle_timeout_s, max_message_bytes, max_connections) <= 0:
             raise ValueError("idle_timeout_s, max_message_bytes and max_connections must be > 0")
         if min(max_pending_bytes, max_pending_bytes_total) <= 0:
             raise ValueError("max_pending_bytes and max_pending_bytes_total must be > 0")
         self.handler = handler
         self.allowed_peers = tuple(allowed_peers)
+        self.tls = tls
         self.refused_peers = 0
         self.max_pending_bytes = max_pending_bytes
         self.max_pending_bytes_total = max_pending_bytes_total
@@ -197,6 +202,7 @@ class _Connection(asyncio.Protocol):
         self._decoder = MllpDecoder(server.max_message_bytes)
         self._queue: deque[Frame | Oversized] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._handshake: asyncio.Task[None] | None = None  # TLS, before any frame is read
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._writable: asyncio.Future[None] | None = None
@@ -219,7 +225,7 @@ class _Connection(asyncio.Protocol):
 
     @property
     def task(self) -> asyncio.Task[None] | None:
-        return self._task
+        return self._task if self._task is not None else self._handshake
 
     @property
     def reading_paused(self) -> bool:
@@ -237,10 +243,44 @@ class _Connection(asyncio.Protocol):
             transport.abort()
             return
         _set_nodelay(transport)
+        if self._server.tls is None:
+            self._opened(transport, "")
+            return
+        # Nothing is read before the handshake: the peer's first bytes are its ClientHello.
+        transport.pause_reading()
+        self._handshake = self._loop.create_task(self._secure(transport, self._server.tls))
+
+    async def _secure(self, transport: asyncio.Transport, tls: MllpTls) -> None:
+        try:
+            secured = await secure(transport, self, tls)
+        except ConnectionError as exc:
+            peer = _address(self._peer)
+            self._server.refused_peers += 1
+            log.warning(
+                "MLLP connection refused from %s: %s",
+                peer,
+                exc,
+                extra={"event": "mllp_refused", "peer": peer},
+            )
+            transport.abort()
+            self.connection_lost(None)
+            return
+        finally:
+            self._handshake = None
+        self._opened(secured, peer_identity(secured))
+
+    def _opened(self, transport: asyncio.Transport, identity: str) -> None:
+        self._transport = transport
         self._last_activity = self._loop.time()
         self._timer = self._loop.call_later(self._server.idle_timeout_s, self._check_idle)
         peer = _address(self._peer)
-        log.info("MLLP connection opened from %s", peer, extra={"event": "mllp_open", "peer": peer})
+        extra = {"event": "mllp_open", "peer": peer}
+        if identity:
+            log.info("MLLP connection opened from %s (TLS, %s)", peer, identity, extra=extra)
+        else:
+            log.info("MLLP connection opened from %s", peer, extra=extra)
+        if self._queue and self._task is None:  # frames that came with the handshake's end
+            self._task = self._loop.create_task(self._drain())
 
     def data_received(self, data: bytes) -> None:
         self._last_activity = self._loop.time()
@@ -254,7 +294,7 @@ class _Connection(asyncio.Protocol):
         if items:
             self._queue.extend(items)
             self._queued_bytes += sum(_size(item) for item in items)
-            if self._task is None:
+            if self._task is None and self._handshake is None:
                 self._task = self._loop.create_task(self._drain())
         self.update_flow()
 
@@ -410,6 +450,8 @@ class _Connection(asyncio.Protocol):
             self._transport.abort()
         if self._task is not None:
             self._task.cancel()
+        if self._handshake is not None:
+            self._handshake.cancel()
 
     def _close(self) -> None:
         if self._transport is not None and not self._transport.is_closing():
