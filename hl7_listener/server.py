@@ -33,7 +33,7 @@ from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import cast
 
 from hl7_listener.framing import END, START, Frame, MllpDecoder, Oversized
-from hl7_listener.tls import MllpTls, peer_identity, secure
+from hl7_listener.tls import MllpTls, TlsAcceptor, peer_identity
 
 __all__ = ["Handler", "MllpServer", "OversizeHandler"]
 
@@ -77,6 +77,7 @@ class MllpServer:
         self.handler = handler
         self.allowed_peers = tuple(allowed_peers)
         self.tls = tls
+        self._acceptor: TlsAcceptor | None = None
         self.refused_peers = 0
         self.max_pending_bytes = max_pending_bytes
         self.max_pending_bytes_total = max_pending_bytes_total
@@ -93,16 +94,28 @@ class MllpServer:
 
     async def start(self, host: str, port: int, *, sock: socket.socket | None = None) -> None:
         """Listen on ``host:port`` (port 0: any free port), or on an already bound ``sock``."""
-        if self._server is not None:
+        if self._server is not None or self._acceptor is not None:
             raise RuntimeError("the MLLP server is already started")
         loop = asyncio.get_running_loop()
-        if sock is not None:
+        if self.tls is not None:
+            self._acceptor = TlsAcceptor(
+                self.tls,
+                self._accept,
+                admits=self._admits,
+                refused=self._refuse,
+                max_handshakes=self.max_connections,
+                backlog=_BACKLOG,
+            )
+            await self._acceptor.start(host, port, sock=sock)
+        elif sock is not None:
             self._server = await loop.create_server(self._accept, sock=sock, backlog=_BACKLOG)
         else:
             self._server = await loop.create_server(self._accept, host, port, backlog=_BACKLOG)
 
     @property
     def port(self) -> int:
+        if self._acceptor is not None:
+            return self._acceptor.port
         if self._server is None or not self._server.sockets:
             raise RuntimeError("the MLLP server is not listening")
         return int(self._server.sockets[0].getsockname()[1])
@@ -135,6 +148,8 @@ class MllpServer:
         self._closing = True
         if self._server is not None:
             self._server.close()
+        if self._acceptor is not None:
+            await self._acceptor.close()
         connections = list(self._open)
         for connection in connections:
             connection.shut_down()
@@ -152,17 +167,27 @@ class MllpServer:
     def _accept(self) -> _Connection:
         return _Connection(self)
 
+    def _admits(self, peer: object) -> bool:
+        """Whether ``peer``'s address is allowed (CDR_MLLP_ALLOWED_PEERS); a refusal is logged."""
+        if not self.allowed_peers or _allowed(peer, self.allowed_peers):
+            return True
+        self._refuse(peer, "not an allowed peer (CDR_MLLP_ALLOWED_PEERS)")
+        return False
+
+    def _refuse(self, peer: object, reason: str) -> None:
+        self.refused_peers += 1
+        shown = _address(peer)
+        log.warning(
+            "MLLP connection refused from %s: %s",
+            shown,
+            reason,
+            extra={"event": "mllp_refused", "peer": shown},
+        )
+
     def _register(self, connection: _Connection, peer: object) -> bool:
         if self._closing:
             return False
-        if self.allowed_peers and not _allowed(peer, self.allowed_peers):
-            self.refused_peers += 1
-            shown = _address(peer)
-            log.warning(
-                "MLLP connection refused from %s: not an allowed peer (CDR_MLLP_ALLOWED_PEERS)",
-                shown,
-                extra={"event": "mllp_refused", "peer": shown},
-            )
+        if not self._admits(peer):
             return False
         if len(self._open) >= self.max_connections:
             log.warning(
@@ -202,7 +227,6 @@ class _Connection(asyncio.Protocol):
         self._decoder = MllpDecoder(server.max_message_bytes)
         self._queue: deque[Frame | Oversized] = deque()
         self._task: asyncio.Task[None] | None = None
-        self._handshake: asyncio.Task[None] | None = None  # TLS, before any frame is read
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._writable: asyncio.Future[None] | None = None
@@ -225,7 +249,7 @@ class _Connection(asyncio.Protocol):
 
     @property
     def task(self) -> asyncio.Task[None] | None:
-        return self._task if self._task is not None else self._handshake
+        return self._task
 
     @property
     def reading_paused(self) -> bool:
@@ -243,44 +267,15 @@ class _Connection(asyncio.Protocol):
             transport.abort()
             return
         _set_nodelay(transport)
-        if self._server.tls is None:
-            self._opened(transport, "")
-            return
-        # Nothing is read before the handshake: the peer's first bytes are its ClientHello.
-        transport.pause_reading()
-        self._handshake = self._loop.create_task(self._secure(transport, self._server.tls))
-
-    async def _secure(self, transport: asyncio.Transport, tls: MllpTls) -> None:
-        try:
-            secured = await secure(transport, self, tls)
-        except ConnectionError as exc:
-            peer = _address(self._peer)
-            self._server.refused_peers += 1
-            log.warning(
-                "MLLP connection refused from %s: %s",
-                peer,
-                exc,
-                extra={"event": "mllp_refused", "peer": peer},
-            )
-            transport.abort()
-            self.connection_lost(None)
-            return
-        finally:
-            self._handshake = None
-        self._opened(secured, peer_identity(secured))
-
-    def _opened(self, transport: asyncio.Transport, identity: str) -> None:
-        self._transport = transport
         self._last_activity = self._loop.time()
         self._timer = self._loop.call_later(self._server.idle_timeout_s, self._check_idle)
         peer = _address(self._peer)
         extra = {"event": "mllp_open", "peer": peer}
+        identity = peer_identity(transport) if self._server.tls is not None else ""
         if identity:
             log.info("MLLP connection opened from %s (TLS, %s)", peer, identity, extra=extra)
         else:
             log.info("MLLP connection opened from %s", peer, extra=extra)
-        if self._queue and self._task is None:  # frames that came with the handshake's end
-            self._task = self._loop.create_task(self._drain())
 
     def data_received(self, data: bytes) -> None:
         self._last_activity = self._loop.time()
@@ -294,7 +289,7 @@ class _Connection(asyncio.Protocol):
         if items:
             self._queue.extend(items)
             self._queued_bytes += sum(_size(item) for item in items)
-            if self._task is None and self._handshake is None:
+            if self._task is None:
                 self._task = self._loop.create_task(self._drain())
         self.update_flow()
 
@@ -450,8 +445,6 @@ class _Connection(asyncio.Protocol):
             self._transport.abort()
         if self._task is not None:
             self._task.cancel()
-        if self._handshake is not None:
-            self._handshake.cancel()
 
     def _close(self) -> None:
         if self._transport is not None and not self._transport.is_closing():
