@@ -21,15 +21,17 @@ EB = b"\x1c\x0d"
 
 
 def _exchange_tls(port: int, payload: bytes, context: ssl.SSLContext) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
-        with context.wrap_socket(raw, server_hostname="localhost") as sock:
-            sock.sendall(SB + payload + EB)
-            data = b""
-            while not data.endswith(EB):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise ConnectionError("closed before the reply")
-                data += chunk
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as sock,
+    ):
+        sock.sendall(SB + payload + EB)
+        data = b""
+        while not data.endswith(EB):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed before the reply")
+            data += chunk
     return data[data.index(SB) + 1 : -2]
 
 

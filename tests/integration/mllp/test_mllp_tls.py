@@ -49,9 +49,7 @@ async def _tls_peer(server: MllpServer, context: ssl.SSLContext) -> Peer:
 
 
 def _refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [
-        r.getMessage() for r in caplog.records if getattr(r, "event", None) == "mllp_refused"
-    ]
+    return [r.getMessage() for r in caplog.records if getattr(r, "event", None) == "mllp_refused"]
 
 
 async def test_a_peer_with_a_trusted_certificate_is_served_and_named(pki, caplog) -> None:
@@ -86,9 +84,13 @@ async def test_a_peer_without_a_trusted_certificate_is_refused_and_logged(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="cdr.hl7")
     server = await _served(pki)
-    cert, key = (None, None) if who == "no certificate" else (
-        pki.rogue_client_cert,
-        pki.rogue_client_key,
+    cert, key = (
+        (None, None)
+        if who == "no certificate"
+        else (
+            pki.rogue_client_cert,
+            pki.rogue_client_key,
+        )
     )
 
     async def attempt() -> None:
