@@ -87,6 +87,7 @@ def run_fhir(sandbox: SandboxProcess, *, quick: bool = False) -> None:
         ):
             _versus(floor, gateway, script, plan)
             _overhead(gateway.url, sandbox.url, members, root, plan)
+        _with_token(sandbox.url, [json.dumps(_cer_for(m)) for m in members], plan, root)
         _curves(sandbox.url, script, plan, root)
 
 
@@ -169,6 +170,59 @@ def _versus(floor: Running, gateway: Running, script: Path, plan: Plan) -> None:
                 "CPU per request (server process)",
                 f"gateway {median(cpu['gateway']):.2f} ms, floor {median(cpu['floor']):.2f} ms",
             ),
+        ],
+    )
+
+
+def _with_token(sandbox_url: str, bodies: list[str], plan: Plan, root: Path) -> None:
+    """`$submit` with a bearer token (CDR_AUTH=on, a client registered with its key, a token
+    from the gateway's token endpoint) against the same gateway open, interleaved rounds."""
+    data = root / "auth-on"
+    with (
+        _gateway(sandbox_url, 1, None, root / "auth-off") as open_gateway,
+        _gateway(sandbox_url, 1, None, data, {"CDR_AUTH": "on"}) as guarded,
+    ):
+        env = dict(os.environ, CDR_DATA_DIR=str(data))
+        key = root / "bench-client"
+        cdr = [sys.executable, "-m", "cdr.cli", "clients"]
+        for argv in (
+            ["keygen", str(key)],
+            [
+                "add",
+                "bench",
+                "--jwks",
+                f"{key}.jwks.json",
+                "--scope",
+                "system/CoverageEligibilityRequest.c",
+            ],
+        ):
+            subprocess.run(cdr + argv, env=env, check=True, capture_output=True, timeout=60)
+        token = subprocess.run(
+            [*cdr, "token", "bench", "--key", f"{key}.key.pem", "--url", f"{guarded.url}/fhir"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
+        plain = write_post_script(root, SUBMIT, bodies, name="plain.lua")
+        bearer = write_post_script(
+            root, SUBMIT, bodies, headers={"Authorization": f"Bearer {token}"}, name="bearer.lua"
+        )
+        for server, script in ((open_gateway, plain), (guarded, bearer)):
+            run_wrk(server.url + SUBMIT, script, connections=CONNECTIONS, seconds=1)
+        runs: dict[str, list[WrkResult]] = {"open": [], "token": []}
+        for _ in range(plan.rounds):
+            runs["open"].append(_load(open_gateway.url, plain, plan))
+            runs["token"].append(_load(guarded.url, bearer, plan))
+    ratio = median([t.rate / o.rate for t, o in zip(runs["token"], runs["open"], strict=True)])
+    show(
+        "FHIR $submit with a bearer token (CDR_AUTH=on, SMART Backend Services) vs open, "
+        f"wrk {CONNECTIONS} connections, one worker each",
+        [
+            ("open (CDR_AUTH=off)", _summary(runs["open"])),
+            ("bearer token (CDR_AUTH=on)", _summary(runs["token"])),
+            ("token / open", f"{ratio:.2f} x  (median of per-round ratios; target >= 0.90)"),
         ],
     )
 
@@ -326,11 +380,16 @@ def _postgres_database(admin_url: str | None) -> Iterator[str | None]:
 
 @contextmanager
 def _gateway(
-    regimes_url: str, workers: int, database_url: str | None, data_dir: Path
+    regimes_url: str,
+    workers: int,
+    database_url: str | None,
+    data_dir: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Running]:
     port = free_port()
     env = dict(
         os.environ,
+        **(extra_env or {}),
         CDR_REGIMES_URL=regimes_url,
         CDR_DATA_DIR=str(data_dir),
         CDR_HTTP_PORT=str(port),

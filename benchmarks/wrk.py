@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ local bodies = {{
 }}
 local n = #bodies
 local i = 0
-local headers = {{["Content-Type"] = "application/fhir+json"}}
+local headers = {{["Content-Type"] = "application/fhir+json"{extra_headers}}}
 request = function()
   i = i + 1
   return wrk.format("POST", "{path}", headers, bodies[(i % n) + 1])
@@ -55,15 +56,27 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def write_post_script(directory: Path, path: str, bodies: list[str]) -> Path:
-    """A Lua script POSTing ``bodies`` in turn to ``path``; written at run time, never kept."""
-    for body in bodies:
-        if "]==]" in body:  # would close the Lua long string early
-            raise ValueError("a body contains ']==]'")
-    script = directory / "post.lua"
+def write_post_script(
+    directory: Path,
+    path: str,
+    bodies: list[str],
+    *,
+    headers: Mapping[str, str] | None = None,
+    name: str = "post.lua",
+) -> Path:
+    """A Lua script POSTing ``bodies`` in turn to ``path``, with ``headers`` beside the
+    Content-Type (an ``Authorization``); written at run time, never kept."""
+    for text in [*bodies, *(headers or {}).values()]:
+        if "]==]" in text:  # would close the Lua long string early
+            raise ValueError("a body or header contains ']==]'")
+    extra = "".join(f", [ [==[{k}]==] ] = [==[{v}]==]" for k, v in (headers or {}).items())
+    script = directory / name
     script.write_text(
         _SCRIPT.format(
-            bodies=",\n".join(f"[==[{body}]==]" for body in bodies), path=path, mark=_MARK
+            bodies=",\n".join(f"[==[{body}]==]" for body in bodies),
+            path=path,
+            mark=_MARK,
+            extra_headers=extra,
         ),
         encoding="utf-8",
     )
