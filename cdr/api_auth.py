@@ -20,6 +20,7 @@ from fhir_server.auth import (
     ClientAssertions,
     ExternalIssuer,
     KeySets,
+    LoopbackOnly,
     TokenEndpoint,
     TokenSigner,
     TokenVerifier,
@@ -81,13 +82,15 @@ def build_api_auth(settings: Settings, engine: Engine) -> ApiAuth | None:
         token_url=token_url,
     )
     verifier = TokenVerifier(signer, external=external, key_sets=key_sets)
+    middleware = [
+        Middleware(AuthEndpoints, endpoint=TokenEndpoint(assertions, signer), token_url=token_url),
+        Middleware(BearerGuard, verifier=verifier),
+    ]
+    if not settings.allow_open:
+        # /metrics takes no token: beyond loopback only when CDR_ALLOW_OPEN=1 says so.
+        middleware.insert(0, Middleware(LoopbackOnly, paths=["/metrics"]))
     return ApiAuth(
-        middleware=[
-            Middleware(
-                AuthEndpoints, endpoint=TokenEndpoint(assertions, signer), token_url=token_url
-            ),
-            Middleware(BearerGuard, verifier=verifier),
-        ],
+        middleware=middleware,
         security=capability_security(token_url),
         key_sets=key_sets,
     )

@@ -18,6 +18,7 @@ from fhir_server.auth.client_assertion import ASSERTION_TYPE, ClientAssertions
 from fhir_server.auth.endpoints import AuthEndpoints
 from fhir_server.auth.guard import BearerGuard
 from fhir_server.auth.key_sets import KeySets, parse_key_set
+from fhir_server.auth.loopback_only import LoopbackOnly
 from fhir_server.auth.ports import AssertionIds, ClientRegistry, RegisteredClient
 from fhir_server.auth.smart_configuration import capability_security, smart_configuration
 from fhir_server.auth.token_endpoint import TokenEndpoint
@@ -32,6 +33,7 @@ __all__ = [
     "ClientRegistry",
     "ExternalIssuer",
     "KeySets",
+    "LoopbackOnly",
     "RegisteredClient",
     "SigningKey",
     "TokenEndpoint",

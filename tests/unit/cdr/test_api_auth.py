@@ -11,7 +11,7 @@ from starlette.routing import Route
 from cdr.api_auth import build_api_auth
 from cdr.bootstrap import build_gateway, build_http_app
 from cdr.settings import Settings
-from fhir_server.auth import AuthEndpoints, BearerGuard
+from fhir_server.auth import AuthEndpoints, BearerGuard, LoopbackOnly
 from fhir_server.auth.access import interaction_of, needs_token
 
 
@@ -25,7 +25,11 @@ def test_with_auth_off_no_middleware_is_installed(tmp_path: Path) -> None:
     try:
         assert build_api_auth(off, gateway.database.engine) is None
         app = build_http_app(gateway, tune_gc=False)
-        assert not {m.cls for m in app.user_middleware} & {AuthEndpoints, BearerGuard}
+        assert not {m.cls for m in app.user_middleware} & {
+            AuthEndpoints,
+            BearerGuard,
+            LoopbackOnly,
+        }
         assert not (tmp_path / "auth-token-key.pem").exists()
     finally:
         gateway.database.dispose()
@@ -51,3 +55,14 @@ def test_with_auth_on_every_fhir_route_is_guarded_and_classified(tmp_path: Path)
                 assert interaction_of(method, path) is not None, (method, route.path)
     finally:
         gateway.database.dispose()
+
+
+def test_with_auth_on_metrics_stay_on_loopback_unless_allowed_open(tmp_path: Path) -> None:
+    for allow_open, expected in ((False, True), (True, False)):
+        on = settings(tmp_path / str(allow_open), auth="on", allow_open=allow_open)
+        gateway = build_gateway(on)
+        try:
+            app = build_http_app(gateway, tune_gc=False)
+            assert (LoopbackOnly in [m.cls for m in app.user_middleware]) is expected
+        finally:
+            gateway.database.dispose()
