@@ -24,6 +24,7 @@ SEARCH_PARAM_DEFINITIONS: dict[tuple[str, str], str] = {
     (resource_type, name): _CORE + slug
     for resource_type, name, slug in (
         ("CoverageEligibilityResponse", "request", "CoverageEligibilityResponse-request"),
+        ("CoverageEligibilityResponse", "requestor", "CoverageEligibilityResponse-requestor"),
         ("CoverageEligibilityResponse", "patient", "CoverageEligibilityResponse-patient"),
         ("CoverageEligibilityResponse", "created", "CoverageEligibilityResponse-created"),
         ("CoverageEligibilityResponse", "outcome", "CoverageEligibilityResponse-outcome"),

@@ -39,6 +39,7 @@ SEARCH_PARAMS: Mapping[str, Mapping[str, SearchParam]] = {
     "CoverageEligibilityResponse": _params(
         ("_id", "token", "logical id"),
         ("request", "reference", "the CoverageEligibilityRequest answered"),
+        ("requestor", "reference", "the structure that asked (Organization, by its FINESS)"),
         ("patient", "reference", "the patient"),
         ("created", "date", "creation instant (eq, ne, ge, gt, le, lt, sa, eb)"),
         ("outcome", "token", "queued | complete | error | partial"),
@@ -129,6 +130,7 @@ def index_entries(resource: Mapping[str, Any]) -> list[IndexEntry]:
             entries.append(IndexEntry("created", normalise_instant(resource["created"])))
         if kind == "CoverageEligibilityResponse":
             entries += [IndexEntry("request", r) for r in _reference(resource.get("request"))]
+            entries += [IndexEntry("requestor", r) for r in _reference(resource.get("requestor"))]
             if "outcome" in resource:
                 entries.append(IndexEntry("outcome", str(resource["outcome"])))
     elif kind == "Coverage":

@@ -23,6 +23,7 @@ __all__ = [
     "organization_id",
     "patient_id",
     "practitioner_id",
+    "structure_id",
 ]
 
 # 128 bits: collisions are out of reach for any population a gateway will ever see.
@@ -74,6 +75,11 @@ def coverage_id(
 def organization_id(number: str) -> str:
     """A caisse, from its 9-digit organisation number (régime + caisse + centre)."""
     return "org-" + _digest("Organization", "".join(number.split()))
+
+
+def structure_id(finess: str) -> str:
+    """A health establishment asking for rights, from its FINESS number."""
+    return "structure-" + _digest("Structure", "".join(finess.split()))
 
 
 def practitioner_id(identifier: str) -> str:

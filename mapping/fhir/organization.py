@@ -1,9 +1,10 @@
-"""Organizations: the caisses that pay (Coverage.payor) and the gateway itself (insurer)."""
+"""Organizations: the caisses that pay (Coverage.payor), the gateway itself (insurer) and the
+structure that asked (CoverageEligibilityResponse.requestor)."""
 
 from __future__ import annotations
 
-from mapping.fhir.common import GATEWAY_ORGANIZATION_ID, SYSTEM_ORGANISATION_NUMBER
-from mapping.fhir.ids import organization_id
+from mapping.fhir.common import GATEWAY_ORGANIZATION_ID, SYSTEM_FINESS, SYSTEM_ORGANISATION_NUMBER
+from mapping.fhir.ids import organization_id, structure_id
 from mapping.fhir.terms import CS_ORGANIZATION_TYPE
 from mapping.fhir.values import Json, coding
 from mapping.shared import organisation_name
@@ -12,6 +13,7 @@ from rights.catalogue import RegimeCatalogue
 __all__ = [
     "gateway_organization",
     "organisation_to_fhir",
+    "structure_organization",
 ]
 
 
@@ -25,6 +27,20 @@ def gateway_organization() -> Json:
         "name": "CDR Gateway",
         "alias": ["Consultation des droits (CDR), 17 AMO regimes"],
     }
+
+
+def structure_organization(finess: str, label: str = "") -> Json:
+    """The health establishment a lookup was made for (its FINESS: the structure CDR checks
+    the eligibility of), as CoverageEligibilityResponse.requestor names it."""
+    organization: Json = {
+        "resourceType": "Organization",
+        "id": structure_id(finess),
+        "identifier": [{"system": SYSTEM_FINESS, "value": finess}],
+        "active": True,
+    }
+    if label:
+        organization["name"] = label
+    return organization
 
 
 def organisation_to_fhir(

@@ -19,7 +19,7 @@ from mapping.fhir.common import (
 )
 from mapping.fhir.coverage import CoverageEntry, rights_to_coverages
 from mapping.fhir.ids import CoverageKind, coverage_id, patient_id
-from mapping.fhir.organization import gateway_organization
+from mapping.fhir.organization import gateway_organization, structure_organization
 from mapping.fhir.outcome import errors, status_extensions, warning_extensions
 from mapping.fhir.patient import patient_to_fhir
 from mapping.fhir.values import Json, period_json, reference
@@ -96,6 +96,12 @@ def report_to_fhir(
             organizations.setdefault(org["id"], org)
     gateway = gateway_organization()
     organizations[gateway["id"]] = gateway
+    requester = query.requester
+    structure = (
+        structure_organization(requester.finess, requester.label) if requester.finess else None
+    )
+    if structure is not None:
+        organizations.setdefault(structure["id"], structure)
 
     with_items = "benefits" in chosen
     response: Json = {"resourceType": "CoverageEligibilityResponse", "id": response_id}
@@ -111,6 +117,11 @@ def report_to_fhir(
             "servicedDate": query.date_of_care.isoformat(),
             "created": created.isoformat(),
             "request": {"reference": request_reference},
+            **(
+                {"requestor": reference("Organization", structure["id"], structure.get("name"))}
+                if structure is not None
+                else {}
+            ),
             "outcome": report.outcome,
             "disposition": disposition(report, catalogue),
             "insurer": reference("Organization", GATEWAY_ORGANIZATION_ID, gateway["name"]),

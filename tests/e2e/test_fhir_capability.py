@@ -58,6 +58,7 @@ _VALUE_OF: dict[str, Callable[[Json], str]] = {
     "created": lambda r: "eq" + str(r["created"])[:10],
     "_lastUpdated": lambda r: "eq" + str(r["meta"]["lastUpdated"])[:10],
     "request": _reference("request"),
+    "requestor": _reference("requestor"),
     "beneficiary": _reference("beneficiary"),
     "payor": _reference("payor"),
 }

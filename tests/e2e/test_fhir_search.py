@@ -204,3 +204,25 @@ def test_last_updated_takes_every_prefix(fhir, answer) -> None:  # noqa: F811
         found = httpx.get(search, params={"_id": answer["id"], "_lastUpdated": value})
         assert found.status_code == 200, (value, found.text)
         assert (answer["id"] in _ids(found.json())) is expected, value
+
+
+def test_the_structure_that_asked_is_the_requestor_and_searchable(fhir, answer) -> None:  # noqa: F811
+    """IHE FAIS's Claims Manager searches responses by ``requestor``: the structure the
+    lookup was made for (its FINESS), an Organization stored with the answer."""
+    requestor = answer["requestor"]["reference"]
+    assert requestor.startswith("Organization/structure-")
+    structure = httpx.get(f"{fhir}/{requestor}").json()
+    (identifier,) = structure["identifier"]
+    assert identifier["system"] == "https://finess.esante.gouv.fr"
+    assert len(identifier["value"]) == 9 and identifier["value"].isdigit()
+    found = httpx.get(f"{fhir}/CoverageEligibilityResponse", params={"requestor": requestor})
+    assert answer["id"] in _ids(found.json())
+    by_finess = httpx.get(
+        f"{fhir}/Organization",
+        params={"identifier": f"{identifier['system']}|{identifier['value']}"},
+    ).json()
+    assert _ids(by_finess) == {structure["id"]}
+    other = httpx.get(
+        f"{fhir}/CoverageEligibilityResponse", params={"requestor": "Organization/structure-0"}
+    ).json()
+    assert answer["id"] not in _ids(other)
