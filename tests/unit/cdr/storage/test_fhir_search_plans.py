@@ -30,6 +30,7 @@ MIDDLE = (T0 + timedelta(seconds=200), "r1")
 VALUES = {
     "_id": "r1",
     "request": "q1",
+    "requestor": "Organization/s1",
     "patient": "p1",
     "beneficiary": "p1",
     "payor": "Organization/o1",
@@ -56,6 +57,7 @@ def _resources(rng: random.Random, n: int) -> Iterator[dict[str, Any]]:
             "status": status,
             "patient": patient,
             "request": {"reference": f"CoverageEligibilityRequest/q{rng.randrange(5)}"},
+            "requestor": {"reference": f"Organization/s{rng.randrange(3)}"},
             "created": created,
             "outcome": rng.choice(("complete", "error", "partial")),
         }
