@@ -258,10 +258,17 @@ def _log_gateway(settings: Settings, database_url: str) -> None:
         "FHIR API         %s  (metadata, CoverageEligibilityRequest/$submit)",
         settings.effective_fhir_base_url,
     )
+    if settings.mllp_tls_cert_file is None:
+        security = "plain MLLP"
+    elif settings.mllp_tls_client_ca_file is None:
+        security = "TLS"
+    else:
+        security = "TLS, client certificates required"
     log.info(
-        "HL7 MLLP         %s:%d  (ADT A01/A04/A05/A28/A31/Z99, RQI^I01)",
+        "HL7 MLLP         %s:%d  (%s; ADT A01/A04/A05/A28/A31/Z99, RQI^I01)",
         settings.mllp_host,
         settings.mllp_port,
+        security,
     )
     if settings.hl7_destinations:
         log.info("HL7 results to   %s", ", ".join(settings.hl7_destinations))

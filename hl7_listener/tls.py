@@ -33,10 +33,6 @@ class MllpTls:
     context: ssl.SSLContext
     handshake_timeout_s: float = 10.0
 
-    @property
-    def requires_client_certificate(self) -> bool:
-        return self.context.verify_mode == ssl.CERT_REQUIRED
-
 
 def server_context(
     cert_file: Path, key_file: Path | None, client_ca_file: Path | None

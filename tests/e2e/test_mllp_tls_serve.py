@@ -70,6 +70,7 @@ def test_cdr_serve_speaks_mllp_over_tls_to_certified_engines_only(tmp_path) -> N
     assert server.returncode == 0, err
     assert "Traceback" not in err
     lines = [json.loads(line) for line in err.splitlines()]
+    assert any("(TLS, client certificates required;" in x["message"] for x in lines)
     opened = [x for x in lines if x.get("event") == "mllp_open"]
     assert opened and "(TLS, CN=" in opened[0]["message"]
     refused = [x for x in lines if x.get("event") == "mllp_refused"]
