@@ -12,19 +12,16 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from tests.e2e.hl7_peers import exchange_sync, fixture_bytes
 from tests.e2e.test_fhir_api import FHIR_JSON, cer_for
 from tests.e2e.test_scenarios import POPULATION
 from tests.e2e.test_serve import _free_port, _wait_ready, interrupt
-
-PG_URL = os.environ.get("CDR_TEST_POSTGRES_URL")
+from tests.postgres import scratch_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -32,16 +29,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'cdr.sqlite3'}"
         return
-    if not PG_URL:
-        pytest.skip("CDR_TEST_POSTGRES_URL not set: cdr serve --workers on PostgreSQL not run")
-    name = f"cdr_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.dispose()
+    with scratch_database("cdr serve --workers on PostgreSQL") as url:
+        yield url
 
 
 def test_cdr_serve_with_two_workers_answers_submit_and_stops_cleanly(tmp_path, database_url):

@@ -5,8 +5,6 @@ when ``CDR_TEST_POSTGRES_URL`` is set."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +17,8 @@ from sandbox.server import RunningServer
 from tests.conftest import gateway_settings
 from tests.e2e.test_fhir_api import cer_for
 from tests.e2e.test_scenarios import POPULATION
+from tests.postgres import scratch_database
 
-PG_URL = os.environ.get("CDR_TEST_POSTGRES_URL")
 _NEW_EACH_TIME = {"CoverageEligibilityRequest", "CoverageEligibilityResponse"}
 
 
@@ -29,16 +27,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'cdr.sqlite3'}"
         return
-    if not PG_URL:
-        pytest.skip("CDR_TEST_POSTGRES_URL not set: PostgreSQL storage tests not run")
-    name = f"cdr_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.dispose()
+    with scratch_database("PostgreSQL storage tests") as url:
+        yield url
 
 
 def _stored(engine: sa.Engine) -> tuple[dict[tuple[str, str], tuple], dict[tuple[str, str], int]]:

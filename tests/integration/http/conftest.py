@@ -5,11 +5,9 @@ and a watch on the log: no request of these suites may leave a traceback there."
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,13 +15,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-import sqlalchemy as sa
 import uvicorn
 
 from cdr.bootstrap import build_gateway, build_http_app, publish_conformance
 from cdr.http_guard import HttpLimits, guarded_protocol, http_limits
 from sandbox.server import RunningServer
 from tests.conftest import gateway_settings
+from tests.postgres import scratch_database
 
 # Small enough to reach in a test, large enough for every ordinary request of the suites.
 LIMITS = {
@@ -54,9 +52,6 @@ class _Keep(logging.Handler):
         self.records.append(record)
 
 
-PG_URL = os.environ.get("CDR_TEST_POSTGRES_URL")
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -66,16 +61,8 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('http') / 'cdr.sqlite3'}"
         return
-    if not PG_URL:
-        pytest.skip("CDR_TEST_POSTGRES_URL not set: the hostile suite on PostgreSQL not run")
-    name = f"cdr_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.dispose()
+    with scratch_database("the hostile suite on PostgreSQL") as url:
+        yield url
 
 
 @contextmanager

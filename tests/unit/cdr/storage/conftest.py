@@ -3,18 +3,14 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from cdr.bootstrap import write_strategy
 from cdr.storage import Database, SqlInbox, SqlOutbox
-
-PG_URL = os.environ.get("CDR_TEST_POSTGRES_URL")
+from tests.postgres import scratch_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -25,19 +21,10 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         yield db
         db.dispose()
         return
-    if not PG_URL:
-        pytest.skip("CDR_TEST_POSTGRES_URL not set: PostgreSQL storage tests not run")
-    name = f"cdr_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    db = Database(sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    yield db
-    db.dispose()
-    with admin.connect() as connection:
-        # FORCE: the backend of a cancelled query may still be on its way out.
-        connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.dispose()
+    with scratch_database("PostgreSQL storage tests") as url:
+        db = Database(url)
+        yield db
+        db.dispose()
 
 
 @pytest.fixture
