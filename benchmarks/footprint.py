@@ -42,6 +42,7 @@ from cdr.bootstrap import (
 )
 from cdr.clock import SystemClock
 from cdr.settings import Settings
+from rights.caller import Caller, Entry
 from rights.catalogue import default_catalogue
 from sandbox.population import Member
 from sandbox.server import start_in_thread
@@ -140,6 +141,10 @@ def _delta(before: dict[str, int], after: dict[str, int], n: int) -> dict[str, f
     return {k: (after.get(k, 0) - before.get(k, 0)) / n for k in sorted(after.keys() | before)}
 
 
+# The lookups measured are audited as a client's `$submit` would be.
+_CALLER = Caller(Entry.FHIR, "his-bench", "127.0.0.1")
+
+
 async def _rounds(
     gateway: Any, snapshot: Any, warm_up: Sequence[Member], measured: Sequence[Member]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -147,10 +152,10 @@ async def _rounds(
     service = build_submit_service(gateway)
     try:
         for member in warm_up:
-            await service.submit(_cer_for(member))
+            await service.submit(_cer_for(member), _CALLER)
         before = snapshot()
         for member in measured:
-            await service.submit(_cer_for(member))
+            await service.submit(_cer_for(member), _CALLER)
         return before, snapshot()
     finally:
         await gateway.aclose()

@@ -46,7 +46,9 @@ from cdr.bootstrap import prepare_storage
 from cdr.clock import SystemClock
 from cdr.settings import Settings
 from cdr.storage import Database, SqlLookupStore
+from cdr.storage.audit import SqlAuditTrail
 from cdr.storage.fhir_store import SqlFhirStore
+from cdr.storage.fhir_with_audit import FhirStoreWithAudit
 
 __all__ = ["DATABASES", "SIZES", "run_scale"]
 
@@ -218,7 +220,10 @@ def _run_one(
 ) -> None:
     end = year_end(SystemClock().today())
     filler = StoreFiller(store.database, templates, end)
-    fhir = SqlFhirStore(store.database.engine)  # the gateway's default time budget
+    # The gateway's default time budget; AuditEvents searched in the audit trail.
+    fhir = FhirStoreWithAudit(
+        SqlFhirStore(store.database.engine), SqlAuditTrail(store.database.engine)
+    )
     lookups = SqlLookupStore(store.database.engine)
     empty_bytes, _ = _size_on_disk(store)
     curve: list[tuple[str, str]] = []

@@ -27,12 +27,15 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 
 from benchmarks.fhir_bench import _cer_for, _members
+from cdr.audit import Auditor
 from cdr.bootstrap import write_strategy
 from cdr.storage.answers import SqlAnswerStore
+from cdr.storage.audit import SqlAuditTrail
 from cdr.storage.database import Database
 from cdr.storage.writer import SingleWriter
 from fhir_server.store import ResourceWrite, StoredResource
 from fhir_server.submit import SubmitService
+from rights.caller import Caller, Entry
 from rights.catalogue import default_catalogue
 from rights.evaluation import evaluate
 from rights.identifiers import nir_key, parse_nir
@@ -47,6 +50,9 @@ _SENTINEL = datetime(2001, 1, 1, tzinfo=UTC)
 _YEAR = timedelta(days=365)
 _GOLDEN = 0.6180339887498949  # chunk k sits at frac(k * golden) of the year: evenly spread
 CHUNK = 512  # lookups saved together, at one simulated moment
+# Every filled lookup is audited as the gateway audits a `$submit` (one client, one structure).
+_CALLER = Caller(Entry.FHIR, "his-bench", "127.0.0.1")
+_STRUCTURE = "750712184"
 _RETURNING = 0.75  # share of the lookups that are for someone looked up before
 
 
@@ -70,7 +76,10 @@ class _Capture:
         self.saved: list[tuple[list[ResourceWrite], LookupReport | None]] = []
 
     async def save(
-        self, writes: list[ResourceWrite], report: LookupReport | None
+        self,
+        writes: list[ResourceWrite],
+        report: LookupReport | None,
+        caller: Caller | None = None,
     ) -> list[StoredResource]:
         self.saved.append((list(writes), report))
         return [StoredResource(w.resource, 1, _SENTINEL) for w in writes]
@@ -107,7 +116,7 @@ def answer_templates(members: list[Member] | None = None) -> list[AnswerTemplate
 
     async def submit_all() -> None:
         for member in members:
-            await service.submit({**_cer_for(member), "created": _SENTINEL.isoformat()})
+            await service.submit({**_cer_for(member), "created": _SENTINEL.isoformat()}, _CALLER)
 
     asyncio.run(submit_all())
     templates = []
@@ -200,7 +209,7 @@ class StoreFiller:
                 self._chunks += 1
                 step = timedelta(seconds=60 / size)  # a chunk is one minute of lookups
                 batch = [self._answer(self._moment + step * n) for n in range(size)]
-                await asyncio.gather(*(answers.save(w, r) for w, r in batch))
+                await asyncio.gather(*(answers.save(w, r, _CALLER) for w, r in batch))
                 left -= size
 
         try:
@@ -213,12 +222,20 @@ def _answer_store(
     database: Database, now: Callable[[], datetime], writer: SingleWriter
 ) -> SqlAnswerStore:
     """The answer store as ``bootstrap.build_submit_service`` makes it, its clock ``now``."""
+    auditor = Auditor(
+        SqlAuditTrail(database.engine),
+        observer="cdr-gateway@bench",
+        structure_finess=_STRUCTURE,
+        now=now,
+        run=writer.run,
+    )
     return SqlAnswerStore(
         database.engine,
         now=now,
         run=writer.run,
         write=write_strategy(database).answers,
         quick_engine=database.shared_no_wait_engine(),
+        audit=auditor.lookup,
     )
 
 

@@ -4,9 +4,10 @@ One representative query per search parameter the CapabilityStatement advertises
 (``SEARCH_PARAMS``), its value taken from what the store holds: the most recently updated
 resource of the type that has one (``_id``, tokens, references, ``created=ge`` its day), so that
 every query finds something when the type has anything. Each is read as the FHIR API reads it
-(``fhir_server.search.read_search``) and run by ``SqlFhirStore.search`` with the API's defaults
-(``_total`` estimate) and ``_count=50``. Beside them: the broadest query, its deep page (at the
-position a ``next`` link carries, half a year back) and its exact count (``_total=accurate``).
+(``fhir_server.search.read_search``) and run by the store the API reads
+(``FhirStoreWithAudit``: AuditEvents from the audit trail) with the API's defaults (``_total``
+estimate) and ``_count=50``. Beside them: the broadest query, its deep page (at the position a
+``next`` link carries, half a year back) and its exact count (``_total=accurate``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from benchmarks.harness import median, percentile
-from cdr.storage.fhir_store import SqlFhirStore
+from cdr.storage.fhir_with_audit import FhirStoreWithAudit
 from fhir_server.search import read_search
 from fhir_server.search_params import SEARCH_PARAMS, index_entries
 from fhir_server.store import PagePosition, SearchPage, StoredResource, TotalMode
@@ -59,7 +60,7 @@ def _value(resource: StoredResource, param: str, kind: str) -> str | None:
     return None
 
 
-def representative_queries(store: SqlFhirStore) -> list[tuple[str, str]]:
+def representative_queries(store: FhirStoreWithAudit) -> list[tuple[str, str]]:
     """(resource type, query) for every advertised search parameter; a parameter whose values
     the store holds none of gets a value that matches nothing (still one search of the index)."""
     queries = []
@@ -104,7 +105,7 @@ def _timed(label: str, runs: int, search: Callable[[], SearchPage]) -> SearchTim
 
 
 def _search(
-    store: SqlFhirStore,
+    store: FhirStoreWithAudit,
     resource_type: str,
     query: str,
     *,
@@ -122,7 +123,7 @@ def _search(
     )
 
 
-def _half_year_back(store: SqlFhirStore, end: datetime) -> PagePosition | None:
+def _half_year_back(store: FhirStoreWithAudit, end: datetime) -> PagePosition | None:
     """The position of the latest CERsp created half a year or more before ``end``: where the
     ``next`` link of the page before it points."""
     query = f"created=lt{(end - timedelta(days=182)).date()}"
@@ -135,7 +136,7 @@ def _half_year_back(store: SqlFhirStore, end: datetime) -> PagePosition | None:
     return PagePosition(found[0].last_updated, str(found[0].resource["id"]))
 
 
-def time_searches(store: SqlFhirStore, end: datetime, runs: int) -> list[SearchTiming]:
+def time_searches(store: FhirStoreWithAudit, end: datetime, runs: int) -> list[SearchTiming]:
     """Every representative query, then the broadest one's deep page and exact count."""
     timings = [
         _timed(f"{t}?{q}", runs, _search(store, t, q)) for t, q in representative_queries(store)

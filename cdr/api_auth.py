@@ -26,6 +26,7 @@ from fhir_server.auth import (
     TokenVerifier,
     capability_security,
 )
+from fhir_server.auth.ports import RefusalAudit
 
 __all__ = ["ApiAuth", "build_api_auth", "token_issuer"]
 
@@ -49,7 +50,10 @@ def token_issuer(settings: Settings) -> str:
     return settings.effective_token_url.removesuffix("/token")
 
 
-def build_api_auth(settings: Settings, engine: Engine) -> ApiAuth | None:
+def build_api_auth(
+    settings: Settings, engine: Engine, audit: RefusalAudit | None = None
+) -> ApiAuth | None:
+    """``audit``: where refusals are recorded (the audit trail; None when it is off)."""
     if settings.auth == "off":
         return None  # no middleware: an open API pays nothing per request
     key = load_or_create_token_key(
@@ -83,8 +87,13 @@ def build_api_auth(settings: Settings, engine: Engine) -> ApiAuth | None:
     )
     verifier = TokenVerifier(signer, external=external, key_sets=key_sets)
     middleware = [
-        Middleware(AuthEndpoints, endpoint=TokenEndpoint(assertions, signer), token_url=token_url),
-        Middleware(BearerGuard, verifier=verifier),
+        Middleware(
+            AuthEndpoints,
+            endpoint=TokenEndpoint(assertions, signer),
+            token_url=token_url,
+            audit=audit,
+        ),
+        Middleware(BearerGuard, verifier=verifier, audit=audit),
     ]
     if not settings.allow_open:
         # /metrics takes no token: beyond loopback only when CDR_ALLOW_OPEN=1 says so.

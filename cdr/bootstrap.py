@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,10 +12,13 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from cdr.api_auth import build_api_auth
+from cdr.audit import Auditor, observer_name
+from cdr.audit_syslog import AuditForwarder, client_context, parse_syslog_url
 from cdr.clock import SystemClock
 from cdr.heap import settle_heap
 from cdr.ids import time_ordered_id
@@ -26,7 +30,9 @@ from cdr.service import LookupService
 from cdr.settings import Settings
 from cdr.storage import Database, SqlLookupStore
 from cdr.storage.answers import SqlAnswerStore
+from cdr.storage.audit import SqlAuditTrail
 from cdr.storage.fhir_store import SqlFhirStore
+from cdr.storage.fhir_with_audit import FhirStoreWithAudit
 from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES, WriteStrategy
 from cdr.storage.writer import SingleWriter
 from cdr.version import version
@@ -86,7 +92,8 @@ class Gateway:
     registry: GatewayRegistry
     regime_ports: list[RegimePort]
     clock: SystemClock
-    fhir_store: SqlFhirStore
+    fhir_store: FhirStoreWithAudit
+    audit: Auditor | None  # None: CDR_AUDIT=off
     writer: SingleWriter
     metrics: GatewayMetrics
     writes: WriteStrategy  # how the hot writes reach the database (``write_strategy``)
@@ -207,13 +214,25 @@ def build_gateway(
     )
     if migrate:
         database.migrate()
-    store = SqlLookupStore(database.engine)
     clock = SystemClock(settings.zone)
+    writer = SingleWriter()
+    trail = SqlAuditTrail(database.engine, search_timeout_s=settings.search_timeout_s)
+    auditor = (
+        None
+        if settings.audit == "off"
+        else Auditor(
+            trail,
+            observer=observer_name(),
+            structure_finess=settings.requester_finess,
+            now=clock.now,
+            run=writer.run,
+        )
+    )
+    store = SqlLookupStore(database.engine, audit=None if auditor is None else auditor.lookup)
     if signer is None:
         signer = build_structure_signer(settings, clock.now)
     registry, ports = build_regime_gateways(settings, catalogue, signer)
     lookup = RightsLookup(catalogue, registry.as_mapping(), clock, policy_from(settings))
-    writer = SingleWriter()
     metrics = GatewayMetrics(lookup)
     if settings.metrics_dir is not None:
         metrics.share(settings.metrics_dir)
@@ -229,7 +248,10 @@ def build_gateway(
         registry=registry,
         regime_ports=ports,
         clock=clock,
-        fhir_store=SqlFhirStore(database.engine, search_timeout_s=settings.search_timeout_s),
+        fhir_store=FhirStoreWithAudit(
+            SqlFhirStore(database.engine, search_timeout_s=settings.search_timeout_s), trail
+        ),
+        audit=auditor,
         writer=writer,
         metrics=metrics,
         writes=write_strategy(database),
@@ -255,6 +277,7 @@ def build_submit_service(gateway: Gateway) -> SubmitService:
         run=gateway.writer.run,
         write=gateway.writes.answers,
         quick_engine=gateway.database.shared_no_wait_engine(),
+        audit=None if gateway.audit is None else gateway.audit.lookup,
     )
     return SubmitService(
         catalogue=gateway.catalogue,
@@ -270,7 +293,7 @@ def build_submit_service(gateway: Gateway) -> SubmitService:
 
 def publish_conformance(gateway: Gateway) -> None:
     """Our CodeSystems and StructureDefinitions, readable under /fhir like any resource."""
-    _publish(gateway.fhir_store, gateway.clock.now())
+    _publish(gateway.fhir_store.resources, gateway.clock.now())
 
 
 def prepare_storage(settings: Settings) -> str:
@@ -344,7 +367,11 @@ def build_http_app(
 
     settings = gateway.settings
     submit = build_submit_service(gateway)
-    auth = build_api_auth(settings, gateway.database.engine)
+    auth = build_api_auth(
+        settings,
+        gateway.database.engine,
+        audit=None if gateway.audit is None else gateway.audit.refused,
+    )
 
     async def shut_down() -> None:
         await submit.drain()
@@ -376,4 +403,23 @@ def sandbox_tls(settings: Settings) -> SandboxTls | None:
         settings.sandbox_tls_cert_file,
         settings.sandbox_tls_key_file,
         settings.sandbox_tls_client_ca_file,
+    )
+
+
+def build_audit_forwarder(settings: Settings, engine: Engine) -> AuditForwarder | None:
+    """The audit trail's copy to a syslog collector (``CDR_AUDIT_SYSLOG_URL``), or None."""
+    if settings.audit_syslog_url is None or settings.audit == "off":
+        return None
+    target = parse_syslog_url(settings.audit_syslog_url)
+    context = (
+        client_context(
+            settings.audit_syslog_ca_file,
+            settings.audit_syslog_cert_file,
+            settings.audit_syslog_key_file,
+        )
+        if target.tls
+        else None
+    )
+    return AuditForwarder(
+        SqlAuditTrail(engine), target, hostname=socket.gethostname(), context=context
     )

@@ -178,6 +178,13 @@ def _parser() -> argparse.ArgumentParser:
         "--url", metavar="BASE", help="the FHIR base URL (default this gateway's, CDR_*)"
     )
 
+    audit = sub.add_parser("audit", help="the audit trail of lookups and refusals")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    au_verify = audit_sub.add_parser(
+        "verify", help="check the hash chain: exit 0 intact, 1 naming the first bad event"
+    )
+    au_verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply the schema migrations")
@@ -344,6 +351,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return pki_init(_settings({}), Path(args.directory))
     if args.command == "clients":
         return _clients(args)
+    if args.command == "audit":
+        from cdr.audit_commands import audit_verify
+
+        return audit_verify(_settings({}), as_json=args.json)
     if args.command == "db":
         return commands.db_upgrade(_settings({}))
     raise AssertionError(args.command)  # argparse refuses unknown commands

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import socket
 import sys
@@ -22,6 +23,7 @@ from cdr.render import format_nir, lookup_table, table
 from cdr.report_json import report_to_dict
 from cdr.settings import Settings
 from cdr.storage import Database
+from rights.caller import Caller, Entry
 from rights.catalogue import default_catalogue
 from rights.identifiers import parse_finess
 from rights.model import Requester
@@ -102,7 +104,7 @@ async def lookup(settings: Settings, args: argparse.Namespace) -> int:
             regime=args.regime,
             today=gateway.clock.today(),
         )
-        stored = await gateway.service.run(query)
+        stored = await gateway.service.run(query, Caller(Entry.CLI, _os_user()))
     finally:
         await gateway.aclose()
     report = stored.report
@@ -217,3 +219,11 @@ def db_upgrade(settings: Settings) -> int:
         database.dispose()
     print(f"database at {url} is up to date")
     return EXIT_OK
+
+
+def _os_user() -> str:
+    """Who ran the command, for the audit trail ("" when the system cannot tell)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name, no password-file entry (a container's uid)
+        return ""

@@ -43,6 +43,7 @@ from hl7_listener.router import Intake, IntakeOptions
 from hl7_listener.server import MllpServer
 from hl7_listener.tls import MllpTls, server_context
 from hl7_listener.worker import InboxWorker
+from rights.caller import Caller, Entry
 from rights.errors import ConfigError
 from rights.model import RightsQuery
 from rights.result import LookupReport
@@ -57,6 +58,10 @@ _SEQUENCE = itertools.count(1)
 
 
 _STOP_S = 10.0
+
+
+async def _settled(tasks: set[asyncio.Task[None]]) -> None:
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _bounded(name: str, step: Awaitable[None], timeout_s: float) -> None:
@@ -223,7 +228,9 @@ class Hl7Runtime:
                 ipaddress.ip_network(peer, strict=False) for peer in settings.mllp_allowed_peers
             ],
             tls=_mllp_tls(settings) if intake else None,
+            on_refused=self._audit_refusal if gateway.audit is not None else None,
         )
+        self._auditing: set[asyncio.Task[None]] = set()
         gateway.metrics.add_source(self._render_metrics)
         gateway.metrics.add_source(self._render_relookup_metrics)
         # Counters are summed over the processes of `cdr serve` (cdr/metrics.py): the intake
@@ -261,6 +268,12 @@ class Hl7Runtime:
         (a step that overruns is logged by name and left behind)."""
         if self._intake_enabled:
             await _bounded("the MLLP server", self.server.close(), _STOP_S + 5)
+        if self._auditing:
+            await _bounded(
+                "the audit of refused peers",
+                _settled(self._auditing),
+                _STOP_S,
+            )
         if self._held is not None:
             self._held.close()
         if self._no_wait_engine is not None:
@@ -268,6 +281,22 @@ class Hl7Runtime:
         await _bounded("the inbox worker", self.worker.stop(), _STOP_S)
         await _bounded("the re-lookup loop", self.relookup_loop.stop(), _STOP_S)
         await _bounded("the outbound sender", self.sender.stop(), _STOP_S)
+
+    def _audit_refusal(self, address: str, reason: str) -> None:
+        """A refused MLLP peer in the audit trail, recorded beside the connection's close."""
+        auditor = self._gateway.audit
+        if auditor is None:
+            return
+        task = asyncio.get_running_loop().create_task(
+            auditor.refused(
+                Caller(Entry.HL7, "", address),
+                f"MLLP connection refused: {reason}",
+                interaction=None,
+                target="MLLP connection",
+            )
+        )
+        self._auditing.add(task)  # the loop keeps weak references only
+        task.add_done_callback(self._auditing.discard)
 
     async def _store(self, message: InboundMessage) -> StoreOutcome:
         return await self._commits.submit(message)
@@ -285,12 +314,12 @@ class Hl7Runtime:
             max_message_bytes=self._gateway.settings.mllp_max_message_bytes,
         )
 
-    async def _run_lookup(self, query: RightsQuery) -> tuple[str, LookupReport]:
-        stored = await self._gateway.service.run(query)
+    async def _run_lookup(self, query: RightsQuery, caller: Caller) -> tuple[str, LookupReport]:
+        stored = await self._gateway.service.run(query, caller)
         return stored.lookup_id, stored.report
 
-    async def _query(self, query: RightsQuery) -> LookupReport:
-        return (await self._gateway.service.run(query)).report
+    async def _query(self, query: RightsQuery, caller: Caller) -> LookupReport:
+        return (await self._gateway.service.run(query, caller)).report
 
     def _message_counts(self) -> dict[tuple[str, ...], float]:
         counters = self.intake.counters

@@ -15,7 +15,7 @@ import re
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from fhir_server import json_text
 from fhir_server.context import correlation_id
@@ -40,7 +40,7 @@ _MAYBE_NIR = re.compile(r"\d{2}")
 # Which entry point asked for the lookup being run: "fhir", "hl7" or "cli".
 lookup_entry: ContextVar[str] = ContextVar("lookup_entry", default="")
 
-_T = TypeVar("_T")
+_P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
@@ -50,13 +50,13 @@ def mask_nirs(text: str) -> str:
     return _NIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}********", text)
 
 
-def with_entry(entry: str, run: Callable[[_T], Awaitable[_R]]) -> Callable[[_T], Awaitable[_R]]:
+def with_entry(entry: str, run: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
     """``run`` with the lookups it makes logged as coming from ``entry``."""
 
-    async def run_from_entry(argument: _T) -> _R:
+    async def run_from_entry(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         token = lookup_entry.set(entry)
         try:
-            return await run(argument)
+            return await run(*args, **kwargs)
         finally:
             lookup_entry.reset(token)
 

@@ -15,6 +15,7 @@ import uvicorn
 from cdr import event_loop
 from cdr.asgi import FACTORY
 from cdr.bootstrap import (
+    build_audit_forwarder,
     build_gateway,
     build_http_app,
     build_sandbox,
@@ -31,6 +32,7 @@ from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
 from cdr.http_guard import HttpLimits, guarded_protocol, http_limits
 from cdr.logs import configure_logging
 from cdr.settings import Settings
+from cdr.storage import Database
 from cdr.token_key import load_or_create_token_key
 from rights.errors import ConfigError
 from sandbox.server import SandboxTls, start_in_thread
@@ -166,10 +168,15 @@ async def _serve(settings: Settings) -> int:
     await hl7.start(sock=mllp_socket)
     if processing is not None:
         processing.start()
+    forwarder = build_audit_forwarder(settings, gateway.database.engine)
+    if forwarder is not None:
+        forwarder.start()
     _log_gateway(settings, gateway.database.engine.url.render_as_string(hide_password=True))
     try:
         await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
     finally:
+        if forwarder is not None:
+            await asyncio.to_thread(forwarder.stop)
         await hl7.stop()
         if processing is not None:
             await asyncio.to_thread(processing.stop)
@@ -217,6 +224,11 @@ def _serve_workers(settings: Settings) -> int:
     processing = Hl7ProcessingProcess(settings) if settings.hl7_processing_process else None
     if processing is not None:
         processing.start()
+    # One copy of the audit trail to the collector, from this parent, whatever N.
+    audit_database = Database(settings.effective_database_url)
+    forwarder = build_audit_forwarder(settings, audit_database.engine)
+    if forwarder is not None:
+        forwarder.start()
     _log_gateway(settings, database_url)
     log.info("HTTP workers     %d processes", settings.workers)
     try:
@@ -235,6 +247,9 @@ def _serve_workers(settings: Settings) -> int:
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
     finally:
+        if forwarder is not None:
+            forwarder.stop()
+        audit_database.dispose()
         hl7.stop()
         if processing is not None:
             processing.stop()

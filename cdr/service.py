@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rights.caller import Caller
 from rights.lookup import RightsLookup
 from rights.model import RightsQuery
 from rights.ports import LookupStore
@@ -34,10 +35,11 @@ class LookupService:
         self._observe = observe
         self._blocking = blocking
 
-    async def run(self, query: RightsQuery) -> StoredReport:
+    async def run(self, query: RightsQuery, caller: Caller) -> StoredReport:
+        """The lookup, stored with its audit event (``caller`` asked for it)."""
         report = await self.run_unsaved(query)
         # The database driver blocks: keep it off the event loop.
-        lookup_id: str = await self._blocking(self._store.save, report)
+        lookup_id: str = await self._blocking(self._store.save, report, caller)
         return StoredReport(lookup_id, report)
 
     async def run_unsaved(self, query: RightsQuery) -> LookupReport:

@@ -62,6 +62,22 @@ class Settings(BaseSettings):
     # loopback, unless CDR_ALLOW_OPEN says so (docs/security.md, "Exposure").
     auth: Literal["on", "off"] = "off"
     allow_open: bool = False
+    # The audit trail (docs/security.md "Audit"): an AuditEvent for every lookup and every
+    # refused request, hash-chained in the database. Off only to measure what it costs.
+    audit: Literal["on", "off"] = Field(
+        "on", description="on: every lookup and refusal recorded in the audit trail"
+    )
+    # A copy of the trail sent to a syslog collector (RFC 5424 over TCP or TLS, as IHE ATNA).
+    audit_syslog_url: str | None = Field(
+        None, description="tcp://host:port or tls://host:port of a syslog collector"
+    )
+    audit_syslog_ca_file: Path | None = Field(
+        None, description="CAs (PEM) the tls:// collector's certificate must chain to"
+    )
+    audit_syslog_cert_file: Path | None = Field(
+        None, description="our client certificate (PEM) for a tls:// collector that asks one"
+    )
+    audit_syslog_key_file: Path | None = Field(None, description="its private key (PEM)")
     # With CDR_AUTH=on (docs/decisions/0010-api-authentication.md): the key the gateway signs
     # its access tokens with (default: made on first start in <data_dir>), their lifetime, and
     # an external authorization server whose tokens are accepted as well.
@@ -412,6 +428,9 @@ class Settings(BaseSettings):
         "mllp_tls_cert_file",
         "mllp_tls_key_file",
         "mllp_tls_client_ca_file",
+        "audit_syslog_ca_file",
+        "audit_syslog_cert_file",
+        "audit_syslog_key_file",
     )
     @classmethod
     def _check_file(cls, value: Path | None) -> Path | None:
@@ -434,6 +453,15 @@ class Settings(BaseSettings):
         if value is not None and info.data.get("mllp_tls_cert_file") is None:
             raise ValueError("set without CDR_MLLP_TLS_CERT_FILE")
         return value
+
+    @field_validator("audit_syslog_url")
+    @classmethod
+    def _check_syslog_url(cls, value: str | None) -> str | None:
+        if value:
+            from cdr.audit_syslog import parse_syslog_url
+
+            parse_syslog_url(value)  # its ValueError names what is wrong
+        return value or None
 
     @field_validator("regime_endpoints")
     @classmethod

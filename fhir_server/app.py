@@ -43,6 +43,7 @@ from fhir_server.store import FhirStore, StoredResource
 from fhir_server.submit import SubmitService
 from fhir_server.versions import etag_matches, history_bundle, version_headers
 from fhir_server.xml_format import xml_to_resource
+from rights.caller import Caller, Entry
 from rights.errors import CdrError
 
 __all__ = ["ReadyCheck", "create_app"]
@@ -175,10 +176,11 @@ def create_app(
         # answered at once with a normal 200 whose response says `queued`; the client reads
         # that response (Content-Location) until its outcome is no longer `queued`. A 200
         # answer names its response with Content-Location, never Location (a create header).
+        caller = Caller(Entry.FHIR, state.get("client", ""), _peer(scope))
         if "respond-async" in headers.get("prefer", "").lower():
-            result = await submit.submit_async(body)
+            result = await submit.submit_async(body, caller)
         else:
-            result = await submit.submit(body)
+            result = await submit.submit(body, caller)
         location = f"{base_url}/CoverageEligibilityResponse/{result.response_id}"
         await _send_fhir(send, state["media_type"], result.body, 200, "content-location", location)
 
@@ -315,6 +317,11 @@ def _version_response(
     if retry_after:
         headers["Retry-After"] = "1"
     return _fhir_response(request, stored.resource, 200, headers)
+
+
+def _peer(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 def _known_type(resource_type: str) -> None:

@@ -41,6 +41,12 @@ SEARCH_PARAM_DEFINITIONS: dict[tuple[str, str], str] = {
         ("Patient", "birthdate", "individual-birthdate"),
         ("Organization", "identifier", "Organization-identifier"),
         ("Practitioner", "identifier", "Practitioner-identifier"),
+        ("AuditEvent", "date", "AuditEvent-date"),
+        ("AuditEvent", "agent", "AuditEvent-agent"),
+        ("AuditEvent", "patient", "AuditEvent-patient"),
+        ("AuditEvent", "outcome", "AuditEvent-outcome"),
+        ("AuditEvent", "type", "AuditEvent-type"),
+        ("AuditEvent", "subtype", "AuditEvent-subtype"),
         ("CodeSystem", "url", "conformance-url"),
         ("StructureDefinition", "url", "conformance-url"),
     )

@@ -39,13 +39,18 @@ _ALWAYS_REFUSED = {"_include", "_revinclude", "_contained", "_containedType"}
 _DATE = re.compile(
     r"(eq|ne|ge|gt|le|lt|sa|eb|ap)?(\d{4}(-\d{2}(-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?)"
 )
-_REFERENCE_TARGETS = {"request": "CoverageEligibilityRequest", "payor": "Organization"}
+_REFERENCE_TARGETS = {
+    "request": "CoverageEligibilityRequest",
+    "payor": "Organization",
+    "agent": "Device",  # AuditEvent: a bare id names a client
+}
 # The code systems bound to the code elements searched as tokens (R4 fm-status and
 # remittance-outcome value sets): `status=<system>|active` is `status=active`.
 _IMPLICIT_SYSTEMS = {
     "status": "http://hl7.org/fhir/fm-status",
     "outcome": "http://hl7.org/fhir/remittance-outcome",
 }
+_IMPLICIT_SYSTEMS_OF_TYPE = {("AuditEvent", "outcome"): "http://hl7.org/fhir/audit-event-outcome"}
 
 
 def _bad(message: str, location: str) -> FhirRequestError:
@@ -178,7 +183,7 @@ def _criteria(
                 ) from None
             out.append(Criterion(name, "date", (instant,), prefix=prefix))
         return out
-    implicit = _IMPLICIT_SYSTEMS.get(name)
+    implicit = _IMPLICIT_SYSTEMS_OF_TYPE.get((resource_type, name), _IMPLICIT_SYSTEMS.get(name))
     by_system: dict[str | None, list[str]] = {}
     for value in values:
         if "|" in value:

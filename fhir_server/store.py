@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from rights.caller import Caller
 from rights.result import LookupReport
 
 __all__ = [
@@ -184,8 +185,12 @@ class FhirStore(Protocol):
 
 class AnswerStore(Protocol):
     async def save(
-        self, writes: Sequence[ResourceWrite], report: LookupReport | None
+        self,
+        writes: Sequence[ResourceWrite],
+        report: LookupReport | None,
+        caller: Caller | None = None,
     ) -> list[StoredResource]:
-        """The resources of one answer, and the lookup record behind it if any, in one
-        transaction; returns once they are committed, in the order of ``writes``."""
+        """The resources of one answer, and the lookup record behind it if any (with its
+        audit event: ``caller`` asked for it), in one transaction; returns once they are
+        committed, in the order of ``writes``."""
         ...

@@ -22,6 +22,7 @@ from mapping.fhir.rights_to_fhir import (
     pending_response,
     report_to_fhir,
 )
+from rights.caller import Caller
 from rights.catalogue import RegimeCatalogue
 from rights.model import Requester, RightsQuery
 from rights.result import LookupReport
@@ -63,15 +64,16 @@ class SubmitService:
         self._new_id = new_id
         self._background: set[asyncio.Task[None]] = set()
 
-    async def submit(self, body: Mapping[str, Any]) -> SubmitResult:
+    async def submit(self, body: Mapping[str, Any], caller: Caller) -> SubmitResult:
+        """``caller``: who asked, for the audit trail."""
         ask, cer = self._check(body)
         response_id = self._new_id()
-        stored = await self._answer(ask, cer, response_id, fresh=True)
+        stored = await self._answer(ask, cer, response_id, caller, fresh=True)
         if not ask.is_bundle:
             return SubmitResult(stored[0], response_id)
         return SubmitResult(self._collection(stored), response_id)
 
-    async def submit_async(self, body: Mapping[str, Any]) -> SubmitResult:
+    async def submit_async(self, body: Mapping[str, Any], caller: Caller) -> SubmitResult:
         """`Prefer: respond-async`: check the request now, answer ``queued`` at once, and let
         the lookup complete the same CoverageEligibilityResponse in the background."""
         ask, cer = self._check(body)
@@ -91,7 +93,7 @@ class SubmitService:
         stored = await self._save(
             [queued, asked, gateway_organization(), cer], new=(queued, cer), if_absent=(asked,)
         )
-        task = asyncio.create_task(self._complete(ask, cer, response_id, queued))
+        task = asyncio.create_task(self._complete(ask, cer, response_id, queued, caller))
         # Keep a reference: the event loop holds only weak ones to running tasks.
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -100,10 +102,15 @@ class SubmitService:
         return SubmitResult(self._collection(stored), response_id)
 
     async def _complete(
-        self, ask: EligibilityAsk, cer: dict[str, Any], response_id: str, queued: dict[str, Any]
+        self,
+        ask: EligibilityAsk,
+        cer: dict[str, Any],
+        response_id: str,
+        queued: dict[str, Any],
+        caller: Caller,
     ) -> None:
         try:
-            await self._answer(ask, cer, response_id, fresh=False)
+            await self._answer(ask, cer, response_id, caller, fresh=False)
         except Exception:
             log.exception("asynchronous lookup %s failed", response_id)
             failed = {
@@ -134,7 +141,13 @@ class SubmitService:
         )
 
     async def _answer(
-        self, ask: EligibilityAsk, cer: dict[str, Any], response_id: str, *, fresh: bool
+        self,
+        ask: EligibilityAsk,
+        cer: dict[str, Any],
+        response_id: str,
+        caller: Caller,
+        *,
+        fresh: bool,
     ) -> list[dict[str, Any]]:
         """``fresh``: the CER and the CERsp are not stored yet; an asynchronous `$submit`
         stored them when it answered ``queued``."""
@@ -159,6 +172,7 @@ class SubmitService:
                 cer,
             ],
             report=report,
+            caller=caller,
             new=(answer.response, cer) if fresh else (),
         )
 
@@ -179,6 +193,7 @@ class SubmitService:
         resources: list[dict[str, Any]],
         *,
         report: LookupReport | None = None,
+        caller: Caller | None = None,
         new: tuple[dict[str, Any], ...] = (),
         if_absent: tuple[dict[str, Any], ...] = (),
     ) -> list[dict[str, Any]]:
@@ -190,7 +205,7 @@ class SubmitService:
             ResourceWrite(r, new=any(r is n for n in new), if_absent=any(r is a for a in if_absent))
             for r in resources
         ]
-        return [s.resource for s in await self._answers.save(writes, report)]
+        return [s.resource for s in await self._answers.save(writes, report, caller)]
 
     def _collection(self, resources: list[dict[str, Any]]) -> dict[str, Any]:
         return {

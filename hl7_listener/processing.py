@@ -15,6 +15,7 @@ from mapping.hl7v2.adt_to_query import Admission, admission_from_message
 from mapping.hl7v2.charset import encode_result
 from mapping.hl7v2.er7 import Message
 from mapping.hl7v2.rights_to_in1 import DEFAULT_RESULT_CHARSET, rights_update_message
+from rights.caller import Caller, Entry
 from rights.catalogue import RegimeCatalogue
 from rights.model import Requester, RightsQuery
 from rights.result import LookupReport
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 # The lookup service: runs the lookup, persists it, returns (lookup id, report).
-RunLookup = Callable[[RightsQuery], Awaitable[tuple[str, LookupReport]]]
+RunLookup = Callable[[RightsQuery, Caller], Awaitable[tuple[str, LookupReport]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,9 @@ class AdmissionProcessor:
             requester=self._requester,
             today=pending.received_at.astimezone(self._zone).date(),
         )
-        lookup_id, report = await self._run_lookup(admission.query)
+        # Who asked, for the audit trail: the sending application and facility (MSH-3, MSH-4).
+        caller = Caller(Entry.HL7, f"{message.sending_application}^{message.sending_facility}")
+        lookup_id, report = await self._run_lookup(admission.query, caller)
         return message, admission, lookup_id, report
 
     def _results(

@@ -26,6 +26,7 @@ from mapping.hl7v2.charset import encode_escaped
 from mapping.hl7v2.er7 import Delimiters, Message, Segment
 from mapping.hl7v2.lengths import MSH_LIMITS, oversized_field
 from mapping.hl7v2.rights_to_in1 import rpi_message
+from rights.caller import Caller, Entry
 from rights.catalogue import RegimeCatalogue
 from rights.errors import CdrError, FramingError, MessageError, ParseError
 from rights.model import Requester, RightsQuery
@@ -62,7 +63,7 @@ class IntakeCounters:
 
 
 StoreFn = Callable[[InboundMessage], Awaitable[StoreOutcome]]
-QueryFn = Callable[[RightsQuery], Awaitable[LookupReport]]
+QueryFn = Callable[[RightsQuery, Caller], Awaitable[LookupReport]]
 
 
 class Intake:
@@ -224,7 +225,8 @@ class Intake:
             )
             if self._query is None:
                 raise MessageError("synchronous queries are not enabled", code=207)
-            report = await self._query(admission.query)
+            caller = Caller(Entry.RQI, f"{message.sending_application}^{message.sending_facility}")
+            report = await self._query(admission.query, caller)
         except MessageError as exc:
             error = exc
         text = rpi_message(

@@ -61,11 +61,13 @@ class MllpServer:
         max_pending_bytes_total: int = 67_108_864,
         allowed_peers: Sequence[IPv4Network | IPv6Network] = (),
         tls: MllpTls | None = None,
+        on_refused: Callable[[str, str], None] | None = None,
     ) -> None:
         """``allowed_peers``: the networks a peer's address must be in (empty: any peer);
         anyone else is closed at once, with a log line saying why (issue 14, item 2).
         ``tls``: every connection is TLS, its handshake made before any frame is read; a peer
-        the handshake refuses is closed with a log line saying why (``hl7_listener.tls``)."""
+        the handshake refuses is closed with a log line saying why (``hl7_listener.tls``).
+        ``on_refused(host, reason)``: told of each refused peer (the audit trail)."""
         if min(idle_timeout_s, max_message_bytes, max_connections) <= 0:
             raise ValueError("idle_timeout_s, max_message_bytes and max_connections must be > 0")
         if min(max_pending_bytes, max_pending_bytes_total) <= 0:
@@ -75,6 +77,7 @@ class MllpServer:
         self.tls = tls
         self._acceptor: TlsAcceptor | None = None
         self.refused_peers = 0
+        self.on_refused = on_refused
         self.max_pending_bytes = max_pending_bytes
         self.max_pending_bytes_total = max_pending_bytes_total
         self._pending_bytes = 0  # held by every connection: frames waiting and in progress
@@ -179,6 +182,9 @@ class MllpServer:
             reason,
             extra={"event": "mllp_refused", "peer": shown},
         )
+        if self.on_refused is not None:
+            host = str(peer[0]) if isinstance(peer, tuple) and peer else shown
+            self.on_refused(host, reason)
 
     def register(self, connection: MllpConnection, peer: object) -> bool:
         if self._closing:

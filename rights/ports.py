@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from rights.caller import Caller
 from rights.catalogue import Regime
 from rights.model import RegimeRights, RightsQuery
 from rights.result import LookupReport
@@ -41,6 +42,6 @@ class Clock(Protocol):
 class LookupStore(Protocol):
     """Persists every lookup: query, requester, per-regime outcome and timings."""
 
-    def save(self, report: LookupReport) -> str:
-        """Store the report; return its id."""
+    def save(self, report: LookupReport, caller: Caller) -> str:
+        """Store the report (and its audit event: ``caller`` asked); return its id."""
         ...

@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from cdr.storage.fhir_store import write_resources
-from cdr.storage.lookups import LookupRecord, insert_lookup_records, lookup_record
+from cdr.storage.lookups import LookupAudit, LookupRecord, insert_lookup_records, lookup_record
 from cdr.storage.transactions import in_transaction
 from cdr.storage.writer import GroupCommit, LocalFirstCommit, on_loop
 from fhir_server.store import ResourceWrite, StoredResource
+from rights.caller import Caller
 from rights.result import LookupReport
 
 __all__ = ["AnswerWrite", "SqlAnswerStore", "write_answers"]
@@ -63,6 +64,7 @@ class SqlAnswerStore:
         run: Callable[..., Awaitable[Any]],
         write: AnswerWrite = write_answers,
         quick_engine: Engine | None = None,
+        audit: LookupAudit | None = None,
     ) -> None:
         """``write``: how a batch's rows are written (the composition root's choice).
         ``run`` hands a batch to the writer thread. ``quick_engine`` (SQLite: an engine on
@@ -70,8 +72,10 @@ class SqlAnswerStore:
         batch is written on the event loop itself, and goes to the writer thread only when
         another process keeps the lock through a few short retries (``LocalFirstCommit``).
         Measured under `$submit` load (BENCHMARKS.md): the GIL changing hands at every
-        driver call of the writer thread cost more CPU than the commit itself."""
+        driver call of the writer thread cost more CPU than the commit itself. ``audit``:
+        each lookup's audit event, appended with its record (None: auditing is off)."""
         self._now = now
+        self._audit = audit
         self._write_rows = write
         # Two loop passes gathered before each commit: measured under load, batches of about 10
         # answers became larger ones, and each answer cost ~10 % less CPU (BENCHMARKS.md).
@@ -85,11 +89,13 @@ class SqlAnswerStore:
         )
 
     async def save(
-        self, writes: Sequence[ResourceWrite], report: LookupReport | None
+        self,
+        writes: Sequence[ResourceWrite],
+        report: LookupReport | None,
+        caller: Caller | None = None,
     ) -> list[StoredResource]:
-        return await self._commits.submit(
-            _Answer(writes, None if report is None else lookup_record(report))
-        )
+        record = None if report is None else lookup_record(report, caller, self._audit)
+        return await self._commits.submit(_Answer(writes, record))
 
     def _write(self, engine: Engine, answers: Sequence[_Answer]) -> list[list[StoredResource]]:
         return in_transaction(

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Table, insert
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.exc import StatementError
 
+from cdr.storage.audit import append_audit
 from cdr.storage.driver_sql import DriverStatement, sqlite_statement
 from cdr.storage.fhir_batch import (
     Key,
@@ -68,9 +69,12 @@ def write_answers_sqlite(
     caller's transaction, in the order and with the outcome of ``answers.write_answers``."""
     cursor = connection.connection.cursor()  # the driver's, in this same transaction
     try:
-        return write_answers_on(cursor, records, writes, now)
+        stored = write_answers_on(cursor, records, writes, now)
     finally:
         cursor.close()
+    # A few statements a batch, not a row: through SQLAlchemy, as every other database does.
+    append_audit(connection, [r.audit for r in records if r.audit is not None])
+    return stored
 
 
 def write_answers_on(

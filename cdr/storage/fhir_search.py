@@ -24,6 +24,7 @@ __all__ = [
     "SearchPlan",
     "bounded_count_statement",
     "count_statement",
+    "instant_matches",
     "matching",
     "page_statement",
 ]
@@ -122,9 +123,13 @@ def _instant_range(text: str) -> tuple[datetime, datetime]:
 
 
 def _last_updated(criterion: Criterion) -> ColumnElement[bool]:
-    """``_lastUpdated`` on the resources' own column, each prefix over the range the value
-    covers (R4 §3.1.1.5.6); values are OR-ed like any criterion's."""
-    at = fhir_resources.c.last_updated
+    """``_lastUpdated`` on the resources' own column."""
+    return instant_matches(criterion, fhir_resources.c.last_updated)
+
+
+def instant_matches(criterion: Criterion, at: ColumnElement[datetime]) -> ColumnElement[bool]:
+    """A date criterion on a column of instants, each prefix over the range the value covers
+    (R4 §3.1.1.5.6); values are OR-ed like any criterion's."""
     terms = []
     for value in criterion.values:
         start, end = _instant_range(value)

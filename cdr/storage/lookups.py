@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,11 +10,23 @@ from sqlalchemy import Connection, Engine, func, insert, select
 
 from cdr.ids import time_ordered_id
 from cdr.report_json import rights_to_dict
+from cdr.storage.audit import append_audit
+from cdr.storage.audit_chain import AuditDraft
 from cdr.storage.tables import lookup_results, lookups
 from cdr.storage.transactions import storage_errors
+from rights.caller import Caller
 from rights.result import LookupReport
 
-__all__ = ["LookupRecord", "SqlLookupStore", "insert_lookup_records", "lookup_record"]
+__all__ = [
+    "LookupAudit",
+    "LookupRecord",
+    "SqlLookupStore",
+    "insert_lookup_records",
+    "lookup_record",
+]
+
+LookupAudit = Callable[[LookupReport, Caller, str], AuditDraft]
+"""The audit event of a lookup (report, who asked, lookup id): ``cdr.audit.Auditor.lookup``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +37,13 @@ class LookupRecord:
     lookup_id: str
     row: dict[str, Any]
     results: list[dict[str, Any]]
+    audit: AuditDraft | None = None
 
 
-def lookup_record(report: LookupReport) -> LookupRecord:
+def lookup_record(
+    report: LookupReport, caller: Caller | None = None, audit: LookupAudit | None = None
+) -> LookupRecord:
+    """``audit`` (with ``caller``): the record carries its audit event, appended with it."""
     lookup_id = time_ordered_id()
     query = report.query
     row = {
@@ -62,25 +78,30 @@ def lookup_record(report: LookupReport) -> LookupRecord:
         }
         for r in report.results
     ]
-    return LookupRecord(lookup_id, row, results)
+    made = None if audit is None or caller is None else audit(report, caller, lookup_id)
+    return LookupRecord(lookup_id, row, results, made)
 
 
 def insert_lookup_records(connection: Connection, records: Sequence[LookupRecord]) -> None:
-    """Within the caller's transaction: two statements however many lookups."""
+    """Within the caller's transaction: two statements however many lookups, then their
+    audit events appended to the chain."""
     if not records:
         return
     connection.execute(insert(lookups), [r.row for r in records])
     results = [result for r in records for result in r.results]
     if results:
         connection.execute(insert(lookup_results), results)
+    append_audit(connection, [r.audit for r in records if r.audit is not None])
 
 
 class SqlLookupStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, audit: LookupAudit | None = None) -> None:
+        """``audit``: each lookup's audit event (None: auditing is off)."""
         self._engine = engine
+        self.audit = audit
 
-    def save(self, report: LookupReport) -> str:
-        record = lookup_record(report)
+    def save(self, report: LookupReport, caller: Caller) -> str:
+        record = lookup_record(report, caller, self.audit)
         with storage_errors("store lookup"), self._engine.begin() as connection:
             insert_lookup_records(connection, [record])
         return record.lookup_id

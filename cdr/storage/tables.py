@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -23,6 +24,9 @@ from sqlalchemy import (
 from cdr.storage.packed import PackedJson, PackedText
 
 __all__ = [
+    "audit_chain",
+    "audit_events",
+    "audit_forwarded",
     "auth_assertion_ids",
     "auth_clients",
     "fhir_resources",
@@ -209,4 +213,51 @@ auth_assertion_ids = Table(
     Column("jti", String(255), primary_key=True),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_auth_assertion_ids_expires_at", "expires_at"),
+)
+
+# The audit trail (migration 0010; docs/security.md "Audit"): append-only, each event hashed with
+# the hash of the one before (``hash`` = SHA-256 of ``prev_hash``, ``seq`` and ``content``).
+# ``content`` is the AuditEvent as hashed (canonical JSON without its id, which is ``seq``); the
+# other columns are copies of its searchable values, checked against it by `cdr audit verify`.
+_SEQ = BigInteger().with_variant(Integer, "sqlite")  # SQLite: INTEGER, the rowid's own type
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", _SEQ, primary_key=True, autoincrement=False),
+    Column("recorded", DateTime(timezone=True), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("subtype", String(32), nullable=False),
+    Column("outcome", String(2), nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("structure", String(64)),
+    Column("professional", String(64)),
+    Column("patient", String(64)),
+    Column("content", PackedText, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_events_recorded", "recorded"),
+    Index("ix_audit_events_patient", "patient"),
+    Index("ix_audit_events_client", "client"),
+)
+
+# The head of the chain, one row: the last event's seq and hash (appends lock this row, so
+# that processes sharing the database chain in turn; deleting the newest events shows), and the
+# anchor the oldest kept event links to (``first_seq`` and ``anchor_hash``, moved by a purge).
+audit_chain = Table(
+    "audit_chain",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_seq", _SEQ, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("first_seq", _SEQ, nullable=False),
+    Column("anchor_hash", String(64), nullable=False),
+)
+
+# How far each syslog collector has been sent the trail (``cdr.audit_syslog``): the seq of the
+# last event it acknowledged by taking it.
+audit_forwarded = Table(
+    "audit_forwarded",
+    metadata,
+    Column("target", String(300), primary_key=True),
+    Column("last_seq", _SEQ, nullable=False),
 )

@@ -12,8 +12,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fhir_server.auth.access import SMART_CONFIGURATION_PATHS, TOKEN_PATH
 from fhir_server.auth.errors import TokenRequestRefused, wire_text
+from fhir_server.auth.ports import RefusalAudit, peer_of
 from fhir_server.auth.smart_configuration import smart_configuration
 from fhir_server.auth.token_endpoint import TokenEndpoint
+from rights.caller import Caller, Entry
 
 __all__ = ["AuthEndpoints"]
 
@@ -22,9 +24,18 @@ _MAX_FORM_BYTES = 65_536
 
 
 class AuthEndpoints:
-    def __init__(self, app: ASGIApp, *, endpoint: TokenEndpoint, token_url: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        endpoint: TokenEndpoint,
+        token_url: str,
+        audit: RefusalAudit | None = None,
+    ) -> None:
+        """``audit``: each refused token request recorded in the audit trail."""
         self.app = app
         self.endpoint = endpoint
+        self.audit = audit
         self.configuration = orjson.dumps(smart_configuration(token_url))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -48,6 +59,13 @@ class AuthEndpoints:
             # RFC 6749 §5.2: the error as JSON, 400 (401 for invalid_client).
             status = 405 if scope["method"] != "POST" else exc.status
             body = {"error": exc.error, "error_description": wire_text(exc.message)}
+            if self.audit is not None:
+                await self.audit(
+                    Caller(Entry.FHIR, "", peer_of(scope)),
+                    f"{exc.error}: {exc.message}",
+                    interaction="login",
+                    target=f"{scope['method']} {TOKEN_PATH}",
+                )
             allow = [(b"allow", b"POST")] if status == 405 else []
             await _send_json(send, status, orjson.dumps(body), extra=allow)
             return

@@ -9,16 +9,23 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from fhir_server.auth.access import interaction_of, needs_token
 from fhir_server.auth.access_tokens import TokenVerifier
 from fhir_server.auth.errors import InsufficientScope, InvalidToken
+from fhir_server.auth.ports import RefusalAudit, peer_of
 from fhir_server.auth.scopes import allows, scope_text
 from fhir_server.edge import request_headers
+from rights.caller import Caller, Entry
 
 __all__ = ["BearerGuard"]
 
 
 class BearerGuard:
-    def __init__(self, app: ASGIApp, *, verifier: TokenVerifier) -> None:
+    """``audit``: each refusal recorded in the audit trail before it is answered."""
+
+    def __init__(
+        self, app: ASGIApp, *, verifier: TokenVerifier, audit: RefusalAudit | None = None
+    ) -> None:
         self.app = app
         self.verifier = verifier
+        self.audit = audit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not needs_token(scope["path"]):
@@ -26,20 +33,38 @@ class BearerGuard:
             return
         state = scope.setdefault("state", {})
         headers = state.get("headers") or request_headers(scope["headers"])
-        grant = await self.verifier.verify(_bearer_token(headers.get("authorization", "")))
         method, path = scope["method"], scope["path"]
         interaction = interaction_of(method, path)
-        if interaction is None:
-            raise InsufficientScope(f"no scope grants {method} {path[:120]}", scope="")
-        if not allows(grant.grants, interaction.resource_type, interaction.permission):
-            needed = scope_text(interaction.resource_type, interaction.permission)
-            raise InsufficientScope(
-                f"{interaction.name} of {interaction.resource_type[:64]} needs the scope "
-                f"{needed} (or one that covers it)",
-                scope=needed,
-            )
-        state["client"] = grant.client  # who asked, for what comes after (logs, audit)
+        client = ""
+        try:
+            grant = await self.verifier.verify(_bearer_token(headers.get("authorization", "")))
+            client = grant.client
+            if interaction is None:
+                raise InsufficientScope(f"no scope grants {method} {path[:120]}", scope="")
+            if not allows(grant.grants, interaction.resource_type, interaction.permission):
+                needed = scope_text(interaction.resource_type, interaction.permission)
+                raise InsufficientScope(
+                    f"{interaction.name} of {interaction.resource_type[:64]} needs the scope "
+                    f"{needed} (or one that covers it)",
+                    scope=needed,
+                )
+        except (InvalidToken, InsufficientScope) as exc:
+            if self.audit is not None:
+                await self.audit(
+                    Caller(Entry.FHIR, client, peer_of(scope)),
+                    exc.message,
+                    interaction=_RESTFUL.get(interaction.name, interaction.name)
+                    if interaction is not None
+                    else "operation",
+                    target=f"{method} {path[:200]}",
+                )
+            raise
+        state["client"] = client  # who asked, for what comes after (logs, audit)
         await self.app(scope, receive, send)
+
+
+# The interactions as AuditEvent.subtype names them (http://hl7.org/fhir/restful-interaction).
+_RESTFUL = {"$submit": "operation"}
 
 
 def _bearer_token(authorization: str) -> str:

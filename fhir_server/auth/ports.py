@@ -3,11 +3,14 @@ registered clients, and the assertion ids already used (shared by every worker p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["AssertionIds", "ClientRegistry", "RegisteredClient"]
+from rights.caller import Caller
+
+__all__ = ["AssertionIds", "ClientRegistry", "RefusalAudit", "RegisteredClient", "peer_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +34,19 @@ class AssertionIds(Protocol):
         """Record ``jti`` of ``client`` until ``expires_at``: True the first time, False when it
         was recorded before (a replayed assertion). Ids expired by ``now`` may be forgotten."""
         ...
+
+
+class RefusalAudit(Protocol):
+    """Records a refused request in the audit trail (``cdr.audit.Auditor.refused``): who
+    (``caller``), why, which interaction it tried (``login`` for a token request), on what.
+    Never raises: a refusal is answered whether or not its record could be written."""
+
+    async def __call__(
+        self, caller: Caller, reason: str, *, interaction: str | None, target: str | None = None
+    ) -> None: ...
+
+
+def peer_of(scope: Mapping[str, Any]) -> str | None:
+    """The client's network address as the ASGI server saw it."""
+    client = scope.get("client")
+    return str(client[0]) if client else None

@@ -61,10 +61,17 @@ _VALUE_OF: dict[str, Callable[[Json], str]] = {
     "requestor": _reference("requestor"),
     "beneficiary": _reference("beneficiary"),
     "payor": _reference("payor"),
+    # AuditEvent (the audit trail of the lookups above)
+    "date": lambda r: "eq" + str(r["recorded"])[:10],
+    "agent": lambda r: str(r["agent"][0]["who"]["reference"]),
+    "type": lambda r: f"{r['type']['system']}|{r['type']['code']}",
+    "subtype": lambda r: f"{r['subtype'][0]['system']}|{r['subtype'][0]['code']}",
 }
 
 
 def _value(resource_type: str, name: str, resource: Json) -> str:
+    if name == "patient" and resource_type == "AuditEvent":
+        return str(resource["entity"][0]["what"]["reference"])
     if name == "patient":
         element = "beneficiary" if resource_type == "Coverage" else "patient"
         return _reference(element)(resource)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from cdr.bootstrap import build_gateway
+from rights.caller import Caller, Entry
 from rights.catalogue import default_catalogue
 from rights.errors import IdentifierKeyError
 from rights.model import Requester
@@ -17,6 +18,8 @@ from rights.result import RegimeStatus
 from sandbox.server import RunningServer
 from tests.conftest import gateway_settings
 from tests.e2e.test_scenarios import POPULATION
+
+CLI = Caller(Entry.CLI, "tester")
 
 CATALOGUE = default_catalogue()
 MEMBER = next(m for m in POPULATION.members if m.regime == "cnam" and "open" in m.scenarios)
@@ -51,7 +54,7 @@ async def test_down_slow_and_erroring_regimes_get_their_own_status(sandbox, faul
         gateway_settings(sandbox.url, tmp_path, regime_timeout_s=0.5, regime_max_attempts=2)
     )
     try:
-        report = (await gateway.service.run(query())).report
+        report = (await gateway.service.run(query(), CLI)).report
     finally:
         await gateway.aclose()
     statuses = {r.regime: r for r in report.results}
@@ -70,7 +73,7 @@ async def test_timeouts_in_the_sandbox_are_retried_then_reported(sandbox, faults
         gateway_settings(sandbox.url, tmp_path, regime_timeout_s=0.3, regime_max_attempts=3)
     )
     try:
-        result = (await gateway.service.run(query("cnam"))).report.results[0]
+        result = (await gateway.service.run(query("cnam"), CLI)).report.results[0]
     finally:
         await gateway.aclose()
     assert result.status is RegimeStatus.TIMEOUT
@@ -83,8 +86,8 @@ async def test_refused_connection_is_unavailable_and_trips_the_breaker(tmp_path)
         gateway_settings("http://127.0.0.1:9", tmp_path, regime_max_attempts=1, breaker_failures=1)
     )
     try:
-        first = (await gateway.service.run(query("cnam"))).report.results[0]
-        second = (await gateway.service.run(query("cnam"))).report.results[0]
+        first = (await gateway.service.run(query("cnam"), CLI)).report.results[0]
+        second = (await gateway.service.run(query("cnam"), CLI)).report.results[0]
     finally:
         await gateway.aclose()
     assert first.status is RegimeStatus.UNAVAILABLE
@@ -104,7 +107,7 @@ async def test_non_eligible_structure_is_rejected(sandbox, tmp_path):
         regime="cnam",
     )
     try:
-        result = (await gateway.service.run(q)).report.results[0]
+        result = (await gateway.service.run(q, CLI)).report.results[0]
     finally:
         await gateway.aclose()
     assert result.status is RegimeStatus.REJECTED
@@ -129,7 +132,7 @@ def test_invalid_nir_is_refused_before_any_regime_is_called():
 
 
 async def test_every_lookup_is_stored(gateway):
-    stored = await gateway.service.run(query("cnam"))
+    stored = await gateway.service.run(query("cnam"), CLI)
     row = gateway.store.get(stored.lookup_id)
     assert row is not None
     assert row["nir"] == MEMBER.nir

@@ -11,6 +11,7 @@ import pytest
 from cdr.bootstrap import Gateway, build_population_for
 from cdr.clock import SystemClock
 from cdr.settings import Settings
+from rights.caller import Caller, Entry
 from rights.catalogue import default_catalogue
 from rights.identifiers import NIA_OID, NirKind, parse_accident_number
 from rights.model import Qualite, Requester, SituationKind
@@ -47,7 +48,7 @@ async def look(
         regime=member.regime if regime == "member" else regime,
         nir_oid=oid,
     )
-    return (await gateway.service.run(query)).report
+    return (await gateway.service.run(query, Caller(Entry.CLI, "tester"))).report
 
 
 def only(report: LookupReport) -> RightsResult:

@@ -15,6 +15,7 @@ import httpx
 
 from tests.e2e.hl7_peers import exchange_sync, fixture_bytes
 from tests.e2e.test_scenarios import POPULATION
+from tests.unit.cdr.test_audit_syslog import Collector
 
 
 def _free_port() -> int:
@@ -50,12 +51,14 @@ def interrupt(server: subprocess.Popen[str], *, timeout: float) -> tuple[str, st
 
 def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
     http_port, sandbox_port, mllp_port = _free_port(), _free_port(), _free_port()
+    collector = Collector()  # the site's syslog collector: the audit trail is copied there
     env = {
         **os.environ,
         "CDR_DATA_DIR": str(tmp_path),
         "CDR_SANDBOX_PORT": str(sandbox_port),
         "CDR_HTTP_PORT": str(http_port),
         "CDR_MLLP_PORT": str(mllp_port),
+        "CDR_AUDIT_SYSLOG_URL": f"tcp://127.0.0.1:{collector.port}",
     }
     env.pop("CDR_REGIMES_URL", None)
     server = subprocess.Popen(
@@ -94,7 +97,22 @@ def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
                 refused += chunk
         assert refused.startswith(b"HTTP/1.1 400 ")
         assert b'"resourceType":"OperationOutcome"' in refused
+        # Both lookups are in the audit trail, intact, and copied to the collector.
+        messages = collector.wait_for(2)
+        assert any('"code":"cli-lookup"' in m for m in messages)
+        assert any('"code":"hl7-admission"' in m for m in messages)
+        verify = subprocess.run(
+            [sys.executable, "-m", "cdr.cli", "audit", "verify"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert verify.returncode == 0, verify.stderr
+        assert "audit trail intact: 2 events" in verify.stdout
     finally:
+        collector.close()
         out, err = interrupt(server, timeout=15)
     assert server.returncode == 0, err
     assert "Traceback" not in err

@@ -13,11 +13,14 @@ import sqlalchemy as sa
 
 from cdr.bootstrap import build_gateway, build_submit_service
 from cdr.storage.index_types import INDEX_TYPE_CODES
+from rights.caller import Caller, Entry
 from sandbox.server import RunningServer
 from tests.conftest import gateway_settings
 from tests.e2e.test_fhir_api import cer_for
 from tests.e2e.test_scenarios import POPULATION
 from tests.postgres import scratch_database
+
+CALLER = Caller(Entry.FHIR, "his-test", "127.0.0.1")
 
 _NEW_EACH_TIME = {"CoverageEligibilityRequest", "CoverageEligibilityResponse"}
 
@@ -64,10 +67,10 @@ async def test_a_repeated_lookup_rewrites_no_unchanged_resource(
     gateway = build_gateway(settings)
     try:
         submit = build_submit_service(gateway)
-        first = await submit.submit(cer_for(member))
+        first = await submit.submit(cer_for(member), CALLER)
         assert first.body["outcome"] == "complete"
         before, index_before = _stored(gateway.database.engine)
-        second = await submit.submit(cer_for(member))
+        second = await submit.submit(cer_for(member), CALLER)
         after, index_after = _stored(gateway.database.engine)
     finally:
         await gateway.aclose()

@@ -15,6 +15,7 @@ from fhir_server.app import create_app
 from fhir_server.edge import request_headers
 from fhir_server.errors import FhirRequestError
 from fhir_server.submit import SubmitResult
+from rights.caller import Caller
 from sandbox.server import RunningServer, start_in_thread
 
 SUBMIT = "/fhir/CoverageEligibilityRequest/$submit"
@@ -41,11 +42,11 @@ class _EchoSubmit:
         self.bodies: list[Mapping[str, Any]] = []
         self.async_bodies: list[Mapping[str, Any]] = []
 
-    async def submit(self, body: Mapping[str, Any]) -> SubmitResult:
+    async def submit(self, body: Mapping[str, Any], caller: Caller) -> SubmitResult:
         self.bodies.append(body)
         return SubmitResult({"resourceType": "CoverageEligibilityResponse", "id": "r1"}, "r1")
 
-    async def submit_async(self, body: Mapping[str, Any]) -> SubmitResult:
+    async def submit_async(self, body: Mapping[str, Any], caller: Caller) -> SubmitResult:
         self.async_bodies.append(body)
         return SubmitResult({"resourceType": "CoverageEligibilityResponse", "id": "r2"}, "r2")
 

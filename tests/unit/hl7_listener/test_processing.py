@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from hl7_listener.ports import PendingMessage
 from hl7_listener.processing import AdmissionProcessor
+from rights.caller import Caller, Entry
 from rights.catalogue import default_catalogue
 from rights.evaluation import query_warnings
 from rights.model import Requester, RightsQuery
@@ -22,9 +23,11 @@ RECEIVED = datetime(2026, 1, 14, 23, 30, tzinfo=UTC)
 
 async def test_the_default_date_of_care_is_the_day_in_the_establishments_zone():
     queries: list[RightsQuery] = []
+    callers: list[Caller] = []
 
-    async def run_lookup(query: RightsQuery) -> tuple[str, LookupReport]:
+    async def run_lookup(query: RightsQuery, caller: Caller) -> tuple[str, LookupReport]:
         queries.append(query)
+        callers.append(caller)
         return "lookup-1", LookupReport(query, (), CREATED, 1.0, query_warnings(query))
 
     local_now = datetime(2026, 1, 15, 0, 31, tzinfo=PARIS)
@@ -46,6 +49,8 @@ async def test_the_default_date_of_care_is_the_day_in_the_establishments_zone():
     processed = await process(PendingMessage(1, "k", "ADT^A28", "utf-8", raw, RECEIVED))
     [query] = queries
     assert query.date_of_care == date(2026, 1, 15)
+    # Who asked, for the audit trail: the sender, MSH-3 and MSH-4.
+    assert callers == [Caller(Entry.HL7, "PASTEL^APHP")]
     [result] = processed.outbound
     msh_7 = result.payload.split(b"|")[6]
     assert msh_7 == b"20260115003100+0100"

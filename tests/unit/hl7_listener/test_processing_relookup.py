@@ -10,6 +10,7 @@ from hl7_listener.processing import AdmissionProcessor
 from hl7_listener.relookup_policy import RelookupPolicy
 from mapping.fhir.rights_to_bundle import PRELIMINARY
 from mapping.hl7v2.er7 import Message
+from rights.caller import Caller
 from rights.model import Requester, RightsQuery
 from rights.result import LookupReport, RegimeStatus
 from tests.hl7_fixtures import FIXTURES
@@ -31,7 +32,7 @@ def _processor(
     destinations: tuple[str, ...] = ("127.0.0.1:6661", "http://ehr.example/fhir"),
     asked: list[RightsQuery] | None = None,
 ) -> AdmissionProcessor:
-    async def run_lookup(query: RightsQuery) -> tuple[str, LookupReport]:
+    async def run_lookup(query: RightsQuery, caller: Caller) -> tuple[str, LookupReport]:
         if asked is not None:
             asked.append(query)
         return "L1", report

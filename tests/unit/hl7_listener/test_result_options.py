@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from hl7_listener.ports import PendingMessage
 from hl7_listener.processing import AdmissionProcessor, ResultOptions
 from mapping.hl7v2.er7 import Message
+from rights.caller import Caller
 from rights.evaluation import query_warnings
 from rights.model import Requester, RightsQuery
 from rights.result import LookupReport
@@ -18,7 +19,7 @@ NOW = datetime(2026, 11, 24, 9, 31, tzinfo=UTC)
 ASCII_SENDER = "good/adt-a01-in1-msa-ascii.hl7"
 
 
-async def _lookup(query: RightsQuery) -> tuple[str, LookupReport]:
+async def _lookup(query: RightsQuery, caller: Caller) -> tuple[str, LookupReport]:
     [who] = [m for m in population().members if m.nir == query.nir.value]
     results = (found(who.regime, who.rights, query.date_of_care),)
     return "L-1", LookupReport(query, results, CREATED, 1.0, query_warnings(query))

@@ -18,6 +18,7 @@ from hl7_listener.ports import InboundMessage, InboxStatus, StoreOutcome
 from hl7_listener.router import Intake, IntakeOptions
 from mapping.hl7v2.er7 import Delimiters, Message
 from mapping.hl7v2.err import erl
+from rights.caller import Caller, Entry
 from rights.catalogue import default_catalogue
 from rights.errors import StorageError
 from rights.evaluation import query_warnings
@@ -84,9 +85,11 @@ class FakeQuery:
 
     def __init__(self) -> None:
         self.queries: list[RightsQuery] = []
+        self.callers: list[Caller] = []
 
-    async def __call__(self, query: RightsQuery) -> LookupReport:
+    async def __call__(self, query: RightsQuery, caller: Caller) -> LookupReport:
         self.queries.append(query)
+        self.callers.append(caller)
         [who] = [m for m in population().members if m.nir == query.nir.value]
         results = (found(who.regime, who.rights, query.date_of_care),)
         return LookupReport(query, results, CREATED, 42.0, query_warnings(query))
@@ -268,6 +271,7 @@ async def test_an_rqi_is_answered_rpi_aa_with_the_rights_as_in1_groups() -> None
     [asked] = query.queries
     assert asked.nir.value == entry["nir"]
     assert asked.regime == entry["regime"]
+    assert query.callers == [Caller(Entry.RQI, "DPI-EASILY^HCL")]  # MSH-3^MSH-4, for the audit
     assert store.messages == [] and accepted.count == 0  # answered, not stored
     assert intake.counters.queries == 1
 

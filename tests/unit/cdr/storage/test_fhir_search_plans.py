@@ -114,6 +114,8 @@ def _param_values(name: str, kind: str) -> list[str]:
 def _searches() -> Iterator[tuple[str, list[tuple[str, str]]]]:
     """Every parameter alone (each prefix of a date), and every pair of parameters."""
     for resource_type, params in SEARCH_PARAMS.items():
+        if resource_type == "AuditEvent":  # searched in the audit trail's own table
+            continue
         singles = [[(p.name, v)] for p in params.values() for v in _param_values(p.name, p.kind)]
         for single in singles:
             yield resource_type, single

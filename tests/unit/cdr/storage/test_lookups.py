@@ -4,6 +4,7 @@ from dataclasses import replace
 from datetime import date
 
 from cdr.storage import SqlLookupStore
+from rights.caller import Caller, Entry
 from rights.catalogue import default_catalogue
 from rights.evaluation import evaluate
 from rights.model import Requester
@@ -39,7 +40,7 @@ def test_every_lookup_is_persisted_with_its_per_regime_outcome(database):
     database.migrate()
     store = SqlLookupStore(database.engine)
     report = _report()
-    lookup_id = store.save(report)
+    lookup_id = store.save(report, Caller(Entry.CLI, "operator"))
     stored = store.get(lookup_id)
     assert stored is not None
     assert stored["nir"] == report.query.nir.value
