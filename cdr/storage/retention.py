@@ -13,7 +13,7 @@ gateway publishes itself (conformance); and what ``retention_fhir`` says a kept 
 The audit trail has its own, longer period and is not purged here; the ids of used client
 assertions expire on their own (``auth_assertion_ids``).
 
-A dry run makes the same decisions with the same statements, reading instead of deleting: its
+A dry run makes the same decisions on the same conditions, reading instead of deleting: its
 counts are what a purge at that moment would delete.
 """
 
