@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic, sleep
+
+from sqlalchemy import Engine
 
 from cdr.clock import SystemClock
 from cdr.exits import EXIT_OK, print_json
 from cdr.gateway_database import database_label, open_existing_database
 from cdr.settings import Settings
-from cdr.storage.retention import PurgeCounts, purge
+from cdr.storage.retention import PurgeCounts, purge_batches
 from rights.errors import InputError
 
 __all__ = ["purge_before", "purge_command"]
@@ -85,7 +88,7 @@ def purge_command(
     print(f"database: {database_label(settings.effective_database_url)}", file=sys.stderr)
     database = open_existing_database(settings)
     try:
-        counts = purge(database.engine, cutoff, dry_run=dry_run)
+        counts = _purge_gently(database.engine, cutoff, dry_run=dry_run)
     finally:
         database.dispose()
     if as_json:
@@ -93,6 +96,22 @@ def purge_command(
         return EXIT_OK
     print(_report(counts, cutoff.astimezone(settings.zone), dry_run=dry_run))
     return EXIT_OK
+
+
+def _purge_gently(engine: Engine, before: datetime, *, dry_run: bool) -> PurgeCounts:
+    """``purge``, resting after each batch as long as it took, as the periodic purge does: a
+    gateway running on the same SQLite file commits its HL7 messages between two batches. A
+    dry run holds no write lock and does not rest."""
+    total = PurgeCounts()
+    steps = purge_batches(engine, before, dry_run=dry_run)
+    while True:
+        started = monotonic()
+        counts = next(steps, None)
+        if counts is None:
+            return total
+        total += counts
+        if not dry_run:
+            sleep(monotonic() - started)
 
 
 def _report(counts: PurgeCounts, cutoff: datetime, *, dry_run: bool) -> str:
