@@ -185,6 +185,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     au_verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
+    purge = sub.add_parser(
+        "purge",
+        help="delete the lookups, FHIR answers and finished HL7 messages older than the "
+        "retention period (CDR_RETENTION_DAYS)",
+    )
+    purge.add_argument(
+        "--before",
+        metavar="YYYY-MM-DD",
+        help="delete what is older than the start of this day (the establishment's time zone)",
+    )
+    purge.add_argument(
+        "--older-than-days",
+        metavar="N",
+        help="delete what is older than N days (default CDR_RETENTION_DAYS)",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count what would go, delete nothing")
+    purge.add_argument("--json", action="store_true", help="machine-readable output")
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply the schema migrations")
@@ -355,6 +373,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cdr.audit_commands import audit_verify
 
         return audit_verify(_settings({}), as_json=args.json)
+
+    if args.command == "purge":
+        from cdr.purge_commands import purge_command
+
+        return purge_command(
+            _settings({}),
+            before=args.before,
+            older_than_days=args.older_than_days,
+            dry_run=args.dry_run,
+            as_json=args.json,
+        )
     if args.command == "db":
         return commands.db_upgrade(_settings({}))
     raise AssertionError(args.command)  # argparse refuses unknown commands

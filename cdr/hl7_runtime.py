@@ -20,6 +20,7 @@ import httpx
 from cdr import event_loop
 from cdr.bootstrap import Gateway, build_gateway
 from cdr.logs import with_entry
+from cdr.purge_loop import purge_loop_for
 from cdr.settings import Settings, mllp_address
 from cdr.storage.inbox import SqlInbox
 from cdr.storage.outbox import SqlOutbox
@@ -191,6 +192,9 @@ class Hl7Runtime:
             poll_interval_s=min(1.0, settings.hl7_relookup_backoff_s),
             on_queued=self.sender.wake,
         )
+        # The periodic purge (cdr/purge_loop.py) runs beside the processing, which `cdr serve`
+        # has once whatever the number of HTTP workers.
+        self.purge_loop = purge_loop_for(gateway) if processing else None
         self.worker = InboxWorker(
             inbox=self.inbox,
             blocking=writer,
@@ -256,6 +260,8 @@ class Hl7Runtime:
             self.worker.start()
             self.sender.start()
             self.relookup_loop.start()
+            if self.purge_loop is not None:
+                self.purge_loop.start()
         if self._intake_enabled:
             await self.server.start(settings.mllp_host, settings.mllp_port, sock=sock)
 
@@ -281,6 +287,8 @@ class Hl7Runtime:
         await _bounded("the inbox worker", self.worker.stop(), _STOP_S)
         await _bounded("the re-lookup loop", self.relookup_loop.stop(), _STOP_S)
         await _bounded("the outbound sender", self.sender.stop(), _STOP_S)
+        if self.purge_loop is not None:
+            await _bounded("the purge", self.purge_loop.stop(), _STOP_S)
 
     def _audit_refusal(self, address: str, reason: str) -> None:
         """A refused MLLP peer in the audit trail, recorded beside the connection's close."""

@@ -235,6 +235,20 @@ class Settings(BaseSettings):
     hl7_relookup_window_s: float = Field(3600.0, ge=0)
     hl7_relookup_backoff_s: float = Field(30.0, gt=0)
     hl7_relookup_backoff_max_s: float = Field(600.0, gt=0)
+    # --- Retention (issue 14 item 5; docs/security.md, "Retention") ---
+    retention_days: int = Field(
+        365,
+        ge=1,
+        le=36_500,
+        description="days the lookups, FHIR answers and finished HL7 messages are kept; "
+        "`cdr purge` and the periodic purge of `cdr serve` delete older ones",
+    )
+    purge_interval_s: float = Field(
+        3600.0,
+        ge=0,
+        description="seconds between two purges of `cdr serve` (the first shortly after it "
+        "starts); 0: never (then only `cdr purge`)",
+    )
     # --- HTTP API: what one client may hold (cdr/http_guard.py, docs/decisions/) ---------------
     http_max_header_bytes: int = Field(
         65_536, ge=1024, description="largest request head (line and headers); above: 431"

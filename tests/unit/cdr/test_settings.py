@@ -90,6 +90,9 @@ def test_a_bad_value_of_any_setting_is_one_line_naming_it(field, monkeypatch, tm
         ("CDR_AUTH_EXTERNAL_JWKS_URL", "as.example/jwks", "http:// or https:// URL"),
         ("CDR_AUTH_EXTERNAL_ISSUER", "https://as.example", "go together"),
         ("CDR_AUTH_EXTERNAL_AUDIENCE", "https://gw.example/fhir", "without"),
+        ("CDR_RETENTION_DAYS", "0", "greater than or equal to 1"),
+        ("CDR_RETENTION_DAYS", "1.5", "valid integer"),
+        ("CDR_PURGE_INTERVAL_S", "-1", "greater than or equal to 0"),
     ],
 )
 def test_values_of_the_wrong_shape_are_refused(
