@@ -88,6 +88,7 @@ def run_fhir(sandbox: SandboxProcess, *, quick: bool = False) -> None:
             _versus(floor, gateway, script, plan)
             _overhead(gateway.url, sandbox.url, members, root, plan)
         _with_token(sandbox.url, [json.dumps(_cer_for(m)) for m in members], plan, root)
+        _audit_on_off(sandbox.url, script, plan, root)
         _curves(sandbox.url, script, plan, root)
 
 
@@ -223,6 +224,31 @@ def _with_token(sandbox_url: str, bodies: list[str], plan: Plan, root: Path) -> 
             ("open (CDR_AUTH=off)", _summary(runs["open"])),
             ("bearer token (CDR_AUTH=on)", _summary(runs["token"])),
             ("token / open", f"{ratio:.2f} x  (median of per-round ratios; target >= 0.90)"),
+        ],
+    )
+
+
+def _audit_on_off(sandbox_url: str, script: Path, plan: Plan, root: Path) -> None:
+    """`$submit` with the audit trail (the default: each lookup's AuditEvent hash-chained in
+    its answer's transaction) against the same gateway with CDR_AUDIT=off, interleaved rounds."""
+    with (
+        _gateway(sandbox_url, 1, None, root / "audit-on") as audited,
+        _gateway(sandbox_url, 1, None, root / "audit-off", {"CDR_AUDIT": "off"}) as unaudited,
+    ):
+        for server in (audited, unaudited):
+            run_wrk(server.url + SUBMIT, script, connections=CONNECTIONS, seconds=1)
+        runs: dict[str, list[WrkResult]] = {"on": [], "off": []}
+        for _ in range(plan.rounds):
+            runs["off"].append(_load(unaudited.url, script, plan))
+            runs["on"].append(_load(audited.url, script, plan))
+    ratio = median([a.rate / o.rate for a, o in zip(runs["on"], runs["off"], strict=True)])
+    show(
+        "FHIR $submit with the audit trail (CDR_AUDIT=on, the default) vs without, "
+        f"wrk {CONNECTIONS} connections, one worker each",
+        [
+            ("audit off (CDR_AUDIT=off)", _summary(runs["off"])),
+            ("audit on", _summary(runs["on"])),
+            ("on / off", f"{ratio:.2f} x  (median of per-round ratios; target >= 0.90)"),
         ],
     )
 

@@ -354,6 +354,21 @@ async def _throughput(plan: Plan, root: Path, receiver: Receiver) -> None:
     ) as gw:
         for r in range(plan.rounds):
             await _round(gw, normal, gw.settled, templates, plan, 16, f"N16R{r}")
+    # The audit trail's cost: the same gateway with and without it (CDR_AUDIT=off), each
+    # admission's lookup audited behind the ACK; interleaved rounds, a ratio per round.
+    audit_on, audit_off = _Series(), _Series()
+    with (
+        gateway_process(root / "gw-audit-on", destinations=[receiver.address], per_regime=20) as on,
+        gateway_process(
+            root / "gw-audit-off",
+            destinations=[receiver.address],
+            per_regime=20,
+            env={"CDR_AUDIT": "off"},
+        ) as off,
+    ):
+        for r in range(plan.rounds):
+            await _round(off, audit_off, off.settled, templates, plan, 16, f"F16R{r}")
+            await _round(on, audit_on, on.settled, templates, plan, 16, f"A16R{r}")
     receiver.reset()
     rows: list[tuple[str, str]] = []
     for n in (1, 16):
@@ -388,6 +403,14 @@ async def _throughput(plan: Plan, root: Path, receiver: Receiver) -> None:
             "16 conn: normal / python-hl7",
             f"{median(normal.rates) / median(python_peer[16].rates):.2f} x  (medians; not "
             "power-safe: what the flush before each AA costs)",
+        ),
+    ]
+    rows += [
+        ("16 conn: audit on (the default)", audit_on.row()),
+        ("16 conn: audit off (CDR_AUDIT=off)", audit_off.row()),
+        (
+            "16 conn: audit on / off",
+            f"{_ratio(audit_on, audit_off):.2f} x  (median of per-round ratios; target >= 0.90)",
         ),
     ]
     show(

@@ -29,6 +29,7 @@ _KINDS = {
     "hl7_inbox": "HL7 messages received",
     "hl7_outbox": "HL7 results sent or given up",
     "hl7_relookups": "HL7 re-lookups",
+    "audit_events": "audit events (CDR_AUDIT_RETENTION_DAYS)",
 }
 
 
@@ -83,12 +84,15 @@ def purge_command(
     as_json: bool,
 ) -> int:
     clock = SystemClock(settings.zone)
-    cutoff = purge_before(settings, before=before, older_than_days=older_than_days, now=clock.now())
+    now = clock.now()
+    cutoff = purge_before(settings, before=before, older_than_days=older_than_days, now=now)
+    # The audit trail has its own, longer period, whatever the options say about the data.
+    audit_cutoff = now - timedelta(days=settings.audit_retention_days)
     # The gateway's existing database, named on stderr, never created here (issue 18.10).
     print(f"database: {database_label(settings.effective_database_url)}", file=sys.stderr)
     database = open_existing_database(settings)
     try:
-        counts = _purge_gently(database.engine, cutoff, dry_run=dry_run)
+        counts = _purge_gently(database.engine, cutoff, audit_cutoff, dry_run=dry_run)
     finally:
         database.dispose()
     if as_json:
@@ -98,12 +102,14 @@ def purge_command(
     return EXIT_OK
 
 
-def _purge_gently(engine: Engine, before: datetime, *, dry_run: bool) -> PurgeCounts:
+def _purge_gently(
+    engine: Engine, before: datetime, audit_before: datetime, *, dry_run: bool
+) -> PurgeCounts:
     """``purge``, resting after each batch as long as it took, as the periodic purge does: a
     gateway running on the same SQLite file commits its HL7 messages between two batches. A
     dry run holds no write lock and does not rest."""
     total = PurgeCounts()
-    steps = purge_batches(engine, before, dry_run=dry_run)
+    steps = purge_batches(engine, before, dry_run=dry_run, audit_before=audit_before)
     while True:
         started = monotonic()
         counts = next(steps, None)

@@ -44,6 +44,7 @@ class PurgeLoop:
         *,
         retention: timedelta,
         interval_s: float,
+        audit_retention: timedelta | None = None,
         now: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
         blocking: Blocking = asyncio.to_thread,
@@ -54,6 +55,7 @@ class PurgeLoop:
             raise ValueError("a purge loop needs an interval above 0 (0 means: no loop)")
         self._engine = engine
         self._retention = retention
+        self._audit_retention = audit_retention  # None: the audit trail is not purged here
         self._interval_s = interval_s
         self._now = now
         self._monotonic = monotonic
@@ -86,8 +88,10 @@ class PurgeLoop:
     async def run_once(self) -> PurgeCounts:
         """One purge of what is older than the retention period, batch by batch; one log line
         with the counts when something went."""
-        before = self._now() - self._retention
-        steps = purge_batches(self._engine, before, batch=self._batch)
+        now = self._now()
+        before = now - self._retention
+        audit_before = None if self._audit_retention is None else now - self._audit_retention
+        steps = purge_batches(self._engine, before, batch=self._batch, audit_before=audit_before)
         total = PurgeCounts()
         while True:
             started = self._monotonic()
@@ -117,6 +121,7 @@ def purge_loop_for(gateway: Gateway) -> PurgeLoop | None:
     return PurgeLoop(
         gateway.database.engine,
         retention=timedelta(days=settings.retention_days),
+        audit_retention=timedelta(days=settings.audit_retention_days),
         interval_s=settings.purge_interval_s,
         now=gateway.clock.now,
         monotonic=gateway.clock.monotonic,

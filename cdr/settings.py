@@ -243,6 +243,13 @@ class Settings(BaseSettings):
         description="days the lookups, FHIR answers and finished HL7 messages are kept; "
         "`cdr purge` and the periodic purge of `cdr serve` delete older ones",
     )
+    audit_retention_days: int = Field(
+        1095,
+        ge=1,
+        le=36_500,
+        description="days the audit trail is kept (at least CDR_RETENTION_DAYS); older events "
+        "are purged with the rest, the chain still verifiable from the first one kept",
+    )
     purge_interval_s: float = Field(
         3600.0,
         ge=0,
@@ -540,6 +547,16 @@ class Settings(BaseSettings):
             if not path.is_file():
                 raise ValueError(f"no such file: {path}")
         return value
+
+    @model_validator(mode="after")
+    def _audit_outlives_data(self) -> Settings:
+        # The trail says who looked up what: it must not go before what it is about.
+        if self.audit_retention_days < self.retention_days:
+            raise ValueError(
+                f"CDR_AUDIT_RETENTION_DAYS ({self.audit_retention_days}) is shorter than "
+                f"CDR_RETENTION_DAYS ({self.retention_days}): the audit trail is kept longer"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_assertion_material(self) -> Settings:

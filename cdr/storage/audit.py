@@ -63,7 +63,7 @@ from mapping.fhir.audit_event import (
     CS_RESTFUL_INTERACTION,
 )
 
-__all__ = ["SqlAuditTrail", "append_audit", "read_head"]
+__all__ = ["SqlAuditTrail", "append_audit", "purge_audit_batch", "read_head"]
 
 _CHUNK = 1000
 _HEAD = audit_chain.c.id == 1
@@ -179,16 +179,12 @@ class SqlAuditTrail:
         )
 
     def purge(self, before: datetime, *, batch: int = 1000, dry_run: bool = False) -> int:
-        """The oldest events recorded before ``before`` deleted, in chain order, ``batch`` per
-        transaction; the chain's anchor moves to the last one deleted, so that what is kept
-        still verifies from its first event. Stops at the first event recorded since (a later
-        one is kept even if older events follow it). Returns how many went (or would go)."""
+        """The oldest events recorded before ``before`` deleted (``purge_audit_batch``), batch
+        after batch; returns how many went (or would go)."""
         deleted = 0
         while True:
-            gone = in_transaction(
-                self._engine,
-                partial(_purge_batch, before=before, batch=batch, dry_run=dry_run, skip=deleted),
-                "purge the audit trail",
+            gone = purge_audit_batch(
+                self._engine, before, batch=batch, dry_run=dry_run, skip=deleted
             )
             deleted += gone
             if gone < batch:
@@ -241,11 +237,29 @@ class SqlAuditTrail:
             return walk.checked, walk.finish()
 
 
+def purge_audit_batch(
+    engine: Engine, before: datetime, *, batch: int, dry_run: bool = False, skip: int = 0
+) -> int:
+    """Up to ``batch`` of the oldest events recorded before ``before`` deleted in one
+    transaction, in chain order; the chain's anchor moves to the last one deleted, so that what
+    is kept still verifies from its first event. Stops at the first event recorded since (a
+    later one is kept even if older events follow it). ``skip``: events a dry run already
+    counted. Returns how many went (or would go)."""
+    return in_transaction(
+        engine,
+        partial(_purge_batch, before=before, batch=batch, dry_run=dry_run, skip=skip),
+        "purge the audit trail",
+    )
+
+
 def _purge_batch(
     connection: Connection, *, before: datetime, batch: int, dry_run: bool, skip: int
 ) -> int:
-    # The head row written first, as an append does: purges and appends take turns.
-    connection.execute(update(audit_chain).where(_HEAD).values(first_seq=audit_chain.c.first_seq))
+    if not dry_run:
+        # The head row written first, as an append does: purges and appends take turns.
+        connection.execute(
+            update(audit_chain).where(_HEAD).values(first_seq=audit_chain.c.first_seq)
+        )
     head = read_head(connection)
     c = audit_events.c
     start = head.first_seq + (skip if dry_run else 0)  # a dry run deletes nothing to move past

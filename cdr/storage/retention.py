@@ -39,6 +39,7 @@ from sqlalchemy import (
     union,
 )
 
+from cdr.storage.audit import purge_audit_batch
 from cdr.storage.inbox import from_db, to_utc
 from cdr.storage.index_types import index_type
 from cdr.storage.retention_fhir import PURGED_TYPES, still_needed, unindexed
@@ -76,6 +77,7 @@ class PurgeCounts:
     hl7_inbox: int = 0
     hl7_outbox: int = 0
     hl7_relookups: int = 0
+    audit_events: int = 0  # with their own, longer period (``audit_before``)
 
     def __add__(self, other: PurgeCounts) -> PurgeCounts:
         return PurgeCounts(
@@ -91,22 +93,34 @@ class PurgeCounts:
 
 
 def purge(
-    engine: Engine, before: datetime, *, batch: int = DEFAULT_BATCH, dry_run: bool = False
+    engine: Engine,
+    before: datetime,
+    *,
+    batch: int = DEFAULT_BATCH,
+    dry_run: bool = False,
+    audit_before: datetime | None = None,
 ) -> PurgeCounts:
     """Everything ``purge_batches`` deletes, deleted; the counts summed."""
     total = PurgeCounts()
-    for counts in purge_batches(engine, before, batch=batch, dry_run=dry_run):
+    steps = purge_batches(engine, before, batch=batch, dry_run=dry_run, audit_before=audit_before)
+    for counts in steps:
         total += counts
     return total
 
 
 def purge_batches(
-    engine: Engine, before: datetime, *, batch: int = DEFAULT_BATCH, dry_run: bool = False
+    engine: Engine,
+    before: datetime,
+    *,
+    batch: int = DEFAULT_BATCH,
+    dry_run: bool = False,
+    audit_before: datetime | None = None,
 ) -> Iterator[PurgeCounts]:
     """One committed transaction per item taken (at most ``batch`` lookups, messages or
     resources), yielding its counts. The HL7 tables go children first (re-lookups, outbox, then the
-    messages they came from); then the lookups, then the FHIR answers. ``before`` must be
-    timezone-aware."""
+    messages they came from); then the lookups, then the FHIR answers; then, when
+    ``audit_before`` is given, the audit trail's events recorded before it (oldest first, the
+    chain's anchor moved with them: ``cdr.storage.audit``). Instants must be timezone-aware."""
     if batch < 1:
         raise ValueError(f"batch must be at least 1, not {batch}")
     at = to_utc(before)
@@ -124,6 +138,16 @@ def purge_batches(
             counts, cursor = in_transaction(engine, work, f"purge {step.name}")
             yield counts
             if cursor is None:
+                break
+    if audit_before is not None:
+        gone = 0
+        while True:
+            taken = purge_audit_batch(
+                engine, to_utc(audit_before), batch=batch, dry_run=dry_run, skip=gone
+            )
+            gone += taken
+            yield PurgeCounts(audit_events=taken)
+            if taken < batch:
                 break
 
 

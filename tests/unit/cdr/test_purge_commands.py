@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from cdr.audit import Auditor
 from cdr.cli import main
 from cdr.storage import Database
+from cdr.storage.audit import SqlAuditTrail
 from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.tables import fhir_resources, hl7_inbox, lookups
+from rights.caller import Caller, Entry
 from tests.postgres import scratch_database
 from tests.unit.cdr.storage.aged_rows import (
     NEW,
@@ -34,6 +37,7 @@ COUNT_KEYS = {
     "hl7_inbox",
     "hl7_outbox",
     "hl7_relookups",
+    "audit_events",
 }
 
 
@@ -128,6 +132,39 @@ def test_without_an_option_the_retention_period_decides(
     counts = json.loads(capsys.readouterr().out)["counts"]
     assert counts["lookups"] == 1 and counts["hl7_inbox"] == 1
     assert count_rows(gateway_database.engine, lookups) == 0
+
+
+def test_the_audit_trail_goes_after_its_own_longer_period_and_still_verifies(
+    gateway_database, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("CDR_RETENTION_DAYS", "30")
+    monkeypatch.setenv("CDR_AUDIT_RETENTION_DAYS", "90")
+    now = datetime.now(UTC)
+    trail = SqlAuditTrail(gateway_database.engine)
+    for age in (100, 95, 60, 1):  # days; recorded in this order, oldest first
+        auditor = Auditor(
+            trail,
+            observer="cdr-gateway@test",
+            structure_finess="750712184",
+            now=lambda age=age: now - timedelta(days=age),
+        )
+        trail.record([auditor.refusal(Caller(Entry.FHIR, "x"), "no token", interaction="read")])
+
+    # --before is about the data: the trail keeps what its own period keeps.
+    assert main(["purge", "--before", "2026-01-01", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["audit_events"] == 2
+    assert trail.verify() == (2, None)
+    assert main(["audit", "verify"]) == 0
+    assert "audit trail intact: 2 events (ae-3 to ae-4)" in capsys.readouterr().out
+
+
+def test_the_audit_trail_is_not_kept_shorter_than_the_data(gateway_database, capsys, monkeypatch):
+    monkeypatch.setenv("CDR_RETENTION_DAYS", "365")
+    monkeypatch.setenv("CDR_AUDIT_RETENTION_DAYS", "30")
+    assert main(["purge"]) == 2
+    err = capsys.readouterr().err
+    assert "CDR_AUDIT_RETENTION_DAYS (30) is shorter than CDR_RETENTION_DAYS (365)" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(
