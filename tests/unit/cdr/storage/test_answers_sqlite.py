@@ -12,10 +12,13 @@ import pytest
 from cdr.storage import Database, SqlLookupStore
 from cdr.storage.answers import SqlAnswerStore
 from cdr.storage.answers_sqlite import _read_versions, write_answers_on
+from cdr.storage.audit_chain import draft
 from cdr.storage.fhir_store import SqlFhirStore
 from cdr.storage.lookups import lookup_record
 from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES
 from cdr.storage.tables import (
+    audit_chain,
+    audit_events,
     fhir_resource_history,
     fhir_resources,
     fhir_search_index,
@@ -26,6 +29,8 @@ from cdr.storage.transactions import in_transaction
 from cdr.storage.writer import SingleWriter
 from fhir_server.search_params import index_entries
 from fhir_server.store import ResourceWrite
+from mapping.fhir.audit_event import lookup_audit_event
+from rights.caller import Caller, Entry
 from rights.errors import StorageError
 from rights.model import Requester
 from tests.unit.cdr.storage.test_answers import response
@@ -65,6 +70,8 @@ def _rows(engine):
         fhir_resources,
         fhir_resource_history,
         fhir_search_index,
+        audit_events,
+        audit_chain,
     ):
         columns = ", ".join(f"quote({c.name})" for c in table.c)
         order = ", ".join(c.name for c in table.primary_key)
@@ -74,6 +81,14 @@ def _rows(engine):
             )
             out[table.name] = [tuple(row) for row in rows]
     return out
+
+
+CALLER = Caller(Entry.FHIR, "his-east", "10.0.0.1")
+
+
+def _audit(report, caller, lookup_id):
+    """The audit event of a lookup, as the gateway's Auditor makes it."""
+    return draft(lookup_audit_event(report, caller, lookup_id=lookup_id, observer="gw"))
 
 
 def _write(resource, *, new=False):
@@ -102,7 +117,7 @@ def _batches():
     }
     return [
         (
-            [lookup_record(full), lookup_record(bare)],
+            [lookup_record(full, CALLER, _audit), lookup_record(bare, CALLER, _audit)],
             [
                 _write(response("r1"), new=True),
                 _write(patient("p1", "185057505612345")),
@@ -114,7 +129,7 @@ def _batches():
             T1,
         ),
         (
-            [lookup_record(no_rights)],
+            [lookup_record(no_rights, Caller(Entry.HL7, "APP^FAC"), _audit)],
             [
                 _write(patient("p1", "185057505612345")),  # unchanged: no write, same version
                 _write(p2_later),  # changed
@@ -151,6 +166,7 @@ def test_the_driver_path_writes_and_returns_what_the_sqlalchemy_path_does(two_da
         assert _rows(driver) == _rows(reference)
     rows = _rows(driver)
     assert len(rows["lookups"]) == 4 and len(rows["lookup_results"]) == 3
+    assert len(rows["audit_events"]) == 3  # the lookups made with their audit event
     assert rows["lookup_results"][-1][-1] == "NULL"  # no rights: SQL NULL, as SQLAlchemy
     versions = {(r[0], r[1]): r[2] for r in rows["fhir_resources"]}
     assert versions[("'Patient'", "'p1'")] == "2"  # its meta changed
@@ -189,7 +205,9 @@ def test_a_value_sqlalchemy_refuses_is_refused_alike_and_stores_nothing(two_data
     for path, engine in zip((_sqlalchemy_path, _driver_path), two_databases, strict=True):
         with pytest.raises(StorageError, match="could not convert string to float"):
             path(engine, [bad], writes, T1)
-        assert _rows(engine) == {t: [] for t in _rows(engine)}
+        rows = _rows(engine)
+        assert rows.pop("audit_chain")[0][1] == "0"  # the head as migrated: nothing appended
+        assert rows == {t: [] for t in rows}
 
 
 def test_driver_errors_become_storage_errors(tmp_path):

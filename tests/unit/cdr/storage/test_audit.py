@@ -259,3 +259,16 @@ def test_after_a_purge_a_deleted_kept_event_is_still_found(filled):
     _edit(database, delete(audit_events).where(audit_events.c.seq == 3))
     seq, reason = _verdict(trail)
     assert seq == 4 and "seq 3 missing" in reason
+
+
+def test_an_event_is_stored_packed_with_the_audit_dictionary(filled):
+    database, trail = filled
+    with database.engine.connect() as connection:
+        raw = connection.execute(
+            text("SELECT content FROM audit_events WHERE seq = 1")
+        ).scalar_one()
+    first = trail.read("ae-1")
+    assert first is not None
+    as_text = len(first.resource.__repr__())
+    assert bytes(raw)[:1] == b"\x02"  # format 2: the audit dictionary
+    assert len(bytes(raw)) < 500 < as_text  # a lookup's event of about 2.5 KB

@@ -8,9 +8,15 @@ import pytest
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, LargeBinary
 
 from cdr.storage import Database
-from cdr.storage.packed import PackedJson, PackedText
+from cdr.storage.packed import PackedAuditText, PackedJson, PackedText
 from cdr.storage.sqlite_values import _rule, sqlite_datetime
-from cdr.storage.tables import fhir_resources, fhir_search_index, lookup_results, lookups
+from cdr.storage.tables import (
+    audit_events,
+    fhir_resources,
+    fhir_search_index,
+    lookup_results,
+    lookups,
+)
 
 PARIS = timezone(timedelta(hours=1))
 SAMPLES = {
@@ -27,6 +33,7 @@ SAMPLES = {
     Float: [3001, 12.5, 0, None],
     PackedText: ["", '{"resourceType":"Patient","name":[{"family":"Lefèvre"}]}', None],
     PackedJson: [None, [], {"a": [1, 2.5, None, True], "é": "\x00"}, "t", 3],
+    PackedAuditText: ["", '{"outcome":"0","outcomeDesc":"é"}', None],
 }
 BAD = {
     DateTime: ["2026-11-24", 3],
@@ -36,6 +43,7 @@ BAD = {
     Float: ["soon", [1]],
     PackedText: [3],
     PackedJson: [{1j}],
+    PackedAuditText: [3],
 }
 
 
@@ -54,7 +62,11 @@ def _kind(column: Column) -> type:
 
 @pytest.mark.parametrize(
     "column",
-    [c for table in (lookups, lookup_results, fhir_resources, fhir_search_index) for c in table.c],
+    [
+        c
+        for table in (lookups, lookup_results, fhir_resources, fhir_search_index, audit_events)
+        for c in table.c
+    ],
     ids=str,
 )
 def test_each_column_is_written_as_sqlalchemy_writes_it(column, dialect):
