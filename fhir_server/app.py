@@ -39,7 +39,8 @@ from fhir_server.paging import parse_paging
 from fhir_server.search import read_search, searchset
 from fhir_server.search_params import SEARCH_PARAMS
 from fhir_server.search_run import run_until_disconnected
-from fhir_server.store import FhirStore, StoredResource
+from fhir_server.search_system import read_system_search, run_system_search
+from fhir_server.store import FhirStore, StoredResource, TotalMode
 from fhir_server.submit import SubmitService
 from fhir_server.versions import etag_matches, history_bundle, version_headers
 from fhir_server.xml_format import xml_to_resource
@@ -248,6 +249,39 @@ def create_app(
             )
         return _fhir_response(request, history_bundle(base_url, resource_type, versions))
 
+    @app.api_route("/fhir", methods=["GET", "HEAD"])
+    @app.api_route("/fhir/", methods=["GET", "HEAD"])
+    async def search_system(request: Request) -> Response:
+        return await run_system_search_of(request, list(request.query_params.multi_items()))
+
+    @app.post("/fhir/_search")
+    async def search_system_by_post(request: Request) -> Response:
+        params = [*request.query_params.multi_items(), *await _search_form(request)]
+        return await run_system_search_of(request, params)
+
+    async def run_system_search_of(request: Request, params: list[tuple[str, str]]) -> Response:
+        prefer = request.state.headers.get("prefer", "").lower()
+        asked = read_system_search(params, strict="handling=strict" in prefer, base_url=base_url)
+        total, after = parse_paging(params, 0)
+        per_type: TotalMode = "accurate" if total == "accurate" else "none"
+        page = await run_until_disconnected(
+            request.receive,
+            lambda cancel: run_system_search(
+                asked,
+                lambda kind, criteria, count, resume: store.search(
+                    kind, criteria, count=count, after=resume, total=per_type, cancel=cancel
+                ),
+                after=after,
+                total=total,
+                cancel=cancel,
+            ),
+        )
+        if page is None:  # the client has gone (499, as for a type search)
+            return Response(status_code=499)
+        return _fhir_response(
+            request, searchset("", base_url, asked.used, page, asked.count, 0, asked.ignored)
+        )
+
     @app.api_route("/fhir/{resource_type}", methods=["GET", "HEAD"])
     async def search(request: Request, resource_type: str) -> Response:
         _known_type(resource_type)
@@ -257,6 +291,10 @@ def create_app(
     async def search_by_post(request: Request, resource_type: str) -> Response:
         # R4 search.html: the parameters in a form body, with those of the URL (if any).
         _known_type(resource_type)
+        params = [*request.query_params.multi_items(), *await _search_form(request)]
+        return await run_search(request, resource_type, params)
+
+    async def _search_form(request: Request) -> list[tuple[str, str]]:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/x-www-form-urlencoded":
             raise FhirRequestError(
@@ -269,11 +307,9 @@ def create_app(
         if len(body) > max_body_bytes:
             raise FhirRequestError(413, "too-long", f"body exceeds {max_body_bytes} bytes")
         try:
-            form = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+            return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError:
             raise FhirRequestError(400, "structure", "the form body is not UTF-8") from None
-        params = [*request.query_params.multi_items(), *form]
-        return await run_search(request, resource_type, params)
 
     async def run_search(
         request: Request, resource_type: str, params: list[tuple[str, str]]

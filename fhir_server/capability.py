@@ -9,6 +9,7 @@ from typing import Any
 
 from fhir_server.paging import MAX_OFFSET
 from fhir_server.search_params import SEARCH_PARAMS
+from fhir_server.search_system import SYSTEM_PARAMS
 from fhir_server.store import COUNT_BOUND
 from mapping.fhir.common import CANONICAL, FHIR_VERSION
 from mapping.fhir.terms import PROFILE_COVERAGE
@@ -96,7 +97,20 @@ def capability_statement(
             # A type-level operation: POST [base]/CoverageEligibilityRequest/$submit (ITI-124).
             entry["operation"] = [{"name": "submit", "definition": _SUBMIT}]
         resources.append(entry)
-    rest: dict[str, Any] = {"mode": "server"}
+    rest: dict[str, Any] = {
+        "mode": "server",
+        # GET [base]?_type=… (fhir_server.search_system): every type but AuditEvent.
+        "interaction": [{"code": "search-system"}],
+        "searchParam": [
+            {
+                "name": name,
+                "definition": _definition("", name),
+                "type": "token" if name == "_id" else "date",
+                "documentation": "whole-system search, with _type (AuditEvent: its own search)",
+            }
+            for name in SYSTEM_PARAMS
+        ],
+    }
     if security is not None:
         rest["security"] = dict(security)
     return {

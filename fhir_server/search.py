@@ -211,9 +211,12 @@ def searchset(
     # ``params`` are the parameters the search used (``SearchRequest.used``).
     position = [(k, v) for k, v in params if k == PAGE_PARAM][-1:]
 
+    # A whole-system search (``resource_type`` ""): its links are on the base itself.
+    searched = f"{base_url}/{resource_type}" if resource_type else base_url
+
     def link(relation: str, at: list[tuple[str, str]]) -> dict[str, str]:
         query = urlencode([*kept, ("_count", str(count)), *at])
-        return {"relation": relation, "url": f"{base_url}/{resource_type}?{query}"}
+        return {"relation": relation, "url": f"{searched}?{query}"}
 
     links = [link("self", [*position, ("_offset", str(offset))])]
     if page.next is not None:  # never for _count=0: an empty page has no position to follow
@@ -226,7 +229,7 @@ def searchset(
     bundle["link"] = links
     entries = [
         {
-            "fullUrl": f"{base_url}/{resource_type}/{s.resource['id']}",
+            "fullUrl": f"{base_url}/{s.resource['resourceType']}/{s.resource['id']}",
             "resource": s.resource,
             "search": {"mode": "match"},
         }

@@ -42,8 +42,11 @@ def needs_token(path: str) -> bool:
 def interaction_of(method: str, path: str) -> Interaction | None:
     """The interaction ``method path`` is, or None when it is none the API serves (refused:
     a request no scope was written for is not let through to find out what it does)."""
-    parts = path.removeprefix("/fhir/").split("/")
     reading = method in ("GET", "HEAD")
+    if (reading and path in ("/fhir", "/fhir/")) or (method == "POST" and path == "/fhir/_search"):
+        # A whole-system search reads every type: it needs the search scope of all of them.
+        return Interaction("search-system", "*", "s")
+    parts = path.removeprefix("/fhir/").split("/")
     if not parts[0]:
         return None
     resource_type = parts[0]

@@ -82,7 +82,9 @@ def test_the_grant_is_what_was_asked_and_registered(
         ("GET", "/fhir/Coverage/c1/_history/2", ("Coverage", "r")),
         ("POST", "/fhir/Coverage/$submit", None),
         ("DELETE", "/fhir/Coverage/c1", None),
-        ("GET", "/fhir/", None),
+        ("GET", "/fhir/", ("*", "s")),  # a whole-system search: every type's search
+        ("POST", "/fhir/_search", ("*", "s")),
+        ("PUT", "/fhir/", None),
     ],
 )
 def test_each_interaction_needs_its_permission(
