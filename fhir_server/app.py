@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,6 +22,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from fhir_server.auth.ports import peer_of
 from fhir_server.capability import capability_statement
 from fhir_server.context import correlation_id
 from fhir_server.edge import (
@@ -33,9 +33,10 @@ from fhir_server.edge import (
     new_correlation_id,
 )
 from fhir_server.errors import FhirRequestError
-from fhir_server.formats import FHIR_JSON, check_content_type, encode_body
+from fhir_server.formats import FHIR_JSON, encode_body
 from fhir_server.outcome import error_headers, error_status_and_outcome
 from fhir_server.paging import parse_paging
+from fhir_server.request_body import read_json_body
 from fhir_server.search import read_search, searchset
 from fhir_server.search_params import SEARCH_PARAMS
 from fhir_server.search_run import run_until_disconnected
@@ -43,7 +44,6 @@ from fhir_server.search_system import read_system_search, run_system_search
 from fhir_server.store import FhirStore, StoredResource, TotalMode
 from fhir_server.submit import SubmitService
 from fhir_server.versions import etag_matches, history_bundle, version_headers
-from fhir_server.xml_format import xml_to_resource
 from rights.caller import Caller, Entry
 from rights.errors import CdrError
 
@@ -170,14 +170,14 @@ def create_app(
     async def submit_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["state"]
         headers: dict[str, str] = state["headers"]
-        body = await _read_json_body(headers, receive, max_body_bytes)
+        body = await read_json_body(headers, receive, max_body_bytes)
         if body is None:  # the client left before sending its whole body: no one to answer
             return
         # IHE FAIS (ITI-124/125), not FHIR's asynchronous pattern: `Prefer: respond-async` is
         # answered at once with a normal 200 whose response says `queued`; the client reads
         # that response (Content-Location) until its outcome is no longer `queued`. A 200
         # answer names its response with Content-Location, never Location (a create header).
-        caller = Caller(Entry.FHIR, state.get("client", ""), _peer(scope))
+        caller = Caller(Entry.FHIR, state.get("client", ""), peer_of(scope))
         if "respond-async" in headers.get("prefer", "").lower():
             result = await submit.submit_async(body, caller)
         else:
@@ -355,11 +355,6 @@ def _version_response(
     return _fhir_response(request, stored.resource, 200, headers)
 
 
-def _peer(scope: Scope) -> str | None:
-    client = scope.get("client")
-    return str(client[0]) if client else None
-
-
 def _known_type(resource_type: str) -> None:
     if resource_type not in SEARCH_PARAMS:
         raise FhirRequestError(
@@ -368,38 +363,6 @@ def _known_type(resource_type: str) -> None:
             f"resource type {resource_type!r} is not served here; served: "
             f"{', '.join(SEARCH_PARAMS)}",
         )
-
-
-async def _read_json_body(
-    headers: Mapping[str, str], receive: Receive, limit: int
-) -> dict[str, Any] | None:
-    """The posted resource (in our JSON form when it was posted as XML), or None when the
-    client disconnected before the end of its body."""
-    xml = check_content_type(headers.get("content-type"))
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise FhirRequestError(413, "too-long", f"body of {declared} bytes exceeds {limit} bytes")
-    raw = b""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        raw += message.get("body", b"")
-        if len(raw) > limit:
-            raise FhirRequestError(413, "too-long", f"body exceeds {limit} bytes")
-        if not message.get("more_body", False):
-            break
-    if xml:
-        return xml_to_resource(raw)
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise FhirRequestError(
-            400, "structure", f"body is not valid JSON: {exc}", location="$"
-        ) from None
-    if not isinstance(body, dict):
-        raise FhirRequestError(400, "structure", "body must be a JSON object (a resource)")
-    return body
 
 
 async def _send_fhir(

@@ -39,7 +39,7 @@ from sqlalchemy import (
     union,
 )
 
-from cdr.storage.audit import purge_audit_batch
+from cdr.storage.audit_retention import purge_audit_batch
 from cdr.storage.inbox import from_db, to_utc
 from cdr.storage.index_types import index_type
 from cdr.storage.retention_fhir import PURGED_TYPES, still_needed, unindexed

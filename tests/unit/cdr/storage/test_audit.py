@@ -18,6 +18,7 @@ from cdr.storage import SqlLookupStore
 from cdr.storage.answers import SqlAnswerStore
 from cdr.storage.audit import SqlAuditTrail
 from cdr.storage.audit_chain import audit_id
+from cdr.storage.audit_retention import purge_audit
 from cdr.storage.tables import audit_events
 from cdr.storage.writer import SingleWriter
 from fhir_server.search import parse_search
@@ -241,21 +242,21 @@ def test_an_unknown_or_malformed_id_reads_nothing(filled):
 
 
 def test_a_purge_deletes_the_oldest_events_and_what_is_kept_still_verifies(filled):
-    _database, trail = filled
+    database, trail = filled
     cutoff = T0 + timedelta(minutes=2)  # lookups 0 and 1 were recorded before
-    assert trail.purge(cutoff, dry_run=True) == 2
+    assert purge_audit(database.engine, cutoff, dry_run=True) == 2
     assert trail.verify() == (5, None)  # a dry run deletes nothing
-    assert trail.purge(cutoff, batch=1) == 2  # one event per transaction
+    assert purge_audit(database.engine, cutoff, batch=1) == 2  # one event per transaction
     head = trail.head()
     assert (head.first_seq, head.last_seq) == (3, 5)
     assert trail.verify() == (3, None)
     assert trail.read("ae-2") is None and trail.read("ae-3") is not None
-    assert trail.purge(cutoff) == 0
+    assert purge_audit(database.engine, cutoff) == 0
 
 
 def test_after_a_purge_a_deleted_kept_event_is_still_found(filled):
     database, trail = filled
-    trail.purge(T0 + timedelta(minutes=2))
+    purge_audit(database.engine, T0 + timedelta(minutes=2))
     _edit(database, delete(audit_events).where(audit_events.c.seq == 3))
     seq, reason = _verdict(trail)
     assert seq == 4 and "seq 3 missing" in reason
