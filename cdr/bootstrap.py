@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.applications import Starlette
@@ -24,8 +21,11 @@ from cdr.heap import settle_heap
 from cdr.ids import time_ordered_id
 from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
-from cdr.regime_options import RegimeEndpointOptions
 from cdr.regime_trust import build_assertion_checker, build_structure_signer
+from cdr.regime_wiring import (
+    build_regime_gateways,
+    policy_from,
+)
 from cdr.service import LookupService
 from cdr.settings import Settings
 from cdr.storage import Database, SqlLookupStore
@@ -40,20 +40,11 @@ from fhir_server.app import create_app as create_fhir_app
 from fhir_server.search_params import index_entries
 from fhir_server.submit import SubmitService
 from mapping.fhir.codesystems import all_conformance_resources
-from regimes.cnam import CnamGateway
-from regimes.endpoints import RegimeEndpoint, client_tls_context, identity_of
-from regimes.httpx_port import HttpxPort
-from regimes.msa import MsaGateway
-from regimes.port import AssertionSigner, NoAssertion, RegimePort, SigningPort
+from regimes.port import AssertionSigner, RegimePort
 from regimes.registry import GatewayRegistry
-from regimes.slm import SlmGateway
-from regimes.special import SpecialGateway
-from regimes.transport import FastPort, FastTransport
 from rights.catalogue import RegimeCatalogue, default_catalogue
 from rights.lookup import RightsLookup
 from rights.model import Requester
-from rights.ports import RegimeGateway
-from rights.resilience import ResiliencePolicy
 from rights.result import LookupReport
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.faults import FaultBook
@@ -73,7 +64,6 @@ __all__ = [
     "build_submit_service",
     "prepare_storage",
     "publish_conformance",
-    "regime_endpoints",
     "sandbox_tls",
     "write_strategy",
 ]
@@ -108,93 +98,6 @@ class Gateway:
         self.writer.close()
         self.database.dispose()
         self.metrics.close()
-
-
-_GATEWAYS: dict[str, Callable[[RegimePort], RegimeGateway]] = {
-    "cnam": CnamGateway,
-    "msa": MsaGateway,
-    "slm": SlmGateway,
-    "special": SpecialGateway,
-}
-
-
-def policy_from(settings: Settings) -> ResiliencePolicy:
-    return ResiliencePolicy(
-        timeout_s=settings.regime_timeout_s,
-        max_attempts=settings.regime_max_attempts,
-        backoff_s=settings.regime_backoff_s,
-        breaker_failures=settings.breaker_failures,
-        breaker_reset_s=settings.breaker_reset_s,
-        cache_ttl_s=settings.cache_ttl_s,
-        cache_size=settings.cache_size,
-    )
-
-
-def build_regime_port(settings: Settings, endpoint: RegimeEndpoint) -> RegimePort:
-    """The port to one regime service, on our lean HTTP/1.1 transport (decision 0004).
-
-    The lookup use case owns the time budget; the transport's own timeout is only a backstop.
-    """
-    timeout = httpx.Timeout(settings.regime_timeout_s + 1)
-    if settings.regimes_proxy_url is not None:
-        # Through the hospital's proxy: httpx speaks the proxy protocol (CONNECT for https, the
-        # endpoint's TLS context, client certificate included, end to end through the tunnel).
-        client = httpx.AsyncClient(
-            proxy=settings.regimes_proxy_url,
-            verify=endpoint.ssl_context if endpoint.ssl_context is not None else True,
-            timeout=timeout,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=settings.http_pool_size),
-        )
-        return HttpxPort(client, endpoint)
-    transport = FastTransport(max_connections=settings.http_pool_size)
-    return FastPort(transport, endpoint, timeout)
-
-
-def regime_endpoints(settings: Settings, catalogue: RegimeCatalogue) -> dict[str, RegimeEndpoint]:
-    """Each regime's endpoint: ``CDR_REGIME_ENDPOINTS`` for that regime, else the defaults for
-    all (``CDR_REGIMES_URL`` or the embedded sandbox, ``CDR_REGIMES_CA_FILE``,
-    ``CDR_REGIMES_CLIENT_CERT_FILE`` and ``_KEY_FILE``). A regime that names its own client
-    certificate presents it with its own key, never with the default one."""
-    contexts: dict[tuple[Path | None, Path | None, Path | None], ssl.SSLContext] = {}
-    endpoints: dict[str, RegimeEndpoint] = {}
-    for regime in catalogue:
-        options = settings.regime_endpoints.get(regime.code, RegimeEndpointOptions())
-        cert: Path | None
-        key: Path | None
-        if options.client_cert_file is not None:
-            cert, key = options.client_cert_file, options.client_key_file
-        else:
-            cert, key = settings.regimes_client_cert_file, settings.regimes_client_key_file
-        files = (options.ca_file or settings.regimes_ca_file, cert, key)
-        # Building a TLS context costs milliseconds: one per distinct set of files.
-        context = contexts.get(files)
-        if context is None:
-            context = contexts[files] = client_tls_context(*files)
-        endpoints[regime.code] = RegimeEndpoint(
-            options.url or settings.effective_regimes_url,
-            identity=identity_of(cert),
-            ssl_context=context,
-        )
-    return endpoints
-
-
-def build_regime_gateways(
-    settings: Settings, catalogue: RegimeCatalogue, signer: AssertionSigner | None = None
-) -> tuple[GatewayRegistry, list[RegimePort]]:
-    """A gateway per regime of ``catalogue`` and the ports to close after use. Every call of
-    every gateway, health probes included, goes through ``signer``: where the signed assertion
-    of DESIGN §7 is added (``cdr.regime_trust``; ``NoAssertion`` without signing material)."""
-    signer = NoAssertion() if signer is None else signer
-    registry = GatewayRegistry()
-    ports: list[RegimePort] = []
-    for code, endpoint in regime_endpoints(settings, catalogue).items():
-        # One port per regime service: each regime is its own host with its own client
-        # certificate and its own connection pool.
-        port = SigningPort(build_regime_port(settings, endpoint), signer)
-        ports.append(port)
-        registry.add(code, _GATEWAYS[catalogue.get(code).family](port))
-    return registry, ports
 
 
 def write_strategy(database: Database) -> WriteStrategy:

@@ -10,15 +10,12 @@ import socket
 import sys
 import urllib.parse
 
-from cdr.bootstrap import (
-    build_gateway,
-    build_population_for,
-    build_regime_gateways,
-)
+from cdr.bootstrap import build_gateway, build_population_for
 from cdr.clock import SystemClock
 from cdr.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.logs import lookup_entry
 from cdr.outbox_commands import outbox_list, outbox_retry
+from cdr.regime_wiring import build_regime_gateways
 from cdr.render import format_nir, lookup_table, table
 from cdr.report_json import report_to_dict
 from cdr.settings import Settings

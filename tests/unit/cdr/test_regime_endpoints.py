@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cdr.bootstrap import regime_endpoints
+from cdr.regime_wiring import regime_endpoints
 from cdr.settings import Settings
 from regimes.endpoints import ANONYMOUS
 from rights.catalogue import default_catalogue
