@@ -12,13 +12,11 @@ import logging
 import secrets
 import socket
 import ssl
-import threading
 from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 
-from cdr import event_loop
-from cdr.bootstrap import Gateway, build_gateway
+from cdr.bootstrap import Gateway
 from cdr.logs import with_entry
 from cdr.purge_loop import purge_loop_for
 from cdr.settings import Settings, mllp_address
@@ -49,7 +47,7 @@ from rights.errors import ConfigError
 from rights.model import RightsQuery
 from rights.result import LookupReport
 
-__all__ = ["Hl7Runtime", "Hl7Thread", "new_control_id"]
+__all__ = ["Hl7Runtime", "new_control_id"]
 
 log = logging.getLogger("cdr")
 
@@ -378,53 +376,6 @@ class Hl7Runtime:
         outcomes = self.relookup_loop.outcomes
         for outcome in ("retry", "final", "expired", "superseded"):
             yield f'cdr_hl7_relookups_total{{outcome="{outcome}"}} {outcomes[outcome]}'
-
-
-class Hl7Thread:
-    """The HL7 side in its own thread and event loop, beside uvicorn's worker supervisor
-    (``cdr serve --workers N``: HTTP is served by N processes, MLLP by the parent alone, so the
-    per-patient order of the inbox holds)."""
-
-    def __init__(self, settings: Settings, sock: socket.socket) -> None:
-        self._settings = settings
-        self._sock = sock
-        self._ready = threading.Event()
-        self._stopping: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="cdr-hl7", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise self._error
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        self._thread.join(timeout)
-
-    def _main(self) -> None:
-        event_loop.run(self._run(), choice=self._settings.event_loop)
-
-    async def _run(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        try:
-            gateway = build_gateway(self._settings, migrate=False)
-            runtime = Hl7Runtime(gateway, processing=not self._settings.hl7_processing_process)
-            await runtime.start(sock=self._sock)
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            await self._stopping.wait()
-        finally:
-            await runtime.stop()
-            await gateway.aclose()
 
 
 def _mllp_tls(settings: Settings) -> MllpTls | None:

@@ -28,7 +28,8 @@ from cdr.event_loop import uvicorn_loop
 from cdr.exits import EXIT_OK
 from cdr.exposure import check_exposure
 from cdr.hl7_process import Hl7ProcessingProcess
-from cdr.hl7_runtime import Hl7Runtime, Hl7Thread
+from cdr.hl7_runtime import Hl7Runtime
+from cdr.hl7_thread import Hl7Thread
 from cdr.http_guard import HttpLimits, guarded_protocol, http_limits
 from cdr.logs import configure_logging
 from cdr.settings import Settings

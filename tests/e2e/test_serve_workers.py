@@ -94,7 +94,8 @@ def test_cdr_serve_with_two_workers_answers_submit_and_stops_cleanly(tmp_path, d
     finally:
         out, err = interrupt(server, timeout=30)
     assert server.returncode == 0, err
-    assert "Traceback" not in err
+    # The whole traceback when there is one: a worker's, in a log line, is easy to lose.
+    assert "Traceback" not in err, err[max(err.find("Traceback") - 300, 0) :][:4000]
     assert f"127.0.0.1:{sandbox_port}" in err + out
     assert "2 processes" in err + out
 
