@@ -110,6 +110,8 @@ def build_api_auth(
         middleware.insert(0, Middleware(LoopbackOnly, paths=["/metrics"]))
     return ApiAuth(
         middleware=middleware,
-        security=capability_security(token_url),
+        security=capability_security(
+            token_url, client_certificates=settings.http_tls_client_ca_file is not None
+        ),
         key_sets=key_sets,
     )

@@ -184,6 +184,9 @@ def _parser() -> argparse.ArgumentParser:
     cl_token.add_argument(
         "--url", metavar="BASE", help="the FHIR base URL (default this gateway's, CDR_*)"
     )
+    cl_token.add_argument(
+        "--cacert", metavar="CA_PEM", help="CAs of an https gateway's certificate (PEM)"
+    )
 
     audit = sub.add_parser("audit", help="the audit trail of lookups and refusals")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -418,7 +421,12 @@ def _clients(args: argparse.Namespace) -> int:
     if action == "remove":
         return client_commands.clients_remove(settings, args.name)
     return client_commands.clients_token(
-        settings, args.name, key_file=Path(args.key), scopes=args.scope, url=args.url
+        settings,
+        args.name,
+        key_file=Path(args.key),
+        scopes=args.scope,
+        url=args.url,
+        ca_file=Path(args.cacert) if args.cacert else None,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -235,12 +236,22 @@ def clients_token(
     key_file: Path,
     scopes: Sequence[str],
     url: str | None,
+    ca_file: Path | None = None,
 ) -> int:
     """Discovers the token endpoint at ``url`` (the FHIR base; default this gateway's), signs
-    an assertion as ``name`` with the key in ``key_file`` and prints the access token."""
+    an assertion as ``name`` with the key in ``key_file`` and prints the access token.
+    ``ca_file``: the CAs an https gateway's certificate chains to (default the system's)."""
     key, alg = load_client_key(key_file)
     base = (url or settings.effective_fhir_base_url).rstrip("/")
-    with httpx.Client(timeout=10.0, trust_env=False) as http:
+    verify: ssl.SSLContext | bool = True
+    if ca_file is not None:
+        try:
+            verify = ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise InputError(
+                f"cannot read CAs from {ca_file}: {exc}", location="--cacert"
+            ) from None
+    with httpx.Client(timeout=10.0, trust_env=False, verify=verify) as http:
         token_url = _token_endpoint(http, base)
         form = {
             "grant_type": "client_credentials",

@@ -153,6 +153,12 @@ def test_a_registered_structure_certificate_submits_without_a_token(https: Https
     assert event["agent"][0]["who"]["display"] == "his-mtls"
 
 
+def test_the_capability_statement_tells_of_the_certificate_way_in(https: Https) -> None:
+    with https.client(None) as client:
+        statement = client.get("/fhir/metadata").json()
+    assert "Over mutual TLS" in statement["rest"][0]["security"]["description"]
+
+
 def test_neither_a_certificate_nor_a_token_is_401(https: Https) -> None:
     response = https.submit(None)
     diagnostics = refused(response, 401, "login")

@@ -1,7 +1,8 @@
 """`cdr serve` with the API over HTTPS and client certificates accepted (CDR_HTTP_TLS_*), in one
 process and with `--workers 2`: /readyz answers over https to a client trusting our CA; a
 client registered by its certificate (`cdr clients add --certificate`) submits without a
-token; plain HTTP on that port gets no answer; the start line says https."""
+token, and a token client (`cdr clients token --cacert`) without one; plain HTTP on that port
+gets no answer; the start line says https."""
 
 from __future__ import annotations
 
@@ -59,20 +60,25 @@ def test_cdr_serve_answers_over_https_and_knows_clients_by_certificate(tmp_path,
         text=True,
     )
     base = f"https://127.0.0.1:{http_port}"
-    trusting = ssl.create_default_context(cafile=pki.ca)
-    try:
-        ready = wait_ready_https(f"{base}/readyz", server, trusting, deadline_s=60)
-        assert ready["checks"] == {"database": True, "regimes": True}
-        scope = "system/CoverageEligibilityRequest.c"
-        add = ["clients", "add", "his", "--certificate", str(pki.client_cert), "--scope", scope]
-        added = subprocess.run(
-            [sys.executable, "-m", "cdr.cli", *add],
+
+    def cdr(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cdr.cli", *argv],
             env=env,
             cwd=tmp_path,
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
+        )
+
+    trusting = ssl.create_default_context(cafile=pki.ca)
+    try:
+        ready = wait_ready_https(f"{base}/readyz", server, trusting, deadline_s=60)
+        assert ready["checks"] == {"database": True, "regimes": True}
+        scope = "system/CoverageEligibilityRequest.c"
+        added = cdr(
+            "clients", "add", "his", "--certificate", str(pki.client_cert), "--scope", scope
         )
         assert added.returncode == 0, added.stderr
         presenting = ssl.create_default_context(cafile=pki.ca)
@@ -95,6 +101,25 @@ def test_cdr_serve_answers_over_https_and_knows_clients_by_certificate(tmp_path,
             timeout=30,
         )
         assert anonymous.status_code == 401
+        # A token client, over the same port without a certificate (`cdr clients token`
+        # trusting our CA with --cacert).
+        assert cdr("clients", "keygen", str(tmp_path / "lab")).returncode == 0
+        jwks = str(tmp_path / "lab.jwks.json")
+        assert cdr("clients", "add", "lab", "--jwks", jwks, "--scope", scope).returncode == 0
+        token = cdr(
+            "clients", "token", "lab", "--key", str(tmp_path / "lab.key.pem"),
+            "--cacert", str(pki.ca), "--url", f"{base}/fhir",
+        )  # fmt: skip
+        assert token.returncode == 0, token.stderr
+        with_token = httpx.post(
+            f"{base}/fhir/CoverageEligibilityRequest/$submit",
+            json=body,
+            headers={**headers, "Authorization": f"Bearer {token.stdout.strip()}"},
+            verify=trusting,
+            trust_env=False,
+            timeout=30,
+        )
+        assert with_token.status_code == 200, with_token.text
         with pytest.raises(httpx.TransportError):  # plain HTTP on the HTTPS port: no answer
             httpx.get(f"http://127.0.0.1:{http_port}/readyz", timeout=5, trust_env=False)
     finally:
