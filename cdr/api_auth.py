@@ -17,6 +17,7 @@ from cdr.token_key import load_or_create_token_key
 from fhir_server.auth import (
     AuthEndpoints,
     BearerGuard,
+    CertificateClients,
     ClientAssertions,
     ExternalIssuer,
     KeySets,
@@ -79,8 +80,9 @@ def build_api_auth(
             audience=settings.auth_external_audience or base_url,
             jwks_url=settings.auth_external_jwks_url,
         )
+    registry = SqlClientRegistry(engine)
     assertions = ClientAssertions(
-        registry=SqlClientRegistry(engine),
+        registry=registry,
         used=SqlAssertionIds(engine),
         key_sets=key_sets,
         token_url=token_url,
@@ -93,13 +95,23 @@ def build_api_auth(
             token_url=token_url,
             audit=audit,
         ),
-        Middleware(BearerGuard, verifier=verifier, audit=audit),
+        Middleware(
+            BearerGuard,
+            verifier=verifier,
+            # Mutual TLS, the other way in: only where the API asks a client certificate.
+            certificates=None
+            if settings.http_tls_client_ca_file is None
+            else CertificateClients(registry),
+            audit=audit,
+        ),
     ]
     if not settings.allow_open:
         # /metrics takes no token: beyond loopback only when CDR_ALLOW_OPEN=1 says so.
         middleware.insert(0, Middleware(LoopbackOnly, paths=["/metrics"]))
     return ApiAuth(
         middleware=middleware,
-        security=capability_security(token_url),
+        security=capability_security(
+            token_url, client_certificates=settings.http_tls_client_ca_file is not None
+        ),
         key_sets=key_sets,
     )

@@ -140,13 +140,20 @@ def _parser() -> argparse.ArgumentParser:
         "clients", help="API clients (SMART Backend Services) allowed to ask for tokens"
     )
     clients_sub = clients.add_subparsers(dest="clients_command", required=True, metavar="ACTION")
-    cl_add = clients_sub.add_parser("add", help="register a client with its public keys")
+    cl_add = clients_sub.add_parser(
+        "add", help="register a client with its public keys and/or its TLS certificate"
+    )
     cl_add.add_argument("name", metavar="NAME", help="the client id (its assertions' iss)")
     cl_add.add_argument(
         "--jwks",
-        required=True,
         metavar="FILE_OR_URL",
         help="its public keys: a JWK Set file, or the https:// URL where it publishes them",
+    )
+    cl_add.add_argument(
+        "--certificate",
+        metavar="CERT_PEM",
+        help="its TLS client certificate (PEM or DER; the first of a chain file): it may then "
+        "call the API over mutual TLS without a token (CDR_HTTP_TLS_CLIENT_CA_FILE)",
     )
     cl_add.add_argument(
         "--scope",
@@ -176,6 +183,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     cl_token.add_argument(
         "--url", metavar="BASE", help="the FHIR base URL (default this gateway's, CDR_*)"
+    )
+    cl_token.add_argument(
+        "--cacert", metavar="CA_PEM", help="CAs of an https gateway's certificate (PEM)"
     )
 
     audit = sub.add_parser("audit", help="the audit trail of lookups and refusals")
@@ -399,13 +409,24 @@ def _clients(args: argparse.Namespace) -> int:
         return client_commands.clients_keygen(Path(args.prefix), alg=args.alg)
     settings = _settings({})
     if action == "add":
-        return client_commands.clients_add(settings, args.name, jwks=args.jwks, scopes=args.scope)
+        return client_commands.clients_add(
+            settings,
+            args.name,
+            jwks=args.jwks,
+            scopes=args.scope,
+            certificate=Path(args.certificate) if args.certificate else None,
+        )
     if action == "list":
         return client_commands.clients_list(settings, as_json=args.json)
     if action == "remove":
         return client_commands.clients_remove(settings, args.name)
     return client_commands.clients_token(
-        settings, args.name, key_file=Path(args.key), scopes=args.scope, url=args.url
+        settings,
+        args.name,
+        key_file=Path(args.key),
+        scopes=args.scope,
+        url=args.url,
+        ca_file=Path(args.cacert) if args.cacert else None,
     )
 
 

@@ -1,5 +1,6 @@
 """`cdr clients add | list | remove` (DESIGN §9): the API clients registered in the gateway's
-database; `cdr clients keygen` and `cdr clients token`: a client's side of the flow, for
+database, by their public keys (tokens) and/or their TLS client certificate (mutual TLS);
+`cdr clients keygen` and `cdr clients token`: a client's side of the token flow, for
 demonstrations and checks (docs/security.md)."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from cdr.client_certificates import read_client_certificate
 from cdr.client_keys import (
     client_assertion,
     generate_client_key,
@@ -41,39 +44,83 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _EVERYTHING = ("system/*.rs", "system/CoverageEligibilityRequest.c")
 
 
-def clients_add(settings: Settings, name: str, *, jwks: str, scopes: Sequence[str]) -> int:
+def clients_add(
+    settings: Settings,
+    name: str,
+    *,
+    jwks: str | None,
+    scopes: Sequence[str],
+    certificate: Path | None = None,
+) -> int:
+    """Registers ``name`` with its public keys (``jwks``, to ask for tokens) and/or its TLS
+    client certificate (``certificate``, to call the API over mutual TLS without a token)."""
     _check_name(name)
+    if jwks is None and certificate is None:
+        raise InputError(
+            "give the client's public keys (--jwks) or its TLS certificate (--certificate)",
+            location="--jwks / --certificate",
+        )
     for scope in scopes:
         try:
             parse_scope(scope)
         except InputError as exc:
             raise InputError(exc.message, location="--scope") from None
-    client = RegisteredClient(
-        name=name, scopes=tuple(dict.fromkeys(scopes)), created_at=datetime.now(UTC)
-    )
-    if jwks.startswith(("http://", "https://")):
+    ways: dict[str, str] = {}
+    if jwks is not None and jwks.startswith(("http://", "https://")):
         if not urlsplit(jwks).hostname:
             raise InputError(f"{jwks!r} is no URL with a host", location="--jwks")
-        client = _with(client, jwks_url=jwks)
-    else:
-        client = _with(client, jwks=_read_jwks(Path(jwks)))
+        ways["jwks_url"] = jwks
+    elif jwks is not None:
+        ways["jwks"] = _read_jwks(Path(jwks))
+    if certificate is not None:
+        read = read_client_certificate(certificate)
+        ways.update(certificate_thumbprint=read.thumbprint, certificate_subject=read.subject)
+    client = RegisteredClient(
+        name=name, scopes=tuple(dict.fromkeys(scopes)), created_at=datetime.now(UTC), **ways
+    )
     database = open_existing_database(settings)
     try:
-        added = SqlClientRegistry(database.engine).add(client)
+        registry = SqlClientRegistry(database.engine)
+        added = registry.add(client)
+        holder = None if added else _certificate_holder(registry, client)
     finally:
         database.dispose()
+    if holder is not None:
+        raise InputError(
+            f"this certificate is registered already, for client {holder!r}", location=_CERT
+        )
     if not added:
         raise InputError(
             f"a client named {name!r} is registered already (`cdr clients remove {name}` first)",
             location="NAME",
         )
-    keys = client.jwks_url or f"{len(parse_key_set(client.jwks or '').keys)} key(s) from {jwks}"
-    print(f"client {name} registered: {' '.join(client.scopes)}; keys: {keys}")
+    print(f"client {name} registered: {' '.join(client.scopes)}; {_ways(client, jwks)}")
     return EXIT_OK
 
 
-def _with(client: RegisteredClient, **keys: str) -> RegisteredClient:
-    return RegisteredClient(client.name, client.scopes, client.created_at, **keys)
+_CERT = "--certificate"
+
+
+def _certificate_holder(registry: SqlClientRegistry, client: RegisteredClient) -> str | None:
+    """The client another registration of ``client``'s certificate belongs to, if any."""
+    if client.certificate_thumbprint is None:
+        return None
+    holder = registry.by_certificate(client.certificate_thumbprint)
+    return None if holder is None or holder.name == client.name else holder.name
+
+
+def _ways(client: RegisteredClient, jwks: str | None) -> str:
+    ways = []
+    if client.jwks_url is not None:
+        ways.append(f"keys: {client.jwks_url}")
+    elif client.jwks is not None:
+        ways.append(f"keys: {len(parse_key_set(client.jwks).keys)} key(s) from {jwks}")
+    if client.certificate_subject is not None:
+        ways.append(
+            f"certificate: {client.certificate_subject} "
+            f"(SHA-256 thumbprint {client.certificate_thumbprint})"
+        )
+    return "; ".join(ways)
 
 
 def _check_name(name: str) -> None:
@@ -119,12 +166,13 @@ def clients_list(settings: Settings, *, as_json: bool) -> int:
         return EXIT_OK
     print(
         table(
-            ["Name", "Scopes", "Keys", "Registered"],
+            ["Name", "Scopes", "Keys", "Certificate", "Registered"],
             [
                 [
                     str(r["name"]),
                     " ".join(r["scopes"]),
-                    r["jwks_url"] or f"{len(r['jwks']['keys'])} inline",
+                    r["jwks_url"] or (f"{len(r['jwks']['keys'])} inline" if r["jwks"] else "-"),
+                    r["certificate"]["subject"] if r["certificate"] else "-",
                     str(r["created_at"]),
                 ]
                 for r in rows
@@ -141,6 +189,12 @@ def _client_json(client: RegisteredClient) -> dict[str, Any]:
         "scopes": list(client.scopes),
         "jwks": json.loads(client.jwks) if client.jwks is not None else None,
         "jwks_url": client.jwks_url,
+        "certificate": None
+        if client.certificate_thumbprint is None
+        else {
+            "x5t#S256": client.certificate_thumbprint,
+            "subject": client.certificate_subject,
+        },
         "created_at": client.created_at.isoformat(),
     }
 
@@ -182,12 +236,22 @@ def clients_token(
     key_file: Path,
     scopes: Sequence[str],
     url: str | None,
+    ca_file: Path | None = None,
 ) -> int:
     """Discovers the token endpoint at ``url`` (the FHIR base; default this gateway's), signs
-    an assertion as ``name`` with the key in ``key_file`` and prints the access token."""
+    an assertion as ``name`` with the key in ``key_file`` and prints the access token.
+    ``ca_file``: the CAs an https gateway's certificate chains to (default the system's)."""
     key, alg = load_client_key(key_file)
     base = (url or settings.effective_fhir_base_url).rstrip("/")
-    with httpx.Client(timeout=10.0, trust_env=False) as http:
+    verify: ssl.SSLContext | bool = True
+    if ca_file is not None:
+        try:
+            verify = ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise InputError(
+                f"cannot read CAs from {ca_file}: {exc}", location="--cacert"
+            ) from None
+    with httpx.Client(timeout=10.0, trust_env=False, verify=verify) as http:
         token_url = _token_endpoint(http, base)
         form = {
             "grant_type": "client_credentials",

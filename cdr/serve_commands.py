@@ -30,7 +30,8 @@ from cdr.exposure import check_exposure
 from cdr.hl7_process import Hl7ProcessingProcess
 from cdr.hl7_runtime import Hl7Runtime
 from cdr.hl7_thread import Hl7Thread
-from cdr.http_guard import HttpLimits, guarded_protocol, http_limits
+from cdr.http_guard import HttpLimits, http_limits
+from cdr.http_tls import HttpTls, api_protocol, http_tls
 from cdr.logs import configure_logging
 from cdr.settings import Settings
 from cdr.storage import Database
@@ -58,12 +59,12 @@ def _uvicorn(
     port: int,
     *,
     limits: HttpLimits | None = None,
-    tls: SandboxTls | None = None,
+    tls: SandboxTls | HttpTls | None = None,
 ) -> uvicorn.Server:
     """``limits``: the gateway's API, whose clients are held to them and whose responses go out
-    in one write each (``cdr.http_guard``); the embedded sandbox keeps uvicorn's own protocol,
-    over TLS when ``tls`` says so. ``log_config=None``: uvicorn's own messages go through the
-    service's log (JSON lines)."""
+    in one write each (``cdr.http_guard``), over HTTPS when ``tls`` says so (``cdr.http_tls``);
+    the embedded sandbox keeps uvicorn's own protocol, over TLS when ``tls`` says so.
+    ``log_config=None``: uvicorn's own messages go through the service's log (JSON lines)."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -71,7 +72,7 @@ def _uvicorn(
         log_level="warning",
         log_config=None,
         access_log=False,
-        http=guarded_protocol(limits) if limits is not None else "auto",
+        http=api_protocol(limits, tls=tls is not None) if limits is not None else "auto",
         ws="none" if limits is not None else "auto",  # the API serves no WebSocket
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         **({} if tls is None else tls.uvicorn_options()),
@@ -110,6 +111,9 @@ def serve(settings: Settings) -> int:
     # network without authentication, are refused in one line.
     check_own_structure(settings.requester_finess, settings.structure_category)
     log.warning(check_exposure(settings))
+    tls = http_tls(settings)
+    if tls is not None:
+        tls.context()  # a file that cannot be used is a one-line refusal before any socket
     if settings.auth == "on":
         # Made (or read) once here: a bad key file is a one-line refusal before any socket,
         # and the worker processes all find the same key.
@@ -160,12 +164,14 @@ async def _serve(settings: Settings) -> int:
     hl7 = Hl7Runtime(gateway, processing=not split)
     processing = Hl7ProcessingProcess(settings) if split else None
     app = build_http_app(gateway)
-    servers.append(
-        (
-            _uvicorn(app, settings.http_host, settings.http_port, limits=http_limits(settings)),
-            http_socket,
-        )
+    api = _uvicorn(
+        app,
+        settings.http_host,
+        settings.http_port,
+        limits=http_limits(settings),
+        tls=http_tls(settings),
     )
+    servers.append((api, http_socket))
     await hl7.start(sock=mllp_socket)
     if processing is not None:
         processing.start()
@@ -232,6 +238,7 @@ def _serve_workers(settings: Settings) -> int:
         forwarder.start()
     _log_gateway(settings, database_url)
     log.info("HTTP workers     %d processes", settings.workers)
+    tls = http_tls(settings)
     try:
         uvicorn.run(
             FACTORY,
@@ -243,9 +250,10 @@ def _serve_workers(settings: Settings) -> int:
             log_level="warning",
             log_config=None,
             access_log=False,
-            http=guarded_protocol(http_limits(settings)),
+            http=api_protocol(http_limits(settings), tls=tls is not None),
             ws="none",
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+            **({} if tls is None else tls.uvicorn_options()),
         )
     finally:
         if forwarder is not None:
@@ -270,9 +278,11 @@ def _log_sandbox(settings: Settings) -> None:
 
 
 def _log_gateway(settings: Settings, database_url: str) -> None:
+    tls = http_tls(settings)
     log.info(
-        "FHIR API         %s  (metadata, CoverageEligibilityRequest/$submit)",
+        "FHIR API         %s  (%s; metadata, CoverageEligibilityRequest/$submit)",
         settings.effective_fhir_base_url,
+        "plain HTTP" if tls is None else tls.description,
     )
     if settings.mllp_tls_cert_file is None:
         security = "plain MLLP"

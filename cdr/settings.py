@@ -269,6 +269,23 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(
         1000, ge=1, description="open HTTP connections; above, the longest idle one is closed"
     )
+    # HTTPS for the API (docs/security.md): with a client CA, a client certificate is asked
+    # (not required, so that token clients without one still connect) and one those CAs did not
+    # sign fails the handshake; a registered one authenticates its client (`cdr clients add
+    # --certificate`).
+    http_tls_cert_file: Path | None = Field(
+        None,
+        description="the API's certificate (PEM, with its chain): the API is then served over "
+        "HTTPS only",
+    )
+    http_tls_key_file: Path | None = Field(
+        None, description="its private key (PEM; default: in the certificate's file)"
+    )
+    http_tls_client_ca_file: Path | None = Field(
+        None,
+        description="CAs (PEM) whose client certificates are accepted: a client certificate is "
+        "asked, and a registered one authenticates its client without a token",
+    )
 
     # --- Operations (issue 18): the establishment's clock, the log level, value checks. ---
     timezone: str = Field(
@@ -449,6 +466,9 @@ class Settings(BaseSettings):
         "mllp_tls_cert_file",
         "mllp_tls_key_file",
         "mllp_tls_client_ca_file",
+        "http_tls_cert_file",
+        "http_tls_key_file",
+        "http_tls_client_ca_file",
         "audit_syslog_ca_file",
         "audit_syslog_cert_file",
         "audit_syslog_key_file",
@@ -473,6 +493,14 @@ class Settings(BaseSettings):
         # Without a certificate the listener speaks plain MLLP: these would never apply.
         if value is not None and info.data.get("mllp_tls_cert_file") is None:
             raise ValueError("set without CDR_MLLP_TLS_CERT_FILE")
+        return value
+
+    @field_validator("http_tls_key_file", "http_tls_client_ca_file")
+    @classmethod
+    def _check_http_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # Without a certificate the API speaks plain HTTP: these would never apply.
+        if value is not None and info.data.get("http_tls_cert_file") is None:
+            raise ValueError("set without CDR_HTTP_TLS_CERT_FILE")
         return value
 
     @field_validator("audit_syslog_url")
@@ -608,7 +636,13 @@ class Settings(BaseSettings):
 
     @property
     def effective_fhir_base_url(self) -> str:
-        return (self.fhir_base_url or f"http://{self.http_host}:{self.http_port}/fhir").rstrip("/")
+        default = f"{self.http_scheme}://{self.http_host}:{self.http_port}/fhir"
+        return (self.fhir_base_url or default).rstrip("/")
+
+    @property
+    def http_scheme(self) -> str:
+        """``https`` when the API is served over TLS (``CDR_HTTP_TLS_CERT_FILE``)."""
+        return "http" if self.http_tls_cert_file is None else "https"
 
     @property
     def effective_token_url(self) -> str:

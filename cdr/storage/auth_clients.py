@@ -28,19 +28,29 @@ class SqlClientRegistry:
             ).first()
         return None if row is None else _client(row)
 
+    def by_certificate(self, thumbprint: str) -> RegisteredClient | None:
+        with storage_errors("read the API clients"), self._engine.connect() as connection:
+            row = connection.execute(
+                select(auth_clients).where(auth_clients.c.cert_thumbprint == thumbprint)
+            ).first()
+        return None if row is None else _client(row)
+
     def all(self) -> list[RegisteredClient]:
         with storage_errors("read the API clients"), self._engine.connect() as connection:
             rows = connection.execute(select(auth_clients).order_by(auth_clients.c.name)).all()
         return [_client(row) for row in rows]
 
     def add(self, client: RegisteredClient) -> bool:
-        """Registers ``client``; False when a client of that name exists (it is kept as is)."""
+        """Registers ``client``; False when a client of that name, or with that certificate,
+        exists (it is kept as is)."""
         row = {
             "name": client.name,
             "jwks": client.jwks,
             "jwks_url": client.jwks_url,
             "scopes": " ".join(client.scopes),
             "created_at": to_utc(client.created_at),
+            "cert_thumbprint": client.certificate_thumbprint,
+            "cert_subject": client.certificate_subject,
         }
         try:
             with self._engine.begin() as connection:
@@ -99,4 +109,6 @@ def _client(row: Row[tuple[object, ...]]) -> RegisteredClient:
         created_at=from_db(values["created_at"]),
         jwks=values["jwks"],
         jwks_url=values["jwks_url"],
+        certificate_thumbprint=values["cert_thumbprint"],
+        certificate_subject=values["cert_subject"],
     )

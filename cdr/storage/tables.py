@@ -202,6 +202,12 @@ auth_clients = Table(
     Column("jwks_url", String(2048)),
     Column("scopes", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # A client known by its TLS certificate (migration 0011): the SHA-256 thumbprint of the
+    # certificate (RFC 8705 x5t#S256, base64url), one client per certificate, and its subject
+    # for `cdr clients list`.
+    Column("cert_thumbprint", String(43)),
+    Column("cert_subject", Text),
+    Index("ix_auth_clients_cert_thumbprint", "cert_thumbprint", unique=True),
 )
 
 # The ids (jti) of the client assertions already used, kept until the assertion expires: a

@@ -3,8 +3,10 @@
 A client registered with its public keys (``RegisteredClient``) asks the token endpoint for an
 access token with a signed assertion (``ClientAssertions``, ``TokenEndpoint``); the gateway
 signs the token (``TokenSigner``); every FHIR request but the public ones shows it and is
-checked against the scopes it needs (``BearerGuard``, ``TokenVerifier``). The endpoints and the
-guard are middleware for ``create_app``, wired by the composition root when ``CDR_AUTH=on``.
+checked against the scopes it needs (``BearerGuard``, ``TokenVerifier``). A client may instead
+be known by its TLS client certificate (``CertificateClients``): a request without a token on a
+connection made with it gets the client's registered scopes. The endpoints and the guard are
+middleware for ``create_app``, wired by the composition root when ``CDR_AUTH=on``.
 """
 
 from fhir_server.auth.access_tokens import (
@@ -13,6 +15,11 @@ from fhir_server.auth.access_tokens import (
     SigningKey,
     TokenSigner,
     TokenVerifier,
+)
+from fhir_server.auth.certificates import (
+    CertificateClients,
+    certificate_thumbprint,
+    client_certificate,
 )
 from fhir_server.auth.client_assertion import ASSERTION_TYPE, ClientAssertions
 from fhir_server.auth.endpoints import AuthEndpoints
@@ -29,6 +36,7 @@ __all__ = [
     "AssertionIds",
     "AuthEndpoints",
     "BearerGuard",
+    "CertificateClients",
     "ClientAssertions",
     "ClientRegistry",
     "ExternalIssuer",
@@ -40,6 +48,8 @@ __all__ = [
     "TokenSigner",
     "TokenVerifier",
     "capability_security",
+    "certificate_thumbprint",
+    "client_certificate",
     "parse_key_set",
     "smart_configuration",
 ]

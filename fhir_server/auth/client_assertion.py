@@ -104,8 +104,11 @@ class ClientAssertions:
                 keys = self._key_sets.inline(client.jwks).verification_keys(kid, alg)
             elif client.jwks_url is not None:
                 keys = await self._key_sets.keys(client.jwks_url, kid, alg)
-            else:  # pragma: no cover - the registry stores one of the two
-                keys = []
+            else:
+                raise _refused(
+                    f"client {client.name!r} registered no keys: it is known by its TLS client "
+                    "certificate, and calls the API over mutual TLS without a token"
+                )
         except KeySetUnavailable as exc:
             raise _refused(f"the keys of client {client.name!r}: {exc.message}") from None
         if not keys:

@@ -1,13 +1,21 @@
 """The bearer token check of every FHIR request but the public ones (`$submit` included: this
 middleware is given to ``create_app``, outside its direct dispatch). Its refusals are raised
-into the edge, which answers them as OperationOutcomes (``fhir_server.outcome``)."""
+into the edge, which answers them as OperationOutcomes (``fhir_server.outcome``).
+
+The other way in is mutual TLS: a request without an ``Authorization`` header, on a connection
+made with a client certificate (the ASGI TLS extension), is its registered client's, with that
+client's scopes (``certificates``; None when the API asks no certificate). A request with both
+is judged by its token alone: the header says which way the client chose, and a bad token is
+refused even on a registered connection.
+"""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fhir_server.auth.access import interaction_of, needs_token
-from fhir_server.auth.access_tokens import TokenVerifier
+from fhir_server.auth.access_tokens import AccessGrant, TokenVerifier
+from fhir_server.auth.certificates import CertificateClients, client_certificate
 from fhir_server.auth.errors import InsufficientScope, InvalidToken
 from fhir_server.auth.ports import RefusalAudit, peer_of
 from fhir_server.auth.scopes import allows, scope_text
@@ -21,10 +29,16 @@ class BearerGuard:
     """``audit``: each refusal recorded in the audit trail before it is answered."""
 
     def __init__(
-        self, app: ASGIApp, *, verifier: TokenVerifier, audit: RefusalAudit | None = None
+        self,
+        app: ASGIApp,
+        *,
+        verifier: TokenVerifier,
+        certificates: CertificateClients | None = None,
+        audit: RefusalAudit | None = None,
     ) -> None:
         self.app = app
         self.verifier = verifier
+        self.certificates = certificates
         self.audit = audit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -37,7 +51,7 @@ class BearerGuard:
         interaction = interaction_of(method, path)
         client = ""
         try:
-            grant = await self.verifier.verify(_bearer_token(headers.get("authorization", "")))
+            grant = await self._grant(scope, headers.get("authorization"))
             client = grant.client
             if interaction is None:
                 raise InsufficientScope(f"no scope grants {method} {path[:120]}", scope="")
@@ -61,6 +75,18 @@ class BearerGuard:
             raise
         state["client"] = client  # who asked, for what comes after (logs, audit)
         await self.app(scope, receive, send)
+
+    async def _grant(self, scope: Scope, authorization: str | None) -> AccessGrant:
+        if authorization is None and self.certificates is not None:
+            certificate = client_certificate(scope)
+            if certificate is not None:
+                return await self.certificates.grant(*certificate)
+            raise InvalidToken(
+                "this request needs a bearer token (Authorization: Bearer ...) or a registered "
+                "client certificate",
+                present=False,
+            )
+        return await self.verifier.verify(_bearer_token(authorization or ""))
 
 
 # The interactions as AuditEvent.subtype names them (http://hl7.org/fhir/restful-interaction).

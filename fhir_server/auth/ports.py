@@ -15,18 +15,26 @@ __all__ = ["AssertionIds", "ClientRegistry", "RefusalAudit", "RegisteredClient",
 
 @dataclass(frozen=True, slots=True)
 class RegisteredClient:
-    """A client allowed to ask for tokens: its public keys as a JWKS document given at
-    registration (``jwks``) or at a URL fetched when needed (``jwks_url``), one of the two."""
+    """A client of the API: its public keys, to ask for tokens, as a JWKS document given at
+    registration (``jwks``) or at a URL fetched when needed (``jwks_url``); and/or the TLS
+    client certificate it is known by (its SHA-256 thumbprint, RFC 8705 ``x5t#S256``, and
+    its subject, for display). At least one of the three ways."""
 
     name: str
     scopes: tuple[str, ...]
     created_at: datetime
     jwks: str | None = None
     jwks_url: str | None = None
+    certificate_thumbprint: str | None = None
+    certificate_subject: str | None = None
 
 
 class ClientRegistry(Protocol):
     def get(self, name: str) -> RegisteredClient | None: ...
+
+    def by_certificate(self, thumbprint: str) -> RegisteredClient | None:
+        """The client registered with the certificate of SHA-256 thumbprint ``thumbprint``."""
+        ...
 
 
 class AssertionIds(Protocol):

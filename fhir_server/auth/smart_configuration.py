@@ -30,7 +30,20 @@ def smart_configuration(token_url: str) -> dict[str, Any]:
     }
 
 
-def capability_security(token_url: str) -> dict[str, Any]:
+def capability_security(token_url: str, *, client_certificates: bool = False) -> dict[str, Any]:
+    """``client_certificates``: the API also knows clients by their TLS certificate."""
+    description = (
+        "Every interaction but metadata needs a bearer token (SMART Backend Services: "
+        "client_credentials with a private_key_jwt assertion at the token endpoint). "
+        "Scopes: system/<type>.rs for read, vread, history and search; "
+        "system/CoverageEligibilityRequest.c for $submit; the v1 forms .read/.write/.* "
+        "are accepted."
+    )
+    if client_certificates:
+        description += (
+            " Over mutual TLS, a request without a token made with a client certificate "
+            "registered for a client is that client's, with its registered scopes."
+        )
     return {
         "cors": False,
         "service": [
@@ -50,11 +63,5 @@ def capability_security(token_url: str) -> dict[str, Any]:
                 "extension": [{"url": "token", "valueUri": token_url}],
             }
         ],
-        "description": (
-            "Every interaction but metadata needs a bearer token (SMART Backend Services: "
-            "client_credentials with a private_key_jwt assertion at the token endpoint). "
-            "Scopes: system/<type>.rs for read, vread, history and search; "
-            "system/CoverageEligibilityRequest.c for $submit; the v1 forms .read/.write/.* "
-            "are accepted."
-        ),
+        "description": description,
     }

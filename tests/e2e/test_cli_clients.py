@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ import pytest
 
 from cdr.cli import main
 from cdr.storage import Database
+from fhir_server.auth import certificate_thumbprint
 from tests.e2e.test_fhir_api import cer_for, first
 from tests.e2e.test_serve import _free_port, _wait_ready, interrupt
+from tests.tls import Pki, make_pki
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "auth"
 
@@ -86,6 +89,65 @@ def test_a_name_registered_twice_is_refused(data_dir: Path, capsys) -> None:
     assert run(capsys, *add, "--scope", "system/*.rs")[0] == 0
     code, _, err = run(capsys, *add, "--scope", "system/*.rs")
     assert code == 2 and "registered already" in err[0]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def test_a_client_is_registered_by_its_certificate(data_dir: Path, capsys, pki: Pki) -> None:
+    add = ["clients", "add", "his", "--certificate", str(pki.client_cert)]
+    code, out, _ = run(capsys, *add, "--scope", "system/CoverageEligibilityRequest.c")
+    assert code == 0 and "client his registered" in out and "certificate: CN=750712184" in out
+    jwks = str(FIXTURES / "client-es384.jwks.json")
+    both = ["--certificate", str(pki.other_client_cert), "--jwks", jwks]
+    assert run(capsys, "clients", "add", "lab", *both, "--scope", "system/*.rs")[0] == 0
+    code, out, _ = run(capsys, "clients", "list", "--json")
+    his, lab = json.loads(out)  # by name
+    der = ssl.PEM_cert_to_DER_cert(pki.client_cert.read_text(encoding="ascii"))
+    thumbprint = certificate_thumbprint(der)
+    assert his["certificate"] == {"x5t#S256": thumbprint, "subject": "CN=750712184"}
+    assert his["jwks"] is None and his["jwks_url"] is None
+    assert lab["certificate"]["subject"] == "CN=2A0000014" and lab["jwks"]["keys"]
+    code, out, _ = run(capsys, "clients", "list")
+    assert "CN=750712184" in out and "2 client(s)" in out
+    # One client per certificate.
+    code, _, err = run(capsys, "clients", "add", "again", *add[3:], "--scope", "system/*.rs")
+    assert code == 2 and err == [
+        "cdr: error: --certificate: this certificate is registered already, for client 'his'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("which", "expects"),
+    [
+        ("missing", "--certificate: cannot read"),
+        ("jwks", "is not an X.509 certificate (PEM or DER)"),
+        ("key", "holds a private key: register the certificate only"),
+        ("ca", "is a CA certificate"),
+        ("server", "does not allow TLS client authentication"),
+    ],
+)
+def test_a_bad_certificate_file_is_one_line_and_exit_2(
+    data_dir: Path, capsys, pki: Pki, which: str, expects: str
+) -> None:
+    path = {
+        "missing": data_dir / "no-such.pem",
+        "jwks": FIXTURES / "client-es384.jwks.json",
+        "key": pki.client_key,
+        "ca": pki.ca,
+        "server": pki.server_cert,
+    }[which]
+    argv = ["clients", "add", "his", "--certificate", str(path), "--scope", "system/*.rs"]
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert len(err) == 1 and err[0].startswith("cdr: error: --certificate: ") and expects in err[0]
+
+
+def test_a_client_without_keys_or_certificate_is_refused(data_dir: Path, capsys) -> None:
+    code, _, err = run(capsys, "clients", "add", "his", "--scope", "system/*.rs")
+    assert code == 2 and len(err) == 1 and "--jwks" in err[0] and "--certificate" in err[0]
 
 
 def test_the_whole_flow_against_cdr_serve(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ from starlette.routing import Route
 from cdr.api_auth import build_api_auth
 from cdr.bootstrap import build_gateway, build_http_app
 from cdr.settings import Settings
-from fhir_server.auth import AuthEndpoints, BearerGuard, LoopbackOnly
+from fhir_server.auth import AuthEndpoints, BearerGuard, CertificateClients, LoopbackOnly
 from fhir_server.auth.access import interaction_of, needs_token
+from tests.tls import make_pki
 
 
 def settings(tmp_path: Path, **values: object) -> Settings:
@@ -64,5 +65,20 @@ def test_with_auth_on_metrics_stay_on_loopback_unless_allowed_open(tmp_path: Pat
         try:
             app = build_http_app(gateway, tune_gc=False)
             assert (LoopbackOnly in [m.cls for m in app.user_middleware]) is expected
+        finally:
+            gateway.database.dispose()
+
+
+def test_certificates_are_looked_up_only_where_the_api_asks_for_them(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    https = {"http_tls_cert_file": pki.server_cert, "http_tls_key_file": pki.server_key}
+    for extra, asked in (({}, False), ({"http_tls_client_ca_file": pki.ca}, True)):
+        on = settings(tmp_path / str(asked), auth="on", **https, **extra)
+        gateway = build_gateway(on)
+        try:
+            wired = build_api_auth(on, gateway.database.engine)
+            assert wired is not None
+            [guard] = [m for m in wired.middleware if m.cls is BearerGuard]
+            assert isinstance(guard.kwargs["certificates"], CertificateClients) is asked
         finally:
             gateway.database.dispose()

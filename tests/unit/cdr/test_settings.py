@@ -93,6 +93,10 @@ def test_a_bad_value_of_any_setting_is_one_line_naming_it(field, monkeypatch, tm
         ("CDR_RETENTION_DAYS", "0", "greater than or equal to 1"),
         ("CDR_RETENTION_DAYS", "1.5", "valid integer"),
         ("CDR_PURGE_INTERVAL_S", "-1", "greater than or equal to 0"),
+        ("CDR_HTTP_TLS_CERT_FILE", "no-such-cert.pem", "no such file"),
+        ("CDR_HTTP_TLS_KEY_FILE", __file__, "set without CDR_HTTP_TLS_CERT_FILE"),
+        ("CDR_HTTP_TLS_CLIENT_CA_FILE", __file__, "set without CDR_HTTP_TLS_CERT_FILE"),
+        ("CDR_HTTP_TLS_CLIENT_CA_FILE", "no-such-ca.pem", "no such file"),
     ],
 )
 def test_values_of_the_wrong_shape_are_refused(

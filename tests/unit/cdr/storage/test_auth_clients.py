@@ -39,3 +39,42 @@ def test_an_assertion_id_is_used_once_per_client_until_it_expires(migrated):
     with migrated.engine.connect() as connection:
         kept = connection.execute(sa.select(auth_assertion_ids.c.jti)).scalars().all()
     assert sorted(kept) == ["j2"]
+
+
+def test_a_client_is_found_by_its_certificate_and_a_certificate_names_one_client(migrated):
+    registry = SqlClientRegistry(migrated.engine)
+    thumbprint = "x" * 43
+    his = RegisteredClient(
+        "his",
+        ("system/CoverageEligibilityRequest.c",),
+        T0,
+        certificate_thumbprint=thumbprint,
+        certificate_subject="CN=CH TEST,OU=1750100018,O=CH TEST,C=FR",
+    )
+    assert registry.add(his)
+    # Clients without a certificate do not collide with each other (NULLs are not equal).
+    assert registry.add(RegisteredClient("a", ("system/*.rs",), T0, jwks_url="https://k/a"))
+    assert registry.add(RegisteredClient("b", ("system/*.rs",), T0, jwks_url="https://k/b"))
+    assert registry.by_certificate(thumbprint) == his
+    assert registry.get("his") == his
+    assert registry.by_certificate("y" * 43) is None
+    twice = RegisteredClient("other", ("system/*.rs",), T0, certificate_thumbprint=thumbprint)
+    assert not registry.add(twice)
+    assert registry.get("other") is None
+
+
+def test_the_certificate_columns_come_and_go_with_migration_0011(database):
+    from alembic import command
+
+    from cdr.storage.database import _alembic_config
+
+    database.migrate()
+    config = _alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0010")
+    columns = {c["name"] for c in sa.inspect(database.engine).get_columns("auth_clients")}
+    assert "cert_thumbprint" not in columns and "jwks" in columns
+    database.migrate()
+    columns = {c["name"] for c in sa.inspect(database.engine).get_columns("auth_clients")}
+    assert {"cert_thumbprint", "cert_subject"} <= columns
