@@ -107,7 +107,7 @@ def build_api_auth(
     ]
     if not settings.allow_open:
         # /metrics takes no token: beyond loopback only when CDR_ALLOW_OPEN=1 says so.
-        middleware.insert(0, Middleware(LoopbackOnly, paths=["/metrics"]))
+        middleware.insert(0, Middleware(LoopbackOnly, paths=["/metrics"], audit=audit))
     return ApiAuth(
         middleware=middleware,
         security=capability_security(

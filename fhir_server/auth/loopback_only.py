@@ -12,6 +12,9 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fhir_server.auth.ports import RefusalAudit
+from rights.caller import Caller, Entry
+
 __all__ = ["LoopbackOnly"]
 
 log = logging.getLogger("cdr.fhir")
@@ -22,9 +25,14 @@ _REFUSAL = (
 
 
 class LoopbackOnly:
-    def __init__(self, app: ASGIApp, *, paths: Iterable[str]) -> None:
+    """``audit``: each refusal recorded in the audit trail before it is answered."""
+
+    def __init__(
+        self, app: ASGIApp, *, paths: Iterable[str], audit: RefusalAudit | None = None
+    ) -> None:
         self.app = app
         self.paths = frozenset(paths)
+        self.audit = audit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in self.paths:
@@ -38,6 +46,13 @@ class LoopbackOnly:
         log.warning(
             "%s refused to %s: not a loopback client", scope["path"], host or "an unknown peer"
         )
+        if self.audit is not None:
+            await self.audit(
+                Caller(Entry.FHIR, "", host or None),
+                f"{scope['path']} is served to loopback clients only while CDR_AUTH=on",
+                interaction="read",
+                target=f"{scope['method']} {scope['path']}",
+            )
         await send(
             {
                 "type": "http.response.start",
