@@ -1,0 +1,83 @@
+"""The run's reports: a line per case for the terminal, JUnit XML for CI servers, JSON for
+other tools. (The self-contained HTML report of issue 16 is a later step.)"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import Any
+
+from conformance.runner import CaseResult
+
+__all__ = ["case_line", "json_report", "junit_xml", "summary_line"]
+
+
+def case_line(result: CaseResult) -> str:
+    head = f"{'PASS' if result.passed else 'FAIL'} {result.case.id} ({result.seconds:.2f} s)"
+    if result.passed:
+        return head
+    return head + "".join(f"\n     {diff}" for diff in result.diffs)
+
+
+def summary_line(results: Sequence[CaseResult], seconds: float) -> str:
+    passed = sum(1 for r in results if r.passed)
+    return (
+        f"{len(results)} cases in {seconds:.1f} s: {passed} passed, {len(results) - passed} failed"
+    )
+
+
+def junit_xml(results: Sequence[CaseResult], *, name: str = "cdr-conformance") -> bytes:
+    """One ``testsuite``, one ``testcase`` per case (classname: its kind and first family tag),
+    a ``failure`` whose message is the diff; the clause and the exchange in ``system-out``."""
+    failures = sum(1 for r in results if not r.passed)
+    suite = ET.Element(
+        "testsuite",
+        name=name,
+        tests=str(len(results)),
+        failures=str(failures),
+        errors="0",
+        time=f"{sum(r.seconds for r in results):.3f}",
+    )
+    for result in results:
+        case = result.case
+        family = case.tags[1] if len(case.tags) > 1 else case.kind
+        testcase = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"conformance.{case.kind}.{family}",
+            name=case.id,
+            time=f"{result.seconds:.3f}",
+        )
+        if not result.passed:
+            failure = ET.SubElement(testcase, "failure", message="; ".join(result.diffs))
+            failure.text = "\n".join(result.diffs)
+        out = ET.SubElement(testcase, "system-out")
+        out.text = f"{case.title}\nclause: {case.clause}\n{result.request}\n\n{result.response}"
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+
+
+def json_report(results: Sequence[CaseResult], *, seconds: float, version: str) -> dict[str, Any]:
+    passed = sum(1 for r in results if r.passed)
+    return {
+        "manifest_version": version,
+        "seconds": round(seconds, 3),
+        "passed": passed,
+        "failed": len(results) - passed,
+        "cases": [
+            {
+                "id": r.case.id,
+                "kind": r.case.kind,
+                "title": r.case.title,
+                "clause": r.case.clause,
+                "tags": list(r.case.tags),
+                "input": r.case.input,
+                "result": "passed" if r.passed else "failed",
+                "differences": list(r.diffs),
+                "seconds": round(r.seconds, 3),
+                "request": r.request,
+                "response": r.response,
+            }
+            for r in results
+        ],
+    }
