@@ -13,7 +13,8 @@ from rights.errors import InputError
 from tests.hl7_fixtures import MANIFEST as HL7_MANIFEST
 
 CASES = load_cases()
-FIXTURES = Path(__file__).resolve().parents[3] / "conformance" / "fixtures"
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURES = ROOT / "conformance" / "fixtures"
 FHIR_BAD = json.loads((FIXTURES / "fhir" / "bad" / "expected.json").read_text("utf-8"))
 FHIR_REQUESTS = json.loads((FIXTURES / "fhir" / "requests" / "expected.json").read_text("utf-8"))
 
@@ -34,8 +35,10 @@ def test_every_input_ships_in_the_package(case: Case):
 
 
 def test_the_test_suite_reads_the_same_files_through_its_links():
-    assert (Path("tests/fixtures/hl7").resolve()) == (FIXTURES / "hl7").resolve()
-    assert (Path("tests/fixtures/fhir/bad").resolve()) == (FIXTURES / "fhir" / "bad").resolve()
+    tests = ROOT / "tests" / "fixtures"
+    assert (tests / "hl7").resolve() == (FIXTURES / "hl7").resolve()
+    assert (tests / "fhir" / "requests").resolve() == (FIXTURES / "fhir" / "requests").resolve()
+    assert (tests / "fhir" / "bad").resolve() == (FIXTURES / "fhir" / "bad").resolve()
 
 
 @pytest.mark.parametrize("entry", HL7_MANIFEST, ids=[e["file"] for e in HL7_MANIFEST])

@@ -4,6 +4,7 @@ words; every case's input gives the answer its case expects."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -14,10 +15,11 @@ from rights.catalogue import default_catalogue
 from rights.model import Requester
 
 CASES = load_cases()
-HL7_GOOD = "conformance/fixtures/hl7/good/adt-a01-ins-nir-latin1.hl7"
-HL7_BAD = "conformance/fixtures/hl7/bad/ae-103-nir-wrong-key-pid3-rep2.hl7"
-CER_GOOD = "conformance/fixtures/fhir/requests/cer-52345-validation.json"
-CER_BAD = "conformance/fixtures/fhir/bad/collects-all.json"
+FIXTURES = Path(__file__).resolve().parents[3] / "conformance" / "fixtures"
+HL7_GOOD = str(FIXTURES / "hl7" / "good" / "adt-a01-ins-nir-latin1.hl7")
+HL7_BAD = str(FIXTURES / "hl7" / "bad" / "ae-103-nir-wrong-key-pid3-rep2.hl7")
+CER_GOOD = str(FIXTURES / "fhir" / "requests" / "cer-52345-validation.json")
+CER_BAD = str(FIXTURES / "fhir" / "bad" / "collects-all.json")
 
 
 def verdict(path: str):
@@ -31,7 +33,7 @@ def verdict(path: str):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_each_case_input_is_judged_as_the_case_expects(case: Case):
-    result = verdict(f"conformance/fixtures/{case.input}")
+    result = verdict(str(FIXTURES / case.input))
     if isinstance(case.expect, Hl7Expectation):
         assert result.kind == "hl7"
         e = case.expect
