@@ -240,6 +240,11 @@ def _parser() -> argparse.ArgumentParser:
     cf_run.add_argument(
         "--timeout", metavar="S", type=float, default=10.0, help="per exchange (default 10 s)"
     )
+    cf_run.add_argument(
+        "--population",
+        metavar="FILE",
+        help="the target's people (JSON of `cdr sandbox list --json`): cases about others skip",
+    )
     cf_run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     cf_run.add_argument("--json", dest="json_file", metavar="FILE", help="write a JSON report")
 
@@ -443,6 +448,7 @@ def _conformance(args: argparse.Namespace) -> int:
         fhir=args.fhir,
         mllp=args.mllp,
         only=args.only,
+        population=args.population,
         timeout=args.timeout,
         junit=args.junit,
         json_file=args.json_file,

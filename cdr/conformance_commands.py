@@ -30,6 +30,7 @@ from conformance import (
     validate_file,
 )
 from conformance.mllp import parse_address
+from conformance.population import Population, population_from_json
 from rights.catalogue import default_catalogue
 from rights.errors import InputError
 from rights.model import Requester
@@ -82,9 +83,10 @@ def conformance_run(
     fhir: str | None,
     mllp: str | None,
     only: Sequence[str],
-    timeout: float,
-    junit: str | None,
-    json_file: str | None,
+    population: str | None = None,
+    timeout: float = 10.0,
+    junit: str | None = None,
+    json_file: str | None = None,
 ) -> int:
     """Exit 0 every case passed, 1 some case failed, 2 bad options."""
     cases = select(load_cases(), only)
@@ -94,12 +96,13 @@ def conformance_run(
         raise InputError("the HL7 cases need it (or --only fhir)", location="--mllp")
     if "fhir" in kinds and endpoints.fhir is None:
         raise InputError("the FHIR cases need it (or --only hl7)", location="--fhir")
+    people = _population(population)
     start = time.perf_counter()
 
     def show(result: CaseResult) -> None:
         print(case_line(result), flush=True)
 
-    results = asyncio.run(run_cases(cases, endpoints, on_result=show))
+    results = asyncio.run(run_cases(cases, endpoints, population=people, on_result=show))
     seconds = time.perf_counter() - start
     if junit:
         _write(junit, junit_xml(results), "--junit")
@@ -110,7 +113,7 @@ def conformance_run(
         text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
         _write(json_file, text.encode("utf-8"), "--json")
     print(summary_line(results, seconds))
-    return EXIT_OK if all(r.passed for r in results) else EXIT_FAILED
+    return EXIT_FAILED if any(r.failed for r in results) else EXIT_OK
 
 
 def _fhir_base(url: str | None) -> str | None:
@@ -128,6 +131,17 @@ def _mllp(address: str | None) -> tuple[str, int] | None:
         return parse_address(address)
     except ValueError as exc:
         raise InputError(str(exc), location="--mllp") from None
+
+
+def _population(path: str | None) -> Population | None:
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InputError(f"cannot read {path}: {reason}", location="--population") from None
+    return population_from_json(text, source=path)
 
 
 def _timeout(seconds: float) -> float:

@@ -24,6 +24,7 @@ __all__ = [
     "FhirExpectation",
     "Hl7Expectation",
     "IssueExpectation",
+    "Member",
     "load_cases",
     "manifest_version",
     "select",
@@ -54,6 +55,14 @@ class FhirExpectation:
 
 
 @dataclass(frozen=True, slots=True)
+class Member:
+    """The person an answer case asks about, as the sandbox lists them."""
+
+    nir: str
+    rang: int
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     id: str
     kind: Literal["hl7", "fhir"]
@@ -62,6 +71,7 @@ class Case:
     tags: tuple[str, ...]
     input: str  # path under conformance/fixtures
     expect: Hl7Expectation | FhirExpectation
+    member: Member | None = None  # who must exist in the target for the case to mean something
 
     def payload(self) -> bytes:
         """The input file's bytes, exactly as committed (HL7 files hold real CR and charsets)."""
@@ -105,7 +115,9 @@ def _case(entry: dict[str, Any]) -> Case:
                 IssueExpectation(i["code"], i["expression"]) for i in raw.get("issues", [])
             ),
         )
+    member = entry.get("member")
     return Case(
+        member=None if member is None else Member(member["nir"], member["rang"]),
         id=entry["id"],
         kind=entry["kind"],
         title=entry["title"],

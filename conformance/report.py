@@ -13,6 +13,8 @@ __all__ = ["case_line", "json_report", "junit_xml", "summary_line"]
 
 
 def case_line(result: CaseResult) -> str:
+    if result.skipped:
+        return f"SKIP {result.case.id}: {result.skipped}"
     head = f"{'PASS' if result.passed else 'FAIL'} {result.case.id} ({result.seconds:.2f} s)"
     if result.passed:
         return head
@@ -21,21 +23,22 @@ def case_line(result: CaseResult) -> str:
 
 def summary_line(results: Sequence[CaseResult], seconds: float) -> str:
     passed = sum(1 for r in results if r.passed)
-    return (
-        f"{len(results)} cases in {seconds:.1f} s: {passed} passed, {len(results) - passed} failed"
-    )
+    failed = sum(1 for r in results if r.failed)
+    skipped = len(results) - passed - failed
+    also = f"{skipped} skipped, " if skipped else ""
+    return f"{len(results)} cases in {seconds:.1f} s: {also}{passed} passed, {failed} failed"
 
 
 def junit_xml(results: Sequence[CaseResult], *, name: str = "cdr-conformance") -> bytes:
     """One ``testsuite``, one ``testcase`` per case (classname: its kind and first family tag),
     a ``failure`` whose message is the diff; the clause and the exchange in ``system-out``."""
-    failures = sum(1 for r in results if not r.passed)
     suite = ET.Element(
         "testsuite",
         name=name,
         tests=str(len(results)),
-        failures=str(failures),
+        failures=str(sum(1 for r in results if r.failed)),
         errors="0",
+        skipped=str(sum(1 for r in results if r.skipped)),
         time=f"{sum(r.seconds for r in results):.3f}",
     )
     for result in results:
@@ -48,7 +51,9 @@ def junit_xml(results: Sequence[CaseResult], *, name: str = "cdr-conformance") -
             name=case.id,
             time=f"{result.seconds:.3f}",
         )
-        if not result.passed:
+        if result.skipped:
+            ET.SubElement(testcase, "skipped", message=result.skipped)
+        elif result.failed:
             failure = ET.SubElement(testcase, "failure", message="; ".join(result.diffs))
             failure.text = "\n".join(result.diffs)
         out = ET.SubElement(testcase, "system-out")
@@ -58,12 +63,12 @@ def junit_xml(results: Sequence[CaseResult], *, name: str = "cdr-conformance") -
 
 
 def json_report(results: Sequence[CaseResult], *, seconds: float, version: str) -> dict[str, Any]:
-    passed = sum(1 for r in results if r.passed)
     return {
         "manifest_version": version,
         "seconds": round(seconds, 3),
-        "passed": passed,
-        "failed": len(results) - passed,
+        "passed": sum(1 for r in results if r.passed),
+        "failed": sum(1 for r in results if r.failed),
+        "skipped": sum(1 for r in results if r.skipped),
         "cases": [
             {
                 "id": r.case.id,
@@ -72,8 +77,9 @@ def json_report(results: Sequence[CaseResult], *, seconds: float, version: str) 
                 "clause": r.case.clause,
                 "tags": list(r.case.tags),
                 "input": r.case.input,
-                "result": "passed" if r.passed else "failed",
+                "result": "skipped" if r.skipped else "passed" if r.passed else "failed",
                 "differences": list(r.diffs),
+                "skipped": r.skipped,
                 "seconds": round(r.seconds, 3),
                 "request": r.request,
                 "response": r.response,

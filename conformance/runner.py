@@ -18,6 +18,7 @@ from conformance.cases import Case, FhirExpectation, Hl7Expectation
 from conformance.fhir_judge import judge_fhir_answer
 from conformance.hl7_judge import judge_hl7_reply
 from conformance.mllp import ExchangeFailed, mllp_exchange
+from conformance.population import Population
 
 __all__ = ["CaseResult", "Endpoints", "run_cases"]
 
@@ -40,28 +41,40 @@ class CaseResult:
     seconds: float
     request: str = ""  # what was sent: "POST <url>" or "MLLP host:port"
     response: str = ""  # what came back, cut at a few kilobytes ("" when nothing did)
+    skipped: str = ""  # why the case was not run
 
     @property
     def passed(self) -> bool:
-        return not self.diffs
+        return not self.diffs and not self.skipped
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.diffs)
 
 
 async def run_cases(
     cases: Sequence[Case],
     endpoints: Endpoints,
     *,
+    population: Population | None = None,
     on_result: Callable[[CaseResult], None] = lambda _r: None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[CaseResult]:
     """Run ``cases`` against ``endpoints``; ``on_result`` sees each result as it comes.
-    ``transport`` replaces the network for FHIR (tests use ``httpx.MockTransport``)."""
+    ``population``: the target's people; a case about someone else is skipped (None: the
+    embedded sandbox's, which every case's person belongs to). ``transport`` replaces the
+    network for FHIR (tests use ``httpx.MockTransport``)."""
     results: list[CaseResult] = []
     async with httpx.AsyncClient(
         timeout=endpoints.timeout, transport=transport, follow_redirects=False
     ) as client:
         for case in cases:
             start = time.perf_counter()
-            if isinstance(case.expect, Hl7Expectation):
+            member = case.member
+            if population is not None and member and not population.knows(member.nir, member.rang):
+                why = f"NIR {member.nir} rang {member.rang} is not in the given population"
+                result = CaseResult(case, (), 0.0, skipped=why)
+            elif isinstance(case.expect, Hl7Expectation):
                 result = await _hl7_case(case, case.expect, endpoints)
             else:
                 result = await _fhir_case(case, case.expect, endpoints, client)
@@ -72,7 +85,9 @@ async def run_cases(
 
 
 def _timed(result: CaseResult, seconds: float) -> CaseResult:
-    return CaseResult(result.case, result.diffs, seconds, result.request, result.response)
+    return CaseResult(
+        result.case, result.diffs, seconds, result.request, result.response, result.skipped
+    )
 
 
 async def _hl7_case(case: Case, expect: Hl7Expectation, endpoints: Endpoints) -> CaseResult:
