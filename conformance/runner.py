@@ -8,6 +8,7 @@ cannot be reached, stays silent or answers garbage fails with that reason; the r
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -71,23 +72,17 @@ async def run_cases(
         for case in cases:
             start = time.perf_counter()
             member = case.member
-            if population is not None and member and not population.knows(member.nir, member.rang):
+            if population and member and not population.knows(member.nir, member.rang):
                 why = f"NIR {member.nir} rang {member.rang} is not in the given population"
                 result = CaseResult(case, (), 0.0, skipped=why)
             elif isinstance(case.expect, Hl7Expectation):
                 result = await _hl7_case(case, case.expect, endpoints)
             else:
                 result = await _fhir_case(case, case.expect, endpoints, client)
-            result = _timed(result, time.perf_counter() - start)
+            result = dataclasses.replace(result, seconds=time.perf_counter() - start)
             results.append(result)
             on_result(result)
     return results
-
-
-def _timed(result: CaseResult, seconds: float) -> CaseResult:
-    return CaseResult(
-        result.case, result.diffs, seconds, result.request, result.response, result.skipped
-    )
 
 
 async def _hl7_case(case: Case, expect: Hl7Expectation, endpoints: Endpoints) -> CaseResult:
