@@ -33,6 +33,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Hl7Expectation:
+    reply: str  # MSH-9 of the reply: ACK, or RPI^I01 answering an RQI^I01
     msa_1: str  # AA, AE or AR (of the ACK, or of the RPI for an RQI^I01)
     msa_2: str  # the message's MSH-10, "" when it has none to echo
     err_3: str | None  # HL7 table 0357 code, None: no ERR at all
@@ -104,7 +105,9 @@ def _case(entry: dict[str, Any]) -> Case:
     raw = entry["expect"]
     expect: Hl7Expectation | FhirExpectation
     if entry["kind"] == "hl7":
-        expect = Hl7Expectation(raw["msa_1"], raw["msa_2"], raw["err_3"], raw["err_2"])
+        expect = Hl7Expectation(
+            raw["reply"], raw["msa_1"], raw["msa_2"], raw["err_3"], raw["err_2"]
+        )
     else:
         expect = FhirExpectation(
             status=raw["status"],

@@ -26,10 +26,13 @@ def judge_hl7_reply(reply: bytes, expect: Hl7Expectation) -> list[str]:
         ack = Message.parse(reply.decode(codec, errors="replace"))
     except ParseError as exc:
         return [f"the reply is not an HL7 message ({exc.message}): {_excerpt(reply)}"]
+    diffs: list[str] = []
+    kind = ack.message_code if expect.reply == "ACK" else f"{ack.message_code}^{ack.trigger}"
+    if kind != expect.reply:
+        diffs.append(f"MSH-9: expected {expect.reply}, got {ack.msh.field(9) or '(empty)'}")
     msa = ack.first("MSA")
     if msa is None:
-        return [f"the reply has no MSA segment: {_excerpt(reply)}"]
-    diffs: list[str] = []
+        return [*diffs, f"the reply has no MSA segment: {_excerpt(reply)}"]
     if msa.value(1) != expect.msa_1:
         diffs.append(f"MSA-1: expected {expect.msa_1}, got {msa.value(1) or '(empty)'}")
     if msa.value(2) != expect.msa_2:

@@ -31,6 +31,8 @@ SB, EB = b"\x0b", b"\x1c\x0d"
 CASES = load_cases()
 # The HL7 cases a gateway must not answer AA (every ACK rule, and the events not configured).
 BAD_HL7 = [c for c in CASES if isinstance(c.expect, Hl7Expectation) and c.expect.msa_1 != "AA"]
+# And the query, which a plain ACK does not answer: an RPI^I01 does.
+QUERIES = [c for c in CASES if isinstance(c.expect, Hl7Expectation) and c.expect.reply != "ACK"]
 
 
 @pytest.fixture
@@ -138,7 +140,7 @@ def test_against_broken_fakes_the_run_fails_with_a_reason_per_case_and_writes_ju
     argv = ["conformance", "run", "--fhir", empty_200, "--mllp", f"127.0.0.1:{aa_peer}"]
     assert main([*argv, "--junit", str(junit), "--json", str(report)]) == 1
     out = capsys.readouterr().out
-    failed = len(BAD_HL7) + sum(1 for c in CASES if c.kind == "fhir")
+    failed = len(BAD_HL7) + len(QUERIES) + sum(1 for c in CASES if c.kind == "fhir")
     assert out.splitlines()[-1].endswith(f"{len(CASES) - failed} passed, {failed} failed")
     assert "FAIL hl7-ae-102-pid7-iso-date" in out
     assert "MSA-1: expected AE, got AA" in out
@@ -159,6 +161,9 @@ def test_against_broken_fakes_the_run_fails_with_a_reason_per_case_and_writes_ju
     assert bad_failure is not None
     assert bad_failure.get("message", "").startswith("HTTP status: expected 422, got 200")
     assert cases["hl7-adt-a01-ins-nir-latin1"].find("failure") is None  # an AA is right there
+    query_failure = cases["hl7-rqi-i01-query-utf8"].find("failure")
+    assert query_failure is not None
+    assert query_failure.get("message") == "MSH-9: expected RPI^I01, got ACK"
     assert '"failed": ' + str(failed) in report.read_text("utf-8")
 
 

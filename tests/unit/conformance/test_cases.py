@@ -46,8 +46,9 @@ def test_each_hl7_fixture_is_one_case_expecting_what_its_manifest_says(entry):
     case = by_input(f"hl7/{entry['file']}")
     assert case.kind == "hl7"
     err_3 = None if entry["err_code"] is None else str(entry["err_code"])
+    reply = "RPI^I01" if (entry["message_type"] or "").startswith("RQI") else "ACK"
     assert case.expect == Hl7Expectation(
-        entry["ack"], entry["control_id"] or "", err_3, entry["err_location"]
+        reply, entry["ack"], entry["control_id"] or "", err_3, entry["err_location"]
     )
 
 

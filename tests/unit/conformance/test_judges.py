@@ -9,7 +9,7 @@ from conformance.cases import FhirExpectation, Hl7Expectation, IssueExpectation
 from conformance.fhir_judge import judge_fhir_answer
 from conformance.hl7_judge import judge_hl7_reply
 
-AE_PID7 = Hl7Expectation("AE", "MSG-1", "102", "PID-7")
+AE_PID7 = Hl7Expectation("ACK", "AE", "MSG-1", "102", "PID-7")
 
 
 def ack(msa: str, err: str = "") -> bytes:
@@ -34,6 +34,13 @@ def test_a_wrong_code_and_location_are_both_named():
     assert judge_hl7_reply(reply, AE_PID7) == [
         "ERR-3: expected 102, got 101",
         "ERR-2: expected PID^1^7 (PID-7), got PID^1^3",
+    ]
+
+
+def test_an_ack_answering_a_query_is_the_wrong_message():
+    query = Hl7Expectation("RPI^I01", "AA", "MSG-1", None, None)
+    assert judge_hl7_reply(ack("MSA|AA|MSG-1"), query) == [
+        "MSH-9: expected RPI^I01, got ACK^A01^ACK"
     ]
 
 
