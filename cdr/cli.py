@@ -246,6 +246,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the target's people (JSON of `cdr sandbox list --json`): cases about others skip",
     )
     cf_run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    cf_run.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     cf_run.add_argument("--json", dest="json_file", metavar="FILE", help="write a JSON report")
 
     db = sub.add_parser("db", help="database maintenance")
@@ -451,6 +452,7 @@ def _conformance(args: argparse.Namespace) -> int:
         population=args.population,
         timeout=args.timeout,
         junit=args.junit,
+        html=args.html,
         json_file=args.json_file,
     )
 

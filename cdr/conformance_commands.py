@@ -20,6 +20,7 @@ from conformance import (
     CaseResult,
     Endpoints,
     case_line,
+    html_report,
     json_report,
     junit_xml,
     load_cases,
@@ -86,6 +87,7 @@ def conformance_run(
     population: str | None = None,
     timeout: float = 10.0,
     junit: str | None = None,
+    html: str | None = None,
     json_file: str | None = None,
 ) -> int:
     """Exit 0 every case passed, 1 some case failed, 2 bad options."""
@@ -106,6 +108,9 @@ def conformance_run(
     seconds = time.perf_counter() - start
     if junit:
         _write(junit, junit_xml(results), "--junit")
+    if html:
+        page = html_report(results, seconds=seconds, version=manifest_version())
+        _write(html, page.encode("utf-8"), "--html")
     if json_file:
         import json
 

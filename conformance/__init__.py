@@ -4,6 +4,7 @@ judges any FHIR or MLLP endpoint. The names below are the entry points; ``cdr co
 wires them."""
 
 from conformance.cases import Case, load_cases, manifest_version, select
+from conformance.html_report import html_report
 from conformance.report import case_line, json_report, junit_xml, summary_line
 from conformance.runner import CaseResult, Endpoints, run_cases
 from conformance.validate import FileVerdict, validate_file
@@ -14,6 +15,7 @@ __all__ = [
     "Endpoints",
     "FileVerdict",
     "case_line",
+    "html_report",
     "json_report",
     "junit_xml",
     "load_cases",

@@ -1,5 +1,5 @@
 """The run's reports: a line per case for the terminal, JUnit XML for CI servers, JSON for
-other tools. (The self-contained HTML report of issue 16 is a later step.)"""
+other tools (the HTML page is ``conformance.html_report``)."""
 
 from __future__ import annotations
 

@@ -136,9 +136,10 @@ def _closed_port() -> int:
 def test_against_broken_fakes_the_run_fails_with_a_reason_per_case_and_writes_junit(
     aa_peer, empty_200, tmp_path, capsys
 ):
-    junit, report = tmp_path / "kit.xml", tmp_path / "kit.json"
+    junit, report, page = tmp_path / "kit.xml", tmp_path / "kit.json", tmp_path / "kit.html"
     argv = ["conformance", "run", "--fhir", empty_200, "--mllp", f"127.0.0.1:{aa_peer}"]
-    assert main([*argv, "--junit", str(junit), "--json", str(report)]) == 1
+    argv += ["--junit", str(junit), "--json", str(report), "--html", str(page)]
+    assert main(argv) == 1
     out = capsys.readouterr().out
     failed = len(BAD_HL7) + len(QUERIES) + sum(1 for c in CASES if c.kind == "fhir")
     assert out.splitlines()[-1].endswith(f"{len(CASES) - failed} passed, {failed} failed")
@@ -165,6 +166,9 @@ def test_against_broken_fakes_the_run_fails_with_a_reason_per_case_and_writes_ju
     assert query_failure is not None
     assert query_failure.get("message") == "MSH-9: expected RPI^I01, got ACK"
     assert '"failed": ' + str(failed) in report.read_text("utf-8")
+    html = page.read_text("utf-8")
+    assert "<li>ERR: expected ERR-3 102 at PID-7, got no ERR segment</li>" in html
+    assert f"{failed} failed" in html
 
 
 def test_a_silent_peer_and_an_unreachable_api_fail_their_cases_and_the_run_goes_on(
