@@ -85,7 +85,8 @@ def _bundle_diffs(bundle: dict[str, Any], expect: FhirExpectation) -> list[str]:
         if bundle.get("type") == "collection"
         else [f"Bundle.type: expected collection, got {bundle.get('type')!r}"]
     )
-    entries = bundle.get("entry") if isinstance(bundle.get("entry"), list) else []
+    entry = bundle.get("entry")
+    entries: list[Any] = entry if isinstance(entry, list) else []
     found = [
         (n, e["resource"])
         for n, e in enumerate(entries)

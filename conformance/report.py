@@ -59,7 +59,8 @@ def junit_xml(results: Sequence[CaseResult], *, name: str = "cdr-conformance") -
         out = ET.SubElement(testcase, "system-out")
         out.text = f"{case.title}\nclause: {case.clause}\n{result.request}\n\n{result.response}"
     ET.indent(suite)
-    return ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+    xml: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+    return xml
 
 
 def json_report(results: Sequence[CaseResult], *, seconds: float, version: str) -> dict[str, Any]:
