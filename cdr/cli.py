@@ -213,6 +213,42 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--dry-run", action="store_true", help="count what would go, delete nothing")
     purge.add_argument("--json", action="store_true", help="machine-readable output")
 
+    conformance = sub.add_parser(
+        "conformance", help="the conformance kit for interface testers (docs/conformance.md)"
+    )
+    cf_sub = conformance.add_subparsers(dest="conformance_command", required=True, metavar="ACTION")
+    cf_list = cf_sub.add_parser("list", help="the cases: id, kind, title, the clause checked")
+    cf_list.add_argument("--json", action="store_true", help="machine-readable output")
+    cf_validate = cf_sub.add_parser(
+        "validate",
+        help="check HL7 v2 messages or FHIR $submit bodies by the gateway's own rules: "
+        "exit 0 all valid, 1 some invalid, 2 some unreadable",
+    )
+    cf_validate.add_argument("files", nargs="+", metavar="FILE")
+    cf_run = cf_sub.add_parser(
+        "run", help="run the cases against a FHIR base and an MLLP listener: exit 1 on a failure"
+    )
+    cf_run.add_argument("--fhir", metavar="URL", help="FHIR base, e.g. http://127.0.0.1:8080/fhir")
+    cf_run.add_argument("--mllp", metavar="HOST:PORT", help="MLLP listener, e.g. 127.0.0.1:2575")
+    cf_run.add_argument(
+        "--only",
+        metavar="TAG",
+        action="append",
+        default=[],
+        help="run the cases with this tag or id (hl7, fhir, ack-rule, bad-input …; repeatable)",
+    )
+    cf_run.add_argument(
+        "--timeout", metavar="S", type=float, default=10.0, help="per exchange (default 10 s)"
+    )
+    cf_run.add_argument(
+        "--population",
+        metavar="FILE",
+        help="the target's people (JSON of `cdr sandbox list --json`): cases about others skip",
+    )
+    cf_run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    cf_run.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    cf_run.add_argument("--json", dest="json_file", metavar="FILE", help="write a JSON report")
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply the schema migrations")
@@ -394,9 +430,31 @@ def _dispatch(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             as_json=args.json,
         )
+    if args.command == "conformance":
+        return _conformance(args)
     if args.command == "db":
         return commands.db_upgrade(_settings({}))
     raise AssertionError(args.command)  # argparse refuses unknown commands
+
+
+def _conformance(args: argparse.Namespace) -> int:
+    from cdr import conformance_commands
+
+    action = args.conformance_command
+    if action == "list":
+        return conformance_commands.conformance_list(as_json=args.json)
+    if action == "validate":
+        return conformance_commands.conformance_validate(_settings({}), args.files)
+    return conformance_commands.conformance_run(
+        fhir=args.fhir,
+        mllp=args.mllp,
+        only=args.only,
+        population=args.population,
+        timeout=args.timeout,
+        junit=args.junit,
+        html=args.html,
+        json_file=args.json_file,
+    )
 
 
 def _clients(args: argparse.Namespace) -> int:

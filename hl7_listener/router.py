@@ -24,6 +24,7 @@ from hl7_listener.ports import InboundMessage, InboxStatus, StoreOutcome
 from mapping.hl7v2.adt_to_query import SUPPORTED_TRIGGERS, Admission, admission_from_message
 from mapping.hl7v2.charset import encode_escaped
 from mapping.hl7v2.er7 import Delimiters, Message, Segment
+from mapping.hl7v2.header_rules import header_fault
 from mapping.hl7v2.lengths import MSH_LIMITS, oversized_field
 from mapping.hl7v2.rights_to_in1 import rpi_message
 from rights.caller import Caller, Entry
@@ -37,10 +38,6 @@ __all__ = ["Intake", "IntakeOptions"]
 log = logging.getLogger("cdr.hl7")
 
 _INTERNAL_ERROR = 207  # HL7 table 0357: application internal error
-# MSH-11 (table 0103): production, training, debugging.
-_PROCESSING_IDS = frozenset({"P", "T", "D"})
-# MSH-12: the PAM FR profile is 2.5; engines in the field send 2.3 to 2.5.1, sometimes 2.6+.
-_VERSIONS = frozenset({"2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,37 +175,12 @@ class Intake:
         return ack
 
     def _check_header(self, message: Message) -> MessageError | None:
-        if not message.control_id:
-            return ParseError(
-                "MSH-10 (message control id) is empty: the message cannot be acknowledged",
-                code=101,
-                location="MSH-10",
-                acknowledgment="AR",
-            )
-        too_long = oversized_field(message, header=True)
-        if too_long is not None:
-            return too_long
-        code = message.message_code
-        if code == "RQI" and self._options.synchronous_queries:
-            if message.trigger != "I01":
-                return _reject(201, "MSH-9.2", f"RQI^{message.trigger} is not supported, only I01")
-        elif code != "ADT":
-            return _reject(200, "MSH-9.1", f"message type {code!r} is not supported (ADT, RQI)")
-        elif (
-            message.trigger not in self._options.lookup_triggers
-            and self._options.other_events == "reject"
-        ):
-            supported = ", ".join(sorted(self._options.lookup_triggers))
-            return _reject(
-                201, "MSH-9.2", f"event ADT^{message.trigger} is not supported ({supported})"
-            )
-        if message.processing_id not in _PROCESSING_IDS:
-            return _reject(
-                202, "MSH-11", f"processing id {message.processing_id!r} is not P, T or D"
-            )
-        if message.version not in _VERSIONS:
-            return _reject(203, "MSH-12", f"version {message.version!r} is not supported (2.3+)")
-        return None
+        return header_fault(
+            message,
+            lookup_triggers=self._options.lookup_triggers,
+            other_events=self._options.other_events,
+            synchronous_queries=self._options.synchronous_queries,
+        )
 
     async def _answer_query(self, message: Message, codec: str) -> bytes:
         self.counters.queries += 1
@@ -336,10 +308,6 @@ def _ack_control_id(ack: bytes) -> str:
     msh = ack.split(b"\r", 1)[0]
     fields = msh.split(msh[3:4]) if len(msh) > 3 else []
     return fields[9].decode("latin-1") if len(fields) > 9 else ""
-
-
-def _reject(code: int, location: str, message: str) -> MessageError:
-    return MessageError(message, code=code, location=location, acknowledgment="AR")
 
 
 def _header(message: Message) -> AckHeader:

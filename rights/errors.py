@@ -37,6 +37,7 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     ├── StorageError
     │   └── StorageBusy                 the database stayed locked (transient)
     ├── DeliveryFailed                  (hl7_listener.client) a result not delivered; ``reason``
+    ├── ExchangeFailed                  (conformance.mllp) a peer under test not reached or silent
     ├── AuthError                       a caller not authenticated, or not allowed what it asks
     │   ├── TokenRequestRefused         (fhir_server.auth.errors) RFC 6749 §5.2; carries ``error``
     │   ├── InvalidToken                (fhir_server.auth.errors) no usable bearer token (401)

@@ -23,10 +23,9 @@ PACKAGES = (
     "cdr",
     "cdr.storage",
 )
-# Packages with entry points to show (conformance is still empty, mapping only holds the two
-# independent mappings).
+# Packages with entry points to show (mapping only holds the two independent mappings).
 WITH_ENTRY_POINTS = {"rights", "mapping.hl7v2", "mapping.fhir", "sandbox", "fhir_server"}
-WITH_ENTRY_POINTS |= {"hl7_listener", "card", "cdr", "cdr.storage"}
+WITH_ENTRY_POINTS |= {"hl7_listener", "card", "conformance", "cdr", "cdr.storage"}
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -1,0 +1,162 @@
+"""`cdr conformance list | validate FILE… | run` (DESIGN §9): the conformance kit of issue 16,
+wired to the command line.
+
+The kit itself (``conformance``) knows no settings: the validators get the regime catalogue,
+the gateway's default structure and today's date from here, the runner its endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from cdr.clock import SystemClock
+from cdr.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
+from cdr.settings import Settings
+from conformance import (
+    CaseResult,
+    Endpoints,
+    case_line,
+    html_report,
+    json_report,
+    junit_xml,
+    load_cases,
+    manifest_version,
+    run_cases,
+    select,
+    summary_line,
+    validate_file,
+)
+from conformance.mllp import parse_address
+from conformance.population import Population, population_from_json
+from rights.catalogue import default_catalogue
+from rights.errors import InputError
+from rights.model import Requester
+
+__all__ = ["conformance_list", "conformance_run", "conformance_validate"]
+
+
+def conformance_list(*, as_json: bool) -> int:
+    cases = load_cases()
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": c.id,
+                    "kind": c.kind,
+                    "title": c.title,
+                    "clause": c.clause,
+                    "tags": list(c.tags),
+                    "input": c.input,
+                }
+                for c in cases
+            ]
+        )
+        return EXIT_OK
+    for case in cases:
+        print(f"{case.id}  [{case.kind}]  {case.title}\n    {case.clause}")
+    print(f"{len(cases)} cases (manifest {manifest_version()})")
+    return EXIT_OK
+
+
+def conformance_validate(settings: Settings, files: Sequence[str]) -> int:
+    """Exit 0 every file valid, 1 some file invalid, 2 some file unreadable."""
+    requester = Requester(settings.requester_finess, label="CDR Gateway")
+    today = SystemClock(settings.zone).today()  # the day the gateway would receive it
+    verdicts = [
+        validate_file(path, catalogue=default_catalogue(), requester=requester, today=today)
+        for path in files
+    ]
+    for verdict in verdicts:
+        stream = sys.stderr if verdict.unreadable else sys.stdout
+        for line in verdict.lines():
+            print(line, file=stream)
+    if any(v.unreadable for v in verdicts):
+        return EXIT_INPUT
+    return EXIT_OK if all(v.valid for v in verdicts) else EXIT_FAILED
+
+
+def conformance_run(
+    *,
+    fhir: str | None,
+    mllp: str | None,
+    only: Sequence[str],
+    population: str | None = None,
+    timeout: float = 10.0,
+    junit: str | None = None,
+    html: str | None = None,
+    json_file: str | None = None,
+) -> int:
+    """Exit 0 every case passed, 1 some case failed, 2 bad options."""
+    cases = select(load_cases(), only)
+    endpoints = Endpoints(fhir=_fhir_base(fhir), mllp=_mllp(mllp), timeout=_timeout(timeout))
+    kinds = {c.kind for c in cases}
+    if "hl7" in kinds and endpoints.mllp is None:
+        raise InputError("the HL7 cases need it (or --only fhir)", location="--mllp")
+    if "fhir" in kinds and endpoints.fhir is None:
+        raise InputError("the FHIR cases need it (or --only hl7)", location="--fhir")
+    people = _population(population)
+    start = time.perf_counter()
+
+    def show(result: CaseResult) -> None:
+        print(case_line(result), flush=True)
+
+    results = asyncio.run(run_cases(cases, endpoints, population=people, on_result=show))
+    seconds = time.perf_counter() - start
+    if junit:
+        _write(junit, junit_xml(results), "--junit")
+    if html:
+        page = html_report(results, seconds=seconds, version=manifest_version())
+        _write(html, page.encode("utf-8"), "--html")
+    if json_file:
+        import json
+
+        report = json_report(results, seconds=seconds, version=manifest_version())
+        text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+        _write(json_file, text.encode("utf-8"), "--json")
+    print(summary_line(results, seconds))
+    return EXIT_FAILED if any(r.failed for r in results) else EXIT_OK
+
+
+def _fhir_base(url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise InputError(f"expected an http(s) URL of a FHIR base, got {url!r}", location="--fhir")
+    return url.rstrip("/")
+
+
+def _mllp(address: str | None) -> tuple[str, int] | None:
+    if address is None:
+        return None
+    try:
+        return parse_address(address)
+    except ValueError as exc:
+        raise InputError(str(exc), location="--mllp") from None
+
+
+def _population(path: str | None) -> Population | None:
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InputError(f"cannot read {path}: {reason}", location="--population") from None
+    return population_from_json(text, source=path)
+
+
+def _timeout(seconds: float) -> float:
+    if not 0 < seconds <= 600:
+        raise InputError(f"expected 0 < seconds <= 600, got {seconds:g}", location="--timeout")
+    return seconds
+
+
+def _write(path: str, data: bytes, option: str) -> None:
+    try:
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}", location=option) from None
