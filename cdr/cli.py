@@ -248,6 +248,16 @@ def _parser() -> argparse.ArgumentParser:
     cf_run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     cf_run.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     cf_run.add_argument("--json", dest="json_file", metavar="FILE", help="write a JSON report")
+    cf_fixtures = cf_sub.add_parser("fixtures", help="the cases' files, for other tools")
+    cf_fixtures_sub = cf_fixtures.add_subparsers(
+        dest="fixtures_command", required=True, metavar="ACTION"
+    )
+    cf_export = cf_fixtures_sub.add_parser(
+        "export",
+        help="write the manifest, every input and each FHIR case as an R4 TestScript to DIR "
+        "(new or empty)",
+    )
+    cf_export.add_argument("directory", metavar="DIR")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -445,6 +455,8 @@ def _conformance(args: argparse.Namespace) -> int:
         return conformance_commands.conformance_list(as_json=args.json)
     if action == "validate":
         return conformance_commands.conformance_validate(_settings({}), args.files)
+    if action == "fixtures":
+        return conformance_commands.conformance_fixtures_export(args.directory)
     return conformance_commands.conformance_run(
         fhir=args.fhir,
         mllp=args.mllp,

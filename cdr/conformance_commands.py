@@ -30,13 +30,19 @@ from conformance import (
     summary_line,
     validate_file,
 )
+from conformance.export import export_fixtures
 from conformance.mllp import parse_address
 from conformance.population import Population, population_from_json
 from rights.catalogue import default_catalogue
 from rights.errors import InputError
 from rights.model import Requester
 
-__all__ = ["conformance_list", "conformance_run", "conformance_validate"]
+__all__ = [
+    "conformance_fixtures_export",
+    "conformance_list",
+    "conformance_run",
+    "conformance_validate",
+]
 
 
 def conformance_list(*, as_json: bool) -> int:
@@ -59,6 +65,16 @@ def conformance_list(*, as_json: bool) -> int:
     for case in cases:
         print(f"{case.id}  [{case.kind}]  {case.title}\n    {case.clause}")
     print(f"{len(cases)} cases (manifest {manifest_version()})")
+    return EXIT_OK
+
+
+def conformance_fixtures_export(directory: str) -> int:
+    """`cdr conformance fixtures export DIR`: one line saying what was written where."""
+    written = export_fixtures(Path(directory), load_cases())
+    print(
+        f"{directory}: cases.json, {written.inputs} input files, "
+        f"{written.test_scripts} TestScripts (testscript/)"
+    )
     return EXIT_OK
 
 

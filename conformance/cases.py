@@ -26,6 +26,7 @@ __all__ = [
     "IssueExpectation",
     "Member",
     "load_cases",
+    "manifest_text",
     "manifest_version",
     "select",
 ]
@@ -89,6 +90,11 @@ def _manifest() -> dict[str, Any]:
         _fixtures().joinpath("cases.json").read_text(encoding="utf-8")
     )
     return data
+
+
+def manifest_text() -> str:
+    """The manifest as shipped, for a tester's copy (``conformance.export``)."""
+    return _fixtures().joinpath("cases.json").read_text(encoding="utf-8")
 
 
 def manifest_version() -> str:
