@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from cdr.storage.audit import SqlAuditTrail
 from cdr.storage.audit_chain import audit_id
+from regimes.endpoints import tls_client_context
 from rights.errors import CdrError, ConfigError
 
 __all__ = ["AuditForwarder", "SyslogTarget", "parse_syslog_url", "syslog_frame"]
@@ -190,10 +191,6 @@ def client_context(
     """TLS 1.2 or later to the collector, its certificate checked against ``ca_file`` (else the
     system's CAs), with our client certificate when given (ATNA: mutual authentication)."""
     try:
-        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if cert_file is not None:
-            context.load_cert_chain(str(cert_file), str(key_file) if key_file else None)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"CDR_AUDIT_SYSLOG_*: cannot use the TLS files: {exc}") from exc
-    return context
+        return tls_client_context(ca_file, cert_file, key_file)
+    except ConfigError as exc:
+        raise ConfigError(f"CDR_AUDIT_SYSLOG_*: {exc.message}") from exc

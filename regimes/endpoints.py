@@ -15,7 +15,13 @@ from pathlib import Path
 
 from rights.errors import ConfigError
 
-__all__ = ["ANONYMOUS", "RegimeEndpoint", "client_tls_context", "identity_of"]
+__all__ = [
+    "ANONYMOUS",
+    "RegimeEndpoint",
+    "client_tls_context",
+    "identity_of",
+    "tls_client_context",
+]
 
 ANONYMOUS = ""  # no client certificate
 
@@ -34,8 +40,19 @@ class RegimeEndpoint:
 def client_tls_context(
     ca_file: Path | None = None, cert_file: Path | None = None, key_file: Path | None = None
 ) -> ssl.SSLContext:
-    """A TLS client context trusting ``ca_file`` (the system's CAs when None) and presenting
-    ``cert_file`` with ``key_file`` (the key may be in the certificate file) when given."""
+    """``tls_client_context`` for the regime services, which speak HTTP/1.1 only."""
+    context = tls_client_context(ca_file, cert_file, key_file)
+    # The regime transport speaks HTTP/1.1 only: say so, so that a server never picks h2.
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def tls_client_context(
+    ca_file: Path | None = None, cert_file: Path | None = None, key_file: Path | None = None
+) -> ssl.SSLContext:
+    """A TLS client context (TLS 1.2 at least, the standard library's default) trusting
+    ``ca_file`` (the system's CAs when None) and presenting ``cert_file`` with ``key_file`` (the
+    key may be in the certificate file) when given; ``ConfigError`` naming the files."""
     try:
         context = ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
         if cert_file is not None:
@@ -43,8 +60,6 @@ def client_tls_context(
     except (ssl.SSLError, OSError) as exc:
         files = ", ".join(str(f) for f in (ca_file, cert_file, key_file) if f is not None)
         raise ConfigError(f"cannot use the TLS files {files}: {exc}") from exc
-    # The regime transport speaks HTTP/1.1 only: say so, so that a server never picks h2.
-    context.set_alpn_protocols(["http/1.1"])
     return context
 
 

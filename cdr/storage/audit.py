@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -41,6 +41,7 @@ from cdr.storage.audit_chain import (
     seq_of,
 )
 from cdr.storage.fhir_search import instant_matches
+from cdr.storage.inbox import from_db
 from cdr.storage.packed import unpack
 from cdr.storage.query_budget import time_budget
 from cdr.storage.tables import audit_chain, audit_events, audit_forwarded
@@ -289,8 +290,7 @@ def _stored(seq: int, recorded: datetime, content: str) -> StoredResource:
 
 
 def _instant_text(moment: datetime) -> str:
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return from_db(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # The agents' references (AuditEvent.agent.who): the requesting client (a Device id made by

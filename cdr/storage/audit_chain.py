@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from cdr.storage.inbox import from_db
+
 __all__ = [
     "GENESIS",
     "AuditDraft",
@@ -191,7 +193,7 @@ class ChainWalk:
         for name, value in expected.items():
             stored = row.columns.get(name)
             if name == "recorded" and isinstance(stored, datetime):
-                stored, value = _utc(stored), _utc(value)
+                stored = from_db(stored)  # SQLite gives stored instants back naive
             if stored != value:
                 return ChainBreak(row.seq, f"its {name} column does not match its content")
         return None
@@ -201,10 +203,3 @@ def _first_code(codings: Iterable[Mapping[str, Any]]) -> str | None:
     for c in codings:
         return str(c.get("code", ""))
     return None
-
-
-def _utc(moment: datetime) -> datetime:
-    """Naive UTC (SQLite gives stored instants back naive)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment

@@ -3,12 +3,13 @@ moved to the last one deleted so that what is kept still verifies (``cdr.storage
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
 from sqlalchemy import Connection, Engine, delete, select, update
 
 from cdr.storage.audit import HEAD, read_head
+from cdr.storage.inbox import from_db, to_utc
 from cdr.storage.tables import audit_chain, audit_events
 from cdr.storage.transactions import in_transaction
 
@@ -56,10 +57,10 @@ def _purge_batch(
     rows = connection.execute(
         select(c.seq, c.recorded, c.hash).where(c.seq >= start).order_by(c.seq).limit(batch)
     ).all()
-    cutoff = _naive_utc(before)
+    cutoff = to_utc(before)
     old = []
     for row in rows:
-        if _naive_utc(row.recorded) >= cutoff:
+        if from_db(row.recorded) >= cutoff:
             break
         old.append(row)
     if old and not dry_run:
@@ -69,7 +70,3 @@ def _purge_batch(
             update(audit_chain).where(HEAD).values(first_seq=last.seq + 1, anchor_hash=last.hash)
         )
     return len(old)
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
