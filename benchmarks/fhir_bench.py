@@ -210,22 +210,32 @@ def _with_token(sandbox_url: str, bodies: list[str], plan: Plan, root: Path) -> 
         bearer = write_post_script(
             root, SUBMIT, bodies, headers={"Authorization": f"Bearer {token}"}, name="bearer.lua"
         )
-        for server, script in ((open_gateway, plain), (guarded, bearer)):
-            run_wrk(server.url + SUBMIT, script, connections=CONNECTIONS, seconds=1)
-        runs: dict[str, list[WrkResult]] = {"open": [], "token": []}
-        for _ in range(plan.rounds):
-            runs["open"].append(_load(open_gateway.url, plain, plan))
-            runs["token"].append(_load(guarded.url, bearer, plan))
-    ratio = median([t.rate / o.rate for t, o in zip(runs["token"], runs["open"], strict=True)])
+        opened, tokened, ratio = _interleaved((open_gateway, plain), (guarded, bearer), plan)
     show(
         "FHIR $submit with a bearer token (CDR_AUTH=on, SMART Backend Services) vs open, "
         f"wrk {CONNECTIONS} connections, one worker each",
         [
-            ("open (CDR_AUTH=off)", _summary(runs["open"])),
-            ("bearer token (CDR_AUTH=on)", _summary(runs["token"])),
+            ("open (CDR_AUTH=off)", _summary(opened)),
+            ("bearer token (CDR_AUTH=on)", _summary(tokened)),
             ("token / open", f"{ratio:.2f} x  (median of per-round ratios; target >= 0.90)"),
         ],
     )
+
+
+def _interleaved(
+    base: tuple[Running, Path], other: tuple[Running, Path], plan: Plan
+) -> tuple[list[WrkResult], list[WrkResult], float]:
+    """Both (server, script) warmed, then loaded in interleaved rounds, ``base`` first in each:
+    their results and the median of the per-round ratios other / base."""
+    for server, script in (base, other):
+        run_wrk(server.url + SUBMIT, script, connections=CONNECTIONS, seconds=1)
+    base_runs: list[WrkResult] = []
+    other_runs: list[WrkResult] = []
+    for _ in range(plan.rounds):
+        base_runs.append(_load(base[0].url, base[1], plan))
+        other_runs.append(_load(other[0].url, other[1], plan))
+    ratio = median([o.rate / b.rate for o, b in zip(other_runs, base_runs, strict=True)])
+    return base_runs, other_runs, ratio
 
 
 def _audit_on_off(sandbox_url: str, script: Path, plan: Plan, root: Path) -> None:
@@ -235,19 +245,13 @@ def _audit_on_off(sandbox_url: str, script: Path, plan: Plan, root: Path) -> Non
         _gateway(sandbox_url, 1, None, root / "audit-on") as audited,
         _gateway(sandbox_url, 1, None, root / "audit-off", {"CDR_AUDIT": "off"}) as unaudited,
     ):
-        for server in (audited, unaudited):
-            run_wrk(server.url + SUBMIT, script, connections=CONNECTIONS, seconds=1)
-        runs: dict[str, list[WrkResult]] = {"on": [], "off": []}
-        for _ in range(plan.rounds):
-            runs["off"].append(_load(unaudited.url, script, plan))
-            runs["on"].append(_load(audited.url, script, plan))
-    ratio = median([a.rate / o.rate for a, o in zip(runs["on"], runs["off"], strict=True)])
+        off, on, ratio = _interleaved((unaudited, script), (audited, script), plan)
     show(
         "FHIR $submit with the audit trail (CDR_AUDIT=on, the default) vs without, "
         f"wrk {CONNECTIONS} connections, one worker each",
         [
-            ("audit off (CDR_AUDIT=off)", _summary(runs["off"])),
-            ("audit on", _summary(runs["on"])),
+            ("audit off (CDR_AUDIT=off)", _summary(off)),
+            ("audit on", _summary(on)),
             ("on / off", f"{ratio:.2f} x  (median of per-round ratios; target >= 0.90)"),
         ],
     )
