@@ -1,14 +1,15 @@
 """What the sandbox regimes verify of each call before answering (issue 13, item 4): the signed
-assertion of the structure (``regimes.assertion``; decision 0008) and the mutual-TLS client
-certificate it is bound to.
+assertion (``regimes.assertion``; decision 0008), of the structure or of the card holder at the
+desk, and the mutual-TLS client certificate it is bound to.
 
 For each call: the assertion's signing certificate chains to a trusted root (``x5c``), none of
 the chain is revoked (the CAs' CRLs), it is valid now and made for signing (key usage, e-mail
 protection EKU as IGC-Santé signature certificates have); the JWS signature holds; the assertion
 is fresh (issued at most ``max_lifetime_s`` before it expires, not in the future beyond a small
 skew, not expired); it is bound (``cnf``) to the TLS client certificate of this connection and
-so cannot be replayed on another; its structure is the one the certificates name, and CDR
-serves it. Each refusal names its reason, which reaches the caller as a regime rejection.
+so cannot be replayed on another; its actor is the one whose certificate signed (the structure,
+or the card holder); its structure is the one the TLS certificate names, and CDR serves it.
+Each refusal names its reason, which reaches the caller as a regime rejection.
 """
 
 from __future__ import annotations
@@ -56,9 +57,34 @@ def _thumbprint(der: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode("ascii")
 
 
-def _ou(cert: x509.Certificate) -> str | None:
-    values = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+def _attribute(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str | None:
+    values = cert.subject.get_attributes_for_oid(oid)
     return str(values[0].value) if values else None
+
+
+def _ou(cert: x509.Certificate) -> str | None:
+    return _attribute(cert, NameOID.ORGANIZATIONAL_UNIT_NAME)
+
+
+def _actor(act: object, leaf: x509.Certificate, issuer: str) -> str | None:
+    """Whether the signing certificate is the actor's: the structure's own ORG SIGN certificate
+    (OU = its identifier) in unattended mode, the card holder's signature certificate (CN = the
+    national identifier) in attended mode; a CPE acts only for the structure it belongs to."""
+    if not isinstance(act, dict) or act.get("type") not in ("structure", "person"):
+        return "the assertion names no actor (act: a structure or a person)"
+    if act["type"] == "structure":
+        if act.get("id") != issuer or _ou(leaf) != issuer:
+            return f"the assertion's structure {issuer} is not the one its certificate names"
+        return None
+    holder = _attribute(leaf, NameOID.COMMON_NAME)
+    if _ou(leaf) is not None or not holder or act.get("id") != holder:
+        return "the assertion's actor is not the holder of the card certificate that signed it"
+    profession = act.get("profession")
+    if profession is not None and profession != _attribute(leaf, NameOID.TITLE):
+        return "the assertion's profession is not the one the card certificate gives"
+    if holder.startswith("3") and holder[1:].split("/", 1)[0] != issuer[1:]:
+        return f"a CPE card acts only for its own structure, not for {issuer}"
+    return None
 
 
 @dataclass
@@ -156,8 +182,9 @@ class AssertionChecker:
         if expires - issued > self.max_lifetime_s:
             return f"the assertion lives longer than {self.max_lifetime_s} s"
         issuer = str(claims["iss"])
-        if _ou(leaf) != issuer:
-            return f"the assertion's structure {issuer} is not the one its certificate names"
+        reason = _actor(claims.get("act"), leaf, issuer)
+        if reason is not None:
+            return reason
         # Replay: an assertion is reused for its short life by its own structure, on its own
         # TLS connections; taken and sent on another connection, its binding gives it away.
         if tls_client_der is None:
