@@ -72,6 +72,17 @@ def _parser() -> argparse.ArgumentParser:
     lookup.add_argument("--date", metavar="YYYY-MM-DD", help="date of care (default today)")
     lookup.add_argument("--finess", help="requesting structure (default CDR_REQUESTER_FINESS)")
     lookup.add_argument("--rpps", help="requesting professional's RPPS")
+    lookup.add_argument(
+        "--card",
+        action="store_true",
+        help="attended mode: the CPx card in the reader signs, the lookup is its holder's",
+    )
+    lookup.add_argument("--reader", help="with --card: the reader (default: the first with a card)")
+    lookup.add_argument(
+        "--pin-stdin",
+        action="store_true",
+        help="with --card: read the PIN from the first line of standard input",
+    )
     lookup.add_argument("--json", action="store_true", help="machine-readable output")
 
     regimes = sub.add_parser("regimes", help="the regime catalogue with live health")
