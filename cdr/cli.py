@@ -276,10 +276,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(overrides: dict[str, Any]) -> Settings:
+def _settings(overrides: dict[str, Any], *, serving: bool = False) -> Settings:
+    """The settings of a command. Every command but the servers uses the demo's test PKI when
+    `cdr serve` made one (``cdr.demo_security``); the servers make it, and say so."""
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**given)
+        settings = Settings(**given)
+        if serving:
+            return settings
+        from cdr.demo_security import with_demo_security  # its PKI code only when needed
+
+        return with_demo_security(settings, create=False)
     except ValidationError as exc:
         raise ConfigError(
             "; ".join(_setting_error(err, options=given.keys()) for err in exc.errors())
@@ -394,7 +401,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 "mllp_port": args.mllp_port,
                 "sandbox_port": args.sandbox_port,
                 "workers": args.workers,
-            }
+            },
+            serving=True,
         )
         from cdr import serve_commands
 
@@ -403,7 +411,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.sandbox_command == "serve":
             from cdr.serve_commands import sandbox_serve
 
-            return sandbox_serve(_settings({"sandbox_port": args.port}))
+            return sandbox_serve(_settings({"sandbox_port": args.port}, serving=True))
         return commands.sandbox_list(
             _settings({}), as_json=args.json, scenario=args.scenario, regime=args.regime
         )
