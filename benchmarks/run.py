@@ -25,9 +25,10 @@ from benchmarks.hl7_bench import run_hl7
 from benchmarks.identifier_bench import run_identifiers
 from benchmarks.lookup_bench import run_discovery, run_throughput
 from benchmarks.scale_bench import DATABASES, SIZES, run_scale
+from benchmarks.security_bench import run_security
 
-SECTIONS = ("identifiers", "lookups", "fhir", "hl7", "footprint", "scale")
-DEFAULT_SECTIONS = ("identifiers", "lookups", "fhir", "hl7", "footprint")
+SECTIONS = ("identifiers", "lookups", "security", "fhir", "hl7", "footprint", "scale")
+DEFAULT_SECTIONS = ("identifiers", "lookups", "security", "fhir", "hl7", "footprint")
 QUICK_SIZES = (200,)
 
 
@@ -86,6 +87,9 @@ def main() -> None:
     if "hl7" in wanted:
         # The HL7 benchmarks start their own gateways (cdr serve, each with its embedded sandbox).
         run_hl7(quick=args.quick)
+    if "security" in wanted:
+        # Its own sandboxes (plain and secured) and gateways.
+        run_security(quick=args.quick)
     if not wanted & {"lookups", "fhir"}:
         return
     with sandbox_process() as sandbox:

@@ -17,8 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import jwt
@@ -95,11 +96,33 @@ class AssertionChecker:
     now: Callable[[], datetime]
     max_lifetime_s: int = 300
     skew_s: int = 30
+    remembered: int = 4096  # accepted (assertion, TLS certificate) pairs kept
+    # An assertion is made once and sent for its short life (20 s, decision 0008): checked in
+    # full the first time it comes on a connection's certificate, then only for its end of
+    # life. What a full check reads (the trust, the CRLs, the directory) is fixed at start.
+    _accepted: OrderedDict[tuple[str, bytes], float] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
 
     def check(self, token: str | None, tls_client_der: bytes | None) -> str | None:
         """None when the call may be answered, else why it is refused (one sentence)."""
         if not token:
             return "no signed assertion: every call must carry one (X-CDR-Assertion)"
+        if tls_client_der is not None:
+            key = (token, tls_client_der)
+            until = self._accepted.get(key)
+            if until is not None:
+                if self.now().timestamp() <= until:
+                    return None
+                del self._accepted[key]
+        return self._check(token, tls_client_der)
+
+    def _remember(self, token: str, tls_client_der: bytes, until: float) -> None:
+        self._accepted[(token, tls_client_der)] = until
+        while len(self._accepted) > self.remembered:
+            self._accepted.popitem(last=False)
+
+    def _check(self, token: str, tls_client_der: bytes | None) -> str | None:
         try:
             header = jwt.get_unverified_header(token)
             chain = [
@@ -131,7 +154,12 @@ class AssertionChecker:
             return "the assertion's signature does not hold: it was altered or not signed so"
         except jwt.InvalidTokenError as exc:
             return f"the assertion is not valid: {exc}"
-        return self._claims(claims, leaf, tls_client_der, moment)
+        reason = self._claims(claims, leaf, tls_client_der, moment)
+        if reason is None and tls_client_der is not None:
+            # Accepted until it goes stale, or its certificate ends, whichever comes first.
+            until = min(int(claims["exp"]) + self.skew_s, leaf.not_valid_after_utc.timestamp())
+            self._remember(token, tls_client_der, until)
+        return reason
 
     def _certificate(
         self, leaf: x509.Certificate, sent: Sequence[x509.Certificate], moment: datetime

@@ -221,3 +221,25 @@ def test_the_card_authentication_key_cannot_sign_an_assertion(pki: PkiFiles) -> 
     ).assertion()
     reason = checker(pki, clock).check(token, _der(_cert(pki, "structure.auth.cert")))
     assert reason is not None and "not a signature certificate" in reason
+
+
+def test_an_accepted_assertion_is_remembered_for_its_life_on_its_certificate_only(
+    pki: PkiFiles,
+) -> None:
+    clock = Clock()
+    check = checker(pki, clock)
+    check.remembered = 2
+    tls = _der(_cert(pki, "structure.auth.cert"))
+    other = _der(_cert(pki, "bad.revoked_structure.cert"))
+    sign = signer(pki, clock)
+    token = sign.assertion()
+    assert check.check(token, tls) is None and len(check._accepted) == 1
+    assert check.check(token, tls) is None  # remembered: not checked in full again
+    # Remembered for this certificate only: on another connection it is still a replay.
+    assert "bound to another" in (check.check(token, other) or "")
+    for _ in range(3):
+        clock.at += timedelta(seconds=21)
+        assert check.check(sign.assertion(), tls) is None
+    assert len(check._accepted) == 2  # bounded
+    clock.at = T0 + timedelta(seconds=91)
+    assert "stale" in (check.check(token, tls) or "")  # forgotten once stale
