@@ -146,6 +146,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     status = card_sub.add_parser("status", help="the card in the reader: holder, validity, PIN")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    agent = card_sub.add_parser(
+        "agent", help="the desk's card agent for the staff portal (loopback only, foreground)"
+    )
+    agent.add_argument(
+        "--port", type=int, help="its port on 127.0.0.1 (default 8765, CDR_CARD_AGENT_PORT)"
+    )
+    agent.add_argument(
+        "--origin",
+        help="the portal's origin it answers (default the gateway's, CDR_CARD_AGENT_ORIGIN)",
+    )
 
     clients = sub.add_parser(
         "clients", help="API clients (SMART Backend Services) allowed to ask for tokens"
@@ -382,6 +392,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         if args.card_command == "status":
             return card_commands.card_status(args.json)
+        if args.card_command == "agent":
+            settings = _settings({"card_agent_port": args.port, "card_agent_origin": args.origin})
+            return card_commands.card_agent(settings)
         return card_commands.card_emulate(
             _settings({}),
             profile=args.profile,
