@@ -269,6 +269,23 @@ def _parser() -> argparse.ArgumentParser:
     cf_run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     cf_run.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     cf_run.add_argument("--json", dest="json_file", metavar="FILE", help="write a JSON report")
+    cf_simulate = cf_sub.add_parser(
+        "simulate", help="play a system around the gateway (bus: the engine's inbound channel)"
+    )
+    cf_simulate_sub = cf_simulate.add_subparsers(
+        dest="simulate_command", required=True, metavar="SYSTEM"
+    )
+    cf_bus = cf_simulate_sub.add_parser(
+        "bus", help="an MLLP receiver checking and recording the results a gateway sends"
+    )
+    cf_bus.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    cf_bus.add_argument("--port", type=int, required=True, help="MLLP port (0: any free one)")
+    cf_bus.add_argument(
+        "--no-zrd", action="store_true", help='the gateway sends no ZRD ("zrd": false)'
+    )
+    cf_bus.add_argument("--junit", metavar="FILE", help="write a JUnit XML report at the end")
+    cf_bus.add_argument("--html", metavar="FILE", help="write an HTML report at the end")
+    cf_bus.add_argument("--json", dest="json_file", metavar="FILE", help="write a JSON report")
     cf_fixtures = cf_sub.add_parser("fixtures", help="the cases' files, for other tools")
     cf_fixtures_sub = cf_fixtures.add_subparsers(
         dest="fixtures_command", required=True, metavar="ACTION"
@@ -485,6 +502,15 @@ def _conformance(args: argparse.Namespace) -> int:
     action = args.conformance_command
     if action == "list":
         return conformance_commands.conformance_list(as_json=args.json)
+    if action == "simulate":
+        return conformance_commands.conformance_simulate_bus(
+            host=args.host,
+            port=args.port,
+            zrd=not args.no_zrd,
+            junit=args.junit,
+            html=args.html,
+            json_file=args.json_file,
+        )
     if action == "validate":
         return conformance_commands.conformance_validate(_settings({}), args.files)
     if action == "fixtures":
