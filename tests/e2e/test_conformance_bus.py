@@ -21,9 +21,9 @@ def test_the_bus_receives_checks_and_reports_the_gateway_s_result(tmp_path: Path
     bus_port, http_port, mllp_port = _free_port(), _free_port(), _free_port()
     report = tmp_path / "bus.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDR_")}
+    command = [sys.executable, "-m", "cdr.cli", "conformance", "simulate", "bus"]
     bus = subprocess.Popen(
-        [sys.executable, "-m", "cdr.cli", "conformance", "simulate", "bus"]
-        + ["--port", str(bus_port), "--json", str(report)],
+        [*command, "--port", str(bus_port), "--json", str(report)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
