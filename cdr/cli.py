@@ -286,6 +286,15 @@ def _parser() -> argparse.ArgumentParser:
     cf_bus.add_argument("--junit", metavar="FILE", help="write a JUnit XML report at the end")
     cf_bus.add_argument("--html", metavar="FILE", help="write an HTML report at the end")
     cf_bus.add_argument("--json", dest="json_file", metavar="FILE", help="write a JSON report")
+    cf_gateway = cf_simulate_sub.add_parser(
+        "gateway", help="answer admissions and $submit as the gateway does, from fixtures only"
+    )
+    cf_gateway.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    cf_gateway.add_argument("--mllp-port", type=int, default=2575, help="MLLP (default 2575)")
+    cf_gateway.add_argument("--fhir-port", type=int, default=8080, help="FHIR (default 8080)")
+    cf_gateway.add_argument(
+        "--bus", metavar="HOST:PORT", help="send a result there after each accepted admission"
+    )
     cf_fixtures = cf_sub.add_parser("fixtures", help="the cases' files, for other tools")
     cf_fixtures_sub = cf_fixtures.add_subparsers(
         dest="fixtures_command", required=True, metavar="ACTION"
@@ -502,6 +511,14 @@ def _conformance(args: argparse.Namespace) -> int:
     action = args.conformance_command
     if action == "list":
         return conformance_commands.conformance_list(as_json=args.json)
+    if action == "simulate" and args.simulate_command == "gateway":
+        return conformance_commands.conformance_simulate_gateway(
+            _settings({}),
+            host=args.host,
+            mllp_port=args.mllp_port,
+            fhir_port=args.fhir_port,
+            bus=args.bus,
+        )
     if action == "simulate":
         return conformance_commands.conformance_simulate_bus(
             host=args.host,
