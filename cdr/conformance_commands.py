@@ -30,6 +30,7 @@ from conformance import (
     summary_line,
     validate_file,
 )
+from conformance.credentials import Credentials
 from conformance.export import export_fixtures
 from conformance.mllp import parse_address
 from conformance.population import Population, population_from_json
@@ -44,6 +45,7 @@ __all__ = [
     "conformance_simulate_bus",
     "conformance_simulate_gateway",
     "conformance_validate",
+    "credentials_from",
 ]
 
 
@@ -107,10 +109,18 @@ def conformance_run(
     junit: str | None = None,
     html: str | None = None,
     json_file: str | None = None,
+    credentials: Credentials | None = None,
+    mllp_tls: bool = False,
 ) -> int:
     """Exit 0 every case passed, 1 some case failed, 2 bad options."""
     cases = select(load_cases(), only)
-    endpoints = Endpoints(fhir=_fhir_base(fhir), mllp=_mllp(mllp), timeout=_timeout(timeout))
+    endpoints = Endpoints(
+        fhir=_fhir_base(fhir),
+        mllp=_mllp(mllp),
+        timeout=_timeout(timeout),
+        credentials=credentials or Credentials(),
+        mllp_tls=mllp_tls,
+    )
     kinds = {c.kind for c in cases}
     if "hl7" in kinds and endpoints.mllp is None:
         raise InputError("the HL7 cases need it (or --only fhir)", location="--mllp")
@@ -265,6 +275,37 @@ def _reports(
         report = json_report(results, seconds=seconds, version=manifest_version())
         text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
         _write(json_file, text.encode("utf-8"), "--json")
+
+
+def credentials_from(
+    *,
+    client: str | None,
+    key: str | None,
+    scope: str,
+    cert: str | None,
+    cert_key: str | None,
+    ca: str | None,
+) -> Credentials:
+    """The kit's credentials from its options; a client needs its key, and a key its client."""
+    if (client is None) != (key is None):
+        where = "--key" if client is not None else "--client"
+        raise InputError(
+            "--client and --key go together (a SMART client and its key)", location=where
+        )
+    if cert_key is not None and cert is None:
+        raise InputError("--cert-key needs --cert", location="--cert-key")
+
+    def path(value: str | None) -> Path | None:
+        return None if value is None else Path(value)
+
+    return Credentials(
+        client=client,
+        key=path(key),
+        scope=scope,
+        cert=path(cert),
+        cert_key=path(cert_key),
+        ca=path(ca),
+    )
 
 
 def _fhir_base(url: str | None) -> str | None:
