@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from cdr.clock import SystemClock
 from cdr.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
@@ -39,6 +40,7 @@ from rights.errors import InputError
 from rights.model import Requester
 
 __all__ = [
+    "Progress",
     "conformance_fixtures_export",
     "conformance_list",
     "conformance_run",
@@ -129,14 +131,46 @@ def conformance_run(
     people = _population(population)
     start = time.perf_counter()
 
+    progress = Progress(len(cases), sys.stderr)
+
     def show(result: CaseResult) -> None:
+        progress.clear()
         print(case_line(result), flush=True)
+        progress.advance(failed=result.failed)
 
     results = asyncio.run(run_cases(cases, endpoints, population=people, on_result=show))
+    progress.clear()
     seconds = time.perf_counter() - start
     _reports(results, seconds, junit=junit, html=html, json_file=json_file)
     print(summary_line(results, seconds))
     return EXIT_FAILED if any(r.failed for r in results) else EXIT_OK
+
+
+class Progress:
+    """A one-line progress bar on a terminal (``[=====     ] 37/74, 1 failed``), redrawn in
+    place under the case lines; nothing at all when the stream is not a terminal (CI logs)."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total, self.stream = total, stream
+        self.done = self.failed = 0
+        self.shown = stream.isatty() and total > 0
+
+    def advance(self, *, failed: bool) -> None:
+        self.done += 1
+        self.failed += failed
+        if self.shown:
+            filled = self.WIDTH * self.done // self.total
+            bar = "=" * filled + " " * (self.WIDTH - filled)
+            also = f", {self.failed} failed" if self.failed else ""
+            self.stream.write(f"\r[{bar}] {self.done}/{self.total}{also}")
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self.shown and self.done:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
 
 
 def conformance_simulate_bus(
