@@ -21,6 +21,7 @@ from cdr.heap import settle_heap
 from cdr.ids import time_ordered_id
 from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
+from cdr.portal_wiring import build_portal
 from cdr.regime_trust import build_assertion_checker, build_structure_signer
 from cdr.regime_wiring import (
     build_regime_gateways,
@@ -37,6 +38,7 @@ from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES, WriteS
 from cdr.storage.writer import SingleWriter
 from cdr.version import version
 from fhir_server.app import create_app as create_fhir_app
+from fhir_server.portal import PSC_CALLBACK_PATH
 from fhir_server.search_params import index_entries
 from fhir_server.submit import SubmitService
 from mapping.fhir.codesystems import all_conformance_resources
@@ -49,6 +51,7 @@ from rights.result import LookupReport
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.faults import FaultBook
 from sandbox.population import Population, build_population
+from sandbox.psc import PscClient, create_psc_app
 from sandbox.server import SandboxTls
 from sandbox.wire import cnam as cnam_wire
 from sandbox.wire import msa as msa_wire
@@ -243,6 +246,21 @@ def build_sandbox(settings: Settings, *, today: date | None = None) -> Starlette
             "slm": slm_wire.routes,
             "special": special_wire.routes,
         },
+        psc=create_psc_app({settings.portal_psc_client_id: psc_client_for(settings)}),
+    )
+
+
+def psc_client_for(settings: Settings) -> PscClient:
+    """The portal as a client of the sandbox's Pro Santé Connect look-alike. Any loopback
+    port is accepted for the redirect (RFC 8252 §7.3): tests serve the portal on port 0."""
+    return PscClient(
+        client_id=settings.portal_psc_client_id,
+        secret=settings.portal_psc_client_secret,
+        redirect_uris=(
+            f"{settings.http_scheme}://{settings.http_host}:{settings.http_port}"
+            f"{PSC_CALLBACK_PATH}",
+        ),
+        loopback_redirects=True,
     )
 
 
@@ -282,7 +300,7 @@ def build_http_app(
             await auth.aclose()
         await gateway.aclose()
 
-    return create_fhir_app(
+    app = create_fhir_app(
         {"database": database_ready, "regimes": regimes_ready},
         version=version(),
         store=gateway.fhir_store,
@@ -296,6 +314,19 @@ def build_http_app(
         middleware=[*(auth.middleware if auth else ()), *middleware],
         security=auth.security if auth else None,
     )
+    # The staff portal's pages at / (DESIGN §9), after the API's routes: what they do not
+    # serve is the portal's.
+    app.mount(
+        "/",
+        build_portal(
+            settings,
+            catalogue=gateway.catalogue,
+            service=gateway.service,
+            engine=gateway.database.engine,
+            clock=gateway.clock,
+        ),
+    )
+    return app
 
 
 def sandbox_tls(settings: Settings) -> SandboxTls | None:

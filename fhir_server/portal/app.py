@@ -1,0 +1,79 @@
+"""The staff portal's ASGI app (issue 15; docs/decisions/0012-staff-portal.md), mounted at ``/``
+beside the FHIR API by the composition root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from fhir_server.errors import FhirRequestError
+from fhir_server.formats import FHIR_JSON, encode_body
+from fhir_server.outcome import error_status_and_outcome
+from fhir_server.portal.consult import Consultation
+from fhir_server.portal.context import PortalContext
+from fhir_server.portal.login import PSC_CALLBACK_PATH, CardLogin, LoginPages
+from fhir_server.portal.pages import Pages
+
+__all__ = ["SESSION_COOKIE", "create_portal"]
+
+SESSION_COOKIE = "cdr_portal"
+STATIC = Path(__file__).parent / "static"
+
+
+def create_portal(portal: PortalContext, *, card: CardLogin | None = None) -> Starlette:
+    pages = Pages(portal)
+    login = LoginPages(portal, card)
+    consult = Consultation(portal)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/fhir"):
+            # An unknown FHIR path still answers as the API does, not with a page.
+            status, outcome = error_status_and_outcome(
+                FhirRequestError(404, "not-found", f"no such endpoint: {request.url.path}"), ""
+            )
+            return Response(encode_body(outcome, FHIR_JSON), status, media_type=FHIR_JSON)
+        if isinstance(exc, HTTPException) and exc.status_code == 405:
+            return Response("Méthode non permise", 405, media_type="text/plain; charset=utf-8")
+        return await pages.not_found(request)
+
+    return Starlette(
+        routes=[
+            Route("/", pages.home, methods=["GET"]),
+            Route("/connexion", login.login, methods=["GET"]),
+            Route("/connexion/psc", login.start_psc, methods=["POST"]),
+            Route(PSC_CALLBACK_PATH, login.psc_callback, methods=["GET"], name="psc_callback"),
+            Route("/deconnexion", login.logout, methods=["POST"]),
+            Route("/cgu", pages.terms, methods=["GET"]),
+            Route("/cgu", pages.accept_terms, methods=["POST"]),
+            Route("/assistance", pages.assistance, methods=["GET"]),
+            Route("/guides/{regime}", pages.guide, methods=["GET"]),
+            Route("/consultation/{regime}", consult.form, methods=["GET"]),
+            Route("/consultation/{regime}", consult.submit, methods=["POST"]),
+            Route("/consultations/{lookup_id}", consult.result, methods=["GET"]),
+            Route(
+                "/consultations/{lookup_id}/attestation.pdf", consult.attestation, methods=["GET"]
+            ),
+            Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
+        ],
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=portal.config.session_secret,
+                session_cookie=SESSION_COOKIE,
+                # The idle timeout is ours (checked on each request); the cookie outlives it
+                # only so that an expired session can be told apart from no session at all.
+                max_age=portal.config.idle_timeout_s * 4,
+                same_site="lax",
+                https_only=portal.config.https_only,
+            )
+        ],
+        exception_handlers={404: not_found, 405: not_found},
+    )
