@@ -284,6 +284,11 @@ def _log_gateway(settings: Settings, database_url: str) -> None:
         settings.effective_fhir_base_url,
         "plain HTTP" if tls is None else tls.description,
     )
+    log.info(
+        "staff portal     %s/  (log in with Pro Santé Connect: %s)",
+        settings.effective_fhir_base_url.removesuffix("/fhir"),
+        settings.effective_psc_issuer,
+    )
     if settings.mllp_tls_cert_file is None:
         security = "plain MLLP"
     elif settings.mllp_tls_client_ca_file is None:

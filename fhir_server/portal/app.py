@@ -4,6 +4,7 @@ beside the FHIR API by the composition root."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fhir_server.errors import FhirRequestError
 from fhir_server.formats import FHIR_JSON, encode_body
@@ -26,6 +28,40 @@ __all__ = ["SESSION_COOKIE", "create_portal"]
 
 SESSION_COOKIE = "cdr_portal"
 STATIC = Path(__file__).parent / "static"
+
+
+class SecurityHeaders:
+    """Headers every portal answer carries: no framing (clickjacking), scripts and styles
+    from the portal only, forms posted to the portal or to the PSC provider it redirects to
+    (browsers check form-action on the redirect too)."""
+
+    def __init__(self, app: ASGIApp, *, psc_issuer: str) -> None:
+        self.app = app
+        issuer = urlsplit(psc_issuer)
+        psc_origin = f"{issuer.scheme}://{issuer.netloc}"
+        self.headers = [
+            (
+                b"content-security-policy",
+                (
+                    "default-src 'self'; img-src 'self' data:; base-uri 'none'; "
+                    f"frame-ancestors 'none'; form-action 'self' {psc_origin}"
+                ).encode("latin-1"),
+            ),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_portal(portal: PortalContext, *, card: CardLogin | None = None) -> Starlette:
@@ -64,6 +100,7 @@ def create_portal(portal: PortalContext, *, card: CardLogin | None = None) -> St
             Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[
+            Middleware(SecurityHeaders, psc_issuer=portal.config.psc.issuer),
             Middleware(
                 SessionMiddleware,
                 secret_key=portal.config.session_secret,
@@ -73,7 +110,7 @@ def create_portal(portal: PortalContext, *, card: CardLogin | None = None) -> St
                 max_age=portal.config.idle_timeout_s * 4,
                 same_site="lax",
                 https_only=portal.config.https_only,
-            )
+            ),
         ],
         exception_handlers={404: not_found, 405: not_found},
     )

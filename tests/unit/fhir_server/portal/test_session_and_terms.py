@@ -70,12 +70,12 @@ class Clock:
         return self.now
 
 
-def _portal(acceptances: Acceptances, clock: Clock):
+def _portal(acceptances: Acceptances, clock: Clock, *, https_only: bool = False):
     context = PortalContext(
         config=PortalConfig(
             session_secret=SECRET,
             idle_timeout_s=IDLE,
-            https_only=False,
+            https_only=https_only,
             structure_finess="750100018",
             psc=PscConfig("http://127.0.0.1:1/psc", "portal", "secret"),
             support=SupportContact("01 02 03 04 05", "aide@example.org", "tous les jours"),
@@ -173,3 +173,24 @@ async def test_an_unknown_regime_page_is_a_french_404(clock):
     async with _client(app, clock) as client:
         page = await client.get("/consultation/nope")
     assert page.status_code == 404 and "Page introuvable" in page.text
+
+
+async def test_pages_forbid_framing_and_foreign_scripts(clock):
+    app = _portal(Acceptances(), clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8080"
+    ) as client:
+        page = await client.get("/connexion")
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+    assert "form-action 'self' http://127.0.0.1:1" in policy  # the PSC provider's origin
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_the_cookie_is_secure_when_served_over_https(clock):
+    app = _portal(Acceptances(), clock, https_only=True)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://gateway.example"
+    ) as client:
+        cookie = (await client.get("/connexion")).headers["set-cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
