@@ -38,7 +38,7 @@ from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES, WriteS
 from cdr.storage.writer import SingleWriter
 from cdr.version import version
 from fhir_server.app import create_app as create_fhir_app
-from fhir_server.portal import PSC_CALLBACK_PATH
+from fhir_server.portal import PSC_CALLBACK_PATH, PortalMount
 from fhir_server.search_params import index_entries
 from fhir_server.submit import SubmitService
 from mapping.fhir.codesystems import all_conformance_resources
@@ -314,17 +314,18 @@ def build_http_app(
         middleware=[*(auth.middleware if auth else ()), *middleware],
         security=auth.security if auth else None,
     )
-    # The staff portal's pages at / (DESIGN §9), after the API's routes: what they do not
-    # serve is the portal's.
-    app.mount(
-        "/",
-        build_portal(
-            settings,
-            catalogue=gateway.catalogue,
-            service=gateway.service,
-            engine=gateway.database.engine,
-            clock=gateway.clock,
-        ),
+    # The staff portal's pages at / (DESIGN §9), after the API's routes: what the API does not
+    # serve, outside its own paths, is the portal's.
+    app.router.routes.append(
+        PortalMount(
+            build_portal(
+                settings,
+                catalogue=gateway.catalogue,
+                service=gateway.service,
+                engine=gateway.database.engine,
+                clock=gateway.clock,
+            )
+        )
     )
     return app
 

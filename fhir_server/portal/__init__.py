@@ -3,7 +3,7 @@ staff, served at ``/`` beside the FHIR API. Logging in through Pro Santé Connec
 agent plugs in later: ``CardLogin``), the terms of use, the regime tiles, the consultation
 through the gateway's lookup service, the result and its PDF attestation."""
 
-from fhir_server.portal.app import SESSION_COOKIE, create_portal
+from fhir_server.portal.app import SESSION_COOKIE, PortalMount, create_portal
 from fhir_server.portal.config import PortalConfig, PscConfig, SupportContact
 from fhir_server.portal.context import PortalContext
 from fhir_server.portal.login import PSC_CALLBACK_PATH, CardLogin
@@ -16,6 +16,7 @@ __all__ = [
     "CardLogin",
     "PortalConfig",
     "PortalContext",
+    "PortalMount",
     "PscConfig",
     "RecentLookup",
     "RecentLookups",

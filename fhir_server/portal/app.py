@@ -12,22 +12,36 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fhir_server.errors import FhirRequestError
-from fhir_server.formats import FHIR_JSON, encode_body
-from fhir_server.outcome import error_status_and_outcome
 from fhir_server.portal.consult import Consultation
 from fhir_server.portal.context import PortalContext
 from fhir_server.portal.login import PSC_CALLBACK_PATH, CardLogin, LoginPages
 from fhir_server.portal.pages import Pages
 
-__all__ = ["SESSION_COOKIE", "create_portal"]
+__all__ = ["API_PATHS", "SESSION_COOKIE", "PortalMount", "create_portal"]
 
 SESSION_COOKIE = "cdr_portal"
 STATIC = Path(__file__).parent / "static"
+# The gateway's own endpoints beside the portal: their unknown paths and wrong methods are the
+# API's to answer (an OperationOutcome), never a page.
+API_PATHS = ("/fhir", "/auth", "/healthz", "/readyz", "/metrics")
+
+
+class PortalMount(Mount):
+    """The portal mounted at ``/`` after the API's routes, claiming no path of ``API_PATHS``."""
+
+    def __init__(self, app: ASGIApp, *, api_paths: tuple[str, ...] = API_PATHS) -> None:
+        super().__init__("/", app=app)
+        self.api_paths = api_paths
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path: str = scope.get("path", "")
+        if any(path == p or path.startswith(p + "/") for p in self.api_paths):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 class SecurityHeaders:
@@ -70,12 +84,6 @@ def create_portal(portal: PortalContext, *, card: CardLogin | None = None) -> St
     consult = Consultation(portal)
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        if request.url.path.startswith("/fhir"):
-            # An unknown FHIR path still answers as the API does, not with a page.
-            status, outcome = error_status_and_outcome(
-                FhirRequestError(404, "not-found", f"no such endpoint: {request.url.path}"), ""
-            )
-            return Response(encode_body(outcome, FHIR_JSON), status, media_type=FHIR_JSON)
         if isinstance(exc, HTTPException) and exc.status_code == 405:
             return Response("Méthode non permise", 405, media_type="text/plain; charset=utf-8")
         return await pages.not_found(request)

@@ -223,4 +223,7 @@ def test_guides_assistance_and_the_api_beside_the_portal(portal: Portal):  # noq
         missing = client.get("/fhir/Nothing/1/2/3")
         assert missing.status_code == 404
         assert missing.json()["resourceType"] == "OperationOutcome"
+        wrong_method = client.delete("/fhir/Patient/x")
+        assert wrong_method.status_code == 405
+        assert wrong_method.json()["resourceType"] == "OperationOutcome"
         assert client.get("/fhir/metadata").json()["resourceType"] == "CapabilityStatement"
