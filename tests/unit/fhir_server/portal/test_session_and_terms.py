@@ -194,3 +194,37 @@ async def test_the_cookie_is_secure_when_served_over_https(clock):
     ) as client:
         cookie = (await client.get("/connexion")).headers["set-cookie"].lower()
     assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+
+
+def _anonymous(app, **session) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://127.0.0.1:8080",
+        cookies={SESSION_COOKIE: _cookie(**session)} if session else None,
+    )
+
+
+async def test_psc_out_of_reach_is_told_on_the_login_page(clock):
+    app = _portal(Acceptances(), clock)  # its PSC issuer is a closed port
+    async with _anonymous(app, csrf="tok") as client:
+        page = await client.post("/connexion/psc", data={"csrf": "tok"})
+    assert page.status_code == 502
+    assert "La connexion par Pro Santé Connect n&#39;a pas abouti" in page.text
+
+
+async def test_a_login_started_elsewhere_is_refused(clock):
+    """A callback whose state this browser never made (login CSRF) opens no session."""
+    app = _portal(Acceptances(), clock)
+    async with _anonymous(app) as client:
+        page = await client.get("/connexion/psc/retour", params={"code": "c", "state": "s"})
+        assert page.status_code == 401
+        assert "Pro Santé Connect" in page.text
+        assert (await client.get("/")).headers["location"] == "/connexion"
+
+
+async def test_starting_a_login_needs_the_csrf_token(clock):
+    app = _portal(Acceptances(), clock)
+    async with _anonymous(app, csrf="tok") as client:
+        page = await client.post("/connexion/psc", data={"csrf": "other"})
+    assert page.status_code == 400
+    assert "Le formulaire a expiré" in page.text
