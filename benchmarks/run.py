@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, each against its named peer, printing the ratios.
 
 Options: --quick runs tiny counts (a smoke run that the benchmarks still work); --only runs one
-section (``--only fhir``: the `$submit` benchmarks alone; ``--only hl7``: HL7 v2 over MLLP;
+section (``--only fhir``: the `$submit` benchmarks alone; ``--only portal``: the staff portal's
+result page against the same lookups over FHIR; ``--only hl7``: HL7 v2 over MLLP;
 ``--only footprint``: what one validation lookup writes to the store).
 
 ``--only scale`` (the store at hospital scale, ``benchmarks/scale_bench.py``) is not part of the
@@ -24,10 +25,11 @@ from benchmarks.harness import sandbox_process
 from benchmarks.hl7_bench import run_hl7
 from benchmarks.identifier_bench import run_identifiers
 from benchmarks.lookup_bench import run_discovery, run_throughput
+from benchmarks.portal_bench import run_portal
 from benchmarks.scale_bench import DATABASES, SIZES, run_scale
 
-SECTIONS = ("identifiers", "lookups", "fhir", "hl7", "footprint", "scale")
-DEFAULT_SECTIONS = ("identifiers", "lookups", "fhir", "hl7", "footprint")
+SECTIONS = ("identifiers", "lookups", "fhir", "portal", "hl7", "footprint", "scale")
+DEFAULT_SECTIONS = ("identifiers", "lookups", "fhir", "portal", "hl7", "footprint")
 QUICK_SIZES = (200,)
 
 
@@ -86,7 +88,7 @@ def main() -> None:
     if "hl7" in wanted:
         # The HL7 benchmarks start their own gateways (cdr serve, each with its embedded sandbox).
         run_hl7(quick=args.quick)
-    if not wanted & {"lookups", "fhir"}:
+    if not wanted & {"lookups", "fhir", "portal"}:
         return
     with sandbox_process() as sandbox:
         if "lookups" in wanted:
@@ -98,6 +100,8 @@ def main() -> None:
                 run_throughput(sandbox)
         if "fhir" in wanted:
             run_fhir(sandbox, quick=args.quick)
+        if "portal" in wanted:
+            run_portal(sandbox, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -134,7 +134,9 @@ class Consultation:
             self.portal.catalogue,
             stored.asked_at,
         )
-        return self.portal.render(request, "result.html", view=view, regime=None)
+        asked = stored.report.query.regime
+        regime = None if asked is None else self.portal.catalogue.get(asked)
+        return self.portal.render(request, "result.html", view=view, regime=regime)
 
     async def attestation(self, request: Request) -> Response:
         user = await self.portal.signed_in(request)

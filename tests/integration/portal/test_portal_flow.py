@@ -98,6 +98,9 @@ def test_open_rights_show_every_block_and_the_attestation(portal: Portal, staff)
     assert person["nir"] in text
     lookup_id = re.search(r"/consultations/([0-9a-f]+)/attestation\.pdf", page.text)
     assert lookup_id is not None
+    again = staff.get(f"/consultations/{lookup_id.group(1)}")
+    assert again.status_code == 200 and "Droits ouverts à la date des soins" in _text(again)
+    assert f'href="/consultation/{person["regime"]}"' in again.text  # "Nouvelle consultation"
     pdf = staff.get(f"/consultations/{lookup_id.group(1)}/attestation.pdf")
     assert pdf.status_code == 200
     assert pdf.headers["content-type"] == "application/pdf"
