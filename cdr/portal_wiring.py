@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from cdr.clock import SystemClock
 from cdr.service import LookupService
 from cdr.settings import Settings
-from cdr.storage.portal import SqlRecentLookups, SqlTermsAcceptances
+from cdr.storage.portal import SqlRecentLookups, SqlStoredReports, SqlTermsAcceptances
 from fhir_server.portal import (
     CardLogin,
     PortalConfig,
@@ -98,6 +98,7 @@ def build_portal(
         run_lookup=portal_lookup(service),
         acceptances=SqlTermsAcceptances(engine),
         recent=SqlRecentLookups(engine),
+        stored=SqlStoredReports(engine),
         terms=load_terms(),
         now=lambda: clock.now().astimezone(settings.zone),
         today=clock.today,

@@ -9,11 +9,13 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cdr.storage.inbox import from_db, to_utc
-from cdr.storage.tables import lookups, portal_terms_acceptances
+from cdr.storage.tables import lookup_results, lookups, portal_terms_acceptances
 from cdr.storage.transactions import storage_errors
+from cdr.stored_report import report_from_rows
 from fhir_server.portal.ports import RecentLookup
+from rights.result import LookupReport
 
-__all__ = ["SqlRecentLookups", "SqlTermsAcceptances"]
+__all__ = ["SqlRecentLookups", "SqlStoredReports", "SqlTermsAcceptances"]
 
 
 class SqlTermsAcceptances:
@@ -77,3 +79,29 @@ class SqlRecentLookups:
             )
             for row in rows
         ]
+
+
+class SqlStoredReports:
+    """A professional's stored lookup as its report (for the result page and the attestation
+    on any worker process, or after a restart)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def report(self, lookup_id: str, rpps: str) -> tuple[LookupReport, datetime] | None:
+        if not rpps:
+            return None
+        with storage_errors("read a stored lookup"), self._engine.connect() as connection:
+            row = connection.execute(
+                select(lookups).where(lookups.c.id == lookup_id, lookups.c.requester_rpps == rpps)
+            ).first()
+            if row is None:
+                return None
+            results = connection.execute(
+                select(lookup_results)
+                .where(lookup_results.c.lookup_id == lookup_id)
+                .order_by(lookup_results.c.id)
+            ).all()
+        created = from_db(row.created_at)
+        report = report_from_rows(dict(row._mapping), [dict(r._mapping) for r in results], created)
+        return report, created

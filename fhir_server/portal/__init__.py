@@ -7,7 +7,13 @@ from fhir_server.portal.app import SESSION_COOKIE, PortalMount, create_portal
 from fhir_server.portal.config import PortalConfig, PscConfig, SupportContact
 from fhir_server.portal.context import PortalContext
 from fhir_server.portal.login import PSC_CALLBACK_PATH, CardLogin
-from fhir_server.portal.ports import RecentLookup, RecentLookups, RunLookup, TermsAcceptances
+from fhir_server.portal.ports import (
+    RecentLookup,
+    RecentLookups,
+    RunLookup,
+    StoredReports,
+    TermsAcceptances,
+)
 from fhir_server.portal.terms import Terms, load_terms
 
 __all__ = [
@@ -21,6 +27,7 @@ __all__ = [
     "RecentLookup",
     "RecentLookups",
     "RunLookup",
+    "StoredReports",
     "SupportContact",
     "Terms",
     "TermsAcceptances",

@@ -125,7 +125,7 @@ class Consultation:
         user = await self.portal.signed_in(request)
         if isinstance(user, Response):
             return user
-        stored = self.portal.reports.get(request.path_params["lookup_id"], user.national_id)
+        stored = await self.portal.find_result(request.path_params["lookup_id"], user)
         if stored is None:
             return self.portal.render(request, "not_found.html", 404, lookup=True)
         view = result_view(
@@ -143,7 +143,7 @@ class Consultation:
         if isinstance(user, Response):
             return user
         lookup_id = request.path_params["lookup_id"]
-        stored = self.portal.reports.get(lookup_id, user.national_id)
+        stored = await self.portal.find_result(lookup_id, user)
         if stored is None:
             return self.portal.render(request, "not_found.html", 404, lookup=True)
         view = result_view(lookup_id, stored.report, self.portal.catalogue, stored.asked_at)

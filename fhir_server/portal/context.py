@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from fhir_server.portal.config import PortalConfig
-from fhir_server.portal.ports import RecentLookups, RunLookup, TermsAcceptances
+from fhir_server.portal.ports import RecentLookups, RunLookup, StoredReports, TermsAcceptances
 from fhir_server.portal.professional import Professional
 from fhir_server.portal.session import csrf_token, session_state
 from fhir_server.portal.terms import Terms
@@ -65,6 +65,7 @@ class PortalContext:
     today: Callable[[], date]
     blocking: Callable[..., Any]  # runs a blocking store call off the event loop
     clock: Callable[[], float] = time.time  # the session's idle timeout
+    stored: StoredReports | None = None  # results of other processes, or before a restart
     reports: ReportCache = field(default_factory=ReportCache)
     templates: Jinja2Templates = field(
         default_factory=lambda: Jinja2Templates(directory=str(TEMPLATES))
@@ -86,6 +87,19 @@ class PortalContext:
         # Pages with patients' data are not kept by the browser or a proxy.
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    async def find_result(self, lookup_id: str, user: Professional) -> StoredResult | None:
+        """A result of ``user``'s: this process's latest, else read back from the store."""
+        kept = self.reports.get(lookup_id, user.national_id)
+        if kept is not None or self.stored is None or not user.rpps:
+            return kept
+        found = await self.blocking(self.stored.report, lookup_id, user.rpps)
+        if found is None:
+            return None
+        report, created = found
+        kept = StoredResult(user.national_id, report, created.astimezone(self.now().tzinfo))
+        self.reports.put(lookup_id, kept)
+        return kept
 
     async def signed_in(self, request: Request) -> Professional | Response:
         """The logged-in professional who accepted the current CGU, or where to send them."""

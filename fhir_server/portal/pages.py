@@ -41,7 +41,6 @@ class Pages:
                     "nir": r.nir_masked,
                     "regime": "régime inconnu" if r.regime is None else labels.get(r.regime, ""),
                     "in_force": r.in_force,
-                    "cached": self.portal.reports.get(r.lookup_id, user.national_id) is not None,
                 }
                 for r in recent
             ],

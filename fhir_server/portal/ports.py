@@ -12,7 +12,7 @@ from rights.caller import Caller
 from rights.model import RightsQuery
 from rights.result import LookupReport
 
-__all__ = ["RecentLookup", "RecentLookups", "RunLookup", "TermsAcceptances"]
+__all__ = ["RecentLookup", "RecentLookups", "RunLookup", "StoredReports", "TermsAcceptances"]
 
 # The gateway's LookupService.run: the lookup, stored and audited; returns its id and report.
 RunLookup = Callable[[RightsQuery, Caller], Awaitable[tuple[str, LookupReport]]]
@@ -38,3 +38,10 @@ class RecentLookup:
 
 class RecentLookups(Protocol):
     def recent(self, rpps: str, limit: int) -> list[RecentLookup]: ...
+
+
+class StoredReports(Protocol):
+    """A stored lookup read back as its report, for the professional who asked only (their
+    RPPS is the lookup's requester), with the time it was made; None otherwise."""
+
+    def report(self, lookup_id: str, rpps: str) -> tuple[LookupReport, datetime] | None: ...

@@ -230,3 +230,29 @@ def test_guides_assistance_and_the_api_beside_the_portal(portal: Portal):  # noq
         assert wrong_method.status_code == 405
         assert wrong_method.json()["resourceType"] == "OperationOutcome"
         assert client.get("/fhir/metadata").json()["resourceType"] == "CapabilityStatement"
+
+
+def test_another_worker_shows_the_result_and_its_attestation(portal: Portal, staff):  # noqa: F811
+    """A second HTTP app on the same data directory, as a worker process of `cdr serve
+    --workers N` is: the same session key, the same database, none of the first's memory."""
+    from cdr.bootstrap import build_gateway, build_http_app
+    from sandbox.server import start_in_thread
+    from tests.conftest import gateway_settings
+
+    person = portal.people("c2s")[1]
+    page = _consult(staff, person)
+    lookup_id = re.search(r"/consultations/([0-9a-f]+)/attestation\.pdf", page.text)
+    assert lookup_id is not None
+    settings = gateway_settings(portal.sandbox.url, portal.data_dir)
+    other = start_in_thread(build_http_app(build_gateway(settings), tune_gc=False))
+    try:
+        with httpx.Client(base_url=other.url, cookies=staff.cookies, timeout=15) as worker:
+            shown = worker.get(f"/consultations/{lookup_id.group(1)}")
+            assert shown.status_code == 200, shown.text
+            text = _text(shown)
+            assert "Droits ouverts à la date des soins" in text
+            assert re.search(r"C2S [^<]*organisme", text)
+            pdf = worker.get(f"/consultations/{lookup_id.group(1)}/attestation.pdf")
+            assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    finally:
+        other.stop()

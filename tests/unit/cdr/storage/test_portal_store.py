@@ -44,3 +44,28 @@ def test_recent_lookups_are_the_professionals_own_newest_first(migrated):
     assert recent[0].created_at.tzinfo is not None
     assert recent[0].nir_masked.endswith("*" * 10) and len(recent[0].nir_masked) == 15
     assert SqlRecentLookups(migrated.engine).recent("", 3) == []
+
+
+def test_a_stored_report_comes_back_to_whom_asked_only(migrated):
+    from cdr.storage.portal import SqlStoredReports
+    from rights.evaluation import evaluate
+    from rights.result import RegimeStatus, RightsResult
+    from tests.unit.fhir_server.portal.test_views import RIGHTS
+
+    q = replace(query("cnam"), requester=Requester(finess="750100018", rpps=RPPS))
+    result = RightsResult(
+        "cnam", RegimeStatus.FOUND, evaluate(RegimeStatus.FOUND, RIGHTS, q.date_of_care), RIGHTS
+    )
+    report = LookupReport(
+        query=q, results=(result,), started_at=FakeClock().now(), elapsed_ms=3.0
+    )
+    lookup_id = SqlLookupStore(migrated.engine).save(report, Caller(Entry.PORTAL, "psc:x"))
+    stored = SqlStoredReports(migrated.engine)
+    found = stored.report(lookup_id, RPPS)
+    assert found is not None
+    back, created = found
+    assert back.results == report.results
+    assert back.query.nir == q.nir and back.query.date_of_care == q.date_of_care
+    assert created == report.started_at
+    assert stored.report(lookup_id, "10000000020") is None
+    assert stored.report("nope", RPPS) is None
