@@ -56,9 +56,7 @@ def test_a_stored_report_comes_back_to_whom_asked_only(migrated):
     result = RightsResult(
         "cnam", RegimeStatus.FOUND, evaluate(RegimeStatus.FOUND, RIGHTS, q.date_of_care), RIGHTS
     )
-    report = LookupReport(
-        query=q, results=(result,), started_at=FakeClock().now(), elapsed_ms=3.0
-    )
+    report = LookupReport(query=q, results=(result,), started_at=FakeClock().now(), elapsed_ms=3.0)
     lookup_id = SqlLookupStore(migrated.engine).save(report, Caller(Entry.PORTAL, "psc:x"))
     stored = SqlStoredReports(migrated.engine)
     found = stored.report(lookup_id, RPPS)
