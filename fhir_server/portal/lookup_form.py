@@ -10,7 +10,7 @@ from datetime import date
 from rights.catalogue import RegimeCatalogue
 from rights.dates import check_date_of_care, parse_birth_date
 from rights.errors import IdentifierError, IdentifierKeyError, IdentifierLengthError, InputError
-from rights.identifiers import Nir, nir_key, parse_nir
+from rights.identifiers import IdentifierFieldError, Nir, nir_key, parse_nir
 from rights.model import Requester, RightsQuery
 from rights.queries import parse_rang
 
@@ -31,14 +31,16 @@ class NirPreview:
 
 
 def nir_preview(text: str) -> NirPreview:
-    """The expected key once 13 characters are there, and whether a typed key matches."""
+    """The expected key once 13 characters are there, and whether a typed key matches; a body
+    that cannot be a NIR is said at once (its first failed check)."""
     value = re.sub(r"\s", "", text).upper()
     if len(value) < 13:
         return NirPreview(False, None, f"{len(value)} caractère(s) sur 13, puis la clé (2)")
     try:
-        expected = nir_key(value[:13])
-    except ValueError:
-        return NirPreview(False, None, "Le NIR ne contient que des chiffres (2A/2B en Corse)")
+        parse_nir(value[:13])
+    except IdentifierError as exc:
+        return NirPreview(False, None, _body_message(exc))
+    expected = nir_key(value[:13])
     if len(value) == 13:
         return NirPreview(True, expected, f"Clé attendue : {expected}")
     if value[13:] == expected:
@@ -59,15 +61,24 @@ def parse_french_date(text: str) -> str:
     raise ValueError(value)
 
 
+def _body_message(exc: IdentifierError) -> str:
+    """What is wrong with the 13 characters before the key, in French."""
+    if isinstance(exc, IdentifierFieldError) and exc.check == "month":
+        return "Le mois de naissance (4e et 5e caractères) n'existe pas."
+    if isinstance(exc, IdentifierFieldError) and exc.check == "department":
+        return "Le département de naissance (6e et 7e caractères) n'existe pas."
+    return (
+        "Le NIR commence par le sexe (1 à 8) et ne contient que des chiffres "
+        "(2A ou 2B pour un département de Corse)."
+    )
+
+
 def _nir_message(exc: IdentifierError) -> str:
     if isinstance(exc, IdentifierKeyError):
         return f"La clé du NIR est fausse : pour ce numéro, la clé attendue est {exc.expected_key}."
     if isinstance(exc, IdentifierLengthError):
         return "Le NIR compte 13 caractères, ou 15 avec sa clé."
-    return (
-        "Ce NIR n'est pas valide : vérifiez le sexe (1er chiffre), le mois de naissance "
-        "et le lieu de naissance."
-    )
+    return _body_message(exc)
 
 
 @dataclass

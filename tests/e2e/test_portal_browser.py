@@ -165,6 +165,11 @@ def test_bad_inputs_are_told_in_french_and_the_form_keeps_them(page: Page, porta
     if page.url.endswith("/cgu"):
         accept_terms(page)
     person = portal.people("open")[4]
+    page.goto(f"/consultation/{person['regime']}")
+    page.get_by_label(re.compile("NIR du patient")).fill("1621375114123")  # month 13
+    expect(page.locator("#nir-aide")).to_have_text(
+        "Le mois de naissance (4e et 5e caractères) n'existe pas."
+    )
     wrong = person["nir"][:13] + f"{(int(person['nir'][13:]) + 1) % 97:02d}"
     consult(page, person, nir=wrong, date_of_care="31/02/2026")
     main = page.locator("main")

@@ -12,6 +12,24 @@
     var k = 97n - (BigInt(digits) % 97n);
     return (k < 10n ? "0" : "") + k.toString();
   }
+  // The first checks of rights/identifiers.py, for a message while typing.
+  function bodyProblem(body) {
+    if (!/^[1-8]/.test(body)) {
+      return "Le NIR commence par le sexe (1 à 8) et ne contient que des chiffres " +
+        "(2A ou 2B pour un département de Corse).";
+    }
+    if (/^[1-4]/.test(body)) {
+      var month = parseInt(body.slice(3, 5), 10);
+      if (!(month >= 1 && month <= 12) && month !== 20 && !(month >= 30 && month <= 42) &&
+          !(month >= 50)) {
+        return "Le mois de naissance (4e et 5e caractères) n'existe pas.";
+      }
+      if (body.slice(5, 7) === "00" || body.slice(5, 7) === "20") {
+        return "Le département de naissance (6e et 7e caractères) n'existe pas.";
+      }
+    }
+    return null;
+  }
   function update() {
     var value = input.value.replace(/\s/g, "").toUpperCase();
     if (value.length < 13) {
@@ -19,7 +37,10 @@
       return;
     }
     var expected = key(value.slice(0, 13));
-    if (expected === null) {
+    var problem = bodyProblem(value.slice(0, 13));
+    if (problem !== null) {
+      help.textContent = problem;
+    } else if (expected === null) {
       help.textContent = "Le NIR ne contient que des chiffres (2A/2B en Corse)";
     } else if (value.length === 13) {
       help.textContent = "Clé attendue : " + expected;

@@ -100,3 +100,19 @@ def test_a_short_nir_and_a_care_date_too_far_ahead():
 def test_a_malformed_birth_date_asks_for_the_format():
     form, _ = _query(nir=BODY, birth_date="17041962")
     assert form.errors["birth_date"] == "Saisissez la date de naissance au format JJ/MM/AAAA."
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("9620475114123", "Le NIR commence par le sexe (1 à 8)"),
+        ("1621375114123", "Le mois de naissance (4e et 5e caractères) n'existe pas."),
+        ("1620400114123", "Le département de naissance (6e et 7e caractères) n'existe pas."),
+    ],
+    ids=["sex", "month", "department"],
+)
+def test_a_body_that_cannot_be_a_nir_is_said_while_typing_and_on_submit(body, message):
+    preview = nir_preview(body)
+    assert preview.message.startswith(message) and preview.expected_key is None
+    form, query = _query(nir=body)
+    assert query is None and form.errors["nir"].startswith(message)
