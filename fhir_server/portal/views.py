@@ -162,6 +162,17 @@ def _headline(report: LookupReport) -> str:
     )
 
 
+def _missing(report: LookupReport, catalogue: RegimeCatalogue, found: bool) -> list[str]:
+    """Rights found while some regimes did not answer: what is shown may not be all."""
+    if not found or not report.failed:
+        return []
+    labels = ", ".join(catalogue.get(r.regime).label for r in report.failed)
+    return [
+        f"Sans réponse de : {labels}. Les droits qu'ils détiennent éventuellement ne sont pas "
+        "affichés ; relancez la consultation plus tard."
+    ]
+
+
 def result_view(
     lookup_id: str, report: LookupReport, catalogue: RegimeCatalogue, asked_at: datetime
 ) -> ResultView:
@@ -193,6 +204,9 @@ def result_view(
             )
             for r in report.results
         ],
-        warnings=[french_warning(w) for w in report.warnings],
+        warnings=[
+            *_missing(report, catalogue, bool(blocks)),
+            *map(french_warning, report.warnings),
+        ],
         any_found=bool(blocks),
     )

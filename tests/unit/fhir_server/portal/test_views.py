@@ -140,3 +140,14 @@ def test_the_attestation_is_a_pdf_naming_the_lookup():
     pdf = attestation_pdf(view, user, "750100018")
     assert pdf.startswith(b"%PDF-")
     assert b"Attestation de consultation des droits" in pdf  # the document's title
+
+
+def test_rights_found_while_a_regime_was_down_say_so():
+    down = RightsResult(
+        "msa", RegimeStatus.TIMEOUT, Evaluation(False, InForceReason.REGIME_UNAVAILABLE)
+    )
+    view = result_view(
+        "x", _report(_found(), down, regime=None), default_catalogue(), datetime.now(UTC)
+    )
+    assert view.in_force
+    assert view.warnings[0].startswith("Sans réponse de : MSA.")
