@@ -47,7 +47,14 @@ system-deps:
 	    || { echo "apt-get failed for:$$missing" >&2; exit 1; }; \
 	else echo "note: not root; missing system packages:$$missing (needed by card/portal tests only)"; fi
 
+# The demo card (cdr.demo_security) sits in vsmartcard's virtual reader, which pcscd serves: when
+# pcscd is installed and not running, it runs beside the gateway and stops with it.
 run: install
+	@pid=""; \
+	if command -v pcscd >/dev/null && ! pgrep -x pcscd >/dev/null && [ "$$(id -u)" = "0" ]; then \
+	  pcscd --foreground >/dev/null 2>&1 & pid=$$!; echo "pcscd started for the demo card (it stops with the gateway)"; \
+	elif ! command -v pcscd >/dev/null; then echo "note: no pcscd: the demo card needs it (make system-deps)"; fi; \
+	trap 'if [ -n "$$pid" ]; then kill $$pid 2>/dev/null; fi' EXIT INT TERM; \
 	$(BIN)/cdr serve
 
 check: install

@@ -54,7 +54,13 @@ class SandboxProcess:
 def sandbox_process(per_regime: int = 20) -> Iterator[SandboxProcess]:
     """`cdr sandbox serve` in a child process, so that it has a core of its own."""
     port = free_port()
-    env = dict(os.environ, CDR_SANDBOX_PORT=str(port), CDR_SANDBOX_PER_REGIME=str(per_regime))
+    # Plain HTTP, as the gateways under test are told (CDR_REGIMES_URL=http://...).
+    env = dict(
+        os.environ,
+        CDR_SANDBOX_PORT=str(port),
+        CDR_SANDBOX_PER_REGIME=str(per_regime),
+        CDR_DEMO_SECURITY="off",
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "cdr.cli", "sandbox", "serve"],
         env=env,

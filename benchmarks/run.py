@@ -27,9 +27,10 @@ from benchmarks.identifier_bench import run_identifiers
 from benchmarks.lookup_bench import run_discovery, run_throughput
 from benchmarks.portal_bench import run_portal
 from benchmarks.scale_bench import DATABASES, SIZES, run_scale
+from benchmarks.security_bench import run_security
 
-SECTIONS = ("identifiers", "lookups", "fhir", "portal", "hl7", "footprint", "scale")
-DEFAULT_SECTIONS = ("identifiers", "lookups", "fhir", "portal", "hl7", "footprint")
+SECTIONS = ("identifiers", "lookups", "security", "fhir", "portal", "hl7", "footprint", "scale")
+DEFAULT_SECTIONS = ("identifiers", "lookups", "security", "fhir", "portal", "hl7", "footprint")
 QUICK_SIZES = (200,)
 
 
@@ -88,6 +89,9 @@ def main() -> None:
     if "hl7" in wanted:
         # The HL7 benchmarks start their own gateways (cdr serve, each with its embedded sandbox).
         run_hl7(quick=args.quick)
+    if "security" in wanted:
+        # Its own sandboxes (plain and secured) and gateways.
+        run_security(quick=args.quick)
     if not wanted & {"lookups", "fhir", "portal"}:
         return
     with sandbox_process() as sandbox:

@@ -20,7 +20,10 @@ __all__ = [
     "apdu_get_response",
     "apdu_internal_authenticate",
     "apdu_mse_set_authentication",
+    "apdu_mse_set_signature",
     "apdu_pin_status",
+    "apdu_pso_compute_signature",
+    "apdu_pso_hash",
     "apdu_read_binary",
     "apdu_select_aid",
     "apdu_select_path",
@@ -37,7 +40,9 @@ CPX_AID_CONTACTLESS = bytes.fromhex("E828BD080F8025000001FF0020")
 MAX_READ = 0xE7  # Cryptolib's max_recv_size for CPS3
 PIN_REFERENCE = 0x01  # the user CHV seen in the traces
 AUTH_KEY_REFERENCE = 0x01  # sent as 0x80|ref in the MSE control reference template
+SIGN_KEY_REFERENCE = 0x02  # the non-repudiation key (CPS_PRIV_SIG) of the emulated card
 ALGO_RSA_PKCS1 = 0x02
+ALGO_RSA_SHA256 = 0x42  # card.md §1.3: SHA-256 + RSA PKCS#1 for a digital signature
 _PIN_LENGTH = 8
 # DER prefix of a DigestInfo for SHA-256 (RFC 8017 §9.2 note 1).
 SHA256_DIGEST_INFO_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
@@ -124,6 +129,30 @@ def apdu_mse_set_authentication(
     """MSE SET AT: the authentication key and RSA PKCS#1 for INTERNAL AUTHENTICATE."""
     crt = bytes([0x84, 0x01, 0x80 | key_reference, 0x80, 0x01, algorithm])
     return _apdu(0x00, 0x22, 0x41, 0xA4, crt)
+
+
+def apdu_mse_set_signature(
+    key_reference: int = SIGN_KEY_REFERENCE, algorithm: int = ALGO_RSA_SHA256
+) -> bytes:
+    """MSE SET DST: the signature key and its algorithm for PSO COMPUTE DIGITAL SIGNATURE."""
+    crt = bytes([0x84, 0x01, 0x80 | key_reference, 0x80, 0x01, algorithm])
+    return _apdu(0x00, 0x22, 0x41, 0xB6, crt)
+
+
+def apdu_pso_hash(digest: bytes) -> bytes:
+    """PSO HASH with the whole SHA-256 hash computed by the host (ISO 7816-8 data object 90).
+
+    A CPS3 also takes the intermediate state of a hash it finishes itself (card.md §1.3);
+    ``hashlib`` cannot export that state, so the host sends the finished hash, which IAS-ECC
+    accepts for a signature whose data never reaches the card."""
+    if len(digest) != 32:
+        raise ValueError("a SHA-256 digest is 32 bytes")
+    return _apdu(0x00, 0x2A, 0x90, 0xA0, bytes([0x90, 0x20]) + digest)
+
+
+def apdu_pso_compute_signature() -> bytes:
+    """PSO COMPUTE DIGITAL SIGNATURE over the hash given by PSO HASH."""
+    return _apdu(0x00, 0x2A, 0x9E, 0x9A, le=0)
 
 
 def apdu_internal_authenticate(digest_info: bytes) -> bytes:

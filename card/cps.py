@@ -2,7 +2,8 @@
 
 ``CpxSession`` is what ``card.pcsc`` (the real reader) and the tests (the emulated card's
 handler, called directly) both drive: select the application, read the certificates, verify
-the PIN, sign with the authentication key. ``card_family`` names a card from its ATR.
+the PIN, sign with the authentication key or with the signature key. ``card_family`` names a
+card from its ATR.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from card.apdu import (
     apdu_get_response,
     apdu_internal_authenticate,
     apdu_mse_set_authentication,
+    apdu_mse_set_signature,
     apdu_pin_status,
+    apdu_pso_compute_signature,
+    apdu_pso_hash,
     apdu_read_binary,
     apdu_select_aid,
     apdu_select_path,
@@ -161,3 +165,12 @@ class CpxSession:
         digest = hashlib.sha256(challenge).digest()
         response = self.exchange(apdu_internal_authenticate(digest_info_sha256(digest)))
         return check(response, "signing with the authentication key").data
+
+    def sign_with_signature_key(self, data: bytes) -> bytes:
+        """RSA PKCS#1 v1.5 over SHA-256(data) with the non-repudiation key (PIN verified
+        first): MSE SET DST, PSO HASH with the host's hash, PSO COMPUTE DIGITAL SIGNATURE
+        (card.md §1.3). This key, not the authentication one, signs assertions (card.md §0)."""
+        check(self.exchange(apdu_mse_set_signature()), "choosing the signature key")
+        check(self.exchange(apdu_pso_hash(hashlib.sha256(data).digest())), "giving the hash")
+        response = self.exchange(apdu_pso_compute_signature())
+        return check(response, "signing with the signature key").data

@@ -4,8 +4,9 @@ It answers command APDUs the way the traces of reference/card.md §1.3 show a CP
 SELECT by AID with P2=0C, SELECT by path P1=09/P2=04 returning its FCP through ``61 xx`` and
 GET RESPONSE, READ BINARY capped at 0xE7 bytes, VERIFY with a 3-try counter (``63 Cx``, then
 ``69 83`` once blocked), MSE SET AT and INTERNAL AUTHENTICATE signing the DigestInfo it is sent
-(RSA PKCS#1 v1.5) with the profile's authentication key from the test PKI. ``card.vpcd``
-puts it behind the virtual reader.
+(RSA PKCS#1 v1.5) with the profile's authentication key, and MSE SET DST, PSO HASH (the host's
+SHA-256) and PSO COMPUTE DIGITAL SIGNATURE with its signature key, both keys from the test PKI.
+``card.vpcd`` puts it behind the virtual reader.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ __all__ = ["CPS3_CONTACT_ATR", "EmulatedCpx", "emulated_card_from_pki"]
 CPS3_CONTACT_ATR = bytes.fromhex("3BAC00402A001225006480000310009000")
 PIN_TRIES = 3
 _EXPECTED_MSE = bytes([0x84, 0x01, 0x81, 0x80, 0x01, 0x02])
+_EXPECTED_DST = bytes([0x84, 0x01, 0x82, 0x80, 0x01, 0x42])
+_AUTHENTICATION, _SIGNATURE = "authentication", "signature"
 
 
 def _sw(value: int, data: bytes = b"") -> bytes:
@@ -40,24 +43,28 @@ def _fcp(size: int, fid: bytes) -> bytes:
 
 @dataclass
 class EmulatedCpx:
-    """One card: its files (full path → content), its PIN and the key behind INTERNAL
-    AUTHENTICATE. State that a real card loses at power-off (PIN verified, security
-    environment, selected file) is reset by ``power_on``; the try counter survives it."""
+    """One card: its files (full path → content), its PIN, the key behind INTERNAL
+    AUTHENTICATE and the one behind PSO COMPUTE DIGITAL SIGNATURE. State that a real card
+    loses at power-off (PIN verified, security environment, hash, selected file) is reset by
+    ``power_on``; the try counter survives it."""
 
     files: dict[bytes, bytes]
     pin: str
     auth_key: rsa.RSAPrivateKey
+    sign_key: rsa.RSAPrivateKey
     atr: bytes = CPS3_CONTACT_ATR
     tries_left: int = PIN_TRIES
     _verified: bool = field(default=False, init=False)
     _selected: bytes | None = field(default=None, init=False)
-    _environment: bool = field(default=False, init=False)
+    _environment: str | None = field(default=None, init=False)
+    _hash: bytes | None = field(default=None, init=False)
     _pending: bytes = field(default=b"", init=False)
 
     def power_on(self) -> None:
         self._verified = False
         self._selected = None
-        self._environment = False
+        self._environment = None
+        self._hash = None
         self._pending = b""
 
     def handle(self, command: bytes) -> bytes:
@@ -81,6 +88,7 @@ class EmulatedCpx:
             0x20: self._verify,
             0x22: self._manage_security_environment,
             0x88: self._internal_authenticate,
+            0x2A: self._perform_security_operation,
         }
         handler = handlers.get(ins)
         if handler is None:
@@ -146,16 +154,20 @@ class EmulatedCpx:
         return _sw(0x63C0 | self.tries_left)
 
     def _manage_security_environment(self, p1: int, p2: int, data: bytes, le: int | None) -> bytes:
-        if (p1, p2) != (0x41, 0xA4) or data != _EXPECTED_MSE:
-            self._environment = False
-            return _sw(0x6A80)
-        self._environment = True
-        return _sw(0x9000)
+        self._hash = None
+        if (p1, p2) == (0x41, 0xA4) and data == _EXPECTED_MSE:
+            self._environment = _AUTHENTICATION
+            return _sw(0x9000)
+        if (p1, p2) == (0x41, 0xB6) and data == _EXPECTED_DST:
+            self._environment = _SIGNATURE
+            return _sw(0x9000)
+        self._environment = None
+        return _sw(0x6A80)
 
     def _internal_authenticate(self, p1: int, p2: int, data: bytes, le: int | None) -> bytes:
         if not self._verified:
             return _sw(0x6982)
-        if not self._environment:
+        if self._environment != _AUTHENTICATION:
             return _sw(0x6985)
         prefix, digest = (
             data[: len(SHA256_DIGEST_INFO_PREFIX)],
@@ -165,6 +177,33 @@ class EmulatedCpx:
             return _sw(0x6A80)
         signature = self.auth_key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
         return self._announce(signature)
+
+    def _perform_security_operation(self, p1: int, p2: int, data: bytes, le: int | None) -> bytes:
+        if (p1, p2) == (0x90, 0xA0):  # PSO HASH: the whole hash, data object 90
+            if self._environment != _SIGNATURE:
+                return _sw(0x6985)
+            if len(data) != 34 or data[:2] != bytes([0x90, 0x20]):
+                return _sw(0x6A80)
+            self._hash = data[2:]
+            return _sw(0x9000)
+        if (p1, p2) == (0x9E, 0x9A):  # PSO COMPUTE DIGITAL SIGNATURE
+            if not self._verified:
+                return _sw(0x6982)
+            if self._environment != _SIGNATURE or self._hash is None:
+                return _sw(0x6985)
+            digest, self._hash = self._hash, None  # one signature per hash given
+            signature = self.sign_key.sign(
+                digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())
+            )
+            return self._announce(signature)
+        return _sw(0x6A86)
+
+
+def _private_key(path: Path) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{path} is not an RSA key")
+    return key
 
 
 def _serial(national_id: str) -> bytes:
@@ -180,12 +219,9 @@ def _der(path: Path) -> bytes:
 
 
 def emulated_card_from_pki(pki_directory: Path, profile: str, *, pin: str) -> EmulatedCpx:
-    """The card of ``profile`` (``card.pki.PROFILES``) with its certificates and authentication
-    key from a test PKI written by ``cdr pki init``."""
+    """The card of ``profile`` (``card.pki.PROFILES``) with its certificates and its two keys
+    from a test PKI written by ``cdr pki init``."""
     card_dir = pki_directory / "cards" / profile
-    key = serialization.load_pem_private_key((card_dir / "auth.key").read_bytes(), None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{card_dir / 'auth.key'} is not an RSA key")
     auth = _der(card_dir / "auth.pem")
     holder_cn = x509.load_der_x509_certificate(auth).subject.rfc4514_string()
     pin_block(pin)  # refuses a PIN the card could never be sent
@@ -196,5 +232,6 @@ def emulated_card_from_pki(pki_directory: Path, profile: str, *, pin: str) -> Em
             SIGN_CERT_PATH: _der(card_dir / "sign.pem"),
         },
         pin=pin,
-        auth_key=key,
+        auth_key=_private_key(card_dir / "auth.key"),
+        sign_key=_private_key(card_dir / "sign.key"),
     )

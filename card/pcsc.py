@@ -124,6 +124,9 @@ class PcscCard:
     def sign_challenge(self, challenge: bytes) -> bytes:
         return self._application().sign_authentication(challenge)
 
+    def sign_data(self, data: bytes) -> bytes:
+        return self._application().sign_with_signature_key(data)
+
     def close(self) -> None:
         # A reset on leaving: the verified PIN dies with this connection.
         scard.SCardDisconnect(self._card, scard.SCARD_RESET_CARD)

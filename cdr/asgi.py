@@ -12,6 +12,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cdr.bootstrap import build_gateway, build_http_app
+from cdr.demo_security import with_demo_security
 from cdr.logs import configure_logging
 from cdr.settings import Settings
 
@@ -22,6 +23,7 @@ FACTORY = "cdr.asgi:create_gateway_app"
 
 def create_gateway_app() -> FastAPI:
     """One worker's app: settings from the environment, no migration (the parent ran it)."""
-    settings = Settings()  # type: ignore[call-arg]  # every field from CDR_* variables
+    # Every field from CDR_* variables; the demo's test PKI as the parent made it.
+    settings = with_demo_security(Settings(), create=False)  # type: ignore[call-arg]
     configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
     return build_http_app(build_gateway(settings, migrate=False))

@@ -21,16 +21,14 @@ from types import FrameType
 from card.emulator import emulated_card_from_pki
 from card.errors import CardError
 from card.pcsc import PcscReader
-from card.pki import PROFILES, init_pki
+from card.pki import PROFILES
 from card.reader import CardReader, CardReport, describe_card
 from card.vpcd import VirtualCardLink
+from cdr.demo_security import DEMO_PIN, demo_pki_directory, ensure_pki
 from cdr.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.settings import Settings
-from sandbox.eligibility import default_structures
 
 __all__ = ["DEMO_PIN", "card_emulate", "card_status", "render_report"]
-
-DEMO_PIN = "1234"
 
 
 def _pki_directory(settings: Settings, given: Path | None) -> Path | None:
@@ -42,12 +40,9 @@ def _pki_directory(settings: Settings, given: Path | None) -> Path | None:
             )
             return None
         return given
-    directory = settings.data_dir / "pki"
+    directory = demo_pki_directory(settings)
     if not (directory / "manifest.json").is_file():
-        finess = settings.requester_finess
-        listed = default_structures().find(finess)
-        name = listed.name if listed is not None else f"Structure {finess}"
-        init_pki(directory, structure_finess=finess, structure_name=name)
+        ensure_pki(settings, directory)
         print(f"test PKI written to {directory}")
     return directory
 

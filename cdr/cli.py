@@ -72,6 +72,17 @@ def _parser() -> argparse.ArgumentParser:
     lookup.add_argument("--date", metavar="YYYY-MM-DD", help="date of care (default today)")
     lookup.add_argument("--finess", help="requesting structure (default CDR_REQUESTER_FINESS)")
     lookup.add_argument("--rpps", help="requesting professional's RPPS")
+    lookup.add_argument(
+        "--card",
+        action="store_true",
+        help="attended mode: the CPx card in the reader signs, the lookup is its holder's",
+    )
+    lookup.add_argument("--reader", help="with --card: the reader (default: the first with a card)")
+    lookup.add_argument(
+        "--pin-stdin",
+        action="store_true",
+        help="with --card: read the PIN from the first line of standard input",
+    )
     lookup.add_argument("--json", action="store_true", help="machine-readable output")
 
     regimes = sub.add_parser("regimes", help="the regime catalogue with live health")
@@ -265,10 +276,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(overrides: dict[str, Any]) -> Settings:
+def _settings(overrides: dict[str, Any], *, serving: bool = False) -> Settings:
+    """The settings of a command. Every command but the servers uses the demo's test PKI when
+    `cdr serve` made one (``cdr.demo_security``); the servers make it, and say so."""
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**given)
+        settings = Settings(**given)
+        if serving:
+            return settings
+        from cdr.demo_security import with_demo_security  # its PKI code only when needed
+
+        return with_demo_security(settings, create=False)
     except ValidationError as exc:
         raise ConfigError(
             "; ".join(_setting_error(err, options=given.keys()) for err in exc.errors())
@@ -383,7 +401,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 "mllp_port": args.mllp_port,
                 "sandbox_port": args.sandbox_port,
                 "workers": args.workers,
-            }
+            },
+            serving=True,
         )
         from cdr import serve_commands
 
@@ -392,7 +411,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.sandbox_command == "serve":
             from cdr.serve_commands import sandbox_serve
 
-            return sandbox_serve(_settings({"sandbox_port": args.port}))
+            return sandbox_serve(_settings({"sandbox_port": args.port}, serving=True))
         return commands.sandbox_list(
             _settings({}), as_json=args.json, scenario=args.scenario, regime=args.regime
         )

@@ -10,6 +10,7 @@ import socket
 import sys
 import urllib.parse
 
+from cdr.attended import AttendedSession, open_attended, pin_from_terminal_or_stdin
 from cdr.bootstrap import build_gateway, build_population_for
 from cdr.clock import SystemClock
 from cdr.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
@@ -22,6 +23,7 @@ from cdr.settings import Settings
 from cdr.storage import Database
 from rights.caller import Caller, Entry
 from rights.catalogue import default_catalogue
+from rights.errors import InputError
 from rights.identifiers import parse_finess
 from rights.model import Requester
 from rights.queries import build_query, parse_date_of_care
@@ -86,24 +88,34 @@ async def lookup(settings: Settings, args: argparse.Namespace) -> int:
     # FINESS the regimes would refuse must not cost a round of lookups (issue 18.2).
     where = "--finess" if getattr(args, "finess", None) is not None else "CDR_REQUESTER_FINESS"
     finess = parse_finess(settings.requester_finess, location=where).value
-    gateway = build_gateway(settings)
+    attended = _open_card(settings, args) if getattr(args, "card", False) else None
     try:
-        date_of_care = (
-            parse_date_of_care(args.date, location="--date") if args.date else gateway.clock.today()
-        )
-        query = build_query(
-            args.nir,
-            date_of_care=date_of_care,
-            catalogue=gateway.catalogue,
-            requester=Requester(finess=finess, rpps=args.rpps),
-            birth_date=args.birth_date,
-            rang=args.rang,
-            regime=args.regime,
-            today=gateway.clock.today(),
-        )
-        stored = await gateway.service.run(query, Caller(Entry.CLI, _os_user()))
+        gateway = build_gateway(settings, signer=None if attended is None else attended.signer)
+        try:
+            date_of_care = (
+                parse_date_of_care(args.date, location="--date")
+                if args.date
+                else gateway.clock.today()
+            )
+            person = None if attended is None else attended.person
+            query = build_query(
+                args.nir,
+                date_of_care=date_of_care,
+                catalogue=gateway.catalogue,
+                requester=Requester(
+                    finess=finess, rpps=args.rpps if person is None else person.rpps
+                ),
+                birth_date=args.birth_date,
+                rang=args.rang,
+                regime=args.regime,
+                today=gateway.clock.today(),
+            )
+            stored = await gateway.service.run(query, Caller(Entry.CLI, _os_user(), person=person))
+        finally:
+            await gateway.aclose()
     finally:
-        await gateway.aclose()
+        if attended is not None:
+            attended.close()
     report = stored.report
     if args.json:
         print_json(report_to_dict(report, lookup_id=stored.lookup_id))
@@ -132,6 +144,23 @@ async def lookup(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return EXIT_FAILED if report.outcome == "error" else EXIT_OK
+
+
+def _open_card(settings: Settings, args: argparse.Namespace) -> AttendedSession:
+    """The card holder's session for `cdr lookup --card`, said on stderr (stdout may be JSON)."""
+    if args.rpps is not None:
+        raise InputError("with --card, the card names the professional", location="--rpps")
+    from card.pcsc import PcscReader  # the desk's reader: imported only when asked for
+
+    session = open_attended(
+        settings,
+        PcscReader(),
+        reader_name=args.reader,
+        read_pin=pin_from_terminal_or_stdin(args.pin_stdin),
+        now=SystemClock(settings.zone).now,
+    )
+    print(session.describe(), file=sys.stderr)
+    return session
 
 
 def _accepts_connections(url: str) -> bool:

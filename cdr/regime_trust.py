@@ -18,10 +18,10 @@ from rights.errors import ConfigError
 from sandbox.assertion_check import AssertionChecker, AssertionTrust
 from sandbox.eligibility import default_structures
 
-__all__ = ["build_assertion_checker", "build_structure_signer"]
+__all__ = ["build_assertion_checker", "build_structure_signer", "structure_category"]
 
 
-def _category(settings: Settings) -> str:
+def structure_category(settings: Settings) -> str:
     category = settings.structure_category or default_structures().category_of(
         settings.requester_finess
     )
@@ -55,7 +55,7 @@ def build_structure_signer(settings: Settings, now: Callable[[], datetime]) -> A
         chain=chain,
         tls_client_cert=tls_cert,
         finess=settings.requester_finess,
-        category=_category(settings),
+        category=structure_category(settings),
         now=now,
     )
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from card.vpcd import VirtualCardLink
 from cdr import event_loop
 from cdr.asgi import FACTORY
 from cdr.bootstrap import (
@@ -23,6 +24,7 @@ from cdr.bootstrap import (
     publish_conformance,
     sandbox_tls,
 )
+from cdr.demo_security import DemoCard, demo_card, start_demo_card, with_demo_security
 from cdr.eligibility_commands import check_own_structure
 from cdr.event_loop import uvicorn_loop
 from cdr.exits import EXIT_OK
@@ -38,6 +40,7 @@ from cdr.storage import Database
 from cdr.token_key import load_or_create_token_key
 from rights.errors import ConfigError
 from sandbox.server import SandboxTls, start_in_thread
+from sandbox.tls_peer import TlsPeerHttpProtocol
 
 __all__ = ["SHUTDOWN_GRACE_S", "sandbox_serve", "serve"]
 
@@ -63,7 +66,8 @@ def _uvicorn(
 ) -> uvicorn.Server:
     """``limits``: the gateway's API, whose clients are held to them and whose responses go out
     in one write each (``cdr.http_guard``), over HTTPS when ``tls`` says so (``cdr.http_tls``);
-    the embedded sandbox keeps uvicorn's own protocol, over TLS when ``tls`` says so.
+    the embedded sandbox keeps uvicorn's own protocol, over TLS when ``tls`` says so, then
+    telling the sandbox each connection's client certificate (``sandbox.tls_peer``).
     ``log_config=None``: uvicorn's own messages go through the service's log (JSON lines)."""
     config = uvicorn.Config(
         app,
@@ -72,7 +76,13 @@ def _uvicorn(
         log_level="warning",
         log_config=None,
         access_log=False,
-        http=api_protocol(limits, tls=tls is not None) if limits is not None else "auto",
+        http=(
+            api_protocol(limits, tls=tls is not None)
+            if limits is not None
+            else TlsPeerHttpProtocol
+            if isinstance(tls, SandboxTls)
+            else "auto"
+        ),
         ws="none" if limits is not None else "auto",  # the API serves no WebSocket
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         **({} if tls is None else tls.uvicorn_options()),
@@ -111,6 +121,8 @@ def serve(settings: Settings) -> int:
     # network without authentication, are refused in one line.
     check_own_structure(settings.requester_finess, settings.structure_category)
     log.warning(check_exposure(settings))
+    card = demo_card(settings)
+    settings = with_demo_security(settings, create=True)
     tls = http_tls(settings)
     if tls is not None:
         tls.context()  # a file that cannot be used is a one-line refusal before any socket
@@ -121,9 +133,29 @@ def serve(settings: Settings) -> int:
             settings.effective_token_key_file, create=settings.auth_token_key_file is None
         )
     settings = _share_metrics(settings)
-    if settings.workers > 1:
-        return _serve_workers(settings)
-    return event_loop.run(_serve(settings), choice=settings.event_loop)
+    link = None if card is None else _start_demo_card(card)
+    try:
+        if settings.workers > 1:
+            return _serve_workers(settings)
+        return event_loop.run(_serve(settings), choice=settings.event_loop)
+    finally:
+        if link is not None:
+            link.stop()
+
+
+def _start_demo_card(card: DemoCard) -> VirtualCardLink:
+    link, reader = start_demo_card(card)
+    where = f"{link.host}:{link.port}"
+    if reader:
+        log.info("demo card        %s, in the virtual reader (%s)", card.describe(), where)
+    else:
+        log.info(
+            "demo card        %s; no virtual reader at %s: start pcscd (Debian packages "
+            "pcscd, vsmartcard-vpcd) to use it",
+            card.describe(),
+            where,
+        )
+    return link
 
 
 def _share_metrics(settings: Settings) -> Settings:
@@ -275,6 +307,11 @@ def _log_sandbox(settings: Settings) -> None:
         settings.sandbox_port,
         settings.sandbox_seed,
     )
+    if settings.sandbox_require_assertions:
+        log.info(
+            "regime security  mutual TLS and a signed assertion on every call (test PKI: %s)",
+            settings.regimes_ca_file.parent.parent if settings.regimes_ca_file else "configured",
+        )
 
 
 def _log_gateway(settings: Settings, database_url: str) -> None:
@@ -312,6 +349,7 @@ def _log_gateway(settings: Settings, database_url: str) -> None:
 
 def sandbox_serve(settings: Settings) -> int:
     _logging(settings)
+    settings = with_demo_security(settings, create=True)
     sock = _listen(settings.sandbox_host, settings.sandbox_port, "CDR_SANDBOX_PORT / --port")
     app = build_sandbox(settings)
     log.info(

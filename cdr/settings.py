@@ -112,6 +112,16 @@ class Settings(BaseSettings, AccessSettings, PortalSettings):
     sandbox_faults: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description='faults per regime, e.g. {"msa": {"down": true}}'
     )
+    # The embedded demo secured as the real service is (cdr.demo_security): a test PKI in
+    # <data_dir>/pki, mutual TLS and signed assertions between the gateway and the sandbox,
+    # and an emulated card in the virtual reader. Only with the embedded sandbox and no
+    # certificate configured; "off" keeps the plain-HTTP demo.
+    demo_security: Literal["on", "off"] = Field(
+        "on", description="the embedded demo's test PKI, mutual TLS and assertions"
+    )
+    demo_card: Literal[
+        "medecin", "infirmier", "pharmacien", "cpe-secretaire", "cpf-interne", "off"
+    ] = Field("medecin", description="the emulated card `cdr serve` puts in the virtual reader")
 
     # The structure the gateway acts for: who it says it is when no person asks (unattended
     # HL7 / FHIR flows). CDR_STRUCTURE_FINESS (DESIGN §9) wins over the older

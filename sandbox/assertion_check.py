@@ -1,14 +1,15 @@
 """What the sandbox regimes verify of each call before answering (issue 13, item 4): the signed
-assertion of the structure (``regimes.assertion``; decision 0008) and the mutual-TLS client
-certificate it is bound to.
+assertion (``regimes.assertion``; decision 0008), of the structure or of the card holder at the
+desk, and the mutual-TLS client certificate it is bound to.
 
 For each call: the assertion's signing certificate chains to a trusted root (``x5c``), none of
 the chain is revoked (the CAs' CRLs), it is valid now and made for signing (key usage, e-mail
 protection EKU as IGC-Santé signature certificates have); the JWS signature holds; the assertion
 is fresh (issued at most ``max_lifetime_s`` before it expires, not in the future beyond a small
 skew, not expired); it is bound (``cnf``) to the TLS client certificate of this connection and
-so cannot be replayed on another; its structure is the one the certificates name, and CDR
-serves it. Each refusal names its reason, which reaches the caller as a regime rejection.
+so cannot be replayed on another; its actor is the one whose certificate signed (the structure,
+or the card holder); its structure is the one the TLS certificate names, and CDR serves it.
+Each refusal names its reason, which reaches the caller as a regime rejection.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import jwt
@@ -56,9 +58,34 @@ def _thumbprint(der: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode("ascii")
 
 
-def _ou(cert: x509.Certificate) -> str | None:
-    values = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+def _attribute(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str | None:
+    values = cert.subject.get_attributes_for_oid(oid)
     return str(values[0].value) if values else None
+
+
+def _ou(cert: x509.Certificate) -> str | None:
+    return _attribute(cert, NameOID.ORGANIZATIONAL_UNIT_NAME)
+
+
+def _actor(act: object, leaf: x509.Certificate, issuer: str) -> str | None:
+    """Whether the signing certificate is the actor's: the structure's own ORG SIGN certificate
+    (OU = its identifier) in unattended mode, the card holder's signature certificate (CN = the
+    national identifier) in attended mode; a CPE acts only for the structure it belongs to."""
+    if not isinstance(act, dict) or act.get("type") not in ("structure", "person"):
+        return "the assertion names no actor (act: a structure or a person)"
+    if act["type"] == "structure":
+        if act.get("id") != issuer or _ou(leaf) != issuer:
+            return f"the assertion's structure {issuer} is not the one its certificate names"
+        return None
+    holder = _attribute(leaf, NameOID.COMMON_NAME)
+    if _ou(leaf) is not None or not holder or act.get("id") != holder:
+        return "the assertion's actor is not the holder of the card certificate that signed it"
+    profession = act.get("profession")
+    if profession is not None and profession != _attribute(leaf, NameOID.TITLE):
+        return "the assertion's profession is not the one the card certificate gives"
+    if holder.startswith("3") and holder[1:].split("/", 1)[0] != issuer[1:]:
+        return f"a CPE card acts only for its own structure, not for {issuer}"
+    return None
 
 
 @dataclass
@@ -69,11 +96,33 @@ class AssertionChecker:
     now: Callable[[], datetime]
     max_lifetime_s: int = 300
     skew_s: int = 30
+    remembered: int = 4096  # accepted (assertion, TLS certificate) pairs kept
+    # An assertion is made once and sent for its short life (20 s, decision 0008): checked in
+    # full the first time it comes on a connection's certificate, then only for its end of
+    # life. What a full check reads (the trust, the CRLs, the directory) is fixed at start.
+    _accepted: OrderedDict[tuple[str, bytes], float] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
 
     def check(self, token: str | None, tls_client_der: bytes | None) -> str | None:
         """None when the call may be answered, else why it is refused (one sentence)."""
         if not token:
             return "no signed assertion: every call must carry one (X-CDR-Assertion)"
+        if tls_client_der is not None:
+            key = (token, tls_client_der)
+            until = self._accepted.get(key)
+            if until is not None:
+                if self.now().timestamp() <= until:
+                    return None
+                del self._accepted[key]
+        return self._check(token, tls_client_der)
+
+    def _remember(self, token: str, tls_client_der: bytes, until: float) -> None:
+        self._accepted[(token, tls_client_der)] = until
+        while len(self._accepted) > self.remembered:
+            self._accepted.popitem(last=False)
+
+    def _check(self, token: str, tls_client_der: bytes | None) -> str | None:
         try:
             header = jwt.get_unverified_header(token)
             chain = [
@@ -105,7 +154,12 @@ class AssertionChecker:
             return "the assertion's signature does not hold: it was altered or not signed so"
         except jwt.InvalidTokenError as exc:
             return f"the assertion is not valid: {exc}"
-        return self._claims(claims, leaf, tls_client_der, moment)
+        reason = self._claims(claims, leaf, tls_client_der, moment)
+        if reason is None and tls_client_der is not None:
+            # Accepted until it goes stale, or its certificate ends, whichever comes first.
+            until = min(int(claims["exp"]) + self.skew_s, leaf.not_valid_after_utc.timestamp())
+            self._remember(token, tls_client_der, until)
+        return reason
 
     def _certificate(
         self, leaf: x509.Certificate, sent: Sequence[x509.Certificate], moment: datetime
@@ -156,8 +210,9 @@ class AssertionChecker:
         if expires - issued > self.max_lifetime_s:
             return f"the assertion lives longer than {self.max_lifetime_s} s"
         issuer = str(claims["iss"])
-        if _ou(leaf) != issuer:
-            return f"the assertion's structure {issuer} is not the one its certificate names"
+        reason = _actor(claims.get("act"), leaf, issuer)
+        if reason is not None:
+            return reason
         # Replay: an assertion is reused for its short life by its own structure, on its own
         # TLS connections; taken and sent on another connection, its binding gives it away.
         if tls_client_der is None:

@@ -25,7 +25,7 @@ from mapping.fhir.common import (
 )
 from mapping.fhir.ids import practitioner_id, structure_id
 from mapping.fhir.patient import person_id
-from mapping.fhir.terms import SYSTEM_RPPS
+from mapping.fhir.terms import SYSTEM_ID_NAT_PS, SYSTEM_RPPS
 from mapping.fhir.values import coding
 from rights.caller import Caller
 from rights.result import LookupReport
@@ -231,6 +231,25 @@ def _agents(caller: Caller, finess: str, rpps: str | None, observer: str) -> lis
                 "requestor": False,
             }
         )
+    person = caller.person
+    if person is not None:
+        rpps = None  # the card holder is the professional: named once, by the card
+        system, value = (
+            (SYSTEM_RPPS, person.rpps) if person.rpps else (SYSTEM_ID_NAT_PS, person.national_id)
+        )
+        professional: Json = {
+            "type": {"coding": [coding(CS_ROLE_CLASS, "PROV", "healthcare provider")]},
+            "who": {
+                "reference": f"Practitioner/{practitioner_id(value)}",
+                "identifier": {"system": system, "value": value},
+            },
+            "requestor": True,
+        }
+        if person.name:
+            professional["who"]["display"] = person.name
+        if person.profession:
+            professional["role"] = [{"text": person.profession}]
+        agents.append(professional)
     if rpps:
         agents.append(
             {

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from mapping.fhir.cer_submission import References
 from mapping.fhir.common import SYSTEM_FINESS
 from mapping.fhir.read import Faults, Node
+from mapping.fhir.terms import SYSTEM_ID_NAT_PS, SYSTEM_RPPS
 from rights.errors import IdentifierError
 from rights.identifiers import parse_finess
 from rights.model import Requester
@@ -29,8 +30,6 @@ from rights.model import Requester
 __all__ = ["SYSTEM_ID_NAT_PS", "SYSTEM_ID_NAT_ST", "SYSTEM_RPPS", "RequesterRead", "read_requester"]
 
 SYSTEM_ID_NAT_ST = "urn:oid:1.2.250.1.71.4.2.2"
-SYSTEM_ID_NAT_PS = "urn:oid:1.2.250.1.71.4.2.1"
-SYSTEM_RPPS = "https://rpps.esante.gouv.fr"
 _REQUESTER_SYSTEMS = frozenset({SYSTEM_FINESS, SYSTEM_ID_NAT_ST, SYSTEM_RPPS, SYSTEM_ID_NAT_PS})
 # idNatSt / idNatPs prefix the number with the kind of identifier it is.
 _FINESS_PREFIX = "1"

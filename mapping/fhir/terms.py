@@ -59,6 +59,7 @@ __all__ = [
     "PROFILE_COVERAGE",
     "QUALITE_CODES",
     "SNCF_CONTRACT_CODES",
+    "SYSTEM_ID_NAT_PS",
     "SYSTEM_RPPS",
 ]
 
@@ -74,6 +75,8 @@ CS_BENEFIT_CATEGORY = "http://terminology.hl7.org/CodeSystem/ex-benefitcategory"
 BENEFIT_CATEGORY_HEALTH = ("30", "Health Benefit Plan Coverage")
 # FR Core Practitioner "rpps" slice: an 11-digit RPPS number given instead of the AM number.
 SYSTEM_RPPS = "https://rpps.esante.gouv.fr"
+# idNatPs: a professional's national identifier, its type prefix kept (8 RPPS, 0 ADELI, 3 CPE).
+SYSTEM_ID_NAT_PS = "urn:oid:1.2.250.1.71.4.2.1"
 
 # Our code systems (fhir_common holds the ones the other mapping direction reads too).
 CS_COVERAGE_TYPE = f"{CANONICAL}/CodeSystem/cdr-coverage-type"

@@ -7,11 +7,13 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 
 import httpx
+import pytest
 
 from tests.e2e.hl7_peers import exchange_sync, fixture_bytes
 from tests.e2e.test_scenarios import POPULATION
@@ -71,6 +73,16 @@ def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
     try:
         ready = _wait_ready(f"http://127.0.0.1:{http_port}/readyz", server)
         assert ready["checks"] == {"database": True, "regimes": True}
+        # The demo is secured as the service is (issue 13 item 6): a test PKI in the data
+        # directory, the sandbox over mutual TLS, refusing a client without a certificate.
+        chain = tmp_path / "pki" / "ca" / "chain.pem"
+        assert (tmp_path / "pki" / "manifest.json").is_file()
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(
+                f"https://127.0.0.1:{sandbox_port}/regimes/cnam/health",
+                verify=ssl.create_default_context(cafile=str(chain)),
+                timeout=5,
+            ).raise_for_status()
         member = next(m for m in POPULATION.members if "c2s" in m.scenarios)
         lookup = subprocess.run(
             [sys.executable, "-m", "cdr.cli", "lookup", "--nir", member.nir, "--json"],
@@ -120,6 +132,39 @@ def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
     # CDR_LOG_FORMAT=json (the default): every line of the log is a JSON object, uvicorn's too.
     lines = [json.loads(line) for line in err.splitlines()]
     assert any(line["message"] == "invalid HTTP request refused" for line in lines)
+    said = "\n".join(line["message"] for line in lines)
+    assert "regime security  mutual TLS and a signed assertion on every call" in said
+    assert (
+        "demo card        CPS card of CLAIRE MEDECIN-TEST (Médecin, 810100234567), PIN 1234" in said
+    )
+
+
+def test_the_plain_http_demo_stays_one_setting_away(tmp_path):
+    http_port, sandbox_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "CDR_DATA_DIR": str(tmp_path),
+        "CDR_SANDBOX_PORT": str(sandbox_port),
+        "CDR_HTTP_PORT": str(http_port),
+        "CDR_MLLP_PORT": str(_free_port()),
+        "CDR_DEMO_SECURITY": "off",
+    }
+    env.pop("CDR_REGIMES_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cdr.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_ready(f"http://127.0.0.1:{http_port}/readyz", server)
+        health = httpx.get(f"http://127.0.0.1:{sandbox_port}/regimes/cnam/health", timeout=5)
+        assert health.status_code == 200
+        assert not (tmp_path / "pki").exists()
+    finally:
+        _out, err = interrupt(server, timeout=15)
+    assert "regime security" not in err and "demo card" not in err
 
 
 def test_a_busy_port_is_a_clear_error_not_a_traceback(tmp_path):

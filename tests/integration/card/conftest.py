@@ -173,13 +173,14 @@ class EmulatedCardProcess:
 
 
 @pytest.fixture
-def emulated_card(pcscd: Pcscd, pki_dir: Path) -> Iterator[Callable[[str], EmulatedCardProcess]]:
-    """Starts ``cdr card emulate --profile NAME`` and waits for its card in the reader."""
+def emulated_card(pcscd: Pcscd, pki_dir: Path) -> Iterator[Callable[..., EmulatedCardProcess]]:
+    """Starts ``cdr card emulate --profile NAME`` (its card from ``pki``, default the session's
+    test PKI) and waits for its card in the reader."""
     started: list[EmulatedCardProcess] = []
 
-    def start(profile: str) -> EmulatedCardProcess:
+    def start(profile: str, pki: Path | None = None) -> EmulatedCardProcess:
         command = [sys.executable, "-m", "cdr.cli", "card", "emulate", "--profile", profile]
-        command += ["--pki", str(pki_dir), "--port", str(pcscd.port), "--pin", DEMO_PIN]
+        command += ["--pki", str(pki or pki_dir), "--port", str(pcscd.port), "--pin", DEMO_PIN]
         card = EmulatedCardProcess(
             subprocess.Popen(
                 command,

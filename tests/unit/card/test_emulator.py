@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -106,6 +107,47 @@ def test_signing_needs_the_pin_then_verifies_with_the_certificate(pki_dir: Path)
     public = x509.load_der_x509_certificate(session.read_certificates()[0]).public_key()
     assert isinstance(public, rsa.RSAPublicKey)
     public.verify(signature, b"challenge", padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_the_signature_key_signs_data_that_the_signature_certificate_verifies(
+    pki_dir: Path,
+) -> None:
+    _, session = _session(pki_dir)
+    session.select_application()
+    with pytest.raises(CardStatusError) as caught:
+        session.sign_with_signature_key(b"header.claims")
+    assert caught.value.sw == 0x6982  # no PIN, no signature
+    session.verify_pin("1234")
+    signature = session.sign_with_signature_key(b"header.claims")
+    auth, sign = session.read_certificates()
+    signing = x509.load_der_x509_certificate(sign).public_key()
+    assert isinstance(signing, rsa.RSAPublicKey)
+    signing.verify(signature, b"header.claims", padding.PKCS1v15(), hashes.SHA256())
+    # Made with the signature key, not the authentication one (card.md §0).
+    authenticating = x509.load_der_x509_certificate(auth).public_key()
+    assert isinstance(authenticating, rsa.RSAPublicKey)
+    with pytest.raises(InvalidSignature):
+        authenticating.verify(signature, b"header.claims", padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_a_hash_signs_once_and_only_in_the_signature_environment(pki_dir: Path) -> None:
+    card, session = _session(pki_dir)
+    session.select_application()
+    session.verify_pin("1234")
+    hash_command = bytes.fromhex("002A90A022 9020") + bytes(32)
+    sign_command = bytes.fromhex("002A9E9A00")
+    assert card.handle(hash_command)[-2:] == b"\x69\x85"  # no MSE SET DST yet
+    assert card.handle(bytes.fromhex("002241B6 06 840182 800142"))[-2:] == b"\x90\x00"
+    assert card.handle(sign_command)[-2:] == b"\x69\x85"  # no hash given yet
+    assert card.handle(hash_command)[-2:] == b"\x90\x00"
+    assert card.handle(sign_command)[:1] == b"\x61"  # the signature, announced
+    assert card.handle(sign_command)[-2:] == b"\x69\x85"  # the hash was used up
+    # INTERNAL AUTHENTICATE is refused in the signature environment.
+    digest_info = bytes.fromhex("3031300d060960864801650304020105000420") + bytes(32)
+    assert (
+        card.handle(bytes([0, 0x88, 0, 0, len(digest_info)]) + digest_info + b"\x00")[-2:]
+        == b"\x69\x85"
+    )
 
 
 def test_wrong_pins_count_down_then_block(pki_dir: Path) -> None:

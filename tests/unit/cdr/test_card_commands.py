@@ -39,6 +39,9 @@ class FakeCard:
     def sign_challenge(self, challenge: bytes) -> bytes:
         return self._session.sign_authentication(challenge)
 
+    def sign_data(self, data: bytes) -> bytes:
+        return self._session.sign_with_signature_key(data)
+
     def close(self) -> None:
         self._card.power_on()
 

@@ -1,5 +1,5 @@
-"""The structure's signed assertion (regimes.assertion) as the sandbox checks it
-(sandbox.assertion_check), with the test PKI: each refusal of issue 13's list for its reason."""
+"""The signed assertion (regimes.assertion) as the sandbox checks it (sandbox.assertion_check),
+with the test PKI: the structure's and the card holder's, each refusal for its reason."""
 
 from __future__ import annotations
 
@@ -11,10 +11,17 @@ from pathlib import Path
 import jwt
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from card.holder import holder_from_certificate
 from card.pki import PkiFiles, init_pki
-from regimes.assertion import ASSERTION_HEADER, StructureAssertionSigner
+from regimes.assertion import (
+    ASSERTION_HEADER,
+    Actor,
+    JwsAssertionSigner,
+    StructureAssertionSigner,
+)
 from regimes.port import WireRequest
 from rights.eligibility import default_categories
 from sandbox.assertion_check import AssertionChecker, AssertionTrust
@@ -143,3 +150,96 @@ def test_a_structure_cdr_does_not_serve_is_refused(tmp_path: Path) -> None:
     token = signer(ehpad, clock).assertion()
     reason = checker(ehpad, clock).check(token, _der(_cert(ehpad, "structure.auth.cert")))
     assert reason is not None and "category 500" in reason and "not eligible" in reason
+
+
+def person_signer(
+    pki: PkiFiles, clock: Clock, profile: str, *, finess: str | None = None, **actor: object
+) -> JwsAssertionSigner:
+    """Attended mode as the card does it: the card holder's signature key signs (here read
+    from the test PKI, as the emulated card holds it), the structure's TLS certificate binds."""
+    key = serialization.load_pem_private_key(
+        pki.path(f"card.{profile}.sign.key").read_bytes(), None
+    )
+    assert isinstance(key, rsa.RSAPrivateKey)
+    sign_cert = _cert(pki, f"card.{profile}.sign.cert")
+    holder = holder_from_certificate(_der(sign_cert))
+    fields: dict[str, object] = {
+        "id": holder.national_id,
+        "profession": holder.profession,
+        "card_type": holder.card_type,
+    }
+    fields.update(actor)
+    return JwsAssertionSigner(
+        sign=lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256()),
+        chain=[sign_cert],
+        tls_client_cert=_cert(pki, "structure.auth.cert"),
+        finess=finess or pki.manifest["structure"]["finess"],
+        category="355",
+        actor=Actor("person", **fields),  # type: ignore[arg-type]
+        now=clock,
+    )
+
+
+@pytest.mark.parametrize("profile", ["medecin", "infirmier", "cpe-secretaire", "cpf-interne"])
+def test_a_card_holder_signs_for_the_structure(pki: PkiFiles, profile: str) -> None:
+    clock = Clock()
+    token = person_signer(pki, clock, profile).assertion()
+    assert checker(pki, clock).check(token, _der(_cert(pki, "structure.auth.cert"))) is None
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["act"]["type"] == "person"
+    assert claims["act"]["id"] == pki.manifest["cards"][profile]["national_id"]
+
+
+def test_an_actor_who_is_not_the_card_holder_is_refused(pki: PkiFiles) -> None:
+    clock = Clock()
+    check = checker(pki, clock)
+    tls = _der(_cert(pki, "structure.auth.cert"))
+    cases = {
+        "not the holder": person_signer(pki, clock, "medecin", id="810100765432"),
+        "profession is not": person_signer(pki, clock, "infirmier", profession="Médecin"),
+        # A CPE names its structure (750100018): it cannot act for another one.
+        "its own structure": person_signer(pki, clock, "cpe-secretaire", finess="690100029"),
+    }
+    for says, sign in cases.items():
+        reason = check.check(sign.assertion(), tls)
+        assert reason is not None and says in reason, (says, reason)
+
+
+def test_the_card_authentication_key_cannot_sign_an_assertion(pki: PkiFiles) -> None:
+    clock = Clock()
+    key = serialization.load_pem_private_key(pki.path("card.medecin.auth.key").read_bytes(), None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    auth = _cert(pki, "card.medecin.auth.cert")
+    token = JwsAssertionSigner(
+        sign=lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256()),
+        chain=[auth],
+        tls_client_cert=_cert(pki, "structure.auth.cert"),
+        finess="750100018",
+        category="355",
+        actor=Actor("person", "810100234567", profession="Médecin"),
+        now=clock,
+    ).assertion()
+    reason = checker(pki, clock).check(token, _der(_cert(pki, "structure.auth.cert")))
+    assert reason is not None and "not a signature certificate" in reason
+
+
+def test_an_accepted_assertion_is_remembered_for_its_life_on_its_certificate_only(
+    pki: PkiFiles,
+) -> None:
+    clock = Clock()
+    check = checker(pki, clock)
+    check.remembered = 2
+    tls = _der(_cert(pki, "structure.auth.cert"))
+    other = _der(_cert(pki, "bad.revoked_structure.cert"))
+    sign = signer(pki, clock)
+    token = sign.assertion()
+    assert check.check(token, tls) is None and len(check._accepted) == 1
+    assert check.check(token, tls) is None  # remembered: not checked in full again
+    # Remembered for this certificate only: on another connection it is still a replay.
+    assert "bound to another" in (check.check(token, other) or "")
+    for _ in range(3):
+        clock.at += timedelta(seconds=21)
+        assert check.check(sign.assertion(), tls) is None
+    assert len(check._accepted) == 2  # bounded
+    clock.at = T0 + timedelta(seconds=91)
+    assert "stale" in (check.check(token, tls) or "")  # forgotten once stale

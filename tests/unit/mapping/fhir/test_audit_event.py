@@ -14,7 +14,8 @@ from mapping.fhir.audit_event import (
 )
 from mapping.fhir.ids import practitioner_id, structure_id
 from mapping.fhir.patient import person_id
-from rights.caller import Caller, Entry
+from mapping.fhir.terms import SYSTEM_ID_NAT_PS, SYSTEM_RPPS
+from rights.caller import Caller, Entry, Person
 from rights.model import Requester
 from rights.result import RegimeStatus
 from tests.unit.mapping.fhir_invariants import assert_invariants
@@ -100,6 +101,35 @@ def test_the_professional_is_an_agent_when_the_lookup_names_one():
     assert professional["who"]["reference"] == f"Practitioner/{practitioner_id('10001234567')}"
     assert professional["requestor"] is True
     assert [c["code"] for c in event["subtype"]] == ["portal-lookup"]
+
+
+def test_the_card_holder_who_asks_is_the_professional_named_once():
+    report = _asked_by(report_for(member("Martin", "Manon")), Requester("750100018"))
+    doctor = Person("810100234567", "CLAIRE MEDECIN-TEST", "Médecin")
+    event = lookup_audit_event(
+        report, Caller(Entry.CLI, "admission", person=doctor), lookup_id="L5", observer=OBSERVER
+    )
+    assert_valid(event)
+    [professional] = _agent(event, "PROV")
+    assert professional["who"]["identifier"] == {"system": SYSTEM_RPPS, "value": "10100234567"}
+    assert professional["who"]["display"] == "CLAIRE MEDECIN-TEST"
+    assert professional["role"] == [{"text": "Médecin"}] and professional["requestor"] is True
+    # Asked with the same RPPS in the query as well: still one professional agent.
+    again = lookup_audit_event(
+        _asked_by(report, Requester("750100018", rpps="10100234567")),
+        Caller(Entry.CLI, "admission", person=doctor),
+        lookup_id="L6",
+        observer=OBSERVER,
+    )
+    assert len(_agent(again, "PROV")) == 1
+    # A nurse's card names her by ADELI, a CPE's by its structure: idNatPs, prefix kept.
+    nurse = Person("00B6087510", "OLIVIER INFIRMIER-TEST", "Infirmier")
+    event = lookup_audit_event(
+        report, Caller(Entry.PORTAL, person=nurse), lookup_id="L7", observer=OBSERVER
+    )
+    assert_valid(event)
+    [professional] = _agent(event, "PROV")
+    assert professional["who"]["identifier"] == {"system": SYSTEM_ID_NAT_PS, "value": "00B6087510"}
 
 
 def test_every_entry_has_its_subtype_and_hl7_senders_become_fhir_ids():
