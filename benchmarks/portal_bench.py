@@ -4,8 +4,9 @@ the same concurrency. The difference is what the portal adds to the lookup itsel
 checks, the session, the page rendered from the report.
 
 The gateway runs as users run it (`cdr serve`, answer cache off: every request reaches the
-regime); each user logs in through the sandbox's Pro Santé Connect look-alike and accepts the
-terms first. Both loads cycle through the sandbox's open CNAM members.
+regime); each user logs in through the sandbox's Pro Santé Connect look-alike (served by this
+process for the logins) and accepts the terms first. Both loads cycle through the sandbox's
+open CNAM members.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ import httpx
 
 from benchmarks.fhir_bench import SUBMIT, _cer_for, _gateway, _members
 from benchmarks.harness import SandboxProcess, median, percentile, show
+from cdr.bootstrap import build_psc_provider
+from cdr.settings import Settings
 from sandbox.population import Member
+from sandbox.server import start_in_thread
 
 __all__ = ["run_portal"]
 
@@ -33,11 +37,14 @@ _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 def run_portal(sandbox: SandboxProcess, *, quick: bool = False) -> None:
     seconds, rounds = (1.0, 1) if quick else (2.0, 3)
     members = _members()
+    # The PSC look-alike in this process: it serves the logins only, before the load.
+    psc = start_in_thread(build_psc_provider(Settings(_env_file=None)))  # type: ignore[call-arg]
     with (
+        psc,
         tempfile.TemporaryDirectory(prefix="cdr-bench-portal-") as tmp,
-        _gateway(sandbox.url, 1, None, Path(tmp)) as gateway,
+        _gateway(sandbox.url, 1, None, Path(tmp), {"CDR_PORTAL_PSC_ISSUER": psc.url}) as gateway,
     ):
-        clients = [_logged_in(gateway.url, sandbox.url) for _ in range(USERS)]
+        clients = [_logged_in(gateway.url, psc.url) for _ in range(USERS)]
         try:
             tokens = [_csrf(c.get("/consultation/cnam").text) for c in clients]
             # Alternated rounds: a drift of the machine weighs on both sides alike.
@@ -73,7 +80,7 @@ def _csrf(page: str) -> str:
     return match.group(1)
 
 
-def _logged_in(gateway_url: str, sandbox_url: str) -> httpx.Client:
+def _logged_in(gateway_url: str, psc_url: str) -> httpx.Client:
     """A professional logged in through the sandbox's PSC look-alike, terms accepted."""
     client = httpx.Client(base_url=gateway_url, timeout=30)
     start = client.post("/connexion/psc", data={"csrf": _csrf(client.get("/connexion").text)})
@@ -83,7 +90,7 @@ def _logged_in(gateway_url: str, sandbox_url: str) -> httpx.Client:
     if professional is None:
         raise RuntimeError("the PSC approval page lists nobody")
     approved = httpx.post(
-        f"{sandbox_url}/psc/auth/approve",
+        f"{psc_url}/auth/approve",
         data={**fields, "professional": professional.group(1), "decision": "approve"},
     )
     client.get(approved.headers["location"])

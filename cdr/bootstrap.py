@@ -63,6 +63,7 @@ __all__ = [
     "build_gateway",
     "build_http_app",
     "build_population_for",
+    "build_psc_provider",
     "build_sandbox",
     "build_submit_service",
     "prepare_storage",
@@ -246,8 +247,12 @@ def build_sandbox(settings: Settings, *, today: date | None = None) -> Starlette
             "slm": slm_wire.routes,
             "special": special_wire.routes,
         },
-        psc=create_psc_app({settings.portal_psc_client_id: psc_client_for(settings)}),
     )
+
+
+def build_psc_provider(settings: Settings) -> Starlette:
+    """The sandbox's Pro Santé Connect look-alike, with the portal as its client."""
+    return create_psc_app({settings.portal_psc_client_id: psc_client_for(settings)})
 
 
 def psc_client_for(settings: Settings) -> PscClient:

@@ -559,7 +559,8 @@ class Settings(BaseSettings, AccessSettings, PortalSettings):
     @property
     def effective_psc_issuer(self) -> str:
         """Pro Santé Connect for the portal: the embedded sandbox's look-alike by default."""
-        return (self.portal_psc_issuer or f"{self.effective_regimes_url}/psc").rstrip("/")
+        default = f"http://{self.sandbox_host}:{self.sandbox_psc_port}"
+        return (self.portal_psc_issuer or default).rstrip("/")
 
     @property
     def effective_portal_session_key_file(self) -> Path:

@@ -17,6 +17,12 @@ SANDBOX_PSC_CLIENT_SECRET = "sandbox-portal-secret"  # a demo secret of the sand
 
 
 class PortalSettings(BaseModel):
+    # The embedded demo's Pro Santé Connect look-alike (sandbox.psc), served by `cdr serve` on
+    # a listener of its own: plain HTTP on the sandbox's address, since browsers are sent to it
+    # and the sandbox itself may require client certificates (the secured demo).
+    sandbox_psc_port: int = Field(
+        0, ge=0, le=65535, description="port of the sandbox's PSC look-alike; 0: a free one"
+    )
     portal_session_key_file: Path | None = Field(
         None,
         description="secret signing the portal's session cookies; default "
@@ -28,7 +34,7 @@ class PortalSettings(BaseModel):
     portal_psc_issuer: str | None = Field(
         None,
         description="Pro Santé Connect issuer (its discovery document is read there); default "
-        "the embedded sandbox's look-alike, <sandbox>/psc",
+        "the embedded sandbox's look-alike, http://<sandbox host>:<CDR_SANDBOX_PSC_PORT>",
     )
     portal_psc_client_id: str = SANDBOX_PSC_CLIENT_ID
     portal_psc_client_secret: str = SANDBOX_PSC_CLIENT_SECRET

@@ -15,8 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp
+from starlette.routing import BaseRoute, Route
 
 from rights.catalogue import Regime, RegimeCatalogue
 from rights.errors import ConfigError, InputError
@@ -40,10 +39,8 @@ def create_app(
     families: Mapping[str, WireRoutes],
     structures: StructureTable | None = None,
     assertions: AssertionChecker | None = None,
-    psc: ASGIApp | None = None,
 ) -> Starlette:
-    """The sandbox app serving the catalogue's regimes of every family in ``families``;
-    ``psc``: the Pro Santé Connect look-alike (``sandbox.psc``), served under ``/psc``."""
+    """The sandbox app serving the catalogue's regimes of every family in ``families``."""
     unknown = sorted(set(families) - catalogue.families)
     if unknown:
         raise ConfigError(
@@ -65,9 +62,6 @@ def create_app(
     for family, make_routes in families.items():
         regimes = [r for r in catalogue if r.family == family]
         routes.extend(make_routes(regimes, population))
-    if psc is not None:
-        # The middleware below concerns /regimes/ only: the provider is reached by browsers.
-        routes.append(Mount("/psc", app=psc))
     middleware = [
         Middleware(FaultMiddleware, book=faults),
         Middleware(EligibilityMiddleware, structures=structures),

@@ -1,6 +1,6 @@
 """The gateway's HTTP app (FHIR API and portal) on a real loopback socket, port 0, beside the
-session's sandbox (whose Pro Santé Connect look-alike the portal logs in with), and a browser-
-like client that logs in through it."""
+session's sandbox and the sandbox's Pro Santé Connect look-alike (on a port of its own, as
+`cdr serve` runs it), and a browser-like client that logs in through it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cdr.bootstrap import build_gateway, build_http_app
+from cdr.bootstrap import build_gateway, build_http_app, build_psc_provider
+from cdr.settings import Settings
 from sandbox.server import RunningServer, start_in_thread
 from tests.conftest import gateway_settings
 
@@ -25,6 +26,7 @@ class Portal:
     url: str
     sandbox: RunningServer
     data_dir: Path
+    psc_url: str  # the sandbox's Pro Santé Connect look-alike
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=15.0)
@@ -53,7 +55,7 @@ def log_in(portal: Portal, client: httpx.Client, professional: int = 0) -> httpx
     fields = {k: v.replace("&amp;", "&") for k, v in fields.items()}
     choices = re.findall(r'name="professional" value="([^"]+)"', approval.text)
     approved = httpx.post(
-        f"{portal.sandbox.url}/psc/auth/approve",
+        f"{portal.psc_url}/auth/approve",
         data={**fields, "professional": choices[professional], "decision": "approve"},
     )
     assert approved.status_code == 303, approved.text
@@ -72,8 +74,15 @@ def accept_terms(client: httpx.Client) -> httpx.Response:
 @pytest.fixture(scope="module")
 def portal(sandbox: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     data_dir = tmp_path_factory.mktemp("portal")
-    settings = gateway_settings(sandbox.url, data_dir, portal_idle_timeout_s=60)
-    gateway = build_gateway(settings)
-    server = start_in_thread(build_http_app(gateway, tune_gc=False))
-    yield Portal(url=server.url, sandbox=sandbox, data_dir=data_dir)
+    psc = start_in_thread(build_psc_provider(gateway_settings(sandbox.url, data_dir)))
+    settings = portal_settings(sandbox.url, data_dir, psc.url)
+    server = start_in_thread(build_http_app(build_gateway(settings), tune_gc=False))
+    yield Portal(url=server.url, sandbox=sandbox, data_dir=data_dir, psc_url=psc.url)
     server.stop()
+    psc.stop()
+
+
+def portal_settings(sandbox_url: str, data_dir: Path, psc_url: str) -> Settings:
+    return gateway_settings(
+        sandbox_url, data_dir, portal_idle_timeout_s=60, portal_psc_issuer=psc_url
+    )

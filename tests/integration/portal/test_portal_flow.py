@@ -237,13 +237,13 @@ def test_another_worker_shows_the_result_and_its_attestation(portal: Portal, sta
     --workers N` is: the same session key, the same database, none of the first's memory."""
     from cdr.bootstrap import build_gateway, build_http_app
     from sandbox.server import start_in_thread
-    from tests.conftest import gateway_settings
+    from tests.portal_fixtures import portal_settings
 
     person = portal.people("c2s")[1]
     page = _consult(staff, person)
     lookup_id = re.search(r"/consultations/([0-9a-f]+)/attestation\.pdf", page.text)
     assert lookup_id is not None
-    settings = gateway_settings(portal.sandbox.url, portal.data_dir)
+    settings = portal_settings(portal.sandbox.url, portal.data_dir, portal.psc_url)
     other = start_in_thread(build_http_app(build_gateway(settings), tune_gc=False))
     try:
         with httpx.Client(base_url=other.url, cookies=staff.cookies, timeout=15) as worker:
