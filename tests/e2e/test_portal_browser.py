@@ -143,8 +143,8 @@ def test_psc_login_terms_home_and_a_lookup_with_its_attestation(page: Page, port
     [
         ("open", None, "Droits ouverts à la date des soins"),
         ("closed", None, "Droits fermés à la date des soins"),
-        ("c2s", None, "Complémentaire santé solidaire (C2S)"),
-        ("ame", None, "Aide médicale de l'État (AME)"),
+        ("c2s", None, re.compile(r"C2S [^\n]*organisme (99999997|88888888)")),
+        ("ame", None, re.compile(r"AME \(organisme 75500017\)")),
         ("unknown", "inconnu", "Personne inconnue"),
     ],
 )
