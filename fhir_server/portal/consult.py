@@ -15,7 +15,7 @@ from fhir_server.portal.lookup_form import DISCOVERY, LookupForm, nir_preview
 from fhir_server.portal.professional import Professional
 from fhir_server.portal.session import check_csrf
 from fhir_server.portal.views import result_view
-from rights.caller import Caller, Entry
+from rights.caller import Caller, Entry, Person
 from rights.catalogue import Regime
 from rights.errors import CdrError, UnknownRegimeError
 from rights.model import Requester
@@ -103,10 +103,13 @@ class Consultation:
                 status=422,
                 message="La saisie contient des erreurs : corrigez les champs signalés.",
             )
+        # The professional logged in asks (attended), named in the audit trail as such; with
+        # PSC, their identity comes from the provider, not from a card signature.
         caller = Caller(
             entry=Entry.PORTAL,
             client=f"{user.login}:{user.national_id}",
             address=request.client.host if request.client else None,
+            person=Person(user.national_id, user.display_name, user.profession),
         )
         try:
             lookup_id, report = await self.portal.run_lookup(query, caller)

@@ -113,9 +113,18 @@ def test_open_rights_show_every_block_and_the_attestation(portal: Portal, staff)
 def test_the_lookup_is_audited_with_the_professional(portal: Portal, staff):  # noqa: F811
     person = portal.people("open")[1]
     assert _consult(staff, person).status_code == 200
-    events = httpx.get(f"{portal.url}/fhir/AuditEvent", params={"_count": "50"}).text
-    assert PROFESSIONALS[0].rpps in events
-    assert "portal-lookup" in events
+    bundle = httpx.get(f"{portal.url}/fhir/AuditEvent", params={"_count": "50"}).json()
+    professional = PROFESSIONALS[0]
+    agents = [
+        agent
+        for entry in bundle["entry"]
+        for agent in entry["resource"]["agent"]
+        if agent["who"].get("identifier", {}).get("value") == professional.rpps
+    ]
+    assert agents, "no AuditEvent names the professional"
+    assert agents[0]["who"]["display"] == "Claire MARTIN"
+    assert agents[0]["role"] == [{"text": "Médecin"}]
+    assert "portal-lookup" in str(bundle)
 
 
 def test_closed_rights_say_why(portal: Portal, staff):  # noqa: F811
