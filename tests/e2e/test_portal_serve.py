@@ -79,6 +79,10 @@ def test_make_run_serves_the_portal_with_its_psc_login(tmp_path):
             )
             assert page.status_code == 200
             assert "Droits ouverts à la date des soins" in page.text
+            link = re.search(r'href="(/consultations/[0-9a-f]+/attestation\.pdf)"', page.text)
+            assert link is not None
+            pdf = client.get(link.group(1))
+            assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     finally:
         _out, err = interrupt(server, timeout=15)
     assert "Traceback" not in err
