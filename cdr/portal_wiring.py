@@ -86,6 +86,11 @@ def build_portal(
             client_id=settings.portal_psc_client_id,
             client_secret=settings.portal_psc_client_secret,
         ),
+        # CDR_FHIR_BASE_URL names the public address, proxy included; without it, each
+        # request's own address is used.
+        public_url=None
+        if settings.fhir_base_url is None
+        else settings.effective_fhir_base_url.removesuffix("/fhir"),
         support=SupportContact(
             phone=settings.portal_support_phone,
             email=settings.portal_support_email,

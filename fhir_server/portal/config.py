@@ -36,3 +36,6 @@ class PortalConfig:
     structure_finess: str
     psc: PscConfig
     support: SupportContact
+    # Where browsers reach the gateway, when it is not what the request says (behind a reverse
+    # proxy that ends TLS): the PSC redirect URI is made from it. None: from the request.
+    public_url: str | None = None

@@ -17,7 +17,7 @@ from starlette.templating import Jinja2Templates
 from fhir_server.portal.config import PortalConfig
 from fhir_server.portal.ports import RecentLookups, RunLookup, StoredReports, TermsAcceptances
 from fhir_server.portal.professional import Professional
-from fhir_server.portal.session import csrf_token, session_state
+from fhir_server.portal.session import csrf_token, remember_terms, session_state
 from fhir_server.portal.terms import Terms
 from rights.catalogue import RegimeCatalogue
 from rights.result import LookupReport
@@ -113,5 +113,5 @@ class PortalContext:
             )
             if not accepted:
                 return RedirectResponse("/cgu", status_code=303)
-            request.session["terms"] = self.terms.version
+            remember_terms(request, self.terms.version)
         return state.user

@@ -98,7 +98,10 @@ class LoginPages:
         form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
         if not check_csrf(request, form):
             return self._page(request, _MESSAGES["csrf"], 400)
-        redirect_uri = str(request.url_for("psc_callback"))
+        public = self.portal.config.public_url
+        redirect_uri = (
+            str(request.url_for("psc_callback")) if public is None else public + PSC_CALLBACK_PATH
+        )
         try:
             response: Response = await self.client.authorize_redirect(
                 request, redirect_uri, acr_values="eidas1"

@@ -265,3 +265,23 @@ def test_another_worker_shows_the_result_and_its_attestation(portal: Portal, sta
             assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     finally:
         other.stop()
+
+
+def test_refusing_in_e_cps_says_so_and_opens_no_session(portal: Portal):  # noqa: F811
+    with portal.client() as client:
+        login = client.get("/connexion")
+        start = client.post("/connexion/psc", data={"csrf": csrf_of(login.text)})
+        approval = httpx.get(start.headers["location"])
+        fields = {
+            k: v.replace("&amp;", "&")
+            for k, v in re.findall(
+                r'<input type="hidden" name="([^"]+)" value="([^"]*)"', approval.text
+            )
+        }
+        refused = httpx.post(
+            f"{portal.psc_url}/auth/approve", data={**fields, "decision": "refuse"}
+        )
+        back = client.get(refused.headers["location"])
+        assert back.status_code == 401
+        assert "La connexion a été refusée dans l'application e-CPS." in _text(back)
+        assert client.get("/").headers["location"] == "/connexion"
