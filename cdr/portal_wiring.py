@@ -79,7 +79,8 @@ def build_portal(
     config = PortalConfig(
         session_secret=load_or_create_session_key(key_file),
         idle_timeout_s=settings.portal_idle_timeout_s,
-        https_only=settings.http_scheme == "https",
+        # Secure cookies when browsers come over HTTPS: to us, or to a proxy in front.
+        https_only=settings.effective_fhir_base_url.startswith("https://"),
         structure_finess=settings.requester_finess,
         psc=PscConfig(
             issuer=settings.effective_psc_issuer,
