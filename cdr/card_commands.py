@@ -9,9 +9,11 @@ through pcscd as a person at the desk would want it summed up.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -28,7 +30,7 @@ from cdr.demo_security import DEMO_PIN, demo_pki_directory, ensure_pki
 from cdr.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
 from cdr.settings import Settings
 
-__all__ = ["DEMO_PIN", "card_emulate", "card_status", "render_report"]
+__all__ = ["DEMO_PIN", "card_agent", "card_emulate", "card_status", "render_report"]
 
 
 def _pki_directory(settings: Settings, given: Path | None) -> Path | None:
@@ -158,4 +160,39 @@ def card_status(as_json: bool, reader: CardReader | None = None) -> int:
         print_json(report.as_dict())
     else:
         print("\n".join(render_report(report)))
+    return EXIT_OK
+
+
+def card_agent(settings: Settings, reader: CardReader | None = None) -> int:
+    """Serve the desk's card agent on loopback for the portal's origin until Ctrl-C."""
+    import uvicorn
+
+    from card.agent import CardAgent, create_agent_app
+
+    port, origin = settings.card_agent_port, settings.effective_card_agent_origin
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.1", port))  # loopback only, whatever CDR_HOST says
+    except OSError as exc:
+        sock.close()
+        print(
+            f"cdr: error: the card agent cannot listen on 127.0.0.1:{port} ({exc.strerror}): "
+            "choose another --port / CDR_CARD_AGENT_PORT",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    agent = CardAgent(reader or PcscReader(), lambda: datetime.datetime.now(datetime.UTC))
+    app = create_agent_app(agent, origin=origin, port=port)
+    print(
+        f"card agent on http://127.0.0.1:{port} for the portal at {origin} (Ctrl-C stops)",
+        flush=True,
+    )
+    config = uvicorn.Config(app, log_level="warning", log_config=None, ws="none")
+    try:
+        asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        agent.logout()  # the card reset: its PIN no longer verified
+        sock.close()
     return EXIT_OK

@@ -146,6 +146,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     status = card_sub.add_parser("status", help="the card in the reader: holder, validity, PIN")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    agent = card_sub.add_parser(
+        "agent", help="the desk's card agent for the staff portal (loopback only, foreground)"
+    )
+    agent.add_argument(
+        "--port", type=int, help="its port on 127.0.0.1 (default 8765, CDR_CARD_AGENT_PORT)"
+    )
+    agent.add_argument(
+        "--origin",
+        help="the portal's origin it answers (default the gateway's, CDR_CARD_AGENT_ORIGIN)",
+    )
 
     clients = sub.add_parser(
         "clients", help="API clients (SMART Backend Services) allowed to ask for tokens"
@@ -259,6 +269,32 @@ def _parser() -> argparse.ArgumentParser:
     cf_run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     cf_run.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     cf_run.add_argument("--json", dest="json_file", metavar="FILE", help="write a JSON report")
+    cf_simulate = cf_sub.add_parser(
+        "simulate", help="play a system around the gateway (bus: the engine's inbound channel)"
+    )
+    cf_simulate_sub = cf_simulate.add_subparsers(
+        dest="simulate_command", required=True, metavar="SYSTEM"
+    )
+    cf_bus = cf_simulate_sub.add_parser(
+        "bus", help="an MLLP receiver checking and recording the results a gateway sends"
+    )
+    cf_bus.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    cf_bus.add_argument("--port", type=int, required=True, help="MLLP port (0: any free one)")
+    cf_bus.add_argument(
+        "--no-zrd", action="store_true", help='the gateway sends no ZRD ("zrd": false)'
+    )
+    cf_bus.add_argument("--junit", metavar="FILE", help="write a JUnit XML report at the end")
+    cf_bus.add_argument("--html", metavar="FILE", help="write an HTML report at the end")
+    cf_bus.add_argument("--json", dest="json_file", metavar="FILE", help="write a JSON report")
+    cf_gateway = cf_simulate_sub.add_parser(
+        "gateway", help="answer admissions and $submit as the gateway does, from fixtures only"
+    )
+    cf_gateway.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    cf_gateway.add_argument("--mllp-port", type=int, default=2575, help="MLLP (default 2575)")
+    cf_gateway.add_argument("--fhir-port", type=int, default=8080, help="FHIR (default 8080)")
+    cf_gateway.add_argument(
+        "--bus", metavar="HOST:PORT", help="send a result there after each accepted admission"
+    )
     cf_fixtures = cf_sub.add_parser("fixtures", help="the cases' files, for other tools")
     cf_fixtures_sub = cf_fixtures.add_subparsers(
         dest="fixtures_command", required=True, metavar="ACTION"
@@ -382,6 +418,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         if args.card_command == "status":
             return card_commands.card_status(args.json)
+        if args.card_command == "agent":
+            settings = _settings({"card_agent_port": args.port, "card_agent_origin": args.origin})
+            return card_commands.card_agent(settings)
         return card_commands.card_emulate(
             _settings({}),
             profile=args.profile,
@@ -472,6 +511,23 @@ def _conformance(args: argparse.Namespace) -> int:
     action = args.conformance_command
     if action == "list":
         return conformance_commands.conformance_list(as_json=args.json)
+    if action == "simulate" and args.simulate_command == "gateway":
+        return conformance_commands.conformance_simulate_gateway(
+            _settings({}),
+            host=args.host,
+            mllp_port=args.mllp_port,
+            fhir_port=args.fhir_port,
+            bus=args.bus,
+        )
+    if action == "simulate":
+        return conformance_commands.conformance_simulate_bus(
+            host=args.host,
+            port=args.port,
+            zrd=not args.no_zrd,
+            junit=args.junit,
+            html=args.html,
+            json_file=args.json_file,
+        )
     if action == "validate":
         return conformance_commands.conformance_validate(_settings({}), args.files)
     if action == "fixtures":

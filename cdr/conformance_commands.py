@@ -41,6 +41,8 @@ __all__ = [
     "conformance_fixtures_export",
     "conformance_list",
     "conformance_run",
+    "conformance_simulate_bus",
+    "conformance_simulate_gateway",
     "conformance_validate",
 ]
 
@@ -122,6 +124,136 @@ def conformance_run(
 
     results = asyncio.run(run_cases(cases, endpoints, population=people, on_result=show))
     seconds = time.perf_counter() - start
+    _reports(results, seconds, junit=junit, html=html, json_file=json_file)
+    print(summary_line(results, seconds))
+    return EXIT_FAILED if any(r.failed for r in results) else EXIT_OK
+
+
+def conformance_simulate_bus(
+    *,
+    host: str,
+    port: int,
+    zrd: bool = True,
+    junit: str | None = None,
+    html: str | None = None,
+    json_file: str | None = None,
+) -> int:
+    """Receive results until Ctrl-C (or SIGTERM); exit 1 if any was invalid."""
+    import signal
+
+    from conformance.bus import BusSimulator, Received, as_case_results
+
+    def show(received: Received) -> None:
+        print(received.line(), flush=True)
+
+    async def serve() -> list[Received]:
+        bus = BusSimulator(zrd=zrd, on_message=show)
+        try:
+            bound = await bus.start(host, port)
+        except OSError as exc:
+            raise InputError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}", location="--port"
+            ) from None
+        print(f"bus listening on {host}:{bound} (MLLP; Ctrl-C stops and writes the reports)")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, stop.set)
+        await stop.wait()
+        await bus.stop()
+        return bus.received
+
+    start = time.perf_counter()
+    received = asyncio.run(serve())
+    results = as_case_results(received)
+    _reports(results, time.perf_counter() - start, junit=junit, html=html, json_file=json_file)
+    invalid = sum(1 for r in received if not r.valid)
+    print(f"{len(received)} results received: {len(received) - invalid} valid, {invalid} invalid")
+    return EXIT_FAILED if invalid else EXIT_OK
+
+
+def conformance_simulate_gateway(
+    settings: Settings, *, host: str, mllp_port: int, fhir_port: int, bus: str | None
+) -> int:
+    """Answer as the gateway from the kit's rules and fixtures until Ctrl-C (or SIGTERM)."""
+    import signal
+    import socket
+
+    import uvicorn
+
+    from conformance.simulated_gateway import SimulatedGateway
+
+    destination = None if bus is None else _address(bus, "--bus")
+    clock = SystemClock(settings.zone)
+    simulated = SimulatedGateway(
+        catalogue=default_catalogue(),
+        requester=Requester(settings.requester_finess, label="CDR Gateway"),
+        today=clock.today,
+        bus=destination,
+        on_event=lambda line: print(line, flush=True),
+    )
+    fhir_socket = socket.socket()
+    try:
+        fhir_socket.bind((host, fhir_port))
+    except OSError as exc:
+        fhir_socket.close()
+        raise InputError(
+            f"cannot listen on {host}:{fhir_port}: {exc.strerror or exc}", location="--fhir-port"
+        ) from None
+
+    async def serve() -> None:
+        try:
+            mllp = await simulated.start_mllp(host, mllp_port)
+        except OSError as exc:
+            raise InputError(
+                f"cannot listen on {host}:{mllp_port}: {exc.strerror or exc}",
+                location="--mllp-port",
+            ) from None
+        config = uvicorn.Config(
+            simulated.fhir_app(), log_level="warning", log_config=None, ws="none"
+        )
+        server = uvicorn.Server(config)
+        fhir = int(fhir_socket.getsockname()[1])
+        print(
+            f"simulated gateway: MLLP {host}:{mllp}, FHIR http://{host}:{fhir}/fhir"
+            + (f", results to {bus}" if bus else ", no bus (--bus HOST:PORT to send results)")
+            + " (Ctrl-C stops)",
+            flush=True,
+        )
+        try:
+            # uvicorn stops on Ctrl-C or SIGTERM, then raises the signal again for the
+            # handlers below, which only let this function end and print its summary.
+            await server.serve(sockets=[fhir_socket])
+        finally:
+            await simulated.stop()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda _number, _frame: None)
+    asyncio.run(serve())
+    fhir_socket.close()
+    counts = simulated.acks
+    print(
+        f"admissions answered: {counts['AA']} AA, {counts['AE']} AE, {counts['AR']} AR; "
+        f"{simulated.queries} RQI^I01 queries answered"
+    )
+    return EXIT_OK
+
+
+def _address(text: str, option: str) -> tuple[str, int]:
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise InputError(str(exc), location=option) from None
+
+
+def _reports(
+    results: Sequence[CaseResult],
+    seconds: float,
+    *,
+    junit: str | None,
+    html: str | None,
+    json_file: str | None,
+) -> None:
     if junit:
         _write(junit, junit_xml(results), "--junit")
     if html:
@@ -133,8 +265,6 @@ def conformance_run(
         report = json_report(results, seconds=seconds, version=manifest_version())
         text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
         _write(json_file, text.encode("utf-8"), "--json")
-    print(summary_line(results, seconds))
-    return EXIT_FAILED if any(r.failed for r in results) else EXIT_OK
 
 
 def _fhir_base(url: str | None) -> str | None:

@@ -122,6 +122,11 @@ class Settings(BaseSettings, AccessSettings, PortalSettings):
     demo_card: Literal[
         "medecin", "infirmier", "pharmacien", "cpe-secretaire", "cpf-interne", "off"
     ] = Field("medecin", description="the emulated card `cdr serve` puts in the virtual reader")
+    # The desk's card agent (`cdr card agent`): loopback only, for the portal's origin only.
+    card_agent_port: int = Field(8765, ge=1, le=65535, description="the card agent's port")
+    card_agent_origin: str | None = Field(
+        None, description="the portal origin the card agent answers; default the gateway's"
+    )
 
     # The structure the gateway acts for: who it says it is when no person asks (unattended
     # HL7 / FHIR flows). CDR_STRUCTURE_FINESS (DESIGN §9) wins over the older
@@ -549,6 +554,12 @@ class Settings(BaseSettings, AccessSettings, PortalSettings):
     @property
     def effective_token_key_file(self) -> Path:
         return self.auth_token_key_file or self.data_dir / "auth-token-key.pem"
+
+    @property
+    def effective_card_agent_origin(self) -> str:
+        """The portal's origin: scheme, host and port of the gateway's pages."""
+        default = f"{self.http_scheme}://{self.http_host}:{self.http_port}"
+        return (self.card_agent_origin or default).rstrip("/")
 
     @property
     def effective_regimes_url(self) -> str:

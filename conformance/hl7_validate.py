@@ -23,7 +23,7 @@ from rights.catalogue import RegimeCatalogue
 from rights.errors import MessageError, ParseError
 from rights.model import Requester
 
-__all__ = ["hl7_findings", "looks_like_hl7"]
+__all__ = ["first_fault", "hl7_findings", "looks_like_hl7"]
 
 
 def looks_like_hl7(raw: bytes) -> bool:
@@ -39,15 +39,17 @@ def hl7_findings(
     """The fault the gateway would acknowledge AE or AR for ``raw`` (one message, no MLLP
     framing), or nothing when it would answer AA. ``today`` is the day the message is taken
     as received (future birth dates, dates of care too far ahead)."""
-    error = _first_fault(raw, catalogue=catalogue, requester=requester, today=today)
+    error = first_fault(raw, catalogue=catalogue, requester=requester, today=today)
     if error is None:
         return []
     return [Finding(error.location, f"{error.acknowledgment} {error.code}", error.message)]
 
 
-def _first_fault(
+def first_fault(
     raw: bytes, *, catalogue: RegimeCatalogue, requester: Requester, today: date
 ) -> MessageError | None:
+    """The error the gateway's ACK would carry for ``raw`` (its code, location and the AE or AR
+    it is acknowledged with), or None for an AA."""
     try:
         codec = codec_for(sniff_charset_field(raw))
         text = decode(raw, codec)
