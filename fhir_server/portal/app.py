@@ -44,21 +44,27 @@ class PortalMount(Mount):
         return super().matches(scope)
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class SecurityHeaders:
     """Headers every portal answer carries: no framing (clickjacking), scripts and styles
     from the portal only, forms posted to the portal or to the PSC provider it redirects to
     (browsers check form-action on the redirect too)."""
 
-    def __init__(self, app: ASGIApp, *, psc_issuer: str) -> None:
+    def __init__(self, app: ASGIApp, *, psc_issuer: str, card_agent: str | None = None) -> None:
         self.app = app
-        issuer = urlsplit(psc_issuer)
-        psc_origin = f"{issuer.scheme}://{issuer.netloc}"
+        # The card agent is on the desk's loopback: the page's scripts call it (fetch, events).
+        connect = "'self'" if card_agent is None else f"'self' {_origin(card_agent)}"
         self.headers = [
             (
                 b"content-security-policy",
                 (
                     "default-src 'self'; img-src 'self' data:; base-uri 'none'; "
-                    f"frame-ancestors 'none'; form-action 'self' {psc_origin}"
+                    f"connect-src {connect}; frame-ancestors 'none'; "
+                    f"form-action 'self' {_origin(psc_issuer)}"
                 ).encode("latin-1"),
             ),
             (b"x-content-type-options", b"nosniff"),
@@ -108,7 +114,11 @@ def create_portal(portal: PortalContext, *, card: CardLogin | None = None) -> St
             Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[
-            Middleware(SecurityHeaders, psc_issuer=portal.config.psc.issuer),
+            Middleware(
+                SecurityHeaders,
+                psc_issuer=portal.config.psc.issuer,
+                card_agent=None if card is None else card.agent_url(),
+            ),
             Middleware(
                 SessionMiddleware,
                 secret_key=portal.config.session_secret,

@@ -1,16 +1,20 @@
 """Logging in and out: Pro Santé Connect (OpenID Connect code flow with PKCE, state and nonce,
 through authlib; the ID token checked against the provider's JWKS) and, later, the CPx card.
 
-The card hook: the lead's card agent (``cdr card agent``, loopback on the desk's workstation)
-will sign a challenge the login page asks for; a ``CardLogin`` given to ``create_portal`` then
-turns the signed challenge into a ``Professional`` and ``log_in`` opens the session exactly as
-PSC does below. Until then the page says that no card agent was detected.
+The card hook: the desk's card agent (``cdr card agent``, ``card/agent.py``: loopback, the
+portal's origin only) signs a challenge the login page gets from the portal, after the PIN is
+typed into the agent (never sent to the gateway). A ``CardLogin`` given to ``create_portal``
+names the agent for the page (and for the Content-Security-Policy's ``connect-src``) and turns
+the agent's ``POST /login`` answer, posted back by the page, into a ``Professional``; then
+``session.log_in`` opens the session exactly as the PSC callback does below. Until then the
+page says that no card agent was detected.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import authlib.deprecate
@@ -51,12 +55,18 @@ _MESSAGES = {
 
 
 class CardLogin(Protocol):
-    """Where the card agent plugs in (docs/decisions/0012-staff-portal.md): the agent's
-    address for the page, and the check of a signed login challenge."""
+    """Where the card login plugs in (docs/decisions/0012-staff-portal.md)."""
 
-    def agent_url(self) -> str | None: ...
+    def agent_url(self) -> str | None:
+        """The desk's card agent as the page reaches it (``http://127.0.0.1:8765``)."""
+        ...
 
-    async def professional(self, challenge: str, signature: str, chain: str) -> Professional: ...
+    async def professional(self, challenge: str, answer: Mapping[str, Any]) -> Professional:
+        """The holder of the card that signed ``challenge`` (the one this session was given),
+        from the agent's ``POST /login`` answer (holder, certificates, signature): the
+        signature checked with the authentication certificate, the chain against the trusted
+        IGC-Santé CAs and their CRLs; ``AuthError`` when any of it fails."""
+        ...
 
 
 def psc_client(config: PscConfig) -> Any:

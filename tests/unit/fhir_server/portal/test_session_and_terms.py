@@ -70,7 +70,7 @@ class Clock:
         return self.now
 
 
-def _portal(acceptances: Acceptances, clock: Clock, *, https_only: bool = False):
+def _portal(acceptances: Acceptances, clock: Clock, *, https_only: bool = False, card=None):
     context = PortalContext(
         config=PortalConfig(
             session_secret=SECRET,
@@ -90,7 +90,7 @@ def _portal(acceptances: Acceptances, clock: Clock, *, https_only: bool = False)
         blocking=_direct,
         clock=clock,
     )
-    return create_portal(context)
+    return create_portal(context, card=card)
 
 
 def _cookie(**session) -> str:
@@ -228,3 +228,29 @@ async def test_starting_a_login_needs_the_csrf_token(clock):
         page = await client.post("/connexion/psc", data={"csrf": "other"})
     assert page.status_code == 400
     assert "Le formulaire a expiré" in page.text
+
+
+class AgentAtTheDesk:
+    """A CardLogin whose agent answers (the card check itself is the card login's, later)."""
+
+    def agent_url(self) -> str | None:
+        return "http://127.0.0.1:8765"
+
+    async def professional(self, challenge, answer):
+        raise NotImplementedError
+
+
+async def test_a_card_login_names_its_agent_to_the_page_and_the_policy(clock):
+    app = _portal(Acceptances(), clock, card=AgentAtTheDesk())
+    async with _anonymous(app) as client:
+        page = await client.get("/connexion")
+    assert "Agent de carte détecté" in page.text
+    assert "connect-src 'self' http://127.0.0.1:8765" in page.headers["content-security-policy"]
+
+
+async def test_without_a_card_login_the_page_says_no_agent(clock):
+    app = _portal(Acceptances(), clock)
+    async with _anonymous(app) as client:
+        page = await client.get("/connexion")
+    assert "Agent de carte non détecté sur ce poste." in page.text
+    assert "connect-src 'self';" in page.headers["content-security-policy"]
