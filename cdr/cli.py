@@ -269,6 +269,19 @@ def _parser() -> argparse.ArgumentParser:
     cf_run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     cf_run.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     cf_run.add_argument("--json", dest="json_file", metavar="FILE", help="write a JSON report")
+    cf_run.add_argument(
+        "--client", metavar="NAME", help="a SMART backend-services client of the target (--key)"
+    )
+    cf_run.add_argument("--key", metavar="PEM", help="that client's private key (RSA or EC P-384)")
+    cf_run.add_argument(
+        "--scope",
+        default="system/CoverageEligibilityRequest.c",
+        help="the scopes asked with --client (default system/CoverageEligibilityRequest.c)",
+    )
+    cf_run.add_argument("--cert", metavar="PEM", help="a TLS client certificate to present")
+    cf_run.add_argument("--cert-key", metavar="PEM", help="its key (default: in --cert's file)")
+    cf_run.add_argument("--ca", metavar="PEM", help="the CAs to trust for the target's TLS")
+    cf_run.add_argument("--mllp-tls", action="store_true", help="MLLP over TLS (--ca, --cert)")
     cf_simulate = cf_sub.add_parser(
         "simulate", help="play a system around the gateway (bus: the engine's inbound channel)"
     )
@@ -541,6 +554,15 @@ def _conformance(args: argparse.Namespace) -> int:
         junit=args.junit,
         html=args.html,
         json_file=args.json_file,
+        credentials=conformance_commands.credentials_from(
+            client=args.client,
+            key=args.key,
+            scope=args.scope,
+            cert=args.cert,
+            cert_key=args.cert_key,
+            ca=args.ca,
+        ),
+        mllp_tls=args.mllp_tls,
     )
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from cdr.clock import SystemClock
 from cdr.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, print_json
@@ -30,6 +31,7 @@ from conformance import (
     summary_line,
     validate_file,
 )
+from conformance.credentials import Credentials
 from conformance.export import export_fixtures
 from conformance.mllp import parse_address
 from conformance.population import Population, population_from_json
@@ -38,12 +40,14 @@ from rights.errors import InputError
 from rights.model import Requester
 
 __all__ = [
+    "Progress",
     "conformance_fixtures_export",
     "conformance_list",
     "conformance_run",
     "conformance_simulate_bus",
     "conformance_simulate_gateway",
     "conformance_validate",
+    "credentials_from",
 ]
 
 
@@ -107,10 +111,18 @@ def conformance_run(
     junit: str | None = None,
     html: str | None = None,
     json_file: str | None = None,
+    credentials: Credentials | None = None,
+    mllp_tls: bool = False,
 ) -> int:
     """Exit 0 every case passed, 1 some case failed, 2 bad options."""
     cases = select(load_cases(), only)
-    endpoints = Endpoints(fhir=_fhir_base(fhir), mllp=_mllp(mllp), timeout=_timeout(timeout))
+    endpoints = Endpoints(
+        fhir=_fhir_base(fhir),
+        mllp=_mllp(mllp),
+        timeout=_timeout(timeout),
+        credentials=credentials or Credentials(),
+        mllp_tls=mllp_tls,
+    )
     kinds = {c.kind for c in cases}
     if "hl7" in kinds and endpoints.mllp is None:
         raise InputError("the HL7 cases need it (or --only fhir)", location="--mllp")
@@ -119,14 +131,46 @@ def conformance_run(
     people = _population(population)
     start = time.perf_counter()
 
+    progress = Progress(len(cases), sys.stderr)
+
     def show(result: CaseResult) -> None:
+        progress.clear()
         print(case_line(result), flush=True)
+        progress.advance(failed=result.failed)
 
     results = asyncio.run(run_cases(cases, endpoints, population=people, on_result=show))
+    progress.clear()
     seconds = time.perf_counter() - start
     _reports(results, seconds, junit=junit, html=html, json_file=json_file)
     print(summary_line(results, seconds))
     return EXIT_FAILED if any(r.failed for r in results) else EXIT_OK
+
+
+class Progress:
+    """A one-line progress bar on a terminal (``[=====     ] 37/74, 1 failed``), redrawn in
+    place under the case lines; nothing at all when the stream is not a terminal (CI logs)."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total, self.stream = total, stream
+        self.done = self.failed = 0
+        self.shown = stream.isatty() and total > 0
+
+    def advance(self, *, failed: bool) -> None:
+        self.done += 1
+        self.failed += failed
+        if self.shown:
+            filled = self.WIDTH * self.done // self.total
+            bar = "=" * filled + " " * (self.WIDTH - filled)
+            also = f", {self.failed} failed" if self.failed else ""
+            self.stream.write(f"\r[{bar}] {self.done}/{self.total}{also}")
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self.shown and self.done:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
 
 
 def conformance_simulate_bus(
@@ -265,6 +309,37 @@ def _reports(
         report = json_report(results, seconds=seconds, version=manifest_version())
         text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
         _write(json_file, text.encode("utf-8"), "--json")
+
+
+def credentials_from(
+    *,
+    client: str | None,
+    key: str | None,
+    scope: str,
+    cert: str | None,
+    cert_key: str | None,
+    ca: str | None,
+) -> Credentials:
+    """The kit's credentials from its options; a client needs its key, and a key its client."""
+    if (client is None) != (key is None):
+        where = "--key" if client is not None else "--client"
+        raise InputError(
+            "--client and --key go together (a SMART client and its key)", location=where
+        )
+    if cert_key is not None and cert is None:
+        raise InputError("--cert-key needs --cert", location="--cert-key")
+
+    def path(value: str | None) -> Path | None:
+        return None if value is None else Path(value)
+
+    return Credentials(
+        client=client,
+        key=path(key),
+        scope=scope,
+        cert=path(cert),
+        cert_key=path(cert_key),
+        ca=path(ca),
+    )
 
 
 def _fhir_base(url: str | None) -> str | None:

@@ -2,9 +2,9 @@
 
 Checked: the HTTP status, that the body is a FHIR JSON resource of the expected type, the
 OperationOutcome issues a refusal must carry (code and FHIRPath expression), and for an answer
-the CoverageEligibilityResponse's outcome and ``insurance[].inforce``. The R4 shape essentials
-are checked by hand (the cardinality 1..1 and 1..* elements of the resources met, their
-primitive types and required code values): the whole official JSON schema is a later step.
+the CoverageEligibilityResponse's outcome and ``insurance[].inforce``. Every answer is also
+checked against the whole official R4 JSON schema and the R4 invariants (FHIRPath, fhirpathpy),
+the resources in a Bundle and the contained ones included; the first few violations are said.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import json
 from typing import Any
 
 from conformance.cases import FhirExpectation, IssueExpectation
+from conformance.fhir_invariants import invariant_violations
+from conformance.fhir_schema import schema_errors
 
 __all__ = ["judge_fhir_answer"]
 
@@ -41,6 +43,7 @@ def judge_fhir_answer(status: int, body: bytes, expect: FhirExpectation) -> list
     if kind != expect.resource_type:
         diffs.append(f"resourceType: expected {expect.resource_type}, got {kind}")
         return diffs
+    diffs += _r4_diffs(resource)
     if kind == "OperationOutcome":
         diffs += _outcome_diffs(resource, expect.issues)
     elif kind == "Bundle":
@@ -48,6 +51,24 @@ def judge_fhir_answer(status: int, body: bytes, expect: FhirExpectation) -> list
     elif kind == "CoverageEligibilityResponse":
         diffs += _response_diffs(resource, expect, where="CoverageEligibilityResponse")
     return diffs
+
+
+_SAID = 5  # violations said per answer: enough to act on, not a page of them
+
+
+def _r4_diffs(resource: dict[str, Any]) -> list[str]:
+    """The R4 schema's and invariants' verdict on the answer (a Bundle's entries included)."""
+    found = [f"R4 schema: {e}" for e in schema_errors(resource)]
+    if resource.get("resourceType") == "Bundle":
+        for n, entry in enumerate(resource.get("entry") or []):
+            inner = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(inner, dict):
+                found += [f"R4 schema, Bundle.entry[{n}]: {e}" for e in schema_errors(inner)]
+    if not found:  # the invariants are meaningful on a resource of the right shape only
+        found = [f"R4 invariant: {v}" for v in invariant_violations(resource)]
+    if len(found) > _SAID:
+        found = [*found[:_SAID], f"… and {len(found) - _SAID} more R4 violations"]
+    return found
 
 
 def _outcome_diffs(outcome: dict[str, Any], wanted: tuple[IssueExpectation, ...]) -> list[str]:

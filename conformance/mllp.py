@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 
 from rights.errors import CdrError
 
@@ -34,14 +35,21 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def mllp_exchange(host: str, port: int, payload: bytes, *, timeout: float) -> bytes:
-    """Send ``payload`` framed and return the first reply frame's content.
-
-    The timeout bounds the connection and the wait for the reply, each."""
+async def mllp_exchange(
+    host: str, port: int, payload: bytes, *, timeout: float, tls: ssl.SSLContext | None = None
+) -> bytes:
+    """Send ``payload`` framed and return the first reply frame's content, over TLS when
+    ``tls`` is given. The timeout bounds the connection and the wait for the reply, each."""
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=tls), timeout
+        )
     except TimeoutError:
         raise ExchangeFailed(f"MLLP {host}:{port}: no connection within {timeout:g} s") from None
+    except ssl.SSLError as exc:
+        raise ExchangeFailed(
+            f"MLLP {host}:{port}: the TLS handshake failed: {exc.reason or exc}"
+        ) from None
     except OSError as exc:
         raise ExchangeFailed(f"MLLP {host}:{port}: cannot connect: {_reason(exc)}") from None
     try:

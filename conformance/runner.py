@@ -9,6 +9,7 @@ cannot be reached, stays silent or answers garbage fails with that reason; the r
 from __future__ import annotations
 
 import dataclasses
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from conformance.cases import Case, FhirExpectation, Hl7Expectation
+from conformance.credentials import Credentials, TokenRefused, fetch_token, tls_context
 from conformance.fhir_judge import judge_fhir_answer
 from conformance.hl7_judge import judge_hl7_reply
 from conformance.mllp import ExchangeFailed, mllp_exchange
@@ -33,6 +35,8 @@ class Endpoints:
     fhir: str | None = None  # the FHIR base URL, e.g. http://127.0.0.1:8080/fhir
     mllp: tuple[str, int] | None = None
     timeout: float = 10.0
+    credentials: Credentials = dataclasses.field(default_factory=Credentials)
+    mllp_tls: bool = False  # MLLP over TLS, with the credentials' CA and certificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +70,14 @@ async def run_cases(
     embedded sandbox's, which every case's person belongs to). ``transport`` replaces the
     network for FHIR (tests use ``httpx.MockTransport``)."""
     results: list[CaseResult] = []
+    context = tls_context(endpoints.credentials)
     async with httpx.AsyncClient(
-        timeout=endpoints.timeout, transport=transport, follow_redirects=False
+        timeout=endpoints.timeout,
+        transport=transport,
+        follow_redirects=False,
+        verify=context if context is not None else True,
     ) as client:
+        fhir = await _fhir_access(cases, endpoints, client)
         for case in cases:
             start = time.perf_counter()
             member = case.member
@@ -76,22 +85,46 @@ async def run_cases(
                 why = f"NIR {member.nir} rang {member.rang} is not in the given population"
                 result = CaseResult(case, (), 0.0, skipped=why)
             elif isinstance(case.expect, Hl7Expectation):
-                result = await _hl7_case(case, case.expect, endpoints)
+                result = await _hl7_case(case, case.expect, endpoints, context)
+            elif isinstance(fhir, TokenRefused):
+                result = CaseResult(case, (f"no access token: {fhir.message}",), 0.0)
             else:
-                result = await _fhir_case(case, case.expect, endpoints, client)
+                result = await _fhir_case(case, case.expect, endpoints, client, fhir)
             result = dataclasses.replace(result, seconds=time.perf_counter() - start)
             results.append(result)
             on_result(result)
     return results
 
 
-async def _hl7_case(case: Case, expect: Hl7Expectation, endpoints: Endpoints) -> CaseResult:
+async def _fhir_access(
+    cases: Sequence[Case], endpoints: Endpoints, client: httpx.AsyncClient
+) -> dict[str, str] | TokenRefused:
+    """The headers every FHIR request carries: a bearer token when the kit is a SMART client
+    (fetched once for the run), or why there is none."""
+    wanted = endpoints.credentials.smart and endpoints.fhir is not None
+    if not wanted or not any(c.kind == "fhir" for c in cases):
+        return {}
+    assert endpoints.fhir is not None
+    try:
+        token = await fetch_token(client, endpoints.fhir, endpoints.credentials)
+    except TokenRefused as exc:
+        return exc
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _hl7_case(
+    case: Case, expect: Hl7Expectation, endpoints: Endpoints, context: ssl.SSLContext | None
+) -> CaseResult:
     if endpoints.mllp is None:
         return CaseResult(case, ("no MLLP endpoint given (--mllp HOST:PORT)",), 0.0)
     host, port = endpoints.mllp
-    request = f"MLLP {host}:{port}"
+    secure = endpoints.mllp_tls
+    request = f"MLLP{' over TLS' if secure else ''} {host}:{port}"
+    tls: ssl.SSLContext | None = None
+    if secure:
+        tls = context if context is not None else ssl.create_default_context()
     try:
-        reply = await mllp_exchange(host, port, case.payload(), timeout=endpoints.timeout)
+        reply = await mllp_exchange(host, port, case.payload(), timeout=endpoints.timeout, tls=tls)
     except ExchangeFailed as exc:
         return CaseResult(case, (exc.message,), 0.0, request)
     shown = reply[:_KEPT].decode("latin-1").replace("\r", "\n")
@@ -99,7 +132,11 @@ async def _hl7_case(case: Case, expect: Hl7Expectation, endpoints: Endpoints) ->
 
 
 async def _fhir_case(
-    case: Case, expect: FhirExpectation, endpoints: Endpoints, client: httpx.AsyncClient
+    case: Case,
+    expect: FhirExpectation,
+    endpoints: Endpoints,
+    client: httpx.AsyncClient,
+    access: dict[str, str],
 ) -> CaseResult:
     if endpoints.fhir is None:
         return CaseResult(case, ("no FHIR endpoint given (--fhir URL)",), 0.0)
@@ -109,7 +146,7 @@ async def _fhir_case(
         answer = await client.post(
             url,
             content=case.payload(),
-            headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON},
+            headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON, **access},
         )
     except httpx.TimeoutException:
         reason = f"FHIR {url}: no answer within {endpoints.timeout:g} s"

@@ -109,7 +109,7 @@ def _header(url: str, title: str, description: str) -> Json:
         "publisher": PUBLISHER,
         "description": description,
         # R4 technical correction 4.0.1 (the published R4 JSON schema's enum wrongly stops at
-        # 4.0.0; our tests let that one value through, see tests/fixtures/fhir-r4/README.md).
+        # 4.0.0; our tests let that one value through, see conformance/fixtures/fhir-r4/README.md).
         "fhirVersion": FHIR_VERSION,
     }
 

@@ -87,3 +87,22 @@ def test_a_response_missing_its_essentials_and_not_in_force():
 
 def test_non_json_is_said_so():
     assert judge_fhir_answer(200, b"<html>", ANSWER) == ["the answer is not JSON: '<html>'"]
+
+
+def test_an_answer_that_breaks_the_r4_schema_or_an_invariant_fails_with_where():
+    body = {
+        "resourceType": "CoverageEligibilityResponse", "status": "active",
+        "purpose": ["validation"], "patient": {"reference": "Patient/p"},
+        "created": "2026-12-07", "request": {"reference": "CoverageEligibilityRequest/r"},
+        "outcome": "complete", "insurer": {"display": "CDR"},
+        "insurance": [{"coverage": {"display": "AMO"}, "inforce": "yes"}],
+    }  # fmt: skip
+    diffs = judge_fhir_answer(200, json.dumps(body).encode(), ANSWER)
+    assert any(d.startswith("R4 schema: insurance/0/inforce:") for d in diffs), diffs
+    body["insurance"] = [{"coverage": {"display": "AMO"}, "inforce": True}]
+    body["contained"] = [{"resourceType": "Patient", "id": "p", "text": {"status": "generated"}}]
+    diffs = judge_fhir_answer(200, json.dumps(body).encode(), ANSWER)
+    assert any(d.startswith("R4 schema: contained/0: ") for d in diffs), diffs  # no div
+    body["contained"] = [{"resourceType": "Patient", "id": "p", "meta": {"versionId": "1"}}]
+    diffs = judge_fhir_answer(200, json.dumps(body).encode(), ANSWER)
+    assert any("dom-4" in d for d in diffs), diffs  # contained resources carry no meta.versionId

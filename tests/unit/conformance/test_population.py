@@ -25,7 +25,8 @@ def answer(_request: httpx.Request) -> httpx.Response:
         "purpose": ["validation"], "patient": {"reference": "Patient/p"},
         "created": "2026-12-07T10:00:00+01:00",
         "request": {"reference": "CoverageEligibilityRequest/r"},
-        "outcome": "complete", "insurer": {"display": "CDR"}, "insurance": [{"inforce": True}],
+        "outcome": "complete", "insurer": {"display": "CDR"},
+        "insurance": [{"coverage": {"display": "AMO"}, "inforce": True}],
     }  # fmt: skip
     return httpx.Response(200, json=response)
 
