@@ -63,9 +63,10 @@ check: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# CDR_REQUIRE_PCSCD=1: the card tests fail, rather than skip, when pcscd cannot run.
+# CDR_REQUIRE_PCSCD=1: the card tests fail, rather than skip, when pcscd cannot run;
+# CDR_REQUIRE_BROWSER=1: the portal's browser tests fail, rather than skip, without chromium.
 test: install system-deps card-deps check
-	CDR_REQUIRE_PCSCD=1 $(BIN)/pytest -q
+	CDR_REQUIRE_PCSCD=1 CDR_REQUIRE_BROWSER=1 $(BIN)/pytest -q
 
 # The Node.js peers of the HL7 benchmark (npm packages pinned by benchmarks/node_peers's lock file);
 # without Node.js the benchmark says they were skipped.

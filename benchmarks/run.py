@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, each against its named peer, printing the ratios.
 
 Options: --quick runs tiny counts (a smoke run that the benchmarks still work); --only runs one
-section (``--only fhir``: the `$submit` benchmarks alone; ``--only hl7``: HL7 v2 over MLLP;
+section (``--only fhir``: the `$submit` benchmarks alone; ``--only portal``: the staff portal's
+result page against the same lookups over FHIR; ``--only hl7``: HL7 v2 over MLLP;
 ``--only footprint``: what one validation lookup writes to the store).
 
 ``--only scale`` (the store at hospital scale, ``benchmarks/scale_bench.py``) is not part of the
@@ -24,11 +25,12 @@ from benchmarks.harness import sandbox_process
 from benchmarks.hl7_bench import run_hl7
 from benchmarks.identifier_bench import run_identifiers
 from benchmarks.lookup_bench import run_discovery, run_throughput
+from benchmarks.portal_bench import run_portal
 from benchmarks.scale_bench import DATABASES, SIZES, run_scale
 from benchmarks.security_bench import run_security
 
-SECTIONS = ("identifiers", "lookups", "security", "fhir", "hl7", "footprint", "scale")
-DEFAULT_SECTIONS = ("identifiers", "lookups", "security", "fhir", "hl7", "footprint")
+SECTIONS = ("identifiers", "lookups", "security", "fhir", "portal", "hl7", "footprint", "scale")
+DEFAULT_SECTIONS = ("identifiers", "lookups", "security", "fhir", "portal", "hl7", "footprint")
 QUICK_SIZES = (200,)
 
 
@@ -90,7 +92,7 @@ def main() -> None:
     if "security" in wanted:
         # Its own sandboxes (plain and secured) and gateways.
         run_security(quick=args.quick)
-    if not wanted & {"lookups", "fhir"}:
+    if not wanted & {"lookups", "fhir", "portal"}:
         return
     with sandbox_process() as sandbox:
         if "lookups" in wanted:
@@ -102,6 +104,8 @@ def main() -> None:
                 run_throughput(sandbox)
         if "fhir" in wanted:
             run_fhir(sandbox, quick=args.quick)
+        if "portal" in wanted:
+            run_portal(sandbox, quick=args.quick)
 
 
 if __name__ == "__main__":

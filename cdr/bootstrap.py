@@ -21,6 +21,7 @@ from cdr.heap import settle_heap
 from cdr.ids import time_ordered_id
 from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
+from cdr.portal_wiring import build_portal
 from cdr.regime_trust import build_assertion_checker, build_structure_signer
 from cdr.regime_wiring import (
     build_regime_gateways,
@@ -37,6 +38,7 @@ from cdr.storage.strategy import SQLALCHEMY_WRITES, SQLITE_DRIVER_WRITES, WriteS
 from cdr.storage.writer import SingleWriter
 from cdr.version import version
 from fhir_server.app import create_app as create_fhir_app
+from fhir_server.portal import PSC_CALLBACK_PATH, PortalMount
 from fhir_server.search_params import index_entries
 from fhir_server.submit import SubmitService
 from mapping.fhir.codesystems import all_conformance_resources
@@ -49,6 +51,7 @@ from rights.result import LookupReport
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.faults import FaultBook
 from sandbox.population import Population, build_population
+from sandbox.psc import PscClient, create_psc_app
 from sandbox.server import SandboxTls
 from sandbox.wire import cnam as cnam_wire
 from sandbox.wire import msa as msa_wire
@@ -60,6 +63,7 @@ __all__ = [
     "build_gateway",
     "build_http_app",
     "build_population_for",
+    "build_psc_provider",
     "build_sandbox",
     "build_submit_service",
     "prepare_storage",
@@ -246,6 +250,25 @@ def build_sandbox(settings: Settings, *, today: date | None = None) -> Starlette
     )
 
 
+def build_psc_provider(settings: Settings) -> Starlette:
+    """The sandbox's Pro Santé Connect look-alike, with the portal as its client."""
+    return create_psc_app({settings.portal_psc_client_id: psc_client_for(settings)})
+
+
+def psc_client_for(settings: Settings) -> PscClient:
+    """The portal as a client of the sandbox's Pro Santé Connect look-alike. Any loopback
+    port is accepted for the redirect (RFC 8252 §7.3): tests serve the portal on port 0."""
+    return PscClient(
+        client_id=settings.portal_psc_client_id,
+        secret=settings.portal_psc_client_secret,
+        redirect_uris=(
+            f"{settings.http_scheme}://{settings.http_host}:{settings.http_port}"
+            f"{PSC_CALLBACK_PATH}",
+        ),
+        loopback_redirects=True,
+    )
+
+
 def build_http_app(
     gateway: Gateway, *, tune_gc: bool = True, middleware: Sequence[Middleware] = ()
 ) -> FastAPI:
@@ -282,7 +305,7 @@ def build_http_app(
             await auth.aclose()
         await gateway.aclose()
 
-    return create_fhir_app(
+    app = create_fhir_app(
         {"database": database_ready, "regimes": regimes_ready},
         version=version(),
         store=gateway.fhir_store,
@@ -296,6 +319,20 @@ def build_http_app(
         middleware=[*(auth.middleware if auth else ()), *middleware],
         security=auth.security if auth else None,
     )
+    # The staff portal's pages at / (DESIGN §9), after the API's routes: what the API does not
+    # serve, outside its own paths, is the portal's.
+    app.router.routes.append(
+        PortalMount(
+            build_portal(
+                settings,
+                catalogue=gateway.catalogue,
+                service=gateway.service,
+                engine=gateway.database.engine,
+                clock=gateway.clock,
+            )
+        )
+    )
+    return app
 
 
 def sandbox_tls(settings: Settings) -> SandboxTls | None:

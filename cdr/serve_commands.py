@@ -19,6 +19,7 @@ from cdr.bootstrap import (
     build_audit_forwarder,
     build_gateway,
     build_http_app,
+    build_psc_provider,
     build_sandbox,
     prepare_storage,
     publish_conformance,
@@ -188,6 +189,15 @@ async def _serve(settings: Settings) -> int:
             )
         )
         _log_sandbox(settings)
+        psc_socket, settings = _listen_psc(settings)
+        servers.append(
+            (
+                _uvicorn(
+                    build_psc_provider(settings), settings.sandbox_host, settings.sandbox_psc_port
+                ),
+                psc_socket,
+            )
+        )
     http_socket = _listen(settings.http_host, settings.http_port, "CDR_HTTP_PORT / --http-port")
     mllp_socket = _listen(settings.mllp_host, settings.mllp_port, "CDR_MLLP_PORT / --mllp-port")
     gateway = build_gateway(settings)
@@ -239,7 +249,7 @@ def _serve_workers(settings: Settings) -> int:
     mllp_socket = _listen(settings.mllp_host, settings.mllp_port, "CDR_MLLP_PORT / --mllp-port")
     settings = settings.model_copy(update={"mllp_port": int(mllp_socket.getsockname()[1])})
     database_url = prepare_storage(settings)
-    sandbox = None
+    sandbox = psc = None
     if sandbox_socket is not None:
         sandbox = start_in_thread(
             build_sandbox(settings),
@@ -250,6 +260,13 @@ def _serve_workers(settings: Settings) -> int:
         )
         settings = settings.model_copy(update={"sandbox_port": sandbox.port})
         _log_sandbox(settings)
+        psc_socket, settings = _listen_psc(settings)
+        psc = start_in_thread(
+            build_psc_provider(settings),
+            settings.sandbox_host,
+            settings.sandbox_psc_port,
+            sock=psc_socket,
+        )
     # Workers read Settings() from the environment: the command-line options go down that way.
     os.environ.update(
         CDR_HTTP_HOST=settings.http_host,
@@ -257,6 +274,7 @@ def _serve_workers(settings: Settings) -> int:
         CDR_MLLP_HOST=settings.mllp_host,
         CDR_MLLP_PORT=str(settings.mllp_port),
         CDR_SANDBOX_PORT=str(settings.sandbox_port),
+        CDR_SANDBOX_PSC_PORT=str(settings.sandbox_psc_port),
     )
     hl7 = Hl7Thread(settings, mllp_socket)
     hl7.start()
@@ -296,7 +314,18 @@ def _serve_workers(settings: Settings) -> int:
             processing.stop()
         if sandbox is not None:
             sandbox.stop()
+        if psc is not None:
+            psc.stop()
     return EXIT_OK
+
+
+def _listen_psc(settings: Settings) -> tuple[socket.socket, Settings]:
+    """The socket of the sandbox's Pro Santé Connect look-alike, and the settings naming its
+    port (port 0: the one the system chose), which the portal's issuer is made of."""
+    sock = _listen(settings.sandbox_host, settings.sandbox_psc_port, "CDR_SANDBOX_PSC_PORT")
+    settings = settings.model_copy(update={"sandbox_psc_port": int(sock.getsockname()[1])})
+    log.info("Pro Santé Connect %s  (the sandbox's look-alike)", settings.effective_psc_issuer)
+    return sock, settings
 
 
 def _log_sandbox(settings: Settings) -> None:
@@ -320,6 +349,11 @@ def _log_gateway(settings: Settings, database_url: str) -> None:
         "FHIR API         %s  (%s; metadata, CoverageEligibilityRequest/$submit)",
         settings.effective_fhir_base_url,
         "plain HTTP" if tls is None else tls.description,
+    )
+    log.info(
+        "staff portal     %s/  (log in with Pro Santé Connect: %s)",
+        settings.effective_fhir_base_url.removesuffix("/fhir"),
+        settings.effective_psc_issuer,
     )
     if settings.mllp_tls_cert_file is None:
         security = "plain MLLP"

@@ -23,11 +23,12 @@ from cdr.event_loop import EventLoopChoice
 from cdr.hl7_options import HL7DestinationOptions
 from cdr.regime_options import RegimeEndpointOptions
 from cdr.settings_access import AccessSettings
+from cdr.settings_portal import PortalSettings
 
 __all__ = ["Settings", "check_destination", "mllp_address"]
 
 
-class Settings(BaseSettings, AccessSettings):
+class Settings(BaseSettings, AccessSettings, PortalSettings):
     # ``enable_decoding=False``: JSON-valued settings are decoded by ``_check_raw`` below, so that
     # a malformed value is a validation error naming the variable, not a SettingsError trace.
     model_config = SettingsConfigDict(
@@ -565,6 +566,16 @@ class Settings(BaseSettings, AccessSettings):
         return (
             self.regimes_url or f"{self.sandbox_scheme}://{self.sandbox_host}:{self.sandbox_port}"
         )
+
+    @property
+    def effective_psc_issuer(self) -> str:
+        """Pro Santé Connect for the portal: the embedded sandbox's look-alike by default."""
+        default = f"http://{self.sandbox_host}:{self.sandbox_psc_port}"
+        return (self.portal_psc_issuer or default).rstrip("/")
+
+    @property
+    def effective_portal_session_key_file(self) -> Path:
+        return self.portal_session_key_file or self.data_dir / "portal-session.key"
 
     @property
     def sandbox_scheme(self) -> str:

@@ -37,6 +37,7 @@ __all__ = [
     "lookup_results",
     "lookups",
     "metadata",
+    "portal_terms_acceptances",
 ]
 
 metadata = MetaData()
@@ -61,6 +62,17 @@ lookups = Table(
     Column("warnings", JSON, nullable=False),
     Index("ix_lookups_nir", "nir"),
     Index("ix_lookups_created_at", "created_at"),
+    # migration 0012: a professional's recent lookups (the portal's home page)
+    Index("ix_lookups_requester_rpps_created_at", "requester_rpps", "created_at"),
+)
+
+# migration 0012: the portal's terms of use, accepted once per user and version
+portal_terms_acceptances = Table(
+    "portal_terms_acceptances",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("terms_version", String(32), primary_key=True),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
 )
 
 lookup_results = Table(

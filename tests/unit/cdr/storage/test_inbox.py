@@ -99,7 +99,7 @@ def test_migration_from_an_empty_database_creates_the_hl7_tables(database):
     }
     with database.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == (
-            "0011"
+            "0012"
         )
 
 
