@@ -25,6 +25,7 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     │   ├── RegimeTimeout               no answer within the budget (transient)
     │   └── RegimeRejected              the regime refused the request (4xx, bad payload)
     │       └── RequesterRefused        the regime refused who asks (401/403)
+    ├── AgentRefusal                    (card.agent) what the desk's card agent tells the page
     ├── CardError                       (card.errors) a CPx card or its reader could not do it
     │   ├── CardServiceUnavailable      no PC/SC service (pcscd not running)
     │   ├── NoReader
@@ -38,11 +39,13 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     │   └── StorageBusy                 the database stayed locked (transient)
     ├── DeliveryFailed                  (hl7_listener.client) a result not delivered; ``reason``
     ├── ExchangeFailed                  (conformance.mllp) a peer under test not reached or silent
+    ├── TokenRefused                    (conformance.credentials) no token from a target
     ├── AuthError                       a caller not authenticated, or not allowed what it asks
     │   ├── TokenRequestRefused         (fhir_server.auth.errors) RFC 6749 §5.2; carries ``error``
     │   ├── InvalidToken                (fhir_server.auth.errors) no usable bearer token (401)
     │   ├── KeySetUnavailable           (fhir_server.auth.errors) a JWKS not fetched or unreadable
-    │   └── InsufficientScope           (fhir_server.auth.errors) carries the ``scope`` needed (403)
+    │   ├── InsufficientScope           (fhir_server.auth.errors) carries the ``scope`` needed (403)
+    │   └── CardLoginRefused            (card.login) a card login that does not hold; ``code``
     └── ConfigError
 
 A test (``tests/unit/rights/test_error_tree.py``) compares this drawing with the subclasses
