@@ -21,6 +21,7 @@ from cdr.heap import settle_heap
 from cdr.ids import time_ordered_id
 from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
+from cdr.portal_card import build_card_login
 from cdr.portal_wiring import build_portal
 from cdr.regime_trust import build_assertion_checker, build_structure_signer
 from cdr.regime_wiring import (
@@ -329,6 +330,7 @@ def build_http_app(
                 service=gateway.service,
                 engine=gateway.database.engine,
                 clock=gateway.clock,
+                card=build_card_login(settings, gateway.clock.now),
             )
         )
     )

@@ -110,6 +110,10 @@ def with_demo_security(settings: Settings, *, create: bool) -> Settings:
             "regimes_client_key_file": path("structure/org-auth-cli.key"),
             "structure_sign_cert_file": path("structure/org-sign.pem"),
             "structure_sign_key_file": path("structure/org-sign.key"),
+            # The portal's card login trusts the demo's cards.
+            "portal_card_ca_file": settings.portal_card_ca_file or path("ca/chain.pem"),
+            "portal_card_crl_files": settings.portal_card_crl_files
+            or [path("crl/persons.crl.pem")],
         }
     )
 

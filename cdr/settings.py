@@ -556,6 +556,12 @@ class Settings(BaseSettings, AccessSettings, PortalSettings):
         return self.auth_token_key_file or self.data_dir / "auth-token-key.pem"
 
     @property
+    def effective_portal_card_agent_url(self) -> str:
+        return (self.portal_card_agent_url or f"http://127.0.0.1:{self.card_agent_port}").rstrip(
+            "/"
+        )
+
+    @property
     def effective_card_agent_origin(self) -> str:
         """The portal's origin: scheme, host and port of the gateway's pages."""
         default = f"{self.http_scheme}://{self.http_host}:{self.http_port}"

@@ -38,6 +38,18 @@ class PortalSettings(BaseModel):
     )
     portal_psc_client_id: str = SANDBOX_PSC_CLIENT_ID
     portal_psc_client_secret: str = SANDBOX_PSC_CLIENT_SECRET
+    # The CPx card login: the desk's agent as the page reaches it, and the CAs (and their CRLs)
+    # that card certificates must chain to. Without a CA file, PSC only; the secured demo
+    # fills both from its test PKI (cdr.demo_security).
+    portal_card_agent_url: str | None = Field(
+        None, description="the desk's card agent; default http://127.0.0.1:<CDR_CARD_AGENT_PORT>"
+    )
+    portal_card_ca_file: Path | None = Field(
+        None, description="CA certificates (PEM) of the CPx cards: enables the card login"
+    )
+    portal_card_crl_files: list[Path] = Field(
+        default_factory=list, description="CRLs (PEM) of those CAs"
+    )
     portal_support_phone: str = Field("01 00 00 00 00", description="assistance telephone")
     portal_support_email: str = Field(
         "assistance-cdr@example.org", description="assistance e-mail address"

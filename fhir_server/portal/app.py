@@ -87,6 +87,8 @@ class SecurityHeaders:
 def create_portal(portal: PortalContext, *, card: CardLogin | None = None) -> Starlette:
     pages = Pages(portal)
     login = LoginPages(portal, card)
+    # Every page of a card session listens to the agent: a card taken out ends the session.
+    portal.templates.env.globals["card_agent"] = None if card is None else card.agent_url()
     consult = Consultation(portal)
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -99,6 +101,8 @@ def create_portal(portal: PortalContext, *, card: CardLogin | None = None) -> St
             Route("/", pages.home, methods=["GET"]),
             Route("/connexion", login.login, methods=["GET"]),
             Route("/connexion/psc", login.start_psc, methods=["POST"]),
+            Route("/connexion/carte/defi", login.card_challenge, methods=["GET"]),
+            Route("/connexion/carte", login.card_login, methods=["POST"]),
             Route(PSC_CALLBACK_PATH, login.psc_callback, methods=["GET"], name="psc_callback"),
             Route("/deconnexion", login.logout, methods=["POST"]),
             Route("/cgu", pages.terms, methods=["GET"]),

@@ -12,7 +12,9 @@ page says that no card agent was detected.
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 import warnings
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -32,12 +34,13 @@ with warnings.catch_warnings():
     )
     from authlib.integrations.starlette_client import OAuth, OAuthError
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from fhir_server.portal.config import PscConfig
 from fhir_server.portal.context import PortalContext
 from fhir_server.portal.professional import Professional, professional_from_userinfo
 from fhir_server.portal.session import check_csrf, log_in, log_out, session_state
+from rights.errors import AuthError
 
 __all__ = ["PSC_CALLBACK_PATH", "CardLogin", "LoginPages", "psc_client"]
 
@@ -51,6 +54,7 @@ _MESSAGES = {
     "persiste, contactez l'assistance.",
     "refus": "La connexion a été refusée dans l'application e-CPS.",
     "deconnecte": "Vous êtes déconnecté.",
+    "carte-retiree": "La carte a été retirée du lecteur : la session est fermée.",
 }
 
 
@@ -80,6 +84,23 @@ def psc_client(config: PscConfig) -> Any:
         client_kwargs={"scope": "openid scope_all", "code_challenge_method": "S256"},
     )
     return oauth.create_client("psc")
+
+
+_CARD_CHALLENGE = "card_challenge"
+# The card login's refusals as the page shows them (``card.login`` codes).
+_CARD_MESSAGES = {
+    "off": "La connexion par carte n'est pas proposée par ce portail.",
+    "bad": "La réponse de l'agent de carte est illisible : recommencez.",
+    "challenge": "La demande de connexion a expiré : recommencez.",
+    "refused": "La carte n'a pas permis la connexion.",
+    "untrusted": "Le certificat de la carte n'est pas émis par une autorité reconnue.",
+    "revoked": "Le certificat de la carte est révoqué : contactez l'assistance.",
+    "certificate-expired": "Le certificat de la carte n'est pas en cours de validité.",
+    "wrong-usage": "Ce certificat n'est pas le certificat d'authentification de la carte.",
+    "bad-signature": "La signature de la carte ne correspond pas : recommencez.",
+    "bad-certificate": "Le certificat de la carte est illisible.",
+    "bad-answer": "La réponse de l'agent de carte est incomplète : recommencez.",
+}
 
 
 class LoginPages:
@@ -139,6 +160,41 @@ class LoginPages:
         log_in(request, user, self.portal.clock())
         log.info("portal login: %s (%s)", user.national_id, user.login)
         return RedirectResponse("/", status_code=303)
+
+    async def card_challenge(self, request: Request) -> Response:
+        """A fresh challenge for the card to sign, kept in this session for one login."""
+        if self.card is None:
+            return JSONResponse({"message": _CARD_MESSAGES["off"]}, status_code=404)
+        challenge = secrets.token_urlsafe(32)
+        request.session[_CARD_CHALLENGE] = challenge
+        return JSONResponse({"challenge": challenge}, headers={"Cache-Control": "no-store"})
+
+    async def card_login(self, request: Request) -> Response:
+        """The agent's ``/login`` answer, posted back by the page with the form's CSRF token:
+        the signature of this session's challenge checked, the session opened."""
+        if self.card is None:
+            return JSONResponse({"message": _CARD_MESSAGES["off"]}, status_code=404)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("answer"), dict):
+            return JSONResponse({"message": _CARD_MESSAGES["bad"]}, status_code=400)
+        if not check_csrf(request, {"csrf": str(body.get("csrf", ""))}):
+            return JSONResponse({"message": _MESSAGES["csrf"]}, status_code=403)
+        challenge = request.session.pop(_CARD_CHALLENGE, None)  # one login per challenge
+        if not isinstance(challenge, str):
+            return JSONResponse({"message": _CARD_MESSAGES["challenge"]}, status_code=400)
+        try:
+            user = await self.card.professional(challenge, body["answer"])
+        except AuthError as exc:
+            log.warning("card login refused: %s", exc.message)
+            code = getattr(exc, "code", "")
+            message = _CARD_MESSAGES.get(code, _CARD_MESSAGES["refused"])
+            return JSONResponse({"message": message}, status_code=401)
+        log_in(request, user, self.portal.clock())
+        log.info("portal login: %s (%s)", user.national_id, user.login)
+        return JSONResponse({"redirect": "/"})
 
     async def logout(self, request: Request) -> Response:
         form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
