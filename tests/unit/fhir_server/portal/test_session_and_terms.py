@@ -231,7 +231,8 @@ async def test_starting_a_login_needs_the_csrf_token(clock):
 
 
 class AgentAtTheDesk:
-    """A CardLogin whose agent answers (the card check itself is the card login's, later)."""
+    """A CardLogin naming its agent (the check of its answers is tested with the real one in
+    tests/integration/portal/test_portal_card_login.py)."""
 
     def agent_url(self) -> str | None:
         return "http://127.0.0.1:8765"
@@ -244,7 +245,8 @@ async def test_a_card_login_names_its_agent_to_the_page_and_the_policy(clock):
     app = _portal(Acceptances(), clock, card=AgentAtTheDesk())
     async with _anonymous(app) as client:
         page = await client.get("/connexion")
-    assert "Agent de carte détecté" in page.text
+    assert 'data-agent="http://127.0.0.1:8765"' in page.text  # the page's script asks it
+    assert "/static/card.js" in page.text
     assert "connect-src 'self' http://127.0.0.1:8765" in page.headers["content-security-policy"]
 
 
