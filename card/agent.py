@@ -9,7 +9,8 @@ and never into a log. After a login the card stays open, its PIN verified, for t
 signatures of the portal's lookups; removing the card ends that session, and the page hears it
 on ``/events``.
 
-- ``GET /card``: the reader and the card in it, who holds it, the PIN's tries left.
+- ``GET /card``: the reader and the card in it, who holds it, the PIN's tries left (in a
+  session: the signature certificate, which an attended assertion names).
 - ``POST /login`` ``{"challenge", "pin"}``: the PIN verified, the portal's challenge signed
   with the authentication key; the holder, both certificates and the signature come back.
 - ``POST /sign`` ``{"data"}``: ``data`` signed with the signature key (an attended assertion's
@@ -128,6 +129,7 @@ class _Session:
     card: OpenCard
     holder: CardHolder
     reader: str
+    signature_certificate: bytes  # DER: what an attended assertion names in its x5c
 
 
 class CardAgent:
@@ -154,6 +156,7 @@ class CardAgent:
                     "session": True,
                     "holder": holder.as_dict(),
                     "pin_tries_left": None,
+                    "signature_certificate": b64url(self._session.signature_certificate),
                 }
             with self._reader.open() as card:
                 holder, _sign = _certificates(card)
@@ -193,7 +196,7 @@ class CardAgent:
             except BaseException:
                 card.close()
                 raise
-            self._session = _Session(card, holder, card.reader)
+            self._session = _Session(card, holder, card.reader, sign_der)
             return {
                 "reader": card.reader,
                 "holder": holder.as_dict(),

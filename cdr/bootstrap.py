@@ -21,7 +21,7 @@ from cdr.heap import settle_heap
 from cdr.ids import time_ordered_id
 from cdr.logs import LookupEvents, with_entry
 from cdr.metrics import GatewayMetrics
-from cdr.portal_card import build_card_login
+from cdr.portal_card import build_card_login, build_card_signatures
 from cdr.portal_wiring import build_portal
 from cdr.regime_trust import build_assertion_checker, build_structure_signer
 from cdr.regime_wiring import (
@@ -331,6 +331,7 @@ def build_http_app(
                 engine=gateway.database.engine,
                 clock=gateway.clock,
                 card=build_card_login(settings, gateway.clock.now),
+                signatures=build_card_signatures(settings, gateway.clock.now),
             )
         )
     )

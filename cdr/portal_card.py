@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
+from cryptography import x509
+
 from card.agent import from_b64url
-from card.holder import CardHolder
+from card.holder import CardHolder, holder_from_certificate
 from card.login import CardLoginRefused, CardTrust, verify_card_login
+from cdr.regime_trust import structure_category
 from cdr.settings import Settings
+from fhir_server.portal import CardSignatures
 from fhir_server.portal.login import CardLogin
 from fhir_server.portal.professional import Professional
+from regimes.assertion import Actor, PresignedAssertion, assertion_signing_input
+from regimes.port import signed_by
 from rights.errors import ConfigError
 from sandbox.eligibility import default_structures
 
-__all__ = ["AgentCardLogin", "build_card_login"]
+__all__ = ["AgentCardLogin", "CardAssertions", "build_card_login", "build_card_signatures"]
 
 
 class AgentCardLogin:
@@ -101,4 +108,69 @@ def build_card_login(settings: Settings, now: Callable[[], datetime]) -> CardLog
         now,
         structure_finess=settings.requester_finess,
         structure_name=structure_name,
+    )
+
+
+class CardAssertions:
+    """``CardSignatures``: a card session's assertion built here (the structure's TLS
+    certificate bound, the card holder as the actor), signed at the desk, used on every regime
+    call of the lookup (``regimes.port.signed_by``)."""
+
+    def __init__(
+        self,
+        *,
+        tls_client_cert: x509.Certificate,
+        finess: str,
+        category: str,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._tls = tls_client_cert
+        self._finess = finess
+        self._category = category
+        self._now = now
+
+    def signing_input(self, user: Professional, certificate: bytes) -> str:
+        try:
+            signing = x509.load_der_x509_certificate(certificate)
+            holder = holder_from_certificate(certificate)
+        except ValueError:
+            raise CardLoginRefused("bad-certificate", "unreadable certificate") from None
+        if holder.national_id != user.national_id:
+            raise CardLoginRefused(
+                "not-holder", "la carte dans le lecteur n'est pas celle de la session"
+            )
+        return assertion_signing_input(
+            chain=[signing],
+            tls_client_cert=self._tls,
+            finess=self._finess,
+            category=self._category,
+            actor=Actor(
+                "person",
+                holder.national_id,
+                profession=holder.profession,
+                profession_code=holder.profession_code,
+                card_type=holder.card_type,
+            ),
+            now=self._now(),
+        )
+
+    def acting(self, signing_input: str, signature: bytes) -> AbstractContextManager[None]:
+        return signed_by(PresignedAssertion(signing_input, signature))
+
+
+def build_card_signatures(settings: Settings, now: Callable[[], datetime]) -> CardSignatures | None:
+    """Attended mode for the portal's card sessions when the regime calls are mutual TLS (an
+    assertion is bound to the structure's TLS certificate); None otherwise."""
+    tls_file = settings.regimes_client_cert_file
+    if tls_file is None or settings.portal_card_ca_file is None:
+        return None
+    try:
+        tls = x509.load_pem_x509_certificates(tls_file.read_bytes())[0]
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"CDR_REGIMES_CLIENT_CERT_FILE cannot be read: {exc}") from None
+    return CardAssertions(
+        tls_client_cert=tls,
+        finess=settings.requester_finess,
+        category=structure_category(settings),
+        now=now,
     )

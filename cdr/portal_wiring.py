@@ -18,6 +18,7 @@ from cdr.settings import Settings
 from cdr.storage.portal import SqlRecentLookups, SqlStoredReports, SqlTermsAcceptances
 from fhir_server.portal import (
     CardLogin,
+    CardSignatures,
     PortalConfig,
     PortalContext,
     PscConfig,
@@ -72,8 +73,10 @@ def build_portal(
     engine: Engine,
     clock: SystemClock,
     card: CardLogin | None = None,
+    signatures: CardSignatures | None = None,
 ) -> Starlette:
-    """``card``: the CPx card login, once the card agent exists (None: PSC only)."""
+    """``card``: the CPx card login (None: PSC only); ``signatures``: the card's signature of
+    a card session's lookups (attended mode)."""
     key_file = settings.effective_portal_session_key_file
     key_file.parent.mkdir(parents=True, exist_ok=True)
     config = PortalConfig(
@@ -110,4 +113,4 @@ def build_portal(
         today=clock.today,
         blocking=asyncio.to_thread,
     )
-    return create_portal(context, card=card)
+    return create_portal(context, card=card, signatures=signatures)

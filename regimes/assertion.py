@@ -38,8 +38,10 @@ __all__ = [
     "ASSERTION_PURPOSE",
     "Actor",
     "JwsAssertionSigner",
+    "PresignedAssertion",
     "SignBytes",
     "StructureAssertionSigner",
+    "assertion_signing_input",
     "certificate_thumbprint",
 ]
 
@@ -169,6 +171,51 @@ class JwsAssertionSigner:
 
     def sign(self, request: WireRequest) -> WireRequest:
         return replace(request, headers={**request.headers, ASSERTION_HEADER: self.assertion()})
+
+
+def assertion_signing_input(
+    *,
+    chain: Sequence[x509.Certificate],
+    tls_client_cert: x509.Certificate,
+    finess: str,
+    category: str,
+    actor: Actor,
+    now: datetime,
+    lifetime_s: int = 60,
+) -> str:
+    """The JWS signing input (``header.payload``, base64url) of an assertion whose signature
+    is made elsewhere and later: by the card at a desk the gateway cannot reach (the portal's
+    page has the desk's agent sign it). ``presigned`` makes the assertion of it once signed."""
+    seen: list[bytes] = []
+
+    def keep(signing_input: bytes) -> bytes:
+        seen.append(signing_input)
+        return b""  # no signature here: only the input PyJWT builds is kept
+
+    signer = JwsAssertionSigner(
+        sign=keep,
+        chain=chain,
+        tls_client_cert=tls_client_cert,
+        finess=finess,
+        category=category,
+        actor=actor,
+        now=lambda: now,
+        lifetime_s=lifetime_s,
+    )
+    signer.assertion()
+    return seen[0].decode("ascii")
+
+
+class PresignedAssertion:
+    """``AssertionSigner`` carrying one assertion signed beforehand (``signing_input`` and
+    the card's ``signature``) on every call of the lookup it is used for."""
+
+    def __init__(self, signing_input: str, signature: bytes) -> None:
+        encoded = base64.urlsafe_b64encode(signature).rstrip(b"=").decode("ascii")
+        self.token = f"{signing_input}.{encoded}"
+
+    def sign(self, request: WireRequest) -> WireRequest:
+        return replace(request, headers={**request.headers, ASSERTION_HEADER: self.token})
 
 
 class StructureAssertionSigner(JwsAssertionSigner):

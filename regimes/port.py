@@ -13,7 +13,9 @@ the error tree in one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +26,7 @@ __all__ = [
     "SigningPort",
     "WireReply",
     "WireRequest",
+    "signed_by",
 ]
 
 
@@ -75,16 +78,35 @@ class NoAssertion:
         return request
 
 
+# Who signs the calls of the lookup running in this task when a person asks (attended mode:
+# the card holder at the portal's desk), instead of the process's own signer; asyncio copies it
+# into the tasks a lookup fans out to.
+_ACTING: ContextVar[AssertionSigner | None] = ContextVar("cdr_acting_signer", default=None)
+
+
+@contextmanager
+def signed_by(signer: AssertionSigner) -> Iterator[None]:
+    """Within this block (and the tasks it starts), regime calls are signed by ``signer``."""
+    token = _ACTING.set(signer)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
+
+
 class SigningPort:
     """``port`` with ``signer`` applied to every request, health probes included: the one place
-    where a signed assertion is added to the regime calls."""
+    where a signed assertion is added to the regime calls (or the acting person's, within
+    ``signed_by``)."""
 
     def __init__(self, port: RegimePort, signer: AssertionSigner) -> None:
         self._port = port
         self._sign = signer.sign
 
     async def send(self, request: WireRequest) -> WireReply:
-        return await self._port.send(self._sign(request))
+        acting = _ACTING.get()
+        signed = self._sign(request) if acting is None else acting.sign(request)
+        return await self._port.send(signed)
 
     async def aclose(self) -> None:
         await self._port.aclose()

@@ -16,6 +16,7 @@ from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fhir_server.portal.attended import AttendedAssertions, CardSignatures
 from fhir_server.portal.consult import Consultation
 from fhir_server.portal.context import PortalContext
 from fhir_server.portal.login import PSC_CALLBACK_PATH, CardLogin, LoginPages
@@ -84,12 +85,21 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_portal(portal: PortalContext, *, card: CardLogin | None = None) -> Starlette:
+def create_portal(
+    portal: PortalContext,
+    *,
+    card: CardLogin | None = None,
+    signatures: CardSignatures | None = None,
+) -> Starlette:
+    """``card``: the CPx card login (None: PSC only); ``signatures``: a card session's
+    lookups signed by the card (attended mode; None: the structure's calls)."""
     pages = Pages(portal)
     login = LoginPages(portal, card)
+    attended = AttendedAssertions(portal, signatures if card is not None else None)
     # Every page of a card session listens to the agent: a card taken out ends the session.
     portal.templates.env.globals["card_agent"] = None if card is None else card.agent_url()
-    consult = Consultation(portal)
+    consult = Consultation(portal, attended)
+    portal.templates.env.globals["card_signs"] = attended.signatures is not None
 
     async def not_found(request: Request, exc: Exception) -> Response:
         if isinstance(exc, HTTPException) and exc.status_code == 405:
@@ -109,6 +119,7 @@ def create_portal(portal: PortalContext, *, card: CardLogin | None = None) -> St
             Route("/cgu", pages.accept_terms, methods=["POST"]),
             Route("/assistance", pages.assistance, methods=["GET"]),
             Route("/guides/{regime}", pages.guide, methods=["GET"]),
+            Route("/consultation/assertion", attended.issue, methods=["POST"]),
             Route("/consultation/{regime}", consult.form, methods=["GET"]),
             Route("/consultation/{regime}", consult.submit, methods=["POST"]),
             Route("/consultations/{lookup_id}", consult.result, methods=["GET"]),

@@ -4,11 +4,14 @@ printable attestation."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from contextlib import AbstractContextManager
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fhir_server.portal.attended import AttendedAssertions, SignatureMissing
 from fhir_server.portal.attestation import attestation_pdf
 from fhir_server.portal.context import PortalContext, StoredResult
 from fhir_server.portal.lookup_form import DISCOVERY, LookupForm, nir_preview
@@ -34,8 +37,9 @@ _FAILED_MESSAGE = (
 
 
 class Consultation:
-    def __init__(self, portal: PortalContext) -> None:
+    def __init__(self, portal: PortalContext, attended: AttendedAssertions | None = None) -> None:
         self.portal = portal
+        self.attended = attended or AttendedAssertions(portal, None)
 
     def _regime(self, request: Request) -> Regime | Response | None:
         code = request.path_params["regime"]
@@ -111,8 +115,16 @@ class Consultation:
             address=request.client.host if request.client else None,
             person=Person(user.national_id, user.display_name, user.profession),
         )
+        signed: AbstractContextManager[None] = contextlib.nullcontext()
+        if self.attended.required(user):
+            try:
+                signed = self.attended.acting(request, fields)
+            except SignatureMissing as exc:
+                message = f"Consultation non envoyée : {exc.message}. Recommencez."
+                return self._form_page(request, regime, form, status=401, message=message)
         try:
-            lookup_id, report = await self.portal.run_lookup(query, caller)
+            with signed:
+                lookup_id, report = await self.portal.run_lookup(query, caller)
         except CdrError as exc:
             log.error("portal lookup failed: %s", exc.message)
             return self._form_page(request, regime, form, status=503, message=_FAILED_MESSAGE)
