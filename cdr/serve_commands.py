@@ -173,21 +173,22 @@ def _share_metrics(settings: Settings) -> Settings:
 
 async def _serve(settings: Settings) -> int:
     servers: list[tuple[uvicorn.Server, socket.socket]] = []
+    sandbox = None
     if settings.uses_embedded_sandbox:
         sandbox_socket = _listen(
             settings.sandbox_host, settings.sandbox_port, "CDR_SANDBOX_PORT / --sandbox-port"
         )
-        servers.append(
-            (
-                _uvicorn(
-                    build_sandbox(settings),
-                    settings.sandbox_host,
-                    settings.sandbox_port,
-                    tls=sandbox_tls(settings),
-                ),
-                sandbox_socket,
-            )
+        # On a thread and an event loop of its own, as with --workers: the regimes' side (its
+        # TLS, the check of every assertion) must not hold up the gateway's own loop, where
+        # the MLLP intake and the API answer; in production it is another machine.
+        sandbox = start_in_thread(
+            build_sandbox(settings),
+            settings.sandbox_host,
+            settings.sandbox_port,
+            sock=sandbox_socket,
+            tls=sandbox_tls(settings),
         )
+        settings = settings.model_copy(update={"sandbox_port": sandbox.port})  # 0: the chosen
         _log_sandbox(settings)
         psc_socket, settings = _listen_psc(settings)
         servers.append(
@@ -229,6 +230,8 @@ async def _serve(settings: Settings) -> int:
         await hl7.stop()
         if processing is not None:
             await asyncio.to_thread(processing.stop)
+        if sandbox is not None:
+            await asyncio.to_thread(sandbox.stop)
     return EXIT_OK
 
 
