@@ -45,7 +45,8 @@ FHIR OperationOutcome, HL7 ACK) turn them into replies.
     │   ├── InvalidToken                (fhir_server.auth.errors) no usable bearer token (401)
     │   ├── KeySetUnavailable           (fhir_server.auth.errors) a JWKS not fetched or unreadable
     │   ├── InsufficientScope           (fhir_server.auth.errors) carries the ``scope`` needed (403)
-    │   └── CardLoginRefused            (card.login) a card login that does not hold; ``code``
+    │   ├── CardLoginRefused            (card.login) a card login that does not hold; ``code``
+    │   └── SignatureMissing            (fhir_server.portal.attended) no card signature asked
     └── ConfigError
 
 A test (``tests/unit/rights/test_error_tree.py``) compares this drawing with the subclasses
