@@ -7,7 +7,7 @@ Every command finds the same material through the same data directory, so `cdr l
 or without `--card`) reaches the sandbox `cdr serve` started. ``CDR_DEMO_SECURITY=off`` keeps
 the plain-HTTP demo. `cdr serve` also puts an emulated card in vsmartcard's virtual reader
 (``CDR_DEMO_CARD``, default the medecin profile, PIN 1234) for `cdr lookup --card` and the
-portal.
+portal, and starts the desk's card agent beside it (``CDR_CARD_AGENT_PORT``).
 
 A site that configures its own regimes (``CDR_REGIMES_URL``) or its own certificates is never
 touched: this is demo material, written unencrypted, for the embedded sandbox only.

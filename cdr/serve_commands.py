@@ -5,6 +5,7 @@ checked before any of them, the HTTP side on uvicorn with the gateway's own prot
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import os
 import socket
@@ -40,7 +41,7 @@ from cdr.settings import Settings
 from cdr.storage import Database
 from cdr.token_key import load_or_create_token_key
 from rights.errors import ConfigError
-from sandbox.server import SandboxTls, start_in_thread
+from sandbox.server import RunningServer, SandboxTls, start_in_thread
 from sandbox.tls_peer import TlsPeerHttpProtocol
 
 __all__ = ["SHUTDOWN_GRACE_S", "sandbox_serve", "serve"]
@@ -135,6 +136,9 @@ def serve(settings: Settings) -> int:
         )
     settings = _share_metrics(settings)
     link = None if card is None else _start_demo_card(card)
+    # The desk's card agent too, for the demo on one machine: the portal's card login then
+    # works with the demo card as soon as the page opens (a real desk runs `cdr card agent`).
+    agent = None if card is None else _start_demo_agent(settings)
     try:
         if settings.workers > 1:
             return _serve_workers(settings)
@@ -142,6 +146,23 @@ def serve(settings: Settings) -> int:
     finally:
         if link is not None:
             link.stop()
+        if agent is not None:
+            agent.stop()
+
+
+def _start_demo_agent(settings: Settings) -> RunningServer | None:
+    from card.agent import CardAgent, create_agent_app
+    from card.pcsc import PcscReader
+
+    port, origin = settings.card_agent_port, settings.effective_card_agent_origin
+    agent = CardAgent(PcscReader(), lambda: datetime.datetime.now(datetime.UTC))
+    try:
+        running = start_in_thread(create_agent_app(agent, origin=origin, port=port), port=port)
+    except ConfigError:
+        log.info("card agent       not started: 127.0.0.1:%d is in use", port)
+        return None
+    log.info("card agent       http://127.0.0.1:%d for the portal at %s", port, origin)
+    return running
 
 
 def _start_demo_card(card: DemoCard) -> VirtualCardLink:

@@ -53,6 +53,7 @@ def interrupt(server: subprocess.Popen[str], *, timeout: float) -> tuple[str, st
 
 def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
     http_port, sandbox_port, mllp_port = _free_port(), _free_port(), _free_port()
+    agent_port = _free_port()
     collector = Collector()  # the site's syslog collector: the audit trail is copied there
     env = {
         **os.environ,
@@ -61,6 +62,7 @@ def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
         "CDR_HTTP_PORT": str(http_port),
         "CDR_MLLP_PORT": str(mllp_port),
         "CDR_AUDIT_SYSLOG_URL": f"tcp://127.0.0.1:{collector.port}",
+        "CDR_CARD_AGENT_PORT": str(agent_port),
     }
     env.pop("CDR_REGIMES_URL", None)
     server = subprocess.Popen(
@@ -83,6 +85,12 @@ def test_cdr_serve_runs_the_whole_system_and_lookup_reaches_it(tmp_path):
                 verify=ssl.create_default_context(cafile=str(chain)),
                 timeout=5,
             ).raise_for_status()
+        # The desk's card agent runs beside the demo card, for the portal's origin only.
+        origin = {"Origin": f"http://127.0.0.1:{http_port}"}
+        card = httpx.get(f"http://127.0.0.1:{agent_port}/card", headers=origin, timeout=10)
+        assert card.status_code == 200 and "present" in card.json()
+        other = httpx.get(f"http://127.0.0.1:{agent_port}/card", timeout=10)
+        assert other.status_code == 403
         member = next(m for m in POPULATION.members if "c2s" in m.scenarios)
         lookup = subprocess.run(
             [sys.executable, "-m", "cdr.cli", "lookup", "--nir", member.nir, "--json"],
