@@ -264,7 +264,8 @@ def _parser() -> argparse.ArgumentParser:
     cf_run.add_argument(
         "--population",
         metavar="FILE",
-        help="the target's people (JSON of `cdr sandbox list --json`): cases about others skip",
+        help="the target's people: a file (JSON of `cdr sandbox list --json`) or a URL serving "
+        "it (the sandbox's /admin/population); cases about others skip",
     )
     cf_run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     cf_run.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")

@@ -128,7 +128,7 @@ def conformance_run(
         raise InputError("the HL7 cases need it (or --only fhir)", location="--mllp")
     if "fhir" in kinds and endpoints.fhir is None:
         raise InputError("the FHIR cases need it (or --only hl7)", location="--fhir")
-    people = _population(population)
+    people = _population(population, endpoints.credentials)
     start = time.perf_counter()
 
     progress = Progress(len(cases), sys.stderr)
@@ -359,15 +359,36 @@ def _mllp(address: str | None) -> tuple[str, int] | None:
         raise InputError(str(exc), location="--mllp") from None
 
 
-def _population(path: str | None) -> Population | None:
+def _population(path: str | None, credentials: Credentials | None = None) -> Population | None:
+    """The target's people: a file, or a URL that serves them (the embedded sandbox's
+    ``/admin/population``: the JSON of `cdr sandbox list --json`)."""
     if path is None:
         return None
+    if path.startswith(("http://", "https://")):
+        return population_from_json(_fetched(path, credentials or Credentials()), source=path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise InputError(f"cannot read {path}: {reason}", location="--population") from None
     return population_from_json(text, source=path)
+
+
+def _fetched(url: str, credentials: Credentials) -> str:
+    import httpx
+
+    from conformance.credentials import tls_context
+
+    context = tls_context(credentials)
+    try:
+        answer = httpx.get(url, timeout=30, verify=context if context is not None else True)
+    except httpx.HTTPError as exc:
+        raise InputError(
+            f"cannot read {url}: {exc or type(exc).__name__}", location="--population"
+        ) from None
+    if answer.status_code != 200:
+        raise InputError(f"{url}: HTTP {answer.status_code}", location="--population")
+    return answer.text
 
 
 def _timeout(seconds: float) -> float:

@@ -192,3 +192,19 @@ def test_bad_options_exit_2_with_one_line(capsys):
     assert capsys.readouterr().err == "cdr: error: --mllp: expected HOST:PORT, got 'nowhere'\n"
     assert main(["conformance", "run", "--only", "fhir"]) == 2
     assert "--fhir: the FHIR cases need it" in capsys.readouterr().err
+
+
+def test_the_population_can_come_from_the_target_itself(sandbox, empty_200, capsys):
+    # The sandbox serves its people (/admin/population, as `cdr sandbox list --json` prints
+    # them). The submit cases ask about people with rights: given only the "closed" ones,
+    # every case is about someone else and skipped; given them all, every case runs.
+    argv = ["conformance", "run", "--fhir", empty_200, "--only", "submit", "--population"]
+    submit = [c for c in CASES if "submit" in c.tags and c.member is not None]
+    assert main([*argv, f"{sandbox.url}/admin/population?scenario=closed"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("SKIP ") == len(submit) and "is not in the given population" in out
+    assert main([*argv, f"{sandbox.url}/admin/population"]) == 1  # run: the fake answers {}
+    out = capsys.readouterr().out
+    assert "SKIP " not in out and out.count("FAIL ") == len(submit)
+    assert main([*argv, f"{sandbox.url}/admin/nothing-here"]) == 2
+    assert "--population: " in capsys.readouterr().err
