@@ -43,7 +43,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from card.apdu import pin_block
-from card.cps import CardFamily
 from card.errors import (
     CardError,
     CardRemoved,
@@ -55,7 +54,7 @@ from card.errors import (
     WrongPin,
 )
 from card.holder import CardHolder, holder_from_certificate
-from card.reader import CardReader, OpenCard
+from card.reader import CardReader, OpenCard, cpx_certificates
 from rights.errors import CdrError
 
 __all__ = ["AgentRefusal", "CardAgent", "b64url", "create_agent_app", "from_b64url"]
@@ -159,7 +158,7 @@ class CardAgent:
                     "signature_certificate": b64url(self._session.signature_certificate),
                 }
             with self._reader.open() as card:
-                holder, _sign = _certificates(card)
+                holder = holder_from_certificate(cpx_certificates(card)[1])
                 return {
                     "reader": card.reader,
                     "present": True,
@@ -179,8 +178,8 @@ class CardAgent:
             self._close()
             card = self._reader.open()
             try:
-                holder, sign_der = _certificates(card)
-                auth_der = card.read_certificates()[0]
+                auth_der, sign_der = cpx_certificates(card)
+                holder = holder_from_certificate(sign_der)
                 if not holder.valid_at(self._now()):
                     raise AgentRefusal(
                         409,
@@ -238,13 +237,6 @@ class CardAgent:
             session, self._session = self._session, None
             with contextlib.suppress(CardError):  # gone with the card: nothing left to reset
                 session.card.close()
-
-
-def _certificates(card: OpenCard) -> tuple[CardHolder, bytes]:
-    if card.family is CardFamily.UNKNOWN:
-        raise UnknownCard(f"the card in {card.reader} is not a CPx card")
-    _auth, sign = card.read_certificates()
-    return holder_from_certificate(sign), sign
 
 
 class _OnlyThePortal:

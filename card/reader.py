@@ -12,7 +12,7 @@ from card.cps import CardFamily
 from card.errors import UnknownCard
 from card.holder import CardHolder, holder_from_certificate
 
-__all__ = ["CardReader", "CardReport", "OpenCard", "describe_card"]
+__all__ = ["CardReader", "CardReport", "OpenCard", "cpx_certificates", "describe_card"]
 
 
 class OpenCard(Protocol):
@@ -96,12 +96,18 @@ class CardReport:
         }
 
 
+def cpx_certificates(card: OpenCard) -> tuple[bytes, bytes]:
+    """The DER authentication and signature certificates of a CPx card; ``UnknownCard`` for a
+    card whose ATR names no CPx family."""
+    if card.family is CardFamily.UNKNOWN:
+        raise UnknownCard(f"the card in {card.reader} is not a CPx card (ATR {card.atr.hex()})")
+    return card.read_certificates()
+
+
 def describe_card(reader: CardReader, now: datetime.datetime) -> CardReport:
     """Open the first card found and read who it belongs to; no PIN is asked."""
     with reader.open() as card:
-        if card.family is CardFamily.UNKNOWN:
-            raise UnknownCard(f"the card in {card.reader} is not a CPx card (ATR {card.atr.hex()})")
-        auth, _sign = card.read_certificates()
+        auth, _sign = cpx_certificates(card)
         holder = holder_from_certificate(auth)
         return CardReport(
             reader=card.reader,

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from card import CardError, CardFamily, CardHolder, CardReader, OpenCard, PinBlocked, UnknownCard
+from card import CardError, CardHolder, CardReader, OpenCard, PinBlocked
 from card import holder_from_certificate as read_holder
+from card.reader import cpx_certificates
 from cdr.regime_trust import structure_category
 from cdr.settings import Settings
 from regimes.assertion import Actor, JwsAssertionSigner
@@ -78,9 +79,7 @@ def pin_from_terminal_or_stdin(from_stdin: bool) -> ReadPin:
 
 
 def _certificates(card: OpenCard) -> tuple[CardHolder, x509.Certificate]:
-    if card.family is CardFamily.UNKNOWN:
-        raise UnknownCard(f"the card in {card.reader} is not a CPx card (ATR {card.atr.hex()})")
-    _auth, sign = card.read_certificates()
+    _auth, sign = cpx_certificates(card)
     return read_holder(sign), x509.load_der_x509_certificate(sign)
 
 
