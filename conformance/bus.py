@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from conformance.cases import Case, Hl7Expectation
 from conformance.findings import Finding
+from conformance.mllp import answer_frames
 from conformance.runner import CaseResult
 from mapping.hl7v2.er7 import Message
 from mapping.hl7v2.inbound_charset import codec_for, decode, sniff_charset_field
@@ -29,7 +30,6 @@ from rights.errors import MessageError, ParseError
 
 __all__ = ["BusSimulator", "Received", "as_case_results", "result_findings"]
 
-START, END = b"\x0b", b"\x1c\x0d"
 _MAX_FRAME = 4 * 1024 * 1024
 _RESULT_TYPES = {"Z99": "ADT_A01", "A31": "ADT_A05"}
 # The segments a result holds, in order (§6: Z99 and A31), the insurance groups repeating.
@@ -209,30 +209,18 @@ class BusSimulator:
         task = asyncio.current_task()
         if task is not None:
             self._open[writer] = task
-        buffer = b""
         try:
-            while chunk := await reader.read(65536):
-                buffer += chunk
-                if len(buffer) > _MAX_FRAME:
-                    return  # a peer streaming garbage: dropped, as a channel would
-                while END in buffer:
-                    frame, buffer = buffer.split(END, 1)
-                    start = frame.find(START)
-                    if start < 0:
-                        continue
-                    raw = frame[start + 1 :]
-                    received = _received(raw, peer, zrd=self.zrd)
-                    self.received.append(received)
-                    self.on_message(received)
-                    writer.write(START + _ack(received, raw, next(self._numbers)) + END)
-                    await writer.drain()
-        except (ConnectionError, OSError):
-            pass
+            await answer_frames(
+                reader, writer, lambda raw: self._answer(raw, peer), limit=_MAX_FRAME
+            )
         finally:
             self._open.pop(writer, None)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+
+    def _answer(self, raw: bytes, peer: str) -> bytes:
+        received = _received(raw, peer, zrd=self.zrd)
+        self.received.append(received)
+        self.on_message(received)
+        return _ack(received, raw, next(self._numbers))
 
 
 def as_case_results(received: list[Received]) -> list[CaseResult]:

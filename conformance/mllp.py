@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from collections.abc import Callable
 
 from rights.errors import CdrError
 
-__all__ = ["ExchangeFailed", "mllp_exchange", "parse_address"]
+__all__ = ["END", "START", "ExchangeFailed", "answer_frames", "mllp_exchange", "parse_address"]
 
 START, END = b"\x0b", b"\x1c\x0d"
 # Bytes read before giving up on a reply that never ends (a peer streaming garbage).
@@ -82,6 +83,36 @@ async def _read_frame(reader: asyncio.StreamReader, host: str, port: int) -> byt
     if start < 0:
         raise ExchangeFailed(f"MLLP {host}:{port}: reply without the 0x0B start byte")
     return frame[start + 1 :]
+
+
+async def answer_frames(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    answer: Callable[[bytes], bytes],
+    *,
+    limit: int | None = None,
+) -> None:
+    """Serve one MLLP connection of the kit's simulators: each frame's content to ``answer``,
+    its reply framed back, until the peer closes; with ``limit``, a peer that sends that many
+    bytes without ending a frame is dropped. The connection is closed on the way out."""
+    buffer = b""
+    try:
+        while chunk := await reader.read(65536):
+            buffer += chunk
+            if limit is not None and len(buffer) > limit:
+                return  # a peer streaming garbage: dropped, as a channel would
+            while END in buffer:
+                frame, buffer = buffer.split(END, 1)
+                start = frame.find(START)
+                if start >= 0:
+                    writer.write(START + answer(frame[start + 1 :]) + END)
+                    await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
 
 
 def _reason(exc: OSError) -> str:

@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conformance.hl7_validate import first_fault
-from conformance.mllp import ExchangeFailed, mllp_exchange
+from conformance.mllp import ExchangeFailed, answer_frames, mllp_exchange
 from mapping.fhir.cer_to_query import submit_body_to_ask
 from mapping.hl7v2.er7 import Delimiters, Message, segment
 from mapping.hl7v2.err import err_segment
@@ -48,7 +48,6 @@ from rights.model import Requester
 
 __all__ = ["SimulatedGateway"]
 
-START, END = b"\x0b", b"\x1c\x0d"
 FHIR_JSON = "application/fhir+json"
 # Fault.check → OperationOutcome issue type, as the gateway's HTTP edge maps them.
 _ISSUE_TYPE = {
@@ -100,22 +99,7 @@ class SimulatedGateway:
         await asyncio.gather(*self._sending, return_exceptions=True)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        buffer = b""
-        try:
-            while chunk := await reader.read(65536):
-                buffer += chunk
-                while END in buffer:
-                    frame, buffer = buffer.split(END, 1)
-                    start = frame.find(START)
-                    if start >= 0:
-                        writer.write(START + self.acknowledge(frame[start + 1 :]) + END)
-                        await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+        await answer_frames(reader, writer, self.acknowledge)
 
     def acknowledge(self, raw: bytes) -> bytes:
         """The ACK the gateway would send for ``raw``; after an AA, the result to the bus."""
