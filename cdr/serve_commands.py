@@ -199,18 +199,7 @@ async def _serve(settings: Settings) -> int:
         sandbox_socket = _listen(
             settings.sandbox_host, settings.sandbox_port, "CDR_SANDBOX_PORT / --sandbox-port"
         )
-        # On a thread and an event loop of its own, as with --workers: the regimes' side (its
-        # TLS, the check of every assertion) must not hold up the gateway's own loop, where
-        # the MLLP intake and the API answer; in production it is another machine.
-        sandbox = start_in_thread(
-            build_sandbox(settings),
-            settings.sandbox_host,
-            settings.sandbox_port,
-            sock=sandbox_socket,
-            tls=sandbox_tls(settings),
-        )
-        settings = settings.model_copy(update={"sandbox_port": sandbox.port})  # 0: the chosen
-        _log_sandbox(settings)
+        sandbox, settings = _start_sandbox(settings, sandbox_socket)
         psc_socket, settings = _listen_psc(settings)
         servers.append(
             (
@@ -275,15 +264,7 @@ def _serve_workers(settings: Settings) -> int:
     database_url = prepare_storage(settings)
     sandbox = psc = None
     if sandbox_socket is not None:
-        sandbox = start_in_thread(
-            build_sandbox(settings),
-            settings.sandbox_host,
-            settings.sandbox_port,
-            sock=sandbox_socket,
-            tls=sandbox_tls(settings),
-        )
-        settings = settings.model_copy(update={"sandbox_port": sandbox.port})
-        _log_sandbox(settings)
+        sandbox, settings = _start_sandbox(settings, sandbox_socket)
         psc_socket, settings = _listen_psc(settings)
         psc = start_in_thread(
             build_psc_provider(settings),
@@ -350,6 +331,23 @@ def _listen_psc(settings: Settings) -> tuple[socket.socket, Settings]:
     settings = settings.model_copy(update={"sandbox_psc_port": int(sock.getsockname()[1])})
     log.info("Pro Santé Connect %s  (the sandbox's look-alike)", settings.effective_psc_issuer)
     return sock, settings
+
+
+def _start_sandbox(settings: Settings, sock: socket.socket) -> tuple[RunningServer, Settings]:
+    """The embedded sandbox on ``sock``, on a thread and an event loop of its own (whatever the
+    number of workers): the regimes' side (its TLS, the check of every assertion) must not hold
+    up the loop where the MLLP intake and the API answer; in production it is another machine.
+    The settings come back with the port it listens on (port 0: the one chosen)."""
+    sandbox = start_in_thread(
+        build_sandbox(settings),
+        settings.sandbox_host,
+        settings.sandbox_port,
+        sock=sock,
+        tls=sandbox_tls(settings),
+    )
+    settings = settings.model_copy(update={"sandbox_port": sandbox.port})
+    _log_sandbox(settings)
+    return sandbox, settings
 
 
 def _log_sandbox(settings: Settings) -> None:
