@@ -20,12 +20,12 @@ from cryptography import x509
 from card import CardError, CardHolder, CardReader, OpenCard, PinBlocked
 from card import holder_from_certificate as read_holder
 from card.reader import cpx_certificates
-from cdr.regime_trust import structure_category
+from cdr.regime_trust import card_holder_actor, structure_category, structure_tls_certificate
 from cdr.settings import Settings
-from regimes.assertion import Actor, JwsAssertionSigner
+from regimes.assertion import JwsAssertionSigner
 from regimes.port import AssertionSigner, NoAssertion
 from rights.caller import Person
-from rights.errors import ConfigError, InputError, RequesterRefused
+from rights.errors import InputError, RequesterRefused
 
 __all__ = ["AttendedSession", "open_attended", "pin_from_terminal_or_stdin"]
 
@@ -113,28 +113,18 @@ def _signer(
     certificate: x509.Certificate,
     now: Callable[[], datetime.datetime],
 ) -> AssertionSigner:
-    tls_file = settings.regimes_client_cert_file
-    if tls_file is None:
+    tls_cert = structure_tls_certificate(settings)
+    if tls_cert is None:
         # Regime calls without mutual TLS carry no assertion (the embedded demo on plain
         # HTTP): the lookup is still the card holder's in the audit trail.
         return NoAssertion()
-    try:
-        tls_cert = x509.load_pem_x509_certificates(tls_file.read_bytes())[0]
-    except (ValueError, OSError) as exc:
-        raise ConfigError(f"CDR_REGIMES_CLIENT_CERT_FILE cannot be read: {exc}") from None
     return JwsAssertionSigner(
         sign=_signing_function(card),
         chain=[certificate],
         tls_client_cert=tls_cert,
         finess=settings.requester_finess,
         category=structure_category(settings),
-        actor=Actor(
-            "person",
-            holder.national_id,
-            profession=holder.profession,
-            profession_code=holder.profession_code,
-            card_type=holder.card_type,
-        ),
+        actor=card_holder_actor(holder),
         now=now,
     )
 

@@ -17,12 +17,12 @@ from cryptography import x509
 from card.agent import from_b64url
 from card.holder import CardHolder, holder_from_certificate
 from card.login import CardLoginRefused, CardTrust, verify_card_login
-from cdr.regime_trust import structure_category
+from cdr.regime_trust import card_holder_actor, structure_category, structure_tls_certificate
 from cdr.settings import Settings
 from fhir_server.portal import CardSignatures
 from fhir_server.portal.login import CardLogin
 from fhir_server.portal.professional import Professional
-from regimes.assertion import Actor, PresignedAssertion, assertion_signing_input
+from regimes.assertion import PresignedAssertion, assertion_signing_input
 from regimes.port import signed_by
 from rights.errors import ConfigError
 from sandbox.eligibility import default_structures
@@ -144,13 +144,7 @@ class CardAssertions:
             tls_client_cert=self._tls,
             finess=self._finess,
             category=self._category,
-            actor=Actor(
-                "person",
-                holder.national_id,
-                profession=holder.profession,
-                profession_code=holder.profession_code,
-                card_type=holder.card_type,
-            ),
+            actor=card_holder_actor(holder),
             now=self._now(),
         )
 
@@ -161,13 +155,11 @@ class CardAssertions:
 def build_card_signatures(settings: Settings, now: Callable[[], datetime]) -> CardSignatures | None:
     """Attended mode for the portal's card sessions when the regime calls are mutual TLS (an
     assertion is bound to the structure's TLS certificate); None otherwise."""
-    tls_file = settings.regimes_client_cert_file
-    if tls_file is None or settings.portal_card_ca_file is None:
+    if settings.portal_card_ca_file is None:
         return None
-    try:
-        tls = x509.load_pem_x509_certificates(tls_file.read_bytes())[0]
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"CDR_REGIMES_CLIENT_CERT_FILE cannot be read: {exc}") from None
+    tls = structure_tls_certificate(settings)
+    if tls is None:
+        return None
     return CardAssertions(
         tls_client_cert=tls,
         finess=settings.requester_finess,

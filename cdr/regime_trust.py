@@ -10,15 +10,22 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from card.holder import CardHolder
 from cdr.settings import Settings
-from regimes.assertion import StructureAssertionSigner
+from regimes.assertion import Actor, StructureAssertionSigner
 from regimes.port import AssertionSigner, NoAssertion
 from rights.eligibility import default_categories
 from rights.errors import ConfigError
 from sandbox.assertion_check import AssertionChecker, AssertionTrust
 from sandbox.eligibility import default_structures
 
-__all__ = ["build_assertion_checker", "build_structure_signer", "structure_category"]
+__all__ = [
+    "build_assertion_checker",
+    "build_structure_signer",
+    "card_holder_actor",
+    "structure_category",
+    "structure_tls_certificate",
+]
 
 
 def structure_category(settings: Settings) -> str:
@@ -33,6 +40,29 @@ def structure_category(settings: Settings) -> str:
     return category
 
 
+def structure_tls_certificate(settings: Settings) -> x509.Certificate | None:
+    """The structure's TLS client certificate to the regimes (``CDR_REGIMES_CLIENT_CERT_FILE``),
+    the one every assertion is bound to; None without mutual TLS."""
+    path = settings.regimes_client_cert_file
+    if path is None:
+        return None
+    try:
+        return x509.load_pem_x509_certificates(path.read_bytes())[0]
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"CDR_REGIMES_CLIENT_CERT_FILE cannot be read: {exc}") from None
+
+
+def card_holder_actor(holder: CardHolder) -> Actor:
+    """The card holder as the actor of an attended assertion."""
+    return Actor(
+        "person",
+        holder.national_id,
+        profession=holder.profession,
+        profession_code=holder.profession_code,
+        card_type=holder.card_type,
+    )
+
+
 def build_structure_signer(settings: Settings, now: Callable[[], datetime]) -> AssertionSigner:
     """The structure's signer when its ORG SIGN material is configured, else none."""
     if settings.structure_sign_cert_file is None or settings.structure_sign_key_file is None:
@@ -42,12 +72,11 @@ def build_structure_signer(settings: Settings, now: Callable[[], datetime]) -> A
         key = serialization.load_pem_private_key(
             settings.structure_sign_key_file.read_bytes(), password=None
         )
-        tls_file = settings.regimes_client_cert_file
-        if tls_file is None:  # the settings refuse this; kept for the type checker
-            raise ConfigError("CDR_STRUCTURE_SIGN_CERT_FILE needs CDR_REGIMES_CLIENT_CERT_FILE")
-        tls_cert = x509.load_pem_x509_certificates(tls_file.read_bytes())[0]
     except (ValueError, TypeError, OSError) as exc:
         raise ConfigError(f"the structure's signing material cannot be read: {exc}") from None
+    tls_cert = structure_tls_certificate(settings)
+    if tls_cert is None:  # the settings refuse this; kept for the type checker
+        raise ConfigError("CDR_STRUCTURE_SIGN_CERT_FILE needs CDR_REGIMES_CLIENT_CERT_FILE")
     if not isinstance(key, RSAPrivateKey):
         raise ConfigError("CDR_STRUCTURE_SIGN_KEY_FILE: an RSA key is expected (RS256)")
     return StructureAssertionSigner(
